@@ -1,0 +1,4 @@
+//! The workspace's root package has no code of its own. It carries the
+//! staleness check in `build.rs` (a build fails when `specs/` changed since
+//! the last `cargo xtask regen`) and the snapshot tests in `tests/`.
+//! The client crate users depend on is `generated-client/`.

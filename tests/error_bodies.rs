@@ -1,0 +1,61 @@
+//! Error bodies keep their content: a 401's `error` text reaches the caller,
+//! typed, instead of decoding into an empty success value.
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+use xoxoday_reward_points::types::{FetchPointsBody, Unauthorized};
+use xoxoday_reward_points::{Client, Error};
+
+async fn unauthorized_server(http_method: &str, at: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method(http_method))
+        .and(path(at))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({ "error": "Token expired or revoked" })),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn unauthorized_text<T: std::fmt::Debug>(result: Result<T, Error<Unauthorized>>) -> String {
+    match result {
+        Err(Error::ErrorResponse(response)) => {
+            assert_eq!(response.status(), 401);
+            response
+                .into_inner()
+                .error
+                .expect("the `error` field decoded")
+        }
+        other => panic!("expected a typed 401 error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn validate_token_401_carries_the_vendor_message() {
+    let server = unauthorized_server("GET", "/token").await;
+    let client = Client::new(&server.uri());
+
+    let result = client.validate_token_points().send().await;
+
+    assert_eq!(unauthorized_text(result), "Token expired or revoked");
+}
+
+#[tokio::test]
+async fn fetch_points_401_carries_the_vendor_message() {
+    let server = unauthorized_server("POST", "/fetchPoints").await;
+    let client = Client::new(&server.uri());
+    let body: FetchPointsBody = serde_json::from_value(json!({
+        "query": "storesAdmin.query.user_balance",
+        "tag": "storeAdmin",
+        "variables": { "user_data": { "email": "john.doe@example.com" } }
+    }))
+    .unwrap();
+
+    let result = client.fetch_points().body(body).send().await;
+
+    assert_eq!(unauthorized_text(result), "Token expired or revoked");
+}

@@ -1,0 +1,163 @@
+//! Gives every error body a named type of its own.
+//!
+//! progenitor names each inline response schema `<OperationId>Response`,
+//! whatever its status. So an inline `401` body (such as the vendor's
+//! `components/responses/Unauthorized`) gets the success body's name, typify
+//! merges the two, and `{"error": "Unauthorized"}` decodes into an empty
+//! success value: the message is lost. This pass moves each inline error body
+//! into `components/schemas` under a name of its own and points the response
+//! at it, leaving the vendor's document untouched on disk.
+//!
+//! Names: a shared response `components/responses/Unauthorized` gives the
+//! schema `Unauthorized`; an operation's own inline error body gives
+//! `<OperationId><Status>Body` (say `FetchPoints400Body`). An existing schema
+//! of that name gets `Body` appended; still taken is an error.
+
+use serde_json::{Map, Value};
+
+use crate::failure::Failure;
+
+const JSON: &str = "application/json";
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+pub fn name_error_bodies(document: &mut Value, spec_file: &str) -> Result<(), Failure> {
+    let mut hoisted: Vec<(String, Value, String)> = Vec::new();
+    let mut taken: Vec<String> = document
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|schemas| schemas.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut claim = |wanted: String, pointer: &str| -> Result<String, Failure> {
+        for candidate in [wanted.clone(), format!("{wanted}Body")] {
+            if !taken.contains(&candidate) {
+                taken.push(candidate.clone());
+                return Ok(candidate);
+            }
+        }
+        Err(Failure::at(
+            spec_file,
+            pointer,
+            format!(
+                "cannot name this error body: schemas `{wanted}` and `{wanted}Body` both exist"
+            ),
+        )
+        .with_hint("rename one of them in the overlay"))
+    };
+
+    // Shared responses: hoisted whatever status refers to them, since a shared
+    // response is an error response in every operation this document has.
+    if let Some(responses) = document
+        .pointer_mut("/components/responses")
+        .and_then(Value::as_object_mut)
+    {
+        for (name, response) in responses.iter_mut() {
+            let pointer = format!("/components/responses/{}", escape(name));
+            if let Some(schema) = inline_json_schema(response) {
+                let type_name = claim(pascal_case(name), &pointer)?;
+                hoisted.push((type_name, schema, pointer));
+            }
+        }
+    }
+
+    // Operations' own inline error bodies.
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            for method in HTTP_METHODS {
+                let Some(operation) = item.get_mut(method) else {
+                    continue;
+                };
+                let operation_id = operation
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                for (status, response) in responses.iter_mut() {
+                    if status.starts_with('2') {
+                        continue;
+                    }
+                    let pointer = format!("/paths/{}/{method}/responses/{status}", escape(path));
+                    if let Some(schema) = inline_json_schema(response) {
+                        let wanted = format!("{}{}Body", pascal_case(&operation_id), status);
+                        let type_name = claim(wanted, &pointer)?;
+                        hoisted.push((type_name, schema, pointer));
+                    }
+                }
+            }
+        }
+    }
+
+    // Re-point each response at its schema, then add the schemas.
+    for (type_name, _, pointer) in &hoisted {
+        let schema_pointer = format!("{pointer}/content/{}/schema", escape(JSON));
+        if let Some(slot) = document.pointer_mut(&schema_pointer) {
+            *slot = reference(type_name);
+        }
+    }
+    if hoisted.is_empty() {
+        return Ok(());
+    }
+    let root = document
+        .as_object_mut()
+        .ok_or_else(|| Failure::new(spec_file, "the document is not a mapping"))?;
+    let schemas = root
+        .entry("components")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .and_then(|components| {
+            components
+                .entry("schemas")
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+        })
+        .ok_or_else(|| Failure::at(spec_file, "/components", "`components` is not a mapping"))?;
+    for (type_name, schema, _) in hoisted {
+        schemas.insert(type_name, schema);
+    }
+    Ok(())
+}
+
+/// The response's inline `application/json` schema, if it has one (a `$ref`
+/// response or a `$ref` schema already has a name).
+fn inline_json_schema(response: &Value) -> Option<Value> {
+    if response.get("$ref").is_some() {
+        return None;
+    }
+    let schema = response.get("content")?.get(JSON)?.get("schema")?;
+    (schema.get("$ref").is_none()).then(|| schema.clone())
+}
+
+fn reference(type_name: &str) -> Value {
+    let mut map = Map::new();
+    map.insert(
+        "$ref".into(),
+        Value::String(format!("#/components/schemas/{type_name}")),
+    );
+    Value::Object(map)
+}
+
+/// RFC 6901 escaping of one pointer segment.
+pub fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// `validateTokenPoints` → `ValidateTokenPoints`, `not_found` → `NotFound`.
+fn pascal_case(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
