@@ -10,3 +10,8 @@ mod generated;
 
 pub use epoch_millis::EpochMillis;
 pub use generated::*;
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -161,3 +161,53 @@ fn pascal_case(name: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::name_error_bodies;
+
+    #[test]
+    fn shared_and_inline_error_bodies_get_names_of_their_own() {
+        let body = json!({ "type": "object", "properties": { "error": { "type": "string" } } });
+        let mut document = json!({
+            "paths": { "/x": { "post": {
+                "operationId": "doThing",
+                "responses": {
+                    "200": { "description": "ok", "content": { "application/json": { "schema": { "type": "object" } } } },
+                    "400": { "description": "bad", "content": { "application/json": { "schema": body } } },
+                    "401": { "$ref": "#/components/responses/Unauthorized" }
+                }
+            } } },
+            "components": {
+                "schemas": { "Unauthorized": { "type": "string" } },
+                "responses": { "Unauthorized": { "description": "no", "content": { "application/json": { "schema": body } } } }
+            }
+        });
+
+        name_error_bodies(&mut document, "spec.yaml").unwrap();
+
+        let schema_of = |pointer: &str| document.pointer(pointer).unwrap().clone();
+        // The success body stays inline; the error bodies become references.
+        assert_eq!(
+            schema_of("/paths/~1x/post/responses/200/content/application~1json/schema"),
+            json!({ "type": "object" })
+        );
+        assert_eq!(
+            schema_of("/paths/~1x/post/responses/400/content/application~1json/schema"),
+            json!({ "$ref": "#/components/schemas/DoThing400Body" })
+        );
+        // `Unauthorized` is taken by another schema, so the shared body is `UnauthorizedBody`.
+        assert_eq!(
+            schema_of("/components/responses/Unauthorized/content/application~1json/schema"),
+            json!({ "$ref": "#/components/schemas/UnauthorizedBody" })
+        );
+        assert_eq!(schema_of("/components/schemas/DoThing400Body"), body);
+        assert_eq!(schema_of("/components/schemas/UnauthorizedBody"), body);
+        assert_eq!(
+            schema_of("/components/schemas/Unauthorized"),
+            json!({ "type": "string" })
+        );
+    }
+}

@@ -96,3 +96,47 @@ fn regen(check: bool) -> Result<ExitCode, Failure> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// rust-analyzer style: `cargo test` alone catches a checked-in client
+    /// that no longer matches what regen would write.
+    #[test]
+    fn checked_in_client_is_up_to_date() {
+        let root = workspace_root();
+        let [spec, overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
+        let inputs = Inputs::read(&spec, &overlay, |path| path.display().to_string()).unwrap();
+        let files = pipeline::generate(&inputs).unwrap();
+        let reports = output::stale_reports(
+            &root.join("generated-client"),
+            &files,
+            &inputs.digest(),
+            |path| path.display().to_string(),
+        );
+        assert!(
+            reports.is_empty(),
+            "run `cargo xtask regen`:\n{}",
+            reports.join("\n")
+        );
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let root = workspace_root();
+        let [spec, overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
+        let inputs = Inputs::read(&spec, &overlay, |path| path.display().to_string()).unwrap();
+        let first = pipeline::generate(&inputs).unwrap();
+        let second = pipeline::generate(&inputs).unwrap();
+        assert_eq!(first.len(), second.len());
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(a.relative_path, b.relative_path);
+            assert!(
+                a.content == b.content,
+                "{} differs between runs",
+                a.relative_path
+            );
+        }
+    }
+}

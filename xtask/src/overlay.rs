@@ -168,3 +168,72 @@ fn merge(target: &mut Value, update: &Value) {
         (target, update) => *target = update.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::apply;
+
+    fn overlay(actions: Value) -> Value {
+        json!({ "overlay": "1.0.0", "info": { "title": "t", "version": "1" }, "actions": actions })
+    }
+
+    #[test]
+    fn update_merges_objects_and_appends_to_arrays() {
+        let mut document = json!({ "a": { "b": 1, "c": { "d": 2 } }, "list": [1] });
+        let actions = overlay(json!([
+            { "target": "$.a", "update": { "c": { "e": 3 }, "f": 4 } },
+            { "target": "$.list", "update": 2 },
+        ]));
+
+        apply(&mut document, &actions, "o.yaml").unwrap();
+
+        assert_eq!(
+            document,
+            json!({ "a": { "b": 1, "c": { "d": 2, "e": 3 }, "f": 4 }, "list": [1, 2] })
+        );
+    }
+
+    #[test]
+    fn remove_deletes_every_selected_node() {
+        let mut document = json!({ "p": { "x": 1, "y": 2, "z": 3 }, "l": [0, 1, 2, 3] });
+        let actions = overlay(json!([
+            { "target": "$.p['x','z']", "remove": true },
+            { "target": "$.l[1,3]", "remove": true },
+        ]));
+
+        apply(&mut document, &actions, "o.yaml").unwrap();
+
+        assert_eq!(document, json!({ "p": { "y": 2 }, "l": [0, 2] }));
+    }
+
+    #[test]
+    fn a_target_that_matches_nothing_is_an_error() {
+        let mut document = json!({ "a": {} });
+        let actions = overlay(json!([{ "target": "$.missing", "update": { "x": 1 } }]));
+
+        let failure = apply(&mut document, &actions, "o.yaml").unwrap_err();
+
+        assert_eq!(
+            failure.to_string(),
+            "o.yaml at /actions/0/target: the target `$.missing` matches nothing in the document"
+        );
+        assert_eq!(document, json!({ "a": {} }));
+    }
+
+    #[test]
+    fn refuses_what_is_not_overlay_1_0() {
+        let mut document = json!({});
+        let failure = apply(&mut document, &json!({ "actions": [] }), "o.yaml").unwrap_err();
+        assert_eq!(
+            failure.to_string(),
+            "o.yaml at /: not an Overlay 1.0 document: the `overlay: 1.0.0` field is missing"
+        );
+        let failure = apply(&mut document, &json!({ "overlay": "2.0.0" }), "o.yaml").unwrap_err();
+        assert_eq!(
+            failure.to_string(),
+            "o.yaml at /overlay: overlay version \"2.0.0\" is not supported; expected 1.0.x"
+        );
+    }
+}
