@@ -4,8 +4,8 @@
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use xoxoday_reward_points::types::{FetchPointsBody, Unauthorized};
-use xoxoday_reward_points::{Client, Error};
+use xoxoday_reward_points::types::{FetchPointsBodyVariables, Unauthorized};
+use xoxoday_reward_points::{AccessToken, Client, Environment, Error};
 
 async fn unauthorized_server(http_method: &str, at: &str) -> MockServer {
     let server = MockServer::start().await;
@@ -19,6 +19,15 @@ async fn unauthorized_server(http_method: &str, at: &str) -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+fn sandbox_client(server: &MockServer) -> Client {
+    Client::builder(Environment::Sandbox)
+        .access_token(AccessToken::new("revoked-token"))
+        .origin_override("https://stagingstores.xoxoday.com", &server.uri())
+        .unwrap()
+        .build()
+        .unwrap()
 }
 
 fn unauthorized_text<T: std::fmt::Debug>(result: Result<T, Error<Unauthorized>>) -> String {
@@ -36,8 +45,8 @@ fn unauthorized_text<T: std::fmt::Debug>(result: Result<T, Error<Unauthorized>>)
 
 #[tokio::test]
 async fn validate_token_401_carries_the_vendor_message() {
-    let server = unauthorized_server("GET", "/token").await;
-    let client = Client::new(&server.uri());
+    let server = unauthorized_server("GET", "/chef/v1/oauth/token").await;
+    let client = sandbox_client(&server);
 
     let result = client.validate_token_points().send().await;
 
@@ -46,16 +55,13 @@ async fn validate_token_401_carries_the_vendor_message() {
 
 #[tokio::test]
 async fn fetch_points_401_carries_the_vendor_message() {
-    let server = unauthorized_server("POST", "/fetchPoints").await;
-    let client = Client::new(&server.uri());
-    let body: FetchPointsBody = serde_json::from_value(json!({
-        "query": "storesAdmin.query.user_balance",
-        "tag": "storeAdmin",
-        "variables": { "user_data": { "email": "john.doe@example.com" } }
-    }))
-    .unwrap();
+    let server = unauthorized_server("POST", "/chef/v1/oauth/api").await;
+    let client = sandbox_client(&server);
+    let variables: FetchPointsBodyVariables =
+        serde_json::from_value(json!({ "user_data": { "email": "john.doe@example.com" } }))
+            .unwrap();
 
-    let result = client.fetch_points().body(body).send().await;
+    let result = client.fetch_points().variables(variables).send().await;
 
     assert_eq!(unauthorized_text(result), "Token expired or revoked");
 }

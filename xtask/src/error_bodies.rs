@@ -16,6 +16,7 @@
 use serde_json::{Map, Value};
 
 use crate::failure::Failure;
+use crate::naming::{escape, pascal_case};
 
 const JSON: &str = "application/json";
 const HTTP_METHODS: [&str; 8] = [
@@ -141,25 +142,6 @@ fn reference(type_name: &str) -> Value {
         Value::String(format!("#/components/schemas/{type_name}")),
     );
     Value::Object(map)
-}
-
-/// RFC 6901 escaping of one pointer segment.
-pub fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
-}
-
-/// `validateTokenPoints` → `ValidateTokenPoints`, `not_found` → `NotFound`.
-fn pascal_case(name: &str) -> String {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(|word| {
-            let mut chars = word.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 #[cfg(test)]

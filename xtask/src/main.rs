@@ -4,9 +4,11 @@ mod error_bodies;
 mod failure;
 #[path = "input_digest.rs"]
 mod input_digest;
+mod naming;
 mod output;
 mod overlay;
 mod pipeline;
+mod routes;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

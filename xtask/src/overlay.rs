@@ -14,7 +14,7 @@
 use serde_json::Value;
 use serde_json_path::{JsonPath, NormalizedPath, PathElement};
 
-use crate::error_bodies::escape;
+use crate::naming::escape;
 
 use crate::failure::Failure;
 

@@ -4,13 +4,15 @@
 use std::path::Path;
 
 use openapiv3::OpenAPI;
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
+use quote::quote;
 use serde_json::Value;
 
 use crate::error_bodies::name_error_bodies;
 use crate::failure::Failure;
 use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::overlay;
+use crate::routes;
 
 /// Where the inputs come from.
 pub struct Inputs {
@@ -67,16 +69,24 @@ pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
         )
     })?;
 
+    let environments = routes::environments(&spec, &inputs.spec_name)?;
+    let routes = routes::routes(&spec, &environments, &inputs.spec_name)?;
+
     let mut settings = GenerationSettings::new();
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
+        // Routing, auth and the rest of the runtime live in hand-written code
+        // reached through progenitor-client's hooks; `Expected` makes a
+        // missing hook implementation a compile error.
+        .with_inner_type(quote!(crate::ClientContext))
+        .with_hooks(HooksMode::Expected)
         .with_replacement(
             "EpochMillis",
             "crate::EpochMillis",
             [TypeImpl::Display].into_iter(),
         );
-    let tokens = Generator::new(&settings)
+    let client_tokens = Generator::new(&settings)
         .generate_tokens(&spec)
         .map_err(|error| {
             Failure::new(
@@ -84,26 +94,58 @@ pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
                 format!("progenitor cannot generate a client: {error}"),
             )
         })?;
-    let file: syn::File = syn::parse2(tokens).map_err(|error| {
-        Failure::new(
-            &inputs.spec_name,
-            format!("progenitor produced code that does not parse: {error}"),
-        )
-    })?;
-    let body = prettyplease::unparse(&file);
+    let client = format_source(&inputs.spec_name, client_tokens)?;
+    for route in &routes {
+        if !client.contains(&format!("operation_id: \"{}\"", route.hook_id)) {
+            return Err(Failure::new(
+                &inputs.spec_name,
+                format!(
+                    "internal error: progenitor named operation `{}` other than `{}`; \
+                     the route table would not match it",
+                    route.operation_id, route.hook_id
+                ),
+            ));
+        }
+    }
+    let routes_file = format_source(
+        &inputs.spec_name,
+        routes::routes_source(&environments, &routes),
+    )?;
 
-    let header = format!(
+    let header = header(&inputs.digest());
+    Ok(vec![
+        GeneratedFile {
+            relative_path: "src/generated.rs",
+            content: format!("{header}{client}"),
+        },
+        GeneratedFile {
+            relative_path: "src/routes.rs",
+            content: format!(
+                "{header}//! The environments and the route table derived from the document's \
+                 `servers`.\n\nuse crate::routing::Route;\n\n{routes_file}"
+            ),
+        },
+    ])
+}
+
+fn header(digest: &str) -> String {
+    format!(
         "{GENERATED_MARKER} from {} and {}.\n\
          // Do not edit by hand: change the inputs and run `cargo xtask regen`.\n\
-         {DIGEST_PREFIX}{}\n\n",
+         {DIGEST_PREFIX}{digest}\n\n",
         crate::input_digest::INPUT_FILES[0],
         crate::input_digest::INPUT_FILES[1],
-        inputs.digest(),
-    );
-    Ok(vec![GeneratedFile {
-        relative_path: "src/generated.rs",
-        content: header + &body,
-    }])
+    )
+}
+
+fn format_source(spec_file: &str, tokens: proc_macro2::TokenStream) -> Result<String, Failure> {
+    let file: syn::File = syn::parse2(tokens).map_err(|error| {
+        Failure::new(
+            spec_file,
+            format!("internal error: generated code does not parse: {error}"),
+        )
+    })?;
+    Ok(prettyplease::unparse(&file))
 }
 
 fn parse_yaml(file: &str, bytes: &[u8]) -> Result<Value, Failure> {

@@ -1,0 +1,55 @@
+//! `AccessToken`: a bearer token that never prints itself.
+
+use std::fmt;
+
+use reqwest::header::HeaderValue;
+
+/// A Xoxoday access token. `Debug` and `Display` print `AccessToken(<redacted>)`,
+/// and the `Authorization` header made from it is marked sensitive.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The `Authorization: Bearer …` header value, marked sensitive so that
+    /// reqwest and `http` never print it. `None` when the token holds
+    /// characters a header cannot carry.
+    pub(crate) fn bearer_header(&self) -> Option<HeaderValue> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0)).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+impl fmt::Display for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccessToken;
+
+    #[test]
+    fn never_prints_the_token() {
+        let token = AccessToken::new("eyJ.secret-access-token");
+        for shown in [
+            format!("{token:?}"),
+            format!("{token}"),
+            format!("{:?}", token.bearer_header()),
+        ] {
+            assert!(!shown.contains("secret-access-token"), "{shown}");
+        }
+        assert_eq!(format!("{token:?}"), "AccessToken(<redacted>)");
+    }
+}

@@ -1,0 +1,106 @@
+//! Sends each call where the vendor says it goes. progenitor builds every
+//! request as `base URL + spec path`; the `pre` hook replaces that URL with
+//! the route table's (`routes.rs`, generated from the document's `servers`):
+//! the operation's server in the client's environment, plus the path unless
+//! the path is virtual, with any origin override applied.
+
+use progenitor_client::{ClientHooks, Error, OperationInfo};
+use reqwest::Url;
+use reqwest::header::AUTHORIZATION;
+
+use crate::routes::{Environment, ROUTES};
+use crate::{Client, ClientContext};
+
+/// Where one operation goes. `N` is the number of environments.
+#[derive(Debug)]
+pub struct Route<const N: usize> {
+    /// The document's `operationId`.
+    pub operation_id: &'static str,
+    /// The name progenitor gives the operation in `OperationInfo`.
+    pub hook_id: &'static str,
+    pub http_method: &'static str,
+    /// The path as the document writes it.
+    pub spec_path: &'static str,
+    /// A virtual path is not sent: the call goes to the server URL itself.
+    pub virtual_path: bool,
+    /// Whether the document asks for the bearer token.
+    pub authenticated: bool,
+    /// The server URL in each environment, in `Environment::ALL` order.
+    pub servers: [&'static str; N],
+}
+
+impl<const N: usize> Route<N> {
+    /// The real URL in `environment`, as the vendor's pages print it.
+    pub fn url(&self, environment: Environment) -> String {
+        let server = self.servers[environment.index()];
+        if self.virtual_path {
+            server.to_owned()
+        } else {
+            format!("{server}{}", self.spec_path)
+        }
+    }
+}
+
+/// The route of an operation, by its `OperationInfo` name or its operationId.
+pub fn route(operation: &str) -> Option<&'static Route<{ Environment::ALL.len() }>> {
+    ROUTES
+        .iter()
+        .find(|route| route.hook_id == operation || route.operation_id == operation)
+}
+
+/// The URL a request built by progenitor (`base_url` + rendered path + query)
+/// must really go to.
+fn real_url(
+    route: &Route<{ Environment::ALL.len() }>,
+    context: &ClientContext,
+    base_url: &str,
+    built: &Url,
+) -> Result<Url, String> {
+    let rendered = built
+        .as_str()
+        .strip_prefix(base_url)
+        .ok_or_else(|| format!("request URL does not start with the base URL `{base_url}`"))?;
+    let (path, query) = match rendered.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rendered, None),
+    };
+    let mut url = route.servers[context.environment.index()].to_owned();
+    if !route.virtual_path {
+        url.push_str(path);
+    }
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    let url = Url::parse(&url).map_err(|error| format!("route URL `{url}` is invalid: {error}"))?;
+    Ok(context.origins.apply(url))
+}
+
+impl ClientHooks<ClientContext> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
+        let route = route(info.operation_id).ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "operation `{}` has no route; run `cargo xtask regen`",
+                info.operation_id
+            ))
+        })?;
+        *request.url_mut() = real_url(route, &self.inner, &self.baseurl, request.url())
+            .map_err(Error::InvalidRequest)?;
+
+        let headers = request.headers_mut();
+        headers.remove(AUTHORIZATION);
+        if let (true, Some(token)) = (route.authenticated, &self.inner.access_token) {
+            let value = token.bearer_header().ok_or_else(|| {
+                Error::InvalidRequest(
+                    "the access token holds characters an HTTP header cannot carry".into(),
+                )
+            })?;
+            headers.insert(AUTHORIZATION, value);
+        }
+        Ok(())
+    }
+}
