@@ -1,6 +1,7 @@
 //! Every call goes where the vendor says it goes, request by request: all six
-//! operations in all three environments, against two local servers standing
-//! in for the environment's host and for `accounts.xoxoday.com`.
+//! operations in all three environments, against local servers standing in
+//! for the vendor's hosts (in each environment: its own host and
+//! `accounts.xoxoday.com`).
 
 use std::fmt::Write;
 
@@ -28,8 +29,8 @@ fn environment_origin(environment: Environment) -> &'static str {
 /// A request as a user would check it: where it went and what it carried.
 #[derive(Debug, PartialEq)]
 struct Sent {
-    /// Which stand-in received it: "environment" or "accounts".
-    host: &'static str,
+    /// The vendor origin whose stand-in received it.
+    host: String,
     method: String,
     path: String,
     authorization: Option<String>,
@@ -171,64 +172,66 @@ async fn call(client: &Client, operation: &str) {
     }
 }
 
+/// One local server per vendor origin the route table knows, so that no
+/// call can leave loopback even if the document names a new host.
 struct StandIns {
-    environment: MockServer,
-    accounts: MockServer,
+    servers: Vec<(String, MockServer)>,
 }
 
 impl StandIns {
     async fn start() -> Self {
-        let stand_ins = Self {
-            environment: MockServer::start().await,
-            accounts: MockServer::start().await,
-        };
-        for server in [&stand_ins.environment, &stand_ins.accounts] {
-            Mock::given(any())
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-                .mount(server)
-                .await;
+        let mut origins: Vec<String> = ROUTES
+            .iter()
+            .flat_map(|route| route.servers)
+            .chain(Environment::ALL.map(Environment::server_url))
+            .map(|url| {
+                reqwest::Url::parse(url)
+                    .unwrap()
+                    .origin()
+                    .ascii_serialization()
+            })
+            .collect();
+        origins.sort();
+        origins.dedup();
+        let mut servers = Vec::new();
+        for origin in origins {
+            let server = MockServer::start().await;
+            answer_ok(&server).await;
+            servers.push((origin, server));
         }
-        stand_ins
+        Self { servers }
     }
 
     fn client(&self, environment: Environment) -> Client {
         let mut builder = Client::builder(environment).access_token(AccessToken::new(TOKEN));
-        if environment_origin(environment) != ACCOUNTS {
-            builder = builder
-                .origin_override(environment_origin(environment), &self.environment.uri())
-                .unwrap();
+        for (origin, server) in &self.servers {
+            builder = builder.origin_override(origin, &server.uri()).unwrap();
         }
-        builder
-            .origin_override(ACCOUNTS, &self.accounts.uri())
-            .unwrap()
-            .build()
-            .unwrap()
+        builder.build().unwrap()
     }
 
     /// Every request received since the last call, then forgets them.
     async fn take(&self) -> Vec<(Sent, Request)> {
         let mut sent = Vec::new();
-        for (host, server) in [
-            ("environment", &self.environment),
-            ("accounts", &self.accounts),
-        ] {
+        for (origin, server) in &self.servers {
             for request in server.received_requests().await.unwrap_or_default() {
-                sent.push((describe(host, &request), request));
+                sent.push((describe(origin, &request), request));
             }
-        }
-        self.environment.reset().await;
-        self.accounts.reset().await;
-        for server in [&self.environment, &self.accounts] {
-            Mock::given(any())
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-                .mount(server)
-                .await;
+            server.reset().await;
+            answer_ok(server).await;
         }
         sent
     }
 }
 
-fn describe(host: &'static str, request: &Request) -> Sent {
+async fn answer_ok(server: &MockServer) {
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(server)
+        .await;
+}
+
+fn describe(origin: &str, request: &Request) -> Sent {
     let header = |name: &str| {
         request
             .headers
@@ -236,7 +239,7 @@ fn describe(host: &'static str, request: &Request) -> Sent {
             .map(|value| value.to_str().unwrap().to_owned())
     };
     Sent {
-        host,
+        host: origin.to_owned(),
         method: request.method.to_string(),
         path: request.url.path().to_owned(),
         authorization: header("authorization"),
@@ -258,10 +261,11 @@ async fn all_six_operations_in_all_three_environments_reach_the_right_host_and_p
             let on_accounts = expected.accounts_always || environment == Environment::Production;
             let want = Sent {
                 host: if on_accounts {
-                    "accounts"
+                    ACCOUNTS
                 } else {
-                    "environment"
-                },
+                    environment_origin(environment)
+                }
+                .to_owned(),
                 method: expected.method.to_owned(),
                 path: expected.path.to_owned(),
                 authorization: expected.authorized.then(|| format!("Bearer {TOKEN}")),
@@ -319,10 +323,7 @@ async fn sandbox_requests() {
         let sent = stand_ins.take().await;
         assert_eq!(sent.len(), 1, "{}", expected.operation);
         let (summary, request) = &sent[0];
-        let origin = match summary.host {
-            "accounts" => ACCOUNTS,
-            _ => environment_origin(Environment::Sandbox),
-        };
+        let origin = &summary.host;
         writeln!(transcript, "## {}", expected.operation).unwrap();
         writeln!(
             transcript,
