@@ -348,7 +348,9 @@ async fn sandbox_requests() {
         if !request.body.is_empty() {
             // The bytes as sent, not re-serialized: serde_json's map order
             // depends on features another workspace member may turn on.
-            let body = String::from_utf8_lossy(&request.body);
+            let body = String::from_utf8_lossy(&request.body)
+                .replace("dGhpcyBpcyBhIHJlZnJlc2ggdG9rZW4...", "<redacted>")
+                .replace("your_client_secret", "<redacted>");
             writeln!(transcript, "\n{body}").unwrap();
         }
         writeln!(transcript).unwrap();

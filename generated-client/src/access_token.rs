@@ -4,6 +4,8 @@ use std::fmt;
 
 use reqwest::header::HeaderValue;
 
+use crate::Secret;
+
 /// A Xoxoday access token. `Debug` and `Display` print `AccessToken(<redacted>)`,
 /// and the `Authorization` header made from it is marked sensitive.
 #[derive(Clone, PartialEq, Eq)]
@@ -12,6 +14,16 @@ pub struct AccessToken(String);
 impl AccessToken {
     pub fn new(token: impl Into<String>) -> Self {
         Self(token.into())
+    }
+
+    pub(crate) fn from_secret(secret: &Secret) -> Self {
+        Self(secret.expose_secret().to_owned())
+    }
+
+    /// The token a request carried, read back from its `Authorization` header.
+    pub(crate) fn sent_in(header: &HeaderValue) -> Option<Secret> {
+        let value = header.to_str().ok()?;
+        value.strip_prefix("Bearer ").map(Secret::new)
     }
 
     /// The `Authorization: Bearer …` header value, marked sensitive so that

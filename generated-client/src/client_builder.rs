@@ -1,20 +1,64 @@
-//! Building a client from an environment (and a token): nobody types a URL
-//! to reach the vendor's hosts.
+//! Building a client from an environment and a token (or a token store that
+//! it keeps fresh): nobody types a URL to reach the vendor's hosts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Client;
 use crate::access_token::AccessToken;
 use crate::origins::{OriginError, OriginOverrides};
 use crate::routes::Environment;
+use crate::routing::route;
+use crate::token_manager::{AuthError, ClientCredentials, RefreshEndpoint, TokenManager};
+use crate::token_store::TokenStore;
+use crate::types::{CreateUserTokenBody, Unauthorized};
+use crate::{Client, Error, Secret};
 
 /// Everything the hooks need besides progenitor's own fields; the generated
-/// `Client` carries it as its `inner` value.
+/// `Client` carries it as its `inner` value. `Debug` shows no secret.
 #[derive(Clone, Debug)]
 pub struct ClientContext {
     pub(crate) environment: Environment,
     pub(crate) origins: OriginOverrides,
-    pub(crate) access_token: Option<AccessToken>,
+    pub(crate) auth: Auth,
+    pub(crate) retry: RetryPolicy,
+}
+
+/// How a client authenticates.
+#[derive(Clone, Debug)]
+pub(crate) enum Auth {
+    None,
+    Static(AccessToken),
+    Managed(TokenManager),
+}
+
+/// Retries for operations safe to repeat (validate token, fetch points):
+/// exponential backoff with jitter between `min_delay` and `max_delay`, at
+/// most `max_attempts` attempts in all. Send and cancel are never retried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt: no retries at all.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
 }
 
 /// Why a client could not be built.
@@ -24,33 +68,82 @@ pub enum BuildError {
     Origin(#[from] OriginError),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("a token store needs the client credentials too: call `client_credentials`")]
+    MissingCredentials,
 }
 
-/// Builds a [`Client`]: `Client::builder(Environment::Sandbox).access_token(…).build()`.
+/// Builds a [`Client`]: `Client::builder(Environment::Sandbox)`, then a
+/// static `access_token`, or `token_store` with `client_credentials` for a
+/// client that refreshes on its own; then `build()`.
 #[derive(Debug)]
 pub struct ClientBuilder {
-    context: ClientContext,
+    environment: Environment,
+    origins: OriginOverrides,
+    access_token: Option<AccessToken>,
+    token_store: Option<Arc<dyn TokenStore>>,
+    credentials: Option<ClientCredentials>,
+    refresh_margin: Duration,
+    retry: RetryPolicy,
     timeout: Duration,
 }
 
 /// What progenitor uses by default, kept.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Refresh this long before the access token expires.
+const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 impl ClientBuilder {
     pub fn new(environment: Environment) -> Self {
         Self {
-            context: ClientContext {
-                environment,
-                origins: OriginOverrides::default(),
-                access_token: None,
-            },
+            environment,
+            origins: OriginOverrides::default(),
+            access_token: None,
+            token_store: None,
+            credentials: None,
+            refresh_margin: DEFAULT_REFRESH_MARGIN,
+            retry: RetryPolicy::default(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
 
-    /// The bearer token sent on every operation the document secures.
+    /// A fixed bearer token, never refreshed.
     pub fn access_token(mut self, token: AccessToken) -> Self {
-        self.context.access_token = Some(token);
+        self.access_token = Some(token);
+        self
+    }
+
+    /// Keep the tokens in `store` and refresh them on their own: before the
+    /// access token expires (see `refresh_margin`) and once after a 401.
+    /// Each rotated refresh token is saved to the store before it is used.
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.token_store = Some(store);
+        self
+    }
+
+    /// The integration's client id and secret, which refreshing needs.
+    pub fn client_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: Secret,
+    ) -> Self {
+        self.credentials = Some(ClientCredentials {
+            client_id: client_id.into(),
+            client_secret,
+        });
+        self
+    }
+
+    /// Refresh this long before the access token expires (default 5 minutes).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// Retries for the operations safe to repeat (default: 3 attempts).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -62,7 +155,7 @@ impl ClientBuilder {
         vendor_origin: &str,
         replacement: &str,
     ) -> Result<Self, OriginError> {
-        self.context.origins.insert(vendor_origin, replacement)?;
+        self.origins.insert(vendor_origin, replacement)?;
         Ok(self)
     }
 
@@ -77,9 +170,40 @@ impl ClientBuilder {
             .connect_timeout(self.timeout)
             .timeout(self.timeout)
             .build()?;
-        let base_url = self.context.environment.server_url();
-        Ok(Client::new_with_client(base_url, http, self.context))
+        let context = |auth| ClientContext {
+            environment: self.environment,
+            origins: self.origins.clone(),
+            auth,
+            retry: self.retry.clone(),
+        };
+        let base_url = self.environment.server_url();
+        let auth = match (self.token_store, self.access_token) {
+            (Some(store), _) => {
+                let credentials = self.credentials.ok_or(BuildError::MissingCredentials)?;
+                let refresh_endpoint = RefreshEndpoint {
+                    http: http.clone(),
+                    url: refresh_url(self.environment, &self.origins),
+                };
+                Auth::Managed(TokenManager::new(
+                    store,
+                    credentials,
+                    self.refresh_margin,
+                    refresh_endpoint,
+                )?)
+            }
+            (None, Some(token)) => Auth::Static(token),
+            (None, None) => Auth::None,
+        };
+        Ok(Client::new_with_client(base_url, http, context(auth)))
     }
+}
+
+/// Where the refresh call goes in `environment`, from the route table.
+fn refresh_url(environment: Environment, origins: &OriginOverrides) -> reqwest::Url {
+    let route = route("refreshToken").expect("the document has a refreshToken operation");
+    let url =
+        reqwest::Url::parse(&route.url(environment)).expect("route URLs are checked by regen");
+    origins.apply(url)
 }
 
 impl Client {
@@ -91,5 +215,42 @@ impl Client {
     /// The environment this client sends to.
     pub fn environment(&self) -> Environment {
         self.inner.environment
+    }
+
+    /// The token manager, for a client built with a token store.
+    pub fn token_manager(&self) -> Option<&TokenManager> {
+        match &self.inner.auth {
+            Auth::Managed(manager) => Some(manager),
+            _ => None,
+        }
+    }
+
+    /// A client scoped to one user: exchanges this (company) client's token
+    /// for a user-session token through `createUserToken`, and returns a
+    /// client that sends that token, with this client's environment, origin
+    /// overrides and retry policy. The user token is not refreshed.
+    pub async fn user_client(&self, user_email: &str) -> Result<Client, Error<Unauthorized>> {
+        let body = CreateUserTokenBody {
+            scope: "user_session".to_owned(),
+            user_input: user_email.to_owned(),
+        };
+        let tokens = self
+            .create_user_token()
+            .body(body)
+            .send()
+            .await?
+            .into_inner();
+        let token = tokens.access_token.ok_or_else(|| {
+            Error::Custom("the create-user-token response has no access_token".into())
+        })?;
+        let context = ClientContext {
+            auth: Auth::Static(AccessToken::from_secret(&token)),
+            ..self.inner.clone()
+        };
+        Ok(Client::new_with_client(
+            &self.baseurl,
+            self.client.clone(),
+            context,
+        ))
     }
 }

@@ -1,15 +1,13 @@
-//! Sends each call where the vendor says it goes. progenitor builds every
-//! request as `base URL + spec path`; the `pre` hook replaces that URL with
-//! the route table's (`routes.rs`, generated from the document's `servers`):
-//! the operation's server in the client's environment, plus the path unless
-//! the path is virtual, with any origin override applied.
+//! Where each call goes. progenitor builds every request as `base URL + spec
+//! path`; the `pre` hook (`hooks.rs`) replaces that URL with the route
+//! table's (`routes.rs`, generated from the document's `servers`): the
+//! operation's server in the client's environment, plus the path unless the
+//! path is virtual, with any origin override applied.
 
-use progenitor_client::{ClientHooks, Error, OperationInfo};
 use reqwest::Url;
-use reqwest::header::AUTHORIZATION;
 
+use crate::ClientContext;
 use crate::routes::{Environment, ROUTES};
-use crate::{Client, ClientContext};
 
 /// Where one operation goes. `N` is the number of environments.
 #[derive(Debug)]
@@ -25,6 +23,9 @@ pub struct Route<const N: usize> {
     pub virtual_path: bool,
     /// Whether the document asks for the bearer token.
     pub authenticated: bool,
+    /// Safe to repeat, so retried on connection errors, timeouts, 429 and
+    /// 5xx: GETs and operations the overlay marks `x-idempotent`.
+    pub idempotent: bool,
     /// The server URL in each environment, in `Environment::ALL` order.
     pub servers: [&'static str; N],
 }
@@ -50,7 +51,7 @@ pub fn route(operation: &str) -> Option<&'static Route<{ Environment::ALL.len() 
 
 /// The URL a request built by progenitor (`base_url` + rendered path + query)
 /// must really go to.
-fn real_url(
+pub(crate) fn real_url(
     route: &Route<{ Environment::ALL.len() }>,
     context: &ClientContext,
     base_url: &str,
@@ -74,33 +75,4 @@ fn real_url(
     }
     let url = Url::parse(&url).map_err(|error| format!("route URL `{url}` is invalid: {error}"))?;
     Ok(context.origins.apply(url))
-}
-
-impl ClientHooks<ClientContext> for Client {
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        info: &OperationInfo,
-    ) -> Result<(), Error<E>> {
-        let route = route(info.operation_id).ok_or_else(|| {
-            Error::InvalidRequest(format!(
-                "operation `{}` has no route; run `cargo xtask regen`",
-                info.operation_id
-            ))
-        })?;
-        *request.url_mut() = real_url(route, &self.inner, &self.baseurl, request.url())
-            .map_err(Error::InvalidRequest)?;
-
-        let headers = request.headers_mut();
-        headers.remove(AUTHORIZATION);
-        if let (true, Some(token)) = (route.authenticated, &self.inner.access_token) {
-            let value = token.bearer_header().ok_or_else(|| {
-                Error::InvalidRequest(
-                    "the access token holds characters an HTTP header cannot carry".into(),
-                )
-            })?;
-            headers.insert(AUTHORIZATION, value);
-        }
-        Ok(())
-    }
 }

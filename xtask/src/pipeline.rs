@@ -85,7 +85,8 @@ pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
             "EpochMillis",
             "crate::EpochMillis",
             [TypeImpl::Display].into_iter(),
-        );
+        )
+        .with_replacement("Secret", "crate::Secret", [TypeImpl::Display].into_iter());
     let client_tokens = Generator::new(&settings)
         .generate_tokens(&spec)
         .map_err(|error| {

@@ -19,6 +19,10 @@ use crate::naming::{escape, pascal_case, snake_case};
 /// goes to the server URL itself, without the path.
 pub const VIRTUAL_PATH_EXTENSION: &str = "x-virtual-path";
 
+/// The extension (set by the overlay) that marks a non-GET operation as safe
+/// to repeat, so the client may retry it.
+pub const IDEMPOTENT_EXTENSION: &str = "x-idempotent";
+
 pub struct Environment {
     pub variant: String,
     pub description: String,
@@ -34,6 +38,8 @@ pub struct Route {
     pub spec_path: String,
     pub virtual_path: bool,
     pub authenticated: bool,
+    /// Safe to repeat: a GET, HEAD, PUT, DELETE or OPTIONS, or marked idempotent.
+    pub idempotent: bool,
     /// The server URL in each environment, in `Environment` order.
     pub servers: Vec<String>,
 }
@@ -146,16 +152,19 @@ pub fn routes(
                 };
                 servers.push(url);
             }
-            let virtual_path = match operation.extensions.get(VIRTUAL_PATH_EXTENSION) {
-                None => false,
+            let flag = |name: &str| match operation.extensions.get(name) {
+                None => Ok(false),
                 Some(value) => value.as_bool().ok_or_else(|| {
                     Failure::at(
                         spec_file,
-                        format!("{pointer}/{VIRTUAL_PATH_EXTENSION}"),
-                        format!("`{VIRTUAL_PATH_EXTENSION}` must be true or false"),
+                        format!("{pointer}/{name}"),
+                        format!("`{name}` must be true or false"),
                     )
-                })?,
+                }),
             };
+            let virtual_path = flag(VIRTUAL_PATH_EXTENSION)?;
+            let idempotent = matches!(method, "get" | "head" | "put" | "delete" | "options")
+                || flag(IDEMPOTENT_EXTENSION)?;
             let security = operation.security.as_ref().or(spec.security.as_ref());
             let authenticated = security.is_some_and(|requirements| !requirements.is_empty());
             routes.push(Route {
@@ -165,6 +174,7 @@ pub fn routes(
                 spec_path: path.clone(),
                 virtual_path,
                 authenticated,
+                idempotent,
                 servers,
             });
         }
@@ -219,6 +229,7 @@ pub fn routes_source(environments: &[Environment], routes: &[Route]) -> TokenStr
             spec_path,
             virtual_path,
             authenticated,
+            idempotent,
             servers,
         } = route;
         quote! {
@@ -229,6 +240,7 @@ pub fn routes_source(environments: &[Environment], routes: &[Route]) -> TokenStr
                 spec_path: #spec_path,
                 virtual_path: #virtual_path,
                 authenticated: #authenticated,
+                idempotent: #idempotent,
                 servers: [#(#servers),*],
             }
         }

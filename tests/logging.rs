@@ -1,0 +1,108 @@
+//! Each call is logged with its operation, environment, status and latency,
+//! and no log line ever holds a token or the client secret. In a file of its
+//! own: tracing caches per-callsite interest process-wide, so a thread-local
+//! subscriber only sees everything when no other test runs beside it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+use xoxoday_reward_points::{
+    Client, Environment, EpochMillis, MemoryTokenStore, Secret, StoredTokens,
+};
+
+const OLD_ACCESS: &str = "old-access-token-7f3a";
+const NEW_ACCESS: &str = "new-access-token-9c1e";
+const OLD_REFRESH: &str = "old-refresh-token-4b2d";
+const NEW_REFRESH: &str = "new-refresh-token-8e6f";
+const CLIENT_SECRET: &str = "client-secret-5a0c";
+const SECRETS: [&str; 5] = [
+    OLD_ACCESS,
+    NEW_ACCESS,
+    OLD_REFRESH,
+    NEW_REFRESH,
+    CLIENT_SECRET,
+];
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A `Write` that keeps what a tracing subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_name_each_call_and_never_a_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // The access token has expired: the call refreshes it first.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chef/v1/oauth/token/company"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": NEW_ACCESS, "refresh_token": NEW_REFRESH,
+            "access_token_expiry": now_ms() + 86_400_000, "refresh_token_expiry": now_ms() + 86_400_000
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/chef/v1/oauth/token"))
+        .and(header(
+            "authorization",
+            format!("Bearer {NEW_ACCESS}").as_str(),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "access_token": NEW_ACCESS })),
+        )
+        .mount(&server)
+        .await;
+    let tokens = StoredTokens {
+        access_token: Secret::new(OLD_ACCESS),
+        access_token_expiry: EpochMillis(now_ms() - 1000),
+        refresh_token: Secret::new(OLD_REFRESH),
+        refresh_token_expiry: Some(EpochMillis(now_ms() + 86_400_000)),
+    };
+    let client = Client::builder(Environment::Sandbox)
+        .token_store(Arc::new(MemoryTokenStore::new(tokens)))
+        .client_credentials("your_client_id", Secret::new(CLIENT_SECRET))
+        .origin_override("https://stagingstores.xoxoday.com", &server.uri())
+        .unwrap()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    client.validate_token_points().send().await.unwrap();
+
+    let mut log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for secret in SECRETS {
+        assert!(!log.contains(secret), "{secret} logged:\n{log}");
+    }
+    log = log.replace('"', "");
+    assert!(log.contains("operation=validate_token_points"), "{log}");
+    assert!(log.contains("environment=Sandbox"), "{log}");
+    assert!(log.contains("status=200"), "{log}");
+    assert!(log.contains("latency_ms="), "{log}");
+    assert!(log.contains("access token refreshed"), "{log}");
+}
