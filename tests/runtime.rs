@@ -37,6 +37,14 @@ const SECRETS: [&str; 5] = [
     CLIENT_SECRET,
 ];
 
+/// Every test here ends within a minute or fails: a hang must never stall
+/// the suite (or CI) until its own limit.
+async fn within<T>(test: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), test)
+        .await
+        .expect("the test did not finish within 60 s")
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -206,94 +214,70 @@ async fn read_request(stream: &mut tokio::net::TcpStream) {
 
 #[tokio::test]
 async fn connection_resets_are_retried_for_fetch() {
-    let server = raw_server(vec![
-        Reply::Reset,
-        Reply::Reset,
-        Reply::Json(
-            r#"{"data":{"user_balance":{"success":1,"message":null,"data":{"total":1500}}}}"#,
-        ),
-    ])
-    .await;
-    let client = static_client(&server.origin);
+    within(async {
+        let server = raw_server(vec![
+            Reply::Reset,
+            Reply::Reset,
+            Reply::Json(
+                r#"{"data":{"user_balance":{"success":1,"message":null,"data":{"total":1500}}}}"#,
+            ),
+        ])
+        .await;
+        let client = static_client(&server.origin);
 
-    let balance = client
-        .fetch_points()
-        .variables(fetch_variables())
-        .send()
-        .await
-        .unwrap();
+        let balance = client
+            .fetch_points()
+            .variables(fetch_variables())
+            .send()
+            .await
+            .unwrap();
 
-    assert_eq!(balance.into_inner().total(), Some(1500.0));
-    assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+        assert_eq!(balance.into_inner().total(), Some(1500.0));
+        assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+    })
+    .await
 }
 
 #[tokio::test]
 async fn server_error_then_success_is_retried_for_fetch() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(POINTS_PATH))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(POINTS_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(balance_body()))
-        .mount(&server)
-        .await;
-    let client = static_client(&server.uri());
+    within(async {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(POINTS_PATH))
+            .respond_with(ResponseTemplate::new(500))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(POINTS_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_json(balance_body()))
+            .mount(&server)
+            .await;
+        let client = static_client(&server.uri());
 
-    let balance = client
-        .fetch_points()
-        .variables(fetch_variables())
-        .send()
-        .await
-        .unwrap();
+        let balance = client
+            .fetch_points()
+            .variables(fetch_variables())
+            .send()
+            .await
+            .unwrap();
 
-    assert_eq!(balance.into_inner().total(), Some(1500.0));
-    assert_eq!(requests_to(&server, POINTS_PATH).await.len(), 2);
+        assert_eq!(balance.into_inner().total(), Some(1500.0));
+        assert_eq!(requests_to(&server, POINTS_PATH).await.len(), 2);
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_response_slower_than_the_timeout_fails_after_bounded_retries() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(balance_body())
-                .set_delay(Duration::from_secs(3)),
-        )
-        .mount(&server)
-        .await;
-    let client = static_client(&server.uri());
-
-    let error = client
-        .fetch_points()
-        .variables(fetch_variables())
-        .send()
-        .await
-        .unwrap_err();
-
-    match error {
-        Error::CommunicationError(error) => assert!(error.is_timeout(), "{error}"),
-        other => panic!("expected a timeout, got {other:?}"),
-    }
-    assert_eq!(
-        requests_to(&server, POINTS_PATH).await.len(),
-        3,
-        "max_attempts bounds the tries"
-    );
-}
-
-#[tokio::test]
-async fn malformed_json_and_non_json_answers_are_typed_errors_not_retried() {
-    for (content_type, body) in [
-        ("application/json", r#"{"data": {"user_balance": "#),
-        ("text/html", "<html><body>502 Bad Gateway</body></html>"),
-    ] {
+    within(async {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(body, content_type))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(balance_body())
+                    .set_delay(Duration::from_secs(3)),
+            )
             .mount(&server)
             .await;
         let client = static_client(&server.uri());
@@ -305,68 +289,111 @@ async fn malformed_json_and_non_json_answers_are_typed_errors_not_retried() {
             .await
             .unwrap_err();
 
-        match &error {
-            Error::InvalidResponsePayload(bytes, _) => assert_eq!(bytes.as_ref(), body.as_bytes()),
-            other => panic!("expected InvalidResponsePayload for {content_type}, got {other:?}"),
+        match error {
+            Error::CommunicationError(error) => assert!(error.is_timeout(), "{error}"),
+            other => panic!("expected a timeout, got {other:?}"),
         }
         assert_eq!(
             requests_to(&server, POINTS_PATH).await.len(),
-            1,
-            "{content_type}"
+            3,
+            "max_attempts bounds the tries"
         );
-    }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn malformed_json_and_non_json_answers_are_typed_errors_not_retried() {
+    within(async {
+        for (content_type, body) in [
+            ("application/json", r#"{"data": {"user_balance": "#),
+            ("text/html", "<html><body>502 Bad Gateway</body></html>"),
+        ] {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(200).set_body_raw(body, content_type))
+                .mount(&server)
+                .await;
+            let client = static_client(&server.uri());
+
+            let error = client
+                .fetch_points()
+                .variables(fetch_variables())
+                .send()
+                .await
+                .unwrap_err();
+
+            match &error {
+                Error::InvalidResponsePayload(bytes, _) => {
+                    assert_eq!(bytes.as_ref(), body.as_bytes())
+                }
+                other => {
+                    panic!("expected InvalidResponsePayload for {content_type}, got {other:?}")
+                }
+            }
+            assert_eq!(
+                requests_to(&server, POINTS_PATH).await.len(),
+                1,
+                "{content_type}"
+            );
+        }
+    })
+    .await
 }
 
 /// Under every injected fault, a send reaches the server at most once.
 #[tokio::test]
 async fn a_send_reaches_the_server_at_most_once_under_every_fault() {
-    let reset = raw_server(vec![Reply::Reset, Reply::Reset]).await;
-    let client = static_client(&reset.origin);
-    assert!(matches!(
-        client
-            .send_points()
-            .variables(send_variables())
-            .send()
-            .await,
-        Err(Error::CommunicationError(_))
-    ));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(reset.requests.load(Ordering::SeqCst), 1, "connection reset");
+    within(async {
+        let reset = raw_server(vec![Reply::Reset, Reply::Reset]).await;
+        let client = static_client(&reset.origin);
+        assert!(matches!(
+            client
+                .send_points()
+                .variables(send_variables())
+                .send()
+                .await,
+            Err(Error::CommunicationError(_))
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(reset.requests.load(Ordering::SeqCst), 1, "connection reset");
 
-    let faults: [(&str, ResponseTemplate); 6] = [
-        ("500", ResponseTemplate::new(500)),
-        ("503", ResponseTemplate::new(503)),
-        ("429", ResponseTemplate::new(429)),
-        (
-            "slower than the timeout",
-            ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
-        ),
-        (
-            "malformed JSON",
-            ResponseTemplate::new(200).set_body_raw("{\"data\":", "application/json"),
-        ),
-        (
-            "not JSON",
-            ResponseTemplate::new(200).set_body_raw("<html></html>", "text/html"),
-        ),
-    ];
-    for (fault, answer) in faults {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(answer)
-            .mount(&server)
-            .await;
-        let client = static_client(&server.uri());
+        let faults: [(&str, ResponseTemplate); 6] = [
+            ("500", ResponseTemplate::new(500)),
+            ("503", ResponseTemplate::new(503)),
+            ("429", ResponseTemplate::new(429)),
+            (
+                "slower than the timeout",
+                ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+            ),
+            (
+                "malformed JSON",
+                ResponseTemplate::new(200).set_body_raw("{\"data\":", "application/json"),
+            ),
+            (
+                "not JSON",
+                ResponseTemplate::new(200).set_body_raw("<html></html>", "text/html"),
+            ),
+        ];
+        for (fault, answer) in faults {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(answer)
+                .mount(&server)
+                .await;
+            let client = static_client(&server.uri());
 
-        let result = client
-            .send_points()
-            .variables(send_variables())
-            .send()
-            .await;
+            let result = client
+                .send_points()
+                .variables(send_variables())
+                .send()
+                .await;
 
-        assert!(result.is_err(), "{fault}: {result:?}");
-        assert_eq!(requests_to(&server, POINTS_PATH).await.len(), 1, "{fault}");
-    }
+            assert!(result.is_err(), "{fault}: {result:?}");
+            assert_eq!(requests_to(&server, POINTS_PATH).await.len(), 1, "{fault}");
+        }
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------
@@ -405,90 +432,97 @@ async fn mount_validate(server: &MockServer) {
 
 #[tokio::test]
 async fn a_401_refreshes_once_saves_the_rotated_token_first_and_repeats_once() {
-    let server = MockServer::start().await;
-    mount_refresh(&server, Duration::ZERO).await;
-    mount_validate(&server).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = FileTokenStore::new(dir.path().join("tokens.json"));
-    store.save(&stored(true, true)).unwrap();
-    let client = managed_client(&server.uri(), Arc::new(store.clone()));
+    within(async {
+        let server = MockServer::start().await;
+        mount_refresh(&server, Duration::ZERO).await;
+        mount_validate(&server).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileTokenStore::new(dir.path().join("tokens.json"));
+        store.save(&stored(true, true)).unwrap();
+        let client = managed_client(&server.uri(), Arc::new(store.clone()));
 
-    let answer = client.validate_token_points().send().await.unwrap();
+        let answer = client.validate_token_points().send().await.unwrap();
 
-    assert_eq!(answer.status(), 200);
-    let refreshes = requests_to(&server, REFRESH_PATH).await;
-    assert_eq!(refreshes.len(), 1);
-    assert!(
-        refreshes[0].headers.get("authorization").is_none(),
-        "refresh is sent without a bearer"
-    );
-    assert_eq!(
-        serde_json::from_slice::<Value>(&refreshes[0].body).unwrap(),
-        json!({
-            "grant_type": "refresh_token",
-            "refresh_token": OLD_REFRESH,
-            "client_id": "your_client_id",
-            "client_secret": CLIENT_SECRET
-        })
-    );
-    let bearers: Vec<String> = requests_to(&server, TOKEN_PATH)
-        .await
-        .iter()
-        .map(|request| {
-            request.headers["authorization"]
-                .to_str()
+        assert_eq!(answer.status(), 200);
+        let refreshes = requests_to(&server, REFRESH_PATH).await;
+        assert_eq!(refreshes.len(), 1);
+        assert!(
+            refreshes[0].headers.get("authorization").is_none(),
+            "refresh is sent without a bearer"
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&refreshes[0].body).unwrap(),
+            json!({
+                "grant_type": "refresh_token",
+                "refresh_token": OLD_REFRESH,
+                "client_id": "your_client_id",
+                "client_secret": CLIENT_SECRET
+            })
+        );
+        let bearers: Vec<String> = requests_to(&server, TOKEN_PATH)
+            .await
+            .iter()
+            .map(|request| {
+                request.headers["authorization"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            bearers,
+            [
+                format!("Bearer {OLD_ACCESS}"),
+                format!("Bearer {NEW_ACCESS}")
+            ]
+        );
+
+        let saved = store.load().unwrap().unwrap();
+        assert_eq!(saved.refresh_token.expose_secret(), NEW_REFRESH);
+        assert_eq!(saved.access_token.expose_secret(), NEW_ACCESS);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(store.path())
                 .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(
-        bearers,
-        [
-            format!("Bearer {OLD_ACCESS}"),
-            format!("Bearer {NEW_ACCESS}")
-        ]
-    );
-
-    let saved = store.load().unwrap().unwrap();
-    assert_eq!(saved.refresh_token.expose_secret(), NEW_REFRESH);
-    assert_eq!(saved.access_token.expose_secret(), NEW_ACCESS);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(store.path())
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-    assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    })
+    .await
 }
 
 #[tokio::test]
 async fn an_expiring_access_token_is_refreshed_before_the_call() {
-    let server = MockServer::start().await;
-    mount_refresh(&server, Duration::ZERO).await;
-    mount_validate(&server).await;
-    let store = Arc::new(MemoryTokenStore::new(stored(false, true)));
-    let client = managed_client(&server.uri(), store.clone());
+    within(async {
+        let server = MockServer::start().await;
+        mount_refresh(&server, Duration::ZERO).await;
+        mount_validate(&server).await;
+        let store = Arc::new(MemoryTokenStore::new(stored(false, true)));
+        let client = managed_client(&server.uri(), store.clone());
 
-    client.validate_token_points().send().await.unwrap();
+        client.validate_token_points().send().await.unwrap();
 
-    assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
-    assert_eq!(
-        requests_to(&server, TOKEN_PATH).await.len(),
-        1,
-        "no 401 round trip"
-    );
-    assert_eq!(
-        store.load().unwrap().unwrap().refresh_token.expose_secret(),
-        NEW_REFRESH
-    );
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+        assert_eq!(
+            requests_to(&server, TOKEN_PATH).await.len(),
+            1,
+            "no 401 round trip"
+        );
+        assert_eq!(
+            store.load().unwrap().unwrap().refresh_token.expose_secret(),
+            NEW_REFRESH
+        );
+    })
+    .await
 }
 
 #[tokio::test]
 async fn an_expired_refresh_token_says_to_make_a_new_one_and_sends_nothing() {
+    within(async {
     let server = MockServer::start().await;
     let tokens = stored(false, false);
     let expired_at = tokens.refresh_token_expiry.unwrap();
@@ -514,70 +548,85 @@ async fn an_expired_refresh_token_says_to_make_a_new_one_and_sends_nothing() {
         other => panic!("expected the refresh-token error, got {other:?}"),
     }
     assert!(server.received_requests().await.unwrap().is_empty());
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_refused_refresh_after_a_401_is_the_calls_error() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(REFRESH_PATH))
-        .respond_with(
-            ResponseTemplate::new(401).set_body_json(json!({ "error": "invalid refresh token" })),
-        )
-        .mount(&server)
-        .await;
-    mount_validate(&server).await;
-    let client = managed_client(
-        &server.uri(),
-        Arc::new(MemoryTokenStore::new(stored(true, true))),
-    );
+    within(async {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(REFRESH_PATH))
+            .respond_with(
+                ResponseTemplate::new(401)
+                    .set_body_json(json!({ "error": "invalid refresh token" })),
+            )
+            .mount(&server)
+            .await;
+        mount_validate(&server).await;
+        let client = managed_client(
+            &server.uri(),
+            Arc::new(MemoryTokenStore::new(stored(true, true))),
+        );
 
-    let error = client.validate_token_points().send().await.unwrap_err();
+        let error = client.validate_token_points().send().await.unwrap_err();
 
-    match error {
-        Error::Custom(message) => assert_eq!(
-            message,
-            "the vendor refused the refresh token (HTTP 401, \"invalid refresh token\"): if it \
+        match error {
+            Error::Custom(message) => assert_eq!(
+                message,
+                "the vendor refused the refresh token (HTTP 401, \"invalid refresh token\"): if it \
              expired or was revoked, make a new one in the Xoxoday dashboard and put it in the \
              token store"
-        ),
-        other => panic!("expected the refusal, got {other:?}"),
-    }
-    assert_eq!(
-        requests_to(&server, TOKEN_PATH).await.len(),
-        1,
-        "not repeated without a token"
-    );
+            ),
+            other => panic!("expected the refusal, got {other:?}"),
+        }
+        assert_eq!(
+            requests_to(&server, TOKEN_PATH).await.len(),
+            1,
+            "not repeated without a token"
+        );
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_calls_with_an_expired_token_cause_one_refresh() {
-    let server = MockServer::start().await;
-    mount_refresh(&server, Duration::from_millis(200)).await;
-    mount_validate(&server).await;
-    let client = managed_client(
-        &server.uri(),
-        Arc::new(MemoryTokenStore::new(stored(false, true))),
-    );
+    within(async {
+        let server = MockServer::start().await;
+        mount_refresh(&server, Duration::from_millis(200)).await;
+        mount_validate(&server).await;
+        let client = managed_client(
+            &server.uri(),
+            Arc::new(MemoryTokenStore::new(stored(false, true))),
+        );
 
-    let calls: Vec<_> = (0..1000)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                client
-                    .validate_token_points()
-                    .send()
-                    .await
-                    .map(|r| r.status())
+        let calls: Vec<_> = (0..1000)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    client
+                        .validate_token_points()
+                        .send()
+                        .await
+                        .map(|r| r.status())
+                })
             })
-        })
-        .collect();
-    for call in calls {
-        assert_eq!(call.await.unwrap().unwrap(), 200);
-    }
+            .collect();
+        for call in calls {
+            assert_eq!(call.await.unwrap().unwrap(), 200);
+        }
 
-    assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
-    assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 1000);
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+        assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 1000);
+
+        // wiremock verifies a server on drop with a blocking `block_on`; after
+        // a thousand awaited tasks this task's tokio budget is spent, and that
+        // `block_on` would spin forever. A yield gives it a fresh budget.
+        tokio::task::yield_now().await;
+        drop(server);
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------
@@ -585,90 +634,98 @@ async fn a_thousand_concurrent_calls_with_an_expired_token_cause_one_refresh() {
 
 #[tokio::test]
 async fn no_public_type_prints_a_secret() {
-    let server = MockServer::start().await;
-    let client = managed_client(
-        &server.uri(),
-        Arc::new(MemoryTokenStore::new(stored(true, true))),
-    );
-    let manager = client.token_manager().unwrap().clone();
-    let builder = Client::builder(Environment::Production)
-        .access_token(AccessToken::new(OLD_ACCESS))
-        .client_credentials("your_client_id", Secret::new(CLIENT_SECRET))
-        .token_store(Arc::new(MemoryTokenStore::new(stored(true, true))));
-    let refresh_body: RefreshTokenBody = serde_json::from_value(json!({
-        "grant_type": "refresh_token", "refresh_token": OLD_REFRESH,
-        "client_id": "your_client_id", "client_secret": CLIENT_SECRET
-    }))
-    .unwrap();
-    let token_response: TokenResponse = serde_json::from_value(rotated_tokens()).unwrap();
-    let credentials = ClientCredentials {
-        client_id: "your_client_id".into(),
-        client_secret: Secret::new(CLIENT_SECRET),
-    };
+    within(async {
+        let server = MockServer::start().await;
+        let client = managed_client(
+            &server.uri(),
+            Arc::new(MemoryTokenStore::new(stored(true, true))),
+        );
+        let manager = client.token_manager().unwrap().clone();
+        let builder = Client::builder(Environment::Production)
+            .access_token(AccessToken::new(OLD_ACCESS))
+            .client_credentials("your_client_id", Secret::new(CLIENT_SECRET))
+            .token_store(Arc::new(MemoryTokenStore::new(stored(true, true))));
+        let refresh_body: RefreshTokenBody = serde_json::from_value(json!({
+            "grant_type": "refresh_token", "refresh_token": OLD_REFRESH,
+            "client_id": "your_client_id", "client_secret": CLIENT_SECRET
+        }))
+        .unwrap();
+        let token_response: TokenResponse = serde_json::from_value(rotated_tokens()).unwrap();
+        let credentials = ClientCredentials {
+            client_id: "your_client_id".into(),
+            client_secret: Secret::new(CLIENT_SECRET),
+        };
 
-    let mut shown = vec![
-        format!("{:?}", AccessToken::new(OLD_ACCESS)),
-        format!("{}", AccessToken::new(OLD_ACCESS)),
-        format!("{:?}", Secret::new(CLIENT_SECRET)),
-        format!("{}", Secret::new(CLIENT_SECRET)),
-        format!("{:?}", stored(true, true)),
-        format!("{credentials:?}"),
-        format!("{manager:?}"),
-        format!("{client:?}"),
-        format!("{builder:?}"),
-        format!("{refresh_body:?}"),
-        format!("{token_response:?}"),
-    ];
-    let errors = [
-        AuthError::RefreshRejected {
-            status: 401,
-            message: Some("Unauthorized".into()),
-        },
-        AuthError::RefreshFailed("timeout".into()),
-        AuthError::EmptyStore,
-    ];
-    for error in errors {
-        shown.push(format!("{error:?}"));
-        shown.push(format!("{error}"));
-    }
-    for text in &shown {
-        for secret in SECRETS {
-            assert!(!text.contains(secret), "{secret} printed in {text}");
+        let mut shown = vec![
+            format!("{:?}", AccessToken::new(OLD_ACCESS)),
+            format!("{}", AccessToken::new(OLD_ACCESS)),
+            format!("{:?}", Secret::new(CLIENT_SECRET)),
+            format!("{}", Secret::new(CLIENT_SECRET)),
+            format!("{:?}", stored(true, true)),
+            format!("{credentials:?}"),
+            format!("{manager:?}"),
+            format!("{client:?}"),
+            format!("{builder:?}"),
+            format!("{refresh_body:?}"),
+            format!("{token_response:?}"),
+        ];
+        let errors = [
+            AuthError::RefreshRejected {
+                status: 401,
+                message: Some("Unauthorized".into()),
+            },
+            AuthError::RefreshFailed("timeout".into()),
+            AuthError::EmptyStore,
+        ];
+        for error in errors {
+            shown.push(format!("{error:?}"));
+            shown.push(format!("{error}"));
         }
-    }
+        for text in &shown {
+            for secret in SECRETS {
+                assert!(!text.contains(secret), "{secret} printed in {text}");
+            }
+        }
+    })
+    .await
 }
 
 #[tokio::test]
 async fn user_client_sends_the_user_token_from_create_user_token() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/chef/v1/oauth/token/create/user"))
-        .and(header(
-            "authorization",
-            format!("Bearer {OLD_ACCESS}").as_str(),
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "user-session-token", "token_type": "bearer", "expires_in": 1296000
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(TOKEN_PATH))
-        .and(header("authorization", "Bearer user-session-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token_type": "bearer" })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let company = static_client(&server.uri());
+    within(async {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/chef/v1/oauth/token/create/user"))
+            .and(header(
+                "authorization",
+                format!("Bearer {OLD_ACCESS}").as_str(),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "user-session-token", "token_type": "bearer", "expires_in": 1296000
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(TOKEN_PATH))
+            .and(header("authorization", "Bearer user-session-token"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({ "token_type": "bearer" })),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let company = static_client(&server.uri());
 
-    let user = company.user_client("your.email@example.com").await.unwrap();
-    user.validate_token_points().send().await.unwrap();
+        let user = company.user_client("your.email@example.com").await.unwrap();
+        user.validate_token_points().send().await.unwrap();
 
-    let created = requests_to(&server, "/chef/v1/oauth/token/create/user").await;
-    assert_eq!(
-        serde_json::from_slice::<Value>(&created[0].body).unwrap(),
-        json!({ "user_input": "your.email@example.com", "scope": "user_session" })
-    );
-    assert_eq!(user.environment(), Environment::Sandbox);
+        let created = requests_to(&server, "/chef/v1/oauth/token/create/user").await;
+        assert_eq!(
+            serde_json::from_slice::<Value>(&created[0].body).unwrap(),
+            json!({ "user_input": "your.email@example.com", "scope": "user_session" })
+        );
+        assert_eq!(user.environment(), Environment::Sandbox);
+    })
+    .await
 }

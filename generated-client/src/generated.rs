@@ -3560,3 +3560,136 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
+/// The environments and the route table, derived from the
+/// document's `servers` (progenitor ignores them).
+pub mod routes {
+    use crate::routing::Route;
+    /// The vendor's environments: one per global server of the document.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Environment {
+        ///`Sandbox`: https://stagingstores.xoxoday.com/chef/v1/oauth/api
+        Sandbox,
+        ///`Production`: https://accounts.xoxoday.com/chef/v1/oauth/api
+        Production,
+        ///`Testing`: https://canvas.xoxoday.com/chef/v1/oauth/api
+        Testing,
+    }
+    impl Environment {
+        /// Every environment, in the document's order.
+        pub const ALL: [Environment; 3] = [
+            Environment::Sandbox,
+            Environment::Production,
+            Environment::Testing,
+        ];
+        /// The server's description in the document, such as `Sandbox`.
+        pub const fn name(self) -> &'static str {
+            match self {
+                Environment::Sandbox => "Sandbox",
+                Environment::Production => "Production",
+                Environment::Testing => "Testing",
+            }
+        }
+        /// The global server URL of this environment.
+        pub const fn server_url(self) -> &'static str {
+            match self {
+                Environment::Sandbox => {
+                    "https://stagingstores.xoxoday.com/chef/v1/oauth/api"
+                }
+                Environment::Production => {
+                    "https://accounts.xoxoday.com/chef/v1/oauth/api"
+                }
+                Environment::Testing => "https://canvas.xoxoday.com/chef/v1/oauth/api",
+            }
+        }
+        pub(crate) const fn index(self) -> usize {
+            self as usize
+        }
+    }
+    /// Where each operation of the document is sent.
+    pub static ROUTES: [Route<3>; 6] = [
+        Route {
+            operation_id: "validateTokenPoints",
+            hook_id: "validate_token_points",
+            http_method: "GET",
+            spec_path: "/token",
+            virtual_path: false,
+            authenticated: true,
+            idempotent: true,
+            servers: [
+                "https://stagingstores.xoxoday.com/chef/v1/oauth",
+                "https://accounts.xoxoday.com/chef/v1/oauth",
+                "https://canvas.xoxoday.com/chef/v1/oauth",
+            ],
+        },
+        Route {
+            operation_id: "refreshToken",
+            hook_id: "refresh_token",
+            http_method: "POST",
+            spec_path: "/token/company",
+            virtual_path: false,
+            authenticated: false,
+            idempotent: false,
+            servers: [
+                "https://stagingstores.xoxoday.com/chef/v1/oauth",
+                "https://accounts.xoxoday.com/chef/v1/oauth",
+                "https://canvas.xoxoday.com/chef/v1/oauth",
+            ],
+        },
+        Route {
+            operation_id: "createUserToken",
+            hook_id: "create_user_token",
+            http_method: "POST",
+            spec_path: "/token/create/user",
+            virtual_path: false,
+            authenticated: true,
+            idempotent: false,
+            servers: [
+                "https://stagingstores.xoxoday.com/chef/v1/oauth",
+                "https://accounts.xoxoday.com/chef/v1/oauth",
+                "https://canvas.xoxoday.com/chef/v1/oauth",
+            ],
+        },
+        Route {
+            operation_id: "fetchPoints",
+            hook_id: "fetch_points",
+            http_method: "POST",
+            spec_path: "/fetchPoints",
+            virtual_path: true,
+            authenticated: true,
+            idempotent: true,
+            servers: [
+                "https://stagingstores.xoxoday.com/chef/v1/oauth/api",
+                "https://accounts.xoxoday.com/chef/v1/oauth/api",
+                "https://canvas.xoxoday.com/chef/v1/oauth/api",
+            ],
+        },
+        Route {
+            operation_id: "sendPoints",
+            hook_id: "send_points",
+            http_method: "POST",
+            spec_path: "/sendPoints",
+            virtual_path: true,
+            authenticated: true,
+            idempotent: false,
+            servers: [
+                "https://stagingstores.xoxoday.com/chef/v1/oauth/api",
+                "https://accounts.xoxoday.com/chef/v1/oauth/api",
+                "https://canvas.xoxoday.com/chef/v1/oauth/api",
+            ],
+        },
+        Route {
+            operation_id: "cancelPoints",
+            hook_id: "cancel_points",
+            http_method: "POST",
+            spec_path: "/cancelPoints",
+            virtual_path: true,
+            authenticated: true,
+            idempotent: false,
+            servers: [
+                "https://accounts.xoxoday.com/chef/v1/oauth/api",
+                "https://accounts.xoxoday.com/chef/v1/oauth/api",
+                "https://accounts.xoxoday.com/chef/v1/oauth/api",
+            ],
+        },
+    ];
+}

@@ -17,11 +17,9 @@ use serde_json::{Map, Value};
 
 use crate::failure::Failure;
 use crate::naming::{escape, pascal_case};
+use crate::validate::HTTP_METHODS;
 
 const JSON: &str = "application/json";
-const HTTP_METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 pub fn name_error_bodies(document: &mut Value, spec_file: &str) -> Result<(), Failure> {
     let mut hoisted: Vec<(String, Value, String)> = Vec::new();

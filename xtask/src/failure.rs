@@ -3,12 +3,19 @@
 
 use std::fmt;
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// For syntax errors: 1-based line and column.
+    LineColumn(usize, usize),
+    /// For semantic errors: an RFC 6901 JSON pointer (`/` is the document).
+    Pointer(String),
+}
+
 #[derive(Debug)]
 pub struct Failure {
     /// The input file, as the user named it or relative to the workspace.
     pub file: String,
-    /// `line:column` for syntax errors, a JSON pointer for semantic ones.
-    pub location: Option<String>,
+    pub location: Option<Location>,
     pub message: String,
     pub hint: Option<String>,
 }
@@ -30,14 +37,17 @@ impl Failure {
         message: impl Into<String>,
     ) -> Self {
         let pointer = pointer.into();
-        Self {
-            location: Some(if pointer.is_empty() {
-                "/".into()
-            } else {
-                pointer
-            }),
-            ..Self::new(file, message)
-        }
+        let pointer = if pointer.is_empty() {
+            "/".into()
+        } else {
+            pointer
+        };
+        Self::new(file, message).located(Location::Pointer(pointer))
+    }
+
+    pub fn located(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -49,8 +59,10 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
-        if let Some(location) = &self.location {
-            write!(f, " at {location}")?;
+        match &self.location {
+            Some(Location::LineColumn(line, column)) => write!(f, ":{line}:{column}")?,
+            Some(Location::Pointer(pointer)) => write!(f, " at {pointer}")?,
+            None => {}
         }
         write!(f, ": {}", self.message)?;
         if let Some(hint) = &self.hint {

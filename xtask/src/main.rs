@@ -1,4 +1,4 @@
-//! `cargo xtask regen [--check]`: see README.md and ARCHITECTURE.md.
+//! `cargo xtask regen`: see README.md and ARCHITECTURE.md.
 
 mod error_bodies;
 mod failure;
@@ -8,7 +8,9 @@ mod naming;
 mod output;
 mod overlay;
 mod pipeline;
+mod read_input;
 mod routes;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,33 +19,76 @@ use std::time::Instant;
 use failure::Failure;
 use pipeline::Inputs;
 
-const USAGE: &str = "usage: cargo xtask regen [--check]
+const USAGE: &str = "usage: cargo xtask regen [--check] [--spec PATH] [--overlay PATH] [--out DIR]
 
-  regen           regenerate generated-client/ from specs/
-  regen --check   write nothing; exit 1 naming each stale generated file";
+  regen                  regenerate generated-client/ from specs/
+  regen --check          write nothing; exit 1 naming each stale generated file
+  --spec PATH            read another OpenAPI document (default specs/reward-points-api.yaml)
+  --overlay PATH         apply another overlay (default specs/reward-points-api.overlay.yaml)
+  --out DIR              write into DIR/src/ instead of generated-client/src/; with --spec
+                         and no --out, nothing is written: the document is only checked";
+
+/// What the command line asked for.
+struct Options {
+    check: bool,
+    spec: Option<PathBuf>,
+    overlay: Option<PathBuf>,
+    out: Option<PathBuf>,
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let check = match args.as_slice() {
-        ["regen"] => false,
-        ["regen", "--check"] => true,
-        ["--help" | "-h" | "help"] | ["regen", "--help" | "-h"] => {
+    let options = match parse_args(&args) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        _ => {
-            eprintln!("error: unexpected arguments {args:?}\n\n{USAGE}");
+        Err(message) => {
+            eprintln!("error: {message} (see `cargo xtask --help`)");
             return ExitCode::from(2);
         }
     };
-    match regen(check) {
+    match regen(&options) {
         Ok(code) => code,
         Err(failure) => {
             eprintln!("error: {failure}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `Ok(None)` asks for the usage text.
+fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
+    let mut args = args.iter();
+    match args.next().map(String::as_str) {
+        Some("regen") => {}
+        Some("--help" | "-h" | "help") => return Ok(None),
+        Some(other) => return Err(format!("unknown command `{other}`")),
+        None => return Err("no command given".into()),
+    }
+    let mut options = Options {
+        check: false,
+        spec: None,
+        overlay: None,
+        out: None,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .map(PathBuf::from)
+                .ok_or_else(|| format!("`{name}` needs a path"))
+        };
+        match arg.as_str() {
+            "--check" => options.check = true,
+            "--spec" => options.spec = Some(value("--spec")?),
+            "--overlay" => options.overlay = Some(value("--overlay")?),
+            "--out" => options.out = Some(value("--out")?),
+            "--help" | "-h" => return Ok(None),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(Some(options))
 }
 
 fn workspace_root() -> PathBuf {
@@ -53,21 +98,37 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn regen(check: bool) -> Result<ExitCode, Failure> {
+fn regen(options: &Options) -> Result<ExitCode, Failure> {
     let started = Instant::now();
     let root = workspace_root();
+    // Files the user named are shown as named; the defaults relative to the
+    // workspace root.
     let shown_as = |path: &Path| {
         path.strip_prefix(&root)
             .unwrap_or(path)
             .display()
             .to_string()
     };
-    let [spec, overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
+    let [default_spec, default_overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
+    let spec = options.spec.clone().unwrap_or(default_spec);
+    let overlay = options.overlay.clone().unwrap_or(default_overlay);
     let inputs = Inputs::read(&spec, &overlay, shown_as)?;
     let files = pipeline::generate(&inputs)?;
-    let out_dir = root.join("generated-client");
 
-    if check {
+    let out_dir = match (&options.out, &options.spec) {
+        (Some(out), _) => out.clone(),
+        (None, None) => root.join("generated-client"),
+        (None, Some(_)) => {
+            println!(
+                "regen: {} is valid and generates {} file(s); nothing written (give --out DIR to write them)",
+                inputs.spec_name,
+                files.len()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+
+    if options.check {
         let reports = output::stale_reports(&out_dir, &files, &inputs.digest(), shown_as);
         if reports.is_empty() {
             println!(
@@ -98,7 +159,6 @@ fn regen(check: bool) -> Result<ExitCode, Failure> {
     );
     Ok(ExitCode::SUCCESS)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Writes generated files: only those whose content changed, each atomically
 //! (a temporary file in the same directory, then a rename), so an unchanged
 //! spec touches nothing and an interrupted run never leaves half a file.
+//! Temporary files a crashed run left behind are removed by the next run.
 
 use std::fs;
 use std::io::Write;
@@ -15,37 +16,87 @@ use crate::pipeline::GeneratedFile;
 /// How many diff lines `--check` prints per stale file.
 const DIFF_LINES: usize = 40;
 
+/// The environment variable that makes regen stop at a fault-injection
+/// point, to show what an interruption leaves behind (see the atomicity test).
+pub const FAIL_POINT_VARIABLE: &str = "XTASK_FAIL_POINT";
+
 /// Writes the files that differ from what is on disk; returns their paths.
+/// First every changed file goes to a temporary file beside it, synced; then
+/// each is renamed over its target. A crash before the renames leaves every
+/// target as it was; each rename replaces a whole file. The client crate has
+/// one generated file, so it is always wholly old or wholly new.
 pub fn write_changed(out_dir: &Path, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Failure> {
-    let mut written = Vec::new();
+    let mut staged = Vec::new();
     for file in files {
         let path = out_dir.join(file.relative_path);
+        remove_stale_temporaries(&path);
         if fs::read(&path).ok().as_deref() == Some(file.content.as_bytes()) {
             continue;
         }
-        write_atomically(&path, file.content.as_bytes()).map_err(|error| {
+        let temporary = stage(&path, file.content.as_bytes()).map_err(|error| {
             Failure::new(path.display().to_string(), format!("cannot write: {error}"))
         })?;
+        staged.push((temporary, path));
+    }
+    if std::env::var(FAIL_POINT_VARIABLE).as_deref() == Ok("before-rename") {
+        eprintln!("{FAIL_POINT_VARIABLE}=before-rename: stopping as a crash would");
+        std::process::abort();
+    }
+    let mut written = Vec::new();
+    for (temporary, path) in staged {
+        if let Err(error) = fs::rename(&temporary, &path) {
+            let _ = fs::remove_file(&temporary);
+            return Err(Failure::new(
+                path.display().to_string(),
+                format!("cannot write: {error}"),
+            ));
+        }
         written.push(path);
     }
     Ok(written)
 }
 
-fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
+fn temporary_prefix(path: &Path) -> String {
+    format!(
+        ".{}.",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    )
+}
+
+/// Writes `content` to a temporary file beside `path` and syncs it.
+fn stage(path: &Path, content: &[u8]) -> std::io::Result<PathBuf> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temporary = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let temporary = dir.join(format!(
+        "{}{}.tmp",
+        temporary_prefix(path),
+        std::process::id()
+    ));
     let result = (|| {
         let mut file = fs::File::create(&temporary)?;
         file.write_all(content)?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)
+        file.sync_all()
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
+    match result {
+        Ok(()) => Ok(temporary),
+        Err(error) => {
+            let _ = fs::remove_file(&temporary);
+            Err(error)
+        }
     }
-    result
+}
+
+/// Temporary files an interrupted run left beside `path`.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), prefix) = (path.parent(), temporary_prefix(path)) else {
+        return;
+    };
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// For `--check`: one report per stale file, with a short diff.

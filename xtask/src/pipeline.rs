@@ -6,13 +6,14 @@ use std::path::Path;
 use openapiv3::OpenAPI;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;
-use serde_json::Value;
 
 use crate::error_bodies::name_error_bodies;
 use crate::failure::Failure;
 use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::overlay;
+use crate::read_input::{parse_yaml, read_capped};
 use crate::routes;
+use crate::validate;
 
 /// Where the inputs come from.
 pub struct Inputs {
@@ -29,11 +30,7 @@ impl Inputs {
         overlay: &Path,
         shown_as: impl Fn(&Path) -> String,
     ) -> Result<Self, Failure> {
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|error| {
-                Failure::new(shown_as(path), format!("cannot read the file: {error}"))
-            })
-        };
+        let read = |path: &Path| read_capped(path, &shown_as(path));
         Ok(Self {
             spec_name: shown_as(spec),
             spec: read(spec)?,
@@ -58,14 +55,17 @@ pub struct GeneratedFile {
 
 pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
     let mut document = parse_yaml(&inputs.spec_name, &inputs.spec)?;
+    validate::structure(&document, &inputs.spec_name)?;
     let overlay_document = parse_yaml(&inputs.overlay_name, &inputs.overlay)?;
     overlay::apply(&mut document, &overlay_document, &inputs.overlay_name)?;
+    validate::semantics(&document, &inputs.spec_name)?;
     name_error_bodies(&mut document, &inputs.spec_name)?;
 
-    let spec: OpenAPI = serde_json::from_value(document).map_err(|error| {
-        Failure::new(
+    let spec: OpenAPI = deserialize_located(&document).map_err(|(pointer, message)| {
+        Failure::at(
             &inputs.spec_name,
-            format!("not an OpenAPI 3.0 document: {error}"),
+            pointer,
+            format!("not valid OpenAPI 3.0 here: {message}"),
         )
     })?;
 
@@ -87,17 +87,38 @@ pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
             [TypeImpl::Display].into_iter(),
         )
         .with_replacement("Secret", "crate::Secret", [TypeImpl::Display].into_iter());
-    let client_tokens = Generator::new(&settings)
-        .generate_tokens(&spec)
+    let client_tokens = without_panics(|| Generator::new(&settings).generate_tokens(&spec))
+        .map_err(|panic| {
+            Failure::new(
+                &inputs.spec_name,
+                format!("progenitor cannot generate a client (it panicked: {panic})"),
+            )
+        })?
         .map_err(|error| {
             Failure::new(
                 &inputs.spec_name,
                 format!("progenitor cannot generate a client: {error}"),
             )
         })?;
-    let client = format_source(&inputs.spec_name, client_tokens)?;
+    let routes_tokens = routes::routes_source(&environments, &routes);
+    // One file per crate: a single rename replaces it whole, so an
+    // interrupted regen leaves the crate wholly old or wholly new.
+    let source = format_source(
+        &inputs.spec_name,
+        quote! {
+            #client_tokens
+
+            /// The environments and the route table, derived from the
+            /// document's `servers` (progenitor ignores them).
+            pub mod routes {
+                use crate::routing::Route;
+
+                #routes_tokens
+            }
+        },
+    )?;
     for route in &routes {
-        if !client.contains(&format!("operation_id: \"{}\"", route.hook_id)) {
+        if !source.contains(&format!("operation_id: \"{}\"", route.hook_id)) {
             return Err(Failure::new(
                 &inputs.spec_name,
                 format!(
@@ -108,25 +129,11 @@ pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
             ));
         }
     }
-    let routes_file = format_source(
-        &inputs.spec_name,
-        routes::routes_source(&environments, &routes),
-    )?;
 
-    let header = header(&inputs.digest());
-    Ok(vec![
-        GeneratedFile {
-            relative_path: "src/generated.rs",
-            content: format!("{header}{client}"),
-        },
-        GeneratedFile {
-            relative_path: "src/routes.rs",
-            content: format!(
-                "{header}//! The environments and the route table derived from the document's \
-                 `servers`.\n\nuse crate::routing::Route;\n\n{routes_file}"
-            ),
-        },
-    ])
+    Ok(vec![GeneratedFile {
+        relative_path: "src/generated.rs",
+        content: format!("{}{source}", header(&inputs.digest())),
+    }])
 }
 
 fn header(digest: &str) -> String {
@@ -149,12 +156,83 @@ fn format_source(spec_file: &str, tokens: proc_macro2::TokenStream) -> Result<St
     Ok(prettyplease::unparse(&file))
 }
 
-fn parse_yaml(file: &str, bytes: &[u8]) -> Result<Value, Failure> {
-    serde_yaml::from_slice(bytes).map_err(|error| {
-        let mut failure = Failure::new(file, error.to_string());
-        if let Some(location) = error.location() {
-            failure.location = Some(format!("{}:{}", location.line(), location.column()));
+/// Deserializes the document, locating an error as deep as it can. serde
+/// loses the path inside openapiv3's untagged `ReferenceOr`, so an error
+/// under `/paths` is looked for again path item by path item, and under a
+/// response, as a `Response`.
+fn deserialize_located(document: &serde_json::Value) -> Result<OpenAPI, (String, String)> {
+    fn attempt<T: serde::de::DeserializeOwned>(
+        value: &serde_json::Value,
+        prefix: &str,
+    ) -> Result<T, (String, String)> {
+        serde_path_to_error::deserialize(value.clone()).map_err(|error| {
+            (
+                format!("{prefix}{}", pointer_of(error.path())),
+                error.inner().to_string(),
+            )
+        })
+    }
+    let (pointer, message) = match attempt::<OpenAPI>(document, "") {
+        Ok(spec) => return Ok(spec),
+        Err(failure) => failure,
+    };
+    let paths = document.get("paths").and_then(serde_json::Value::as_object);
+    if pointer != "/paths" || paths.is_none() {
+        return Err((pointer, message));
+    }
+    for (path, item) in paths.into_iter().flatten() {
+        let prefix = format!("/paths/{}", crate::naming::escape(path));
+        let Err((inner, inner_message)) = attempt::<openapiv3::PathItem>(item, &prefix) else {
+            continue;
+        };
+        if inner.ends_with("/responses") {
+            let responses = document
+                .pointer(&inner)
+                .and_then(serde_json::Value::as_object);
+            for (status, response) in responses.into_iter().flatten() {
+                if response.get("$ref").is_none() {
+                    let here = format!("{inner}/{}", crate::naming::escape(status));
+                    attempt::<openapiv3::Response>(response, &here)?;
+                }
+            }
         }
-        failure
+        return Err((inner, inner_message));
+    }
+    Err((pointer, message))
+}
+
+/// serde_path_to_error's path as a JSON pointer.
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .map(|segment| match segment {
+            Segment::Seq { index } => format!("/{index}"),
+            Segment::Map { key } => format!("/{}", crate::naming::escape(key)),
+            Segment::Enum { variant } => format!("/{}", crate::naming::escape(variant)),
+            Segment::Unknown => "/?".to_owned(),
+        })
+        .collect()
+}
+
+/// Runs `f`, turning a panic into an error. progenitor and typify panic on
+/// some inputs that validation does not foresee; the user gets one line, not
+/// a backtrace (unless RUST_BACKTRACE asks for one).
+fn without_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let quiet = std::env::var_os("RUST_BACKTRACE").is_none();
+    let previous = quiet.then(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        previous
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    if let Some(previous) = previous {
+        std::panic::set_hook(previous);
+    }
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|message| (*message).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned())
     })
 }
