@@ -7,10 +7,16 @@ use quote::ToTokens;
 use syn::{FnArg, GenericArgument, ImplItem, Item, PathArguments, ReturnType, Type};
 
 const GENERATED: &str = include_str!("../generated-client/src/generated.rs");
+const GENERATED_MOCKS: &str = include_str!("../generated-mocks/src/generated.rs");
 
 #[test]
 fn generated_source() {
     insta::assert_snapshot!("generated_source", GENERATED);
+}
+
+#[test]
+fn generated_mocks_source() {
+    insta::assert_snapshot!("generated_mocks_source", GENERATED_MOCKS);
 }
 
 /// For each operation: method name, HTTP method, spec path, and the request,

@@ -4,6 +4,7 @@ mod error_bodies;
 mod failure;
 #[path = "input_digest.rs"]
 mod input_digest;
+mod mocks;
 mod naming;
 mod output;
 mod overlay;
@@ -21,12 +22,14 @@ use pipeline::Inputs;
 
 const USAGE: &str = "usage: cargo xtask regen [--check] [--spec PATH] [--overlay PATH] [--out DIR]
 
-  regen                  regenerate generated-client/ from specs/
+  regen                  regenerate generated-client/ and generated-mocks/ from specs/
   regen --check          write nothing; exit 1 naming each stale generated file
   --spec PATH            read another OpenAPI document (default specs/reward-points-api.yaml)
   --overlay PATH         apply another overlay (default specs/reward-points-api.overlay.yaml)
-  --out DIR              write into DIR/src/ instead of generated-client/src/; with --spec
-                         and no --out, nothing is written: the document is only checked";
+  --out DIR              write DIR/generated-client/src/generated.rs and
+                         DIR/generated-mocks/src/generated.rs instead of the workspace's;
+                         with --spec and no --out, nothing is written: the document is
+                         only checked";
 
 /// What the command line asked for.
 struct Options {
@@ -117,7 +120,7 @@ fn regen(options: &Options) -> Result<ExitCode, Failure> {
 
     let out_dir = match (&options.out, &options.spec) {
         (Some(out), _) => out.clone(),
-        (None, None) => root.join("generated-client"),
+        (None, None) => root.clone(),
         (None, Some(_)) => {
             println!(
                 "regen: {} is valid and generates {} file(s); nothing written (give --out DIR to write them)",
@@ -171,12 +174,9 @@ mod tests {
         let [spec, overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
         let inputs = Inputs::read(&spec, &overlay, |path| path.display().to_string()).unwrap();
         let files = pipeline::generate(&inputs).unwrap();
-        let reports = output::stale_reports(
-            &root.join("generated-client"),
-            &files,
-            &inputs.digest(),
-            |path| path.display().to_string(),
-        );
+        let reports = output::stale_reports(&root, &files, &inputs.digest(), |path| {
+            path.display().to_string()
+        });
         assert!(
             reports.is_empty(),
             "run `cargo xtask regen`:\n{}",

@@ -10,6 +10,7 @@ use quote::quote;
 use crate::error_bodies::name_error_bodies;
 use crate::failure::Failure;
 use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
+use crate::mocks;
 use crate::overlay;
 use crate::read_input::{parse_yaml, read_capped};
 use crate::routes;
@@ -130,10 +131,21 @@ pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
         }
     }
 
-    Ok(vec![GeneratedFile {
-        relative_path: "src/generated.rs",
-        content: format!("{}{source}", header(&inputs.digest())),
-    }])
+    let mocks_tokens =
+        mocks::mocks_source(&spec, &document, &settings, &routes, &inputs.spec_name)?;
+    let mocks = format_source(&inputs.spec_name, mocks_tokens)?;
+
+    let header = header(&inputs.digest());
+    Ok(vec![
+        GeneratedFile {
+            relative_path: "generated-client/src/generated.rs",
+            content: format!("{header}{source}"),
+        },
+        GeneratedFile {
+            relative_path: "generated-mocks/src/generated.rs",
+            content: format!("{header}{mocks}"),
+        },
+    ])
 }
 
 fn header(digest: &str) -> String {
@@ -217,7 +229,7 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
 /// Runs `f`, turning a panic into an error. progenitor and typify panic on
 /// some inputs that validation does not foresee; the user gets one line, not
 /// a backtrace (unless RUST_BACKTRACE asks for one).
-fn without_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub fn without_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let quiet = std::env::var_os("RUST_BACKTRACE").is_none();
     let previous = quiet.then(|| {
         let previous = std::panic::take_hook();

@@ -104,12 +104,16 @@ fn an_interrupted_regen_leaves_the_client_wholly_old_or_wholly_new() {
         "--spec",
         new_spec.to_str().unwrap(),
         "--out",
-        client.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
     ];
 
     // Interrupted after staging, before the rename: wholly old.
     let interrupted = regen(&args, Some("before-rename"));
-    assert!(!interrupted.status.success());
+    let stderr = String::from_utf8_lossy(&interrupted.stderr);
+    assert!(
+        stderr.contains("XTASK_FAIL_POINT=before-rename: stopping"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read_to_string(&generated).unwrap(), old);
     let leftovers: Vec<_> = std::fs::read_dir(client.join("src"))
         .unwrap()

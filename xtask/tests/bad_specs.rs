@@ -40,7 +40,10 @@ fn regen(cwd: &Path, args: &[&str]) -> Output {
 
 fn snapshot_of_generated_client() -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
-    let mut stack = vec![root().join("generated-client")];
+    let mut stack = vec![
+        root().join("generated-client"),
+        root().join("generated-mocks"),
+    ];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();
@@ -90,7 +93,7 @@ fn every_bad_document_gets_one_clear_line_and_changes_nothing() {
     for name in &names {
         let document = format!("tests/bad_specs/{name}");
         let args: Vec<&str> = if name.ends_with(".overlay.yaml") {
-            vec!["--overlay", &document, "--out", "generated-client"]
+            vec!["--overlay", &document, "--out", "."]
         } else {
             let overlay = "tests/bad_specs/minimal.overlay.yaml";
             vec![
@@ -141,7 +144,7 @@ fn the_corpus_control_document_generates() {
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "regen: tests/bad_specs/valid.yaml is valid and generates 1 file(s); nothing written \
+        "regen: tests/bad_specs/valid.yaml is valid and generates 2 file(s); nothing written \
          (give --out DIR to write them)\n"
     );
 }
@@ -154,7 +157,7 @@ fn a_huge_file_is_refused_in_bounded_memory() {
     let line = "description: padding padding padding padding padding padding padding\n";
     std::fs::write(&huge, line.repeat(40 * 1024 * 1024 / line.len())).unwrap();
     let before = snapshot_of_generated_client();
-    let out = root().join("generated-client");
+    let out = root();
 
     let output = regen(
         dir.path(),

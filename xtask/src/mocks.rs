@@ -1,0 +1,183 @@
+//! httpmock helpers for the client's users, from progenitor's `httpmock`
+//! generator, made to match what the client really sends. progenitor's
+//! helpers match the document's paths (`/fetchPoints`), which the client
+//! never sends; so each `<Operation>When::new` is rewritten to match the real
+//! path from the route table and, for virtual paths, the constant body fields
+//! (`query`, `tag`) that tell the operations apart.
+
+use openapiv3::OpenAPI;
+use proc_macro2::TokenStream;
+use progenitor::{GenerationSettings, Generator};
+use quote::{format_ident, quote};
+use serde_json::Value;
+
+use crate::failure::Failure;
+use crate::naming::{escape, pascal_case};
+use crate::routes::Route;
+
+pub fn mocks_source(
+    spec: &OpenAPI,
+    document: &Value,
+    settings: &GenerationSettings,
+    routes: &[Route],
+    spec_file: &str,
+) -> Result<TokenStream, Failure> {
+    let tokens = crate::pipeline::without_panics(|| {
+        Generator::new(settings).httpmock(spec, "xoxoday_reward_points")
+    })
+    .map_err(|panic| {
+        Failure::new(
+            spec_file,
+            format!("progenitor cannot generate the mocks (it panicked: {panic})"),
+        )
+    })?
+    .map_err(|error| {
+        Failure::new(
+            spec_file,
+            format!("progenitor cannot generate the mocks: {error}"),
+        )
+    })?;
+    let mut file: syn::File = syn::parse2(tokens).map_err(|error| {
+        Failure::new(
+            spec_file,
+            format!("internal error: the mocks do not parse: {error}"),
+        )
+    })?;
+
+    let operations = file
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            syn::Item::Mod(module) if module.ident == "operations" => module.content.as_mut(),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            Failure::new(
+                spec_file,
+                "internal error: the mocks have no `operations` module",
+            )
+        })?;
+    for route in routes {
+        let when = format_ident!("{}When", pascal_case(&route.operation_id));
+        let new_fn = operations.1.iter_mut().find_map(|item| match item {
+            syn::Item::Impl(block) if is_type(&block.self_ty, &when) => {
+                block.items.iter_mut().find_map(|item| match item {
+                    syn::ImplItem::Fn(function) if function.sig.ident == "new" => Some(function),
+                    _ => None,
+                })
+            }
+            _ => None,
+        });
+        let Some(new_fn) = new_fn else {
+            return Err(Failure::new(
+                spec_file,
+                format!("internal error: the mocks have no `{when}::new`"),
+            ));
+        };
+        new_fn.block = syn::parse2(when_body(route, document))
+            .map_err(|error| Failure::new(spec_file, format!("internal error: {error}")))?;
+    }
+    Ok(quote!(#file))
+}
+
+fn is_type(ty: &syn::Type, name: &syn::Ident) -> bool {
+    matches!(ty, syn::Type::Path(path) if path.path.is_ident(name))
+}
+
+/// `Self(inner.method(M).path_matches(real path).json_body_includes(constants))`
+fn when_body(route: &Route, document: &Value) -> TokenStream {
+    let method = format_ident!("{}", route.http_method);
+    let mut paths: Vec<String> = route
+        .servers
+        .iter()
+        .map(|server| {
+            let server_path = server
+                .split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|index| &rest[index..]))
+                .unwrap_or("");
+            let suffix = if route.virtual_path {
+                ""
+            } else {
+                route.spec_path.as_str()
+            };
+            path_pattern(&format!("{server_path}{suffix}"))
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let pattern = format!("^(?:{})$", paths.join("|"));
+    let constants = body_constants(route, document);
+    let includes = (!constants.is_empty()).then(|| {
+        let json = Value::Object(constants).to_string();
+        quote!(.json_body_includes(#json))
+    });
+    quote! {{
+        Self(
+            inner
+                .method(::httpmock::Method::#method)
+                .path_matches(regex::Regex::new(#pattern).unwrap())
+                #includes
+        )
+    }}
+}
+
+/// A path as a regex: literal text escaped, `{param}` matching one segment.
+fn path_pattern(path: &str) -> String {
+    let mut pattern = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        pattern.push_str(&regex_escape(&rest[..open]));
+        match rest[open..].find('}') {
+            Some(close) => {
+                pattern.push_str("[^/]+");
+                rest = &rest[open + close + 1..];
+            }
+            None => {
+                pattern.push_str(&regex_escape(&rest[open..]));
+                rest = "";
+            }
+        }
+    }
+    pattern.push_str(&regex_escape(rest));
+    pattern
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
+/// Request body fields with one allowed value and a default: constants the
+/// client fills in, which tell virtual-path operations apart.
+fn body_constants(route: &Route, document: &Value) -> serde_json::Map<String, Value> {
+    let pointer = format!(
+        "/paths/{}/{}/requestBody/content/application~1json/schema/properties",
+        escape(&route.spec_path),
+        route.http_method.to_lowercase()
+    );
+    let mut constants = serde_json::Map::new();
+    if !route.virtual_path {
+        return constants;
+    }
+    for (name, property) in document
+        .pointer(&pointer)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let single = property
+            .get("enum")
+            .and_then(Value::as_array)
+            .filter(|values| values.len() == 1);
+        if let (Some(default), Some(values)) = (property.get("default"), single)
+            && values[0] == *default
+        {
+            constants.insert(name.clone(), default.clone());
+        }
+    }
+    constants
+}
