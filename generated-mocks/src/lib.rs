@@ -7,10 +7,15 @@
 //!   and, for the points operations, the `query` and `tag` values.
 //! - [`MockVendor`]: one mock server per vendor host, and a client routed to
 //!   them, so a test also proves which host a call reached.
+//! - [`StandIn`]: a stand-in of the whole API that keeps state (send adds to
+//!   a balance, cancel takes it back, bad tokens get 401), for offline demos
+//!   (`cargo run --example quickstart`) and for your own tests.
 
 #[rustfmt::skip]
 mod generated;
+mod stand_in;
 mod vendor;
 
 pub use generated::*;
+pub use stand_in::{STAND_IN_ACCESS_TOKEN, STAND_IN_REFRESH_TOKEN, StandIn};
 pub use vendor::MockVendor;
