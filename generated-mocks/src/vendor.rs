@@ -73,6 +73,16 @@ impl MockVendor {
             .unwrap_or_else(|| panic!("`{origin}` is not a vendor origin"))
     }
 
+    /// Each vendor origin and the local base URL standing in for it, to pass
+    /// to tools that take origin overrides (such as `reward-points
+    /// --origin-override VENDOR=LOCAL`).
+    pub fn origin_overrides(&self) -> Vec<(String, String)> {
+        self.servers
+            .iter()
+            .map(|(origin, server)| (origin.clone(), server.base_url()))
+            .collect()
+    }
+
     /// A client builder for `environment` whose every vendor host is one of
     /// these servers; add a token, a store or a retry policy, then build.
     pub fn client_builder(&self, environment: Environment) -> ClientBuilder {

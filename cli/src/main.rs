@@ -1,0 +1,397 @@
+//! `reward-points`: the Xoxoday Reward Points API from a shell. Prints each
+//! answer as JSON; an error is one line on stderr and exit status 1.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use serde_json::{Value, json};
+use xoxoday_reward_points::types::{
+    CancelPointsBodyVariables, CreateUserTokenBody, FetchPointsBodyVariables, RefreshTokenBody,
+    RefreshTokenBodyGrantType, SendPointsBodyVariables,
+};
+use xoxoday_reward_points::{
+    AccessToken, Client, Environment, EpochMillis, Error, FileTokenStore, Secret, StoredTokens,
+    TokenStore,
+};
+
+const AFTER_HELP: &str = "\
+Credentials (from the environment, never from flags, so they stay out of shell history):
+  XOXODAY_ACCESS_TOKEN   the access token sent as `Authorization: Bearer …`
+  XOXODAY_CLIENT_ID      with --token-store or refresh-token: the integration's client id
+  XOXODAY_CLIENT_SECRET  with --token-store or refresh-token: the client secret
+  XOXODAY_REFRESH_TOKEN  for refresh-token without --token-store
+
+With --token-store PATH the tokens are read from that file and refreshed on their own
+(each rotated refresh token is saved there first); XOXODAY_ACCESS_TOKEN is then ignored.
+
+send-points and cancel-points in Production ask for confirmation unless --yes is given.";
+
+/// The Xoxoday Reward Points API from a shell; answers are printed as JSON.
+#[derive(Parser)]
+#[command(name = "reward-points", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// Which of the vendor's environments to call.
+    #[arg(long = "env", value_enum, default_value = "sandbox", global = true)]
+    environment: EnvironmentArg,
+
+    /// Keep the tokens in this file and refresh them on their own.
+    #[arg(long, value_name = "PATH", global = true)]
+    token_store: Option<PathBuf>,
+
+    /// Do not ask before sending or cancelling points in Production.
+    #[arg(long, global = true)]
+    yes: bool,
+
+    /// Seconds before a call is abandoned.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, global = true)]
+    timeout: u64,
+
+    /// Send one vendor origin to another, such as a local test server:
+    /// `https://accounts.xoxoday.com=http://127.0.0.1:8080`. Repeatable.
+    #[arg(long, value_name = "VENDOR=REPLACEMENT", global = true)]
+    origin_override: Vec<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EnvironmentArg {
+    Sandbox,
+    Production,
+    Testing,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check that the access token is valid (GET /token).
+    ValidateToken,
+    /// Exchange the refresh token for new tokens (POST /token/company). With
+    /// --token-store the rotated tokens are saved there, otherwise printed:
+    /// keep the new refresh token, the old one no longer works.
+    RefreshToken,
+    /// Get a token scoped to one user (POST /token/create/user).
+    CreateUserToken {
+        /// The user's email address.
+        #[arg(long)]
+        user_email: String,
+    },
+    /// A user's points balance, by email or phone.
+    FetchPoints {
+        #[arg(long, required_unless_present = "phone")]
+        email: Option<String>,
+        /// With country code, such as +91-8999888887.
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Credit points from the Super Admin wallet to one recipient. Not
+    /// idempotent: running it twice credits twice.
+    SendPoints {
+        /// The Super Admin's email address.
+        #[arg(long)]
+        sender_email: String,
+        #[arg(long)]
+        to_name: String,
+        #[arg(long)]
+        to_email: String,
+        /// Points to credit.
+        #[arg(long)]
+        amount: u64,
+        /// Message shown to the recipient.
+        #[arg(long)]
+        citation: Option<String>,
+        /// Months until the points expire.
+        #[arg(long)]
+        expiry_month: Option<u32>,
+    },
+    /// Cancel points sent earlier, by the transaction id send-points printed.
+    CancelPoints {
+        /// Repeat for several transactions.
+        #[arg(long = "unique-id", required = true)]
+        unique_ids: Vec<i64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(format!("cannot start: {error}")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(answer) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&answer).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    // One line, whatever the cause said.
+    eprintln!(
+        "error: {}",
+        message.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    ExitCode::FAILURE
+}
+
+fn environment(cli: &Cli) -> Environment {
+    match cli.environment {
+        EnvironmentArg::Sandbox => Environment::Sandbox,
+        EnvironmentArg::Production => Environment::Production,
+        EnvironmentArg::Testing => Environment::Testing,
+    }
+}
+
+fn secret_from_env(name: &str) -> Result<Secret, String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .map(Secret::new)
+        .ok_or_else(|| format!("{name} is not set"))
+}
+
+fn client(cli: &Cli) -> Result<Client, String> {
+    let mut builder = Client::builder(environment(cli)).timeout(Duration::from_secs(cli.timeout));
+    for rule in &cli.origin_override {
+        let (vendor, replacement) = rule
+            .split_once('=')
+            .ok_or_else(|| format!("--origin-override `{rule}` is not VENDOR=REPLACEMENT"))?;
+        builder = builder
+            .origin_override(vendor, replacement)
+            .map_err(|error| error.to_string())?;
+    }
+    builder = match &cli.token_store {
+        Some(path) => builder
+            .token_store(Arc::new(FileTokenStore::new(path)))
+            .client_credentials(
+                secret_from_env("XOXODAY_CLIENT_ID")?.expose_secret(),
+                secret_from_env("XOXODAY_CLIENT_SECRET")?,
+            ),
+        None => match secret_from_env("XOXODAY_ACCESS_TOKEN") {
+            Ok(token) => builder.access_token(AccessToken::new(token.expose_secret())),
+            // Refresh needs no access token; the others say so when sent.
+            Err(_) if matches!(cli.command, Command::RefreshToken) => builder,
+            Err(missing) => return Err(format!("{missing}: set it, or give --token-store PATH")),
+        },
+    };
+    builder.build().map_err(|error| error.to_string())
+}
+
+/// Asks before sending or cancelling points in Production.
+fn confirm(cli: &Cli, what: &str) -> Result<(), String> {
+    if cli.yes || !matches!(cli.environment, EnvironmentArg::Production) {
+        return Ok(());
+    }
+    let refused = || {
+        format!("not confirmed, so nothing was done: {what} in Production needs `yes` (or --yes)")
+    };
+    // A closed or empty stdin (a script, CI) reads as no.
+    let stdin = std::io::stdin();
+    eprint!("{what} in Production? Type yes to go on: ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    let read = stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|error| error.to_string())?;
+    if read == 0 {
+        eprintln!(); // end the question's line before the error
+    }
+    if matches!(answer.trim(), "yes" | "y") {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|error| error.to_string())
+}
+
+fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
+    serde_json::from_value(value).map_err(|error| error.to_string())
+}
+
+/// The client's errors in one line, without response bodies (they may hold
+/// tokens) or headers.
+fn describe<E: std::fmt::Debug + Serialize>(error: Error<E>) -> String {
+    match error {
+        Error::ErrorResponse(response) => {
+            let status = response.status();
+            let body = serde_json::to_value(response.into_inner()).unwrap_or_default();
+            match body.get("error").and_then(Value::as_str) {
+                Some(message) => format!("HTTP {status}: {message}"),
+                None => format!("HTTP {status}"),
+            }
+        }
+        Error::UnexpectedResponse(response) => format!("unexpected HTTP {}", response.status()),
+        Error::CommunicationError(error) => error.to_string(),
+        Error::InvalidResponsePayload(_, error) => {
+            format!("the answer is not the expected JSON: {error}")
+        }
+        Error::ResponseBodyError(error) => format!("cannot read the answer: {error}"),
+        Error::InvalidRequest(message) | Error::Custom(message) => message,
+        Error::InvalidUpgrade(error) => error.to_string(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<Value, String> {
+    let client = client(&cli)?;
+    match &cli.command {
+        Command::ValidateToken => {
+            let answer = client
+                .validate_token_points()
+                .send()
+                .await
+                .map_err(describe)?;
+            json(&answer.into_inner())
+        }
+        Command::RefreshToken => refresh(&cli, &client).await,
+        Command::CreateUserToken { user_email } => {
+            let body = CreateUserTokenBody {
+                user_input: user_email.clone(),
+                scope: "user_session".into(),
+            };
+            let answer = client
+                .create_user_token()
+                .body(body)
+                .send()
+                .await
+                .map_err(describe)?;
+            json(&answer.into_inner())
+        }
+        Command::FetchPoints { email, phone } => {
+            let variables: FetchPointsBodyVariables =
+                typed(json!({ "user_data": { "email": email, "phone": phone } }))?;
+            let answer = client
+                .fetch_points()
+                .variables(variables)
+                .send()
+                .await
+                .map_err(describe)?;
+            let answer = answer
+                .into_inner()
+                .into_result()
+                .map_err(|error| error.to_string())?;
+            json(&answer)
+        }
+        Command::SendPoints {
+            sender_email,
+            to_name,
+            to_email,
+            amount,
+            citation,
+            expiry_month,
+        } => {
+            confirm(&cli, &format!("Send {amount} points to {to_email}"))?;
+            let variables: SendPointsBodyVariables = typed(json!({ "recipients_data": {
+                "sender_email": sender_email,
+                "expiry_month": expiry_month,
+                "recipients": [{ "to_name": to_name, "to_email": to_email,
+                                 "amount": amount.to_string(), "citation": citation }]
+            } }))?;
+            let answer = client
+                .send_points()
+                .variables(variables)
+                .send()
+                .await
+                .map_err(describe)?;
+            let answer = answer
+                .into_inner()
+                .into_result()
+                .map_err(|error| error.to_string())?;
+            json(&answer)
+        }
+        Command::CancelPoints { unique_ids } => {
+            let ids: Vec<String> = unique_ids.iter().map(i64::to_string).collect();
+            confirm(&cli, &format!("Cancel transaction(s) {}", ids.join(", ")))?;
+            let recipients: Vec<Value> = unique_ids
+                .iter()
+                .map(|id| json!({ "unique_id": id }))
+                .collect();
+            let variables: CancelPointsBodyVariables =
+                typed(json!({ "recipients_data": { "recipients": recipients } }))?;
+            let answer = client
+                .cancel_points()
+                .variables(variables)
+                .send()
+                .await
+                .map_err(describe)?;
+            let answer = answer
+                .into_inner()
+                .into_result()
+                .map_err(|error| error.to_string())?;
+            json(&answer)
+        }
+    }
+}
+
+async fn refresh(cli: &Cli, client: &Client) -> Result<Value, String> {
+    let store = cli.token_store.as_ref().map(FileTokenStore::new);
+    let refresh_token = match &store {
+        Some(store) => {
+            store
+                .load()
+                .map_err(|error| error.to_string())?
+                .ok_or_else(|| format!("{} holds no tokens", store.path().display()))?
+                .refresh_token
+        }
+        None => secret_from_env("XOXODAY_REFRESH_TOKEN")?,
+    };
+    let body = RefreshTokenBody {
+        client_id: secret_from_env("XOXODAY_CLIENT_ID")?
+            .expose_secret()
+            .to_owned(),
+        client_secret: secret_from_env("XOXODAY_CLIENT_SECRET")?,
+        grant_type: RefreshTokenBodyGrantType::RefreshToken,
+        refresh_token,
+    };
+    let tokens = client
+        .refresh_token()
+        .body(body)
+        .send()
+        .await
+        .map_err(describe)?
+        .into_inner();
+    let Some(store) = store else {
+        // Printed on purpose: without a store, the new refresh token exists
+        // nowhere else, and the old one no longer works.
+        return json(&tokens);
+    };
+    let access_token_expiry = match (tokens.access_token_expiry, tokens.expires_in) {
+        (Some(expiry), _) => expiry,
+        (None, Some(seconds)) => EpochMillis(now_millis() + seconds.max(0) as u64 * 1000),
+        (None, None) => return Err("the answer has no access_token_expiry or expires_in".into()),
+    };
+    let stored = StoredTokens {
+        access_token: tokens
+            .access_token
+            .ok_or("the answer has no access_token")?,
+        access_token_expiry,
+        refresh_token: tokens
+            .refresh_token
+            .ok_or("the answer has no refresh_token")?,
+        refresh_token_expiry: tokens.refresh_token_expiry,
+    };
+    store.save(&stored).map_err(|error| error.to_string())?;
+    Ok(json!({ "saved_to": store.path(), "access_token_expiry": stored.access_token_expiry }))
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}

@@ -1,0 +1,179 @@
+//! `reward-points` as a person runs it, against the offline stand-in: JSON
+//! out, one line and exit 1 on any error, confirmation before Production
+//! sends.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use xoxoday_reward_points_mocks::{STAND_IN_ACCESS_TOKEN, StandIn};
+
+fn run(stand_in: &StandIn, token: Option<&str>, args: &[&str], stdin: &str) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reward-points"));
+    for (origin, local) in stand_in.vendor().origin_overrides() {
+        command
+            .arg("--origin-override")
+            .arg(format!("{origin}={local}"));
+    }
+    command
+        .args(args)
+        .env_remove("XOXODAY_ACCESS_TOKEN")
+        .env_remove("XOXODAY_CLIENT_ID")
+        .env_remove("XOXODAY_CLIENT_SECRET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(token) = token {
+        command.env("XOXODAY_ACCESS_TOKEN", token);
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn one_line_error(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    let last = stderr.lines().last().unwrap_or_default().to_owned();
+    assert!(last.starts_with("error: "), "{stderr}");
+    last
+}
+
+const SEND: [&str; 9] = [
+    "send-points",
+    "--sender-email",
+    "admin@example.com",
+    "--to-name",
+    "John Doe",
+    "--to-email",
+    "john.doe@example.com",
+    "--amount",
+    "100",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_send_and_cancel_print_json() {
+    let stand_in = StandIn::start().await;
+    let token = Some(STAND_IN_ACCESS_TOKEN);
+
+    let sent = stdout_json(&run(&stand_in, token, &SEND, ""));
+    let unique_id = sent["data"]["unique_id"].as_i64().unwrap();
+    let balance = stdout_json(&run(
+        &stand_in,
+        token,
+        &["fetch-points", "--email", "john.doe@example.com"],
+        "",
+    ));
+    assert_eq!(balance["data"]["user_balance"]["data"]["total"], 100.0);
+
+    let cancelled = stdout_json(&run(
+        &stand_in,
+        token,
+        &["cancel-points", "--unique-id", &unique_id.to_string()],
+        "",
+    ));
+    assert_eq!(
+        cancelled["data"]["cancelBalance"]["recipients"][0]["success"],
+        true
+    );
+    assert_eq!(stand_in.balance("john.doe@example.com"), 0.0);
+
+    let valid = stdout_json(&run(&stand_in, token, &["validate-token"], ""));
+    assert_eq!(valid["token_type"], "bearer");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn production_sends_need_confirmation() {
+    let stand_in = StandIn::start().await;
+    let token = Some(STAND_IN_ACCESS_TOKEN);
+    let production: Vec<&str> = ["--env", "production"].into_iter().chain(SEND).collect();
+
+    // No answer (a script, CI): nothing is sent.
+    let refused = run(&stand_in, token, &production, "");
+    assert_eq!(
+        one_line_error(&refused),
+        "error: not confirmed, so nothing was done: Send 100 points to john.doe@example.com in \
+         Production needs `yes` (or --yes)"
+    );
+    assert_eq!(stand_in.balance("john.doe@example.com"), 0.0);
+
+    // Typed `yes`: sent once.
+    stdout_json(&run(&stand_in, token, &production, "yes\n"));
+    assert_eq!(stand_in.balance("john.doe@example.com"), 100.0);
+
+    // --yes: no question asked.
+    let with_yes: Vec<&str> = production.iter().copied().chain(["--yes"]).collect();
+    stdout_json(&run(&stand_in, token, &with_yes, ""));
+    assert_eq!(stand_in.balance("john.doe@example.com"), 200.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_are_one_line() {
+    let stand_in = StandIn::start().await;
+
+    let bad_token = run(&stand_in, Some("revoked"), &["validate-token"], "");
+    assert_eq!(
+        one_line_error(&bad_token),
+        "error: HTTP 401 Unauthorized: Unauthorized"
+    );
+
+    let no_token = run(
+        &stand_in,
+        None,
+        &["fetch-points", "--email", "a@example.com"],
+        "",
+    );
+    assert_eq!(
+        one_line_error(&no_token),
+        "error: XOXODAY_ACCESS_TOKEN is not set: set it, or give --token-store PATH"
+    );
+
+    let vendor_failure = run(
+        &stand_in,
+        Some(STAND_IN_ACCESS_TOKEN),
+        &["fetch-points", "--phone", "+1-555"],
+        "",
+    );
+    assert_eq!(
+        one_line_error(&vendor_failure),
+        "error: fetchPoints failed: missing user's details"
+    );
+}
+
+#[test]
+fn help_lists_every_operation_and_the_credentials() {
+    let output = Command::new(env!("CARGO_BIN_EXE_reward-points"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for needle in [
+        "validate-token",
+        "refresh-token",
+        "create-user-token",
+        "fetch-points",
+        "send-points",
+        "cancel-points",
+        "--env",
+        "XOXODAY_ACCESS_TOKEN",
+        "--token-store",
+        "--yes",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+}
