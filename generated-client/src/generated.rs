@@ -3567,11 +3567,11 @@ pub mod routes {
     /// The vendor's environments: one per global server of the document.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub enum Environment {
-        ///`Sandbox`: https://stagingstores.xoxoday.com/chef/v1/oauth/api
+        ///`Sandbox`: `https://stagingstores.xoxoday.com/chef/v1/oauth/api`
         Sandbox,
-        ///`Production`: https://accounts.xoxoday.com/chef/v1/oauth/api
+        ///`Production`: `https://accounts.xoxoday.com/chef/v1/oauth/api`
         Production,
-        ///`Testing`: https://canvas.xoxoday.com/chef/v1/oauth/api
+        ///`Testing`: `https://canvas.xoxoday.com/chef/v1/oauth/api`
         Testing,
     }
     impl Environment {

@@ -214,7 +214,7 @@ pub fn routes_source(environments: &[Environment], routes: &[Route]) -> TokenStr
         .collect();
     let variant_docs = environments
         .iter()
-        .map(|environment| format!("`{}`: {}", environment.description, environment.url));
+        .map(|environment| format!("`{}`: `{}`", environment.description, environment.url));
     let descriptions = environments
         .iter()
         .map(|environment| &environment.description);

@@ -48,11 +48,10 @@ fn client_workspace(dir: &Path) -> PathBuf {
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     let client = dir.join("generated-client");
     std::fs::create_dir_all(client.join("src")).unwrap();
-    std::fs::copy(
-        root.join("generated-client/Cargo.toml"),
-        client.join("Cargo.toml"),
-    )
-    .unwrap();
+    // Without [dev-dependencies]: they name crates outside this copy.
+    let manifest = std::fs::read_to_string(root.join("generated-client/Cargo.toml")).unwrap();
+    let manifest = manifest.split("\n[dev-dependencies]").next().unwrap();
+    std::fs::write(client.join("Cargo.toml"), manifest).unwrap();
     for entry in std::fs::read_dir(root.join("generated-client/src"))
         .unwrap()
         .flatten()
