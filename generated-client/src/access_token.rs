@@ -9,15 +9,25 @@ use crate::Secret;
 /// A Xoxoday access token. `Debug` and `Display` print `AccessToken(<redacted>)`,
 /// and the `Authorization` header made from it is marked sensitive.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AccessToken(String);
+pub struct AccessToken {
+    /// `Authorization: Bearer …`, built once: `None` when the token holds
+    /// characters a header cannot carry.
+    header: Option<HeaderValue>,
+}
 
 impl AccessToken {
     pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
+        let header = HeaderValue::from_str(&format!("Bearer {}", token.into()))
+            .ok()
+            .map(|mut value| {
+                value.set_sensitive(true);
+                value
+            });
+        Self { header }
     }
 
     pub(crate) fn from_secret(secret: &Secret) -> Self {
-        Self(secret.expose_secret().to_owned())
+        Self::new(secret.expose_secret())
     }
 
     /// The token a request carried, read back from its `Authorization` header.
@@ -30,9 +40,7 @@ impl AccessToken {
     /// reqwest and `http` never print it. `None` when the token holds
     /// characters a header cannot carry.
     pub(crate) fn bearer_header(&self) -> Option<HeaderValue> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0)).ok()?;
-        value.set_sensitive(true);
-        Some(value)
+        self.header.clone()
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::access_token::AccessToken;
 use crate::origins::{OriginError, OriginOverrides};
 use crate::routes::Environment;
-use crate::routing::route;
+use crate::routing::{resolve_all, route};
 use crate::token_manager::{AuthError, ClientCredentials, RefreshEndpoint, TokenManager};
 use crate::token_store::TokenStore;
 use crate::types::{CreateUserTokenBody, Unauthorized};
@@ -21,6 +21,8 @@ pub struct ClientContext {
     pub(crate) origins: OriginOverrides,
     pub(crate) auth: Auth,
     pub(crate) retry: RetryPolicy,
+    /// `routing::resolve_all`: each route's URL, parsed once.
+    pub(crate) resolved: Arc<Vec<Option<reqwest::Url>>>,
 }
 
 /// How a client authenticates.
@@ -175,6 +177,7 @@ impl ClientBuilder {
             origins: self.origins.clone(),
             auth,
             retry: self.retry.clone(),
+            resolved: Arc::new(resolve_all(self.environment, &self.origins)),
         };
         let base_url = self.environment.server_url();
         let auth = match (self.token_store, self.access_token) {

@@ -18,7 +18,8 @@ use tracing::Instrument;
 use crate::access_token::AccessToken;
 use crate::client_builder::Auth;
 use crate::routes::Environment;
-use crate::routing::{Route, real_url, route};
+use crate::routes::ROUTES;
+use crate::routing::{Route, real_url, route, route_index};
 use crate::{Client, ClientContext};
 
 type AnyRoute = Route<{ Environment::ALL.len() }>;
@@ -30,28 +31,30 @@ struct RefreshFailure(String);
 
 impl ClientHooks<ClientContext> for Client {
     async fn pre<E>(&self, request: &mut Request, info: &OperationInfo) -> Result<(), Error<E>> {
-        let route = route(info.operation_id).ok_or_else(|| {
+        let index = route_index(info.operation_id).ok_or_else(|| {
             Error::InvalidRequest(format!(
                 "operation `{}` has no route; run `cargo xtask regen`",
                 info.operation_id
             ))
         })?;
-        *request.url_mut() = real_url(route, &self.inner, &self.baseurl, request.url())
+        let route = &ROUTES[index];
+        *request.url_mut() = real_url(index, &self.inner, &self.baseurl, request.url())
             .map_err(Error::InvalidRequest)?;
 
         request.headers_mut().remove(AUTHORIZATION);
         if !route.authenticated {
             return Ok(());
         }
-        let token = match &self.inner.auth {
+        let header = match &self.inner.auth {
             Auth::None => return Ok(()),
-            Auth::Static(token) => token.clone(),
+            Auth::Static(token) => token.bearer_header(),
             Auth::Managed(manager) => manager
                 .access_token()
                 .await
-                .map_err(|error| Error::Custom(error.to_string()))?,
+                .map_err(|error| Error::Custom(error.to_string()))?
+                .bearer_header(),
         };
-        let header = token.bearer_header().ok_or_else(|| {
+        let header = header.ok_or_else(|| {
             Error::InvalidRequest(
                 "the access token holds characters an HTTP header cannot carry".into(),
             )
@@ -111,8 +114,12 @@ impl Client {
         route: Option<&AnyRoute>,
         attempts: &AtomicU32,
     ) -> reqwest::Result<Response> {
-        // A copy to repeat after a 401; progenitor's bodies are in memory.
-        let repeat = request.try_clone();
+        let authenticated = route.is_some_and(|route| route.authenticated);
+        // A copy to repeat after a 401, when a token manager could refresh.
+        let repeat = match &self.inner.auth {
+            Auth::Managed(_) if authenticated => request.try_clone(),
+            _ => None,
+        };
         let idempotent = route.is_some_and(|route| route.idempotent);
         let response = if idempotent {
             self.with_retries(request, attempts).await?
@@ -124,10 +131,7 @@ impl Client {
         let Auth::Managed(manager) = &self.inner.auth else {
             return Ok(response);
         };
-        let authenticated = route.is_some_and(|route| route.authenticated);
-        let (StatusCode::UNAUTHORIZED, true, Some(mut repeat)) =
-            (response.status(), authenticated, repeat)
-        else {
+        let (StatusCode::UNAUTHORIZED, Some(mut repeat)) = (response.status(), repeat) else {
             return Ok(response);
         };
         // A 401 was not processed by the vendor, so one repeat cannot credit
@@ -178,7 +182,8 @@ impl Client {
             .with_max_delay(policy.max_delay)
             .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
             .with_jitter();
-        if request.try_clone().is_none() {
+        let streamed = request.body().is_some_and(|body| body.as_bytes().is_none());
+        if streamed {
             // A streamed body cannot be sent twice: one attempt only.
             attempts.fetch_add(1, Ordering::Relaxed);
             return self.client.execute(request).await;

@@ -7,6 +7,7 @@
 use reqwest::Url;
 
 use crate::ClientContext;
+use crate::origins::OriginOverrides;
 use crate::routes::{Environment, ROUTES};
 
 /// Where one operation goes. `N` is the number of environments.
@@ -44,19 +45,38 @@ impl<const N: usize> Route<N> {
 
 /// The route of an operation, by its `OperationInfo` name or its operationId.
 pub fn route(operation: &str) -> Option<&'static Route<{ Environment::ALL.len() }>> {
+    route_index(operation).map(|index| &ROUTES[index])
+}
+
+pub(crate) fn route_index(operation: &str) -> Option<usize> {
     ROUTES
         .iter()
-        .find(|route| route.hook_id == operation || route.operation_id == operation)
+        .position(|route| route.hook_id == operation || route.operation_id == operation)
+}
+
+/// Each route's URL in `environment` with the origin overrides applied,
+/// parsed once when the client is built (`None` for a path with
+/// parameters, which is resolved per request).
+pub(crate) fn resolve_all(environment: Environment, origins: &OriginOverrides) -> Vec<Option<Url>> {
+    ROUTES
+        .iter()
+        .map(|route| {
+            let fixed = route.virtual_path || !route.spec_path.contains('{');
+            let url = Url::parse(&route.url(environment)).ok().filter(|_| fixed);
+            url.map(|url| origins.apply(url))
+        })
+        .collect()
 }
 
 /// The URL a request built by progenitor (`base_url` + rendered path + query)
 /// must really go to.
 pub(crate) fn real_url(
-    route: &Route<{ Environment::ALL.len() }>,
+    index: usize,
     context: &ClientContext,
     base_url: &str,
     built: &Url,
 ) -> Result<Url, String> {
+    let route = &ROUTES[index];
     let rendered = built
         .as_str()
         .strip_prefix(base_url)
@@ -65,6 +85,14 @@ pub(crate) fn real_url(
         Some((path, query)) => (path, Some(query)),
         None => (rendered, None),
     };
+    // The usual case: no path parameters, no query: the URL resolved when
+    // the client was built.
+    if query.is_none()
+        && (route.virtual_path || path == route.spec_path)
+        && let Some(Some(url)) = context.resolved.get(index)
+    {
+        return Ok(url.clone());
+    }
     let mut url = route.servers[context.environment.index()].to_owned();
     if !route.virtual_path {
         url.push_str(path);

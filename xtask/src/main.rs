@@ -20,10 +20,12 @@ use std::time::Instant;
 use failure::Failure;
 use pipeline::Inputs;
 
-const USAGE: &str = "usage: cargo xtask regen [--check] [--spec PATH] [--overlay PATH] [--out DIR]
+const USAGE: &str =
+    "usage: cargo xtask regen [--check] [--timings] [--spec PATH] [--overlay PATH] [--out DIR]
 
   regen                  regenerate generated-client/ and generated-mocks/ from specs/
   regen --check          write nothing; exit 1 naming each stale generated file
+  --timings              print how long each stage took
   --spec PATH            read another OpenAPI document (default specs/reward-points-api.yaml)
   --overlay PATH         apply another overlay (default specs/reward-points-api.overlay.yaml)
   --out DIR              write DIR/generated-client/src/generated.rs and
@@ -34,6 +36,7 @@ const USAGE: &str = "usage: cargo xtask regen [--check] [--spec PATH] [--overlay
 /// What the command line asked for.
 struct Options {
     check: bool,
+    timings: bool,
     spec: Option<PathBuf>,
     overlay: Option<PathBuf>,
     out: Option<PathBuf>,
@@ -72,6 +75,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     }
     let mut options = Options {
         check: false,
+        timings: false,
         spec: None,
         overlay: None,
         out: None,
@@ -84,6 +88,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         };
         match arg.as_str() {
             "--check" => options.check = true,
+            "--timings" => options.timings = true,
             "--spec" => options.spec = Some(value("--spec")?),
             "--overlay" => options.overlay = Some(value("--overlay")?),
             "--out" => options.out = Some(value("--out")?),
@@ -115,8 +120,11 @@ fn regen(options: &Options) -> Result<ExitCode, Failure> {
     let [default_spec, default_overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
     let spec = options.spec.clone().unwrap_or(default_spec);
     let overlay = options.overlay.clone().unwrap_or(default_overlay);
+    let mut clock = Instant::now();
+    let mut timings = pipeline::Timings::default();
     let inputs = Inputs::read(&spec, &overlay, shown_as)?;
-    let files = pipeline::generate(&inputs)?;
+    timings.lap("read", &mut clock);
+    let files = pipeline::generate(&inputs, &mut timings)?;
 
     let out_dir = match (&options.out, &options.spec) {
         (Some(out), _) => out.clone(),
@@ -150,9 +158,16 @@ fn regen(options: &Options) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::FAILURE);
     }
 
+    let mut clock = Instant::now();
     let written = output::write_changed(&out_dir, &files)?;
+    timings.lap("write", &mut clock);
     for path in &written {
         println!("wrote {}", shown_as(path));
+    }
+    if options.timings {
+        for (stage, took) in &timings.0 {
+            println!("  {stage:<9} {:>8.1} ms", took.as_secs_f64() * 1000.0);
+        }
     }
     println!(
         "regen: {} file(s) written, {} unchanged, in {} ms",
@@ -173,7 +188,7 @@ mod tests {
         let root = workspace_root();
         let [spec, overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
         let inputs = Inputs::read(&spec, &overlay, |path| path.display().to_string()).unwrap();
-        let files = pipeline::generate(&inputs).unwrap();
+        let files = pipeline::generate(&inputs, &mut Default::default()).unwrap();
         let reports = output::stale_reports(&root, &files, &inputs.digest(), |path| {
             path.display().to_string()
         });
@@ -189,8 +204,8 @@ mod tests {
         let root = workspace_root();
         let [spec, overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
         let inputs = Inputs::read(&spec, &overlay, |path| path.display().to_string()).unwrap();
-        let first = pipeline::generate(&inputs).unwrap();
-        let second = pipeline::generate(&inputs).unwrap();
+        let first = pipeline::generate(&inputs, &mut Default::default()).unwrap();
+        let second = pipeline::generate(&inputs, &mut Default::default()).unwrap();
         assert_eq!(first.len(), second.len());
         for (a, b) in first.iter().zip(&second) {
             assert_eq!(a.relative_path, b.relative_path);

@@ -2,6 +2,7 @@
 //! error bodies, generate (progenitor), format (prettyplease).
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use openapiv3::OpenAPI;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
@@ -54,11 +55,30 @@ pub struct GeneratedFile {
     pub content: String,
 }
 
-pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
+/// How long each stage took, for `regen --timings`.
+#[derive(Default)]
+pub struct Timings(pub Vec<(&'static str, Duration)>);
+
+impl Timings {
+    /// Adds the time since `started` to `stage`, and restarts the clock.
+    pub fn lap(&mut self, stage: &'static str, started: &mut Instant) {
+        let elapsed = started.elapsed();
+        match self.0.iter_mut().find(|(name, _)| *name == stage) {
+            Some((_, total)) => *total += elapsed,
+            None => self.0.push((stage, elapsed)),
+        }
+        *started = Instant::now();
+    }
+}
+
+pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedFile>, Failure> {
+    let mut clock = Instant::now();
     let mut document = parse_yaml(&inputs.spec_name, &inputs.spec)?;
-    validate::structure(&document, &inputs.spec_name)?;
     let overlay_document = parse_yaml(&inputs.overlay_name, &inputs.overlay)?;
+    timings.lap("parse", &mut clock);
+    validate::structure(&document, &inputs.spec_name)?;
     overlay::apply(&mut document, &overlay_document, &inputs.overlay_name)?;
+    timings.lap("overlay", &mut clock);
     validate::semantics(&document, &inputs.spec_name)?;
     name_error_bodies(&mut document, &inputs.spec_name)?;
 
@@ -72,6 +92,7 @@ pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
 
     let environments = routes::environments(&spec, &inputs.spec_name)?;
     let routes = routes::routes(&spec, &environments, &inputs.spec_name)?;
+    timings.lap("validate", &mut clock);
 
     let mut settings = GenerationSettings::new();
     settings
@@ -102,6 +123,9 @@ pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
             )
         })?;
     let routes_tokens = routes::routes_source(&environments, &routes);
+    let mocks_tokens =
+        mocks::mocks_source(&spec, &document, &settings, &routes, &inputs.spec_name)?;
+    timings.lap("generate", &mut clock);
     // One file per crate: a single rename replaces it whole, so an
     // interrupted regen leaves the crate wholly old or wholly new.
     let source = format_source(
@@ -131,9 +155,8 @@ pub fn generate(inputs: &Inputs) -> Result<Vec<GeneratedFile>, Failure> {
         }
     }
 
-    let mocks_tokens =
-        mocks::mocks_source(&spec, &document, &settings, &routes, &inputs.spec_name)?;
     let mocks = format_source(&inputs.spec_name, mocks_tokens)?;
+    timings.lap("format", &mut clock);
 
     let header = header(&inputs.digest());
     Ok(vec![
