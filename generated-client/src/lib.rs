@@ -176,6 +176,12 @@
 //! emits a `tracing` span `xoxoday_reward_points.call` with the operation,
 //! environment, status, latency and attempts.
 
+#[cfg(not(any(feature = "native-tls", feature = "rustls")))]
+compile_error!(
+    "xoxoday-reward-points needs a TLS backend for the vendor's HTTPS hosts: \
+     enable the `native-tls` (default) or the `rustls` feature"
+);
+
 mod access_token;
 mod client_builder;
 mod epoch_millis;

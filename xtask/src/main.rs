@@ -1,5 +1,6 @@
 //! `cargo xtask regen`: see README.md and ARCHITECTURE.md.
 
+mod bench_build;
 mod error_bodies;
 mod failure;
 #[path = "input_digest.rs"]
@@ -31,10 +32,18 @@ const USAGE: &str =
   --out DIR              write DIR/generated-client/src/generated.rs and
                          DIR/generated-mocks/src/generated.rs instead of the workspace's;
                          with --spec and no --out, nothing is written: the document is
-                         only checked";
+                         only checked
+
+usage: cargo xtask bench-build
+
+  clean-builds the client crate and a crate using progenitor's generate_api! on the
+  same document, and prints both times, their ratio and both dependency counts";
 
 /// What the command line asked for.
+#[derive(Default)]
 struct Options {
+    /// `bench-build` instead of `regen`.
+    bench_build: bool,
     check: bool,
     timings: bool,
     spec: Option<PathBuf>,
@@ -55,6 +64,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if options.bench_build {
+        return match bench_build::run(&workspace_root()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => {
+                eprintln!("error: {failure}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match regen(&options) {
         Ok(code) => code,
         Err(failure) => {
@@ -69,17 +87,17 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut args = args.iter();
     match args.next().map(String::as_str) {
         Some("regen") => {}
+        Some("bench-build") if args.len() == 0 => {
+            return Ok(Some(Options {
+                bench_build: true,
+                ..Options::default()
+            }));
+        }
         Some("--help" | "-h" | "help") => return Ok(None),
         Some(other) => return Err(format!("unknown command `{other}`")),
         None => return Err("no command given".into()),
     }
-    let mut options = Options {
-        check: false,
-        timings: false,
-        spec: None,
-        overlay: None,
-        out: None,
-    };
+    let mut options = Options::default();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
             args.next()
