@@ -16,7 +16,7 @@ use xoxoday_reward_points::types::{
 };
 use xoxoday_reward_points::{
     AccessToken, Client, Environment, EpochMillis, Error, FileTokenStore, Secret, StoredTokens,
-    TokenStore,
+    TokenStore, VendorError,
 };
 
 const AFTER_HELP: &str = "\
@@ -221,6 +221,11 @@ fn json<T: Serialize>(value: &T) -> Result<Value, String> {
     serde_json::to_value(value).map_err(|error| error.to_string())
 }
 
+/// A points answer, or the failure the vendor reported inside HTTP 200.
+fn vendor_checked<T: Serialize>(answer: Result<T, VendorError>) -> Result<Value, String> {
+    json(&answer.map_err(|error| error.to_string())?)
+}
+
 fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
     serde_json::from_value(value).map_err(|error| error.to_string())
 }
@@ -282,11 +287,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
                 .send()
                 .await
                 .map_err(describe)?;
-            let answer = answer
-                .into_inner()
-                .into_result()
-                .map_err(|error| error.to_string())?;
-            json(&answer)
+            vendor_checked(answer.into_inner().into_result())
         }
         Command::SendPoints {
             sender_email,
@@ -309,11 +310,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
                 .send()
                 .await
                 .map_err(describe)?;
-            let answer = answer
-                .into_inner()
-                .into_result()
-                .map_err(|error| error.to_string())?;
-            json(&answer)
+            vendor_checked(answer.into_inner().into_result())
         }
         Command::CancelPoints { unique_ids } => {
             let ids: Vec<String> = unique_ids.iter().map(i64::to_string).collect();
@@ -330,11 +327,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
                 .send()
                 .await
                 .map_err(describe)?;
-            let answer = answer
-                .into_inner()
-                .into_result()
-                .map_err(|error| error.to_string())?;
-            json(&answer)
+            vendor_checked(answer.into_inner().into_result())
         }
     }
 }
