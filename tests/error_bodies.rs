@@ -4,7 +4,7 @@
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use xoxoday_reward_points::types::{FetchPointsBodyVariables, Unauthorized};
+use xoxoday_reward_points::types::FetchPointsBodyVariables;
 use xoxoday_reward_points::{AccessToken, Client, Environment, Error};
 
 async fn unauthorized_server(http_method: &str, at: &str) -> MockServer {
@@ -30,15 +30,9 @@ fn sandbox_client(server: &MockServer) -> Client {
         .unwrap()
 }
 
-fn unauthorized_text<T: std::fmt::Debug>(result: Result<T, Error<Unauthorized>>) -> String {
+fn unauthorized_text<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
     match result {
-        Err(Error::ErrorResponse(response)) => {
-            assert_eq!(response.status(), 401);
-            response
-                .into_inner()
-                .error
-                .expect("the `error` field decoded")
-        }
+        Err(Error::Unauthorized { message, .. }) => message.expect("the `error` field decoded"),
         other => panic!("expected a typed 401 error, got {other:?}"),
     }
 }

@@ -33,7 +33,9 @@ fn public_api_summary() {
         "error".to_owned(),
     ]];
     for (method, builder) in operations(&file) {
-        let send = builder_fn(&file, &builder, "send").expect("every builder has `send`");
+        // progenitor's own `send`, kept private as `send_raw`: it holds the
+        // HTTP method, the path and the documented error body.
+        let send = builder_fn(&file, &builder, "send_raw").expect("every builder has `send_raw`");
         let body_type = builder_fn(&file, &builder, "body")
             .map(|body| last_segment(&trait_bound_target(&body)))
             .unwrap_or_else(|| "-".to_owned());

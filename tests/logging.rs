@@ -81,7 +81,7 @@ async fn logs_name_each_call_and_never_a_secret() {
         .await;
     let tokens = StoredTokens {
         access_token: Secret::new(OLD_ACCESS),
-        access_token_expiry: EpochMillis(now_ms() - 1000),
+        access_token_expiry: Some(EpochMillis(now_ms() - 1000)),
         refresh_token: Secret::new(OLD_REFRESH),
         refresh_token_expiry: Some(EpochMillis(now_ms() + 86_400_000)),
     };
@@ -100,7 +100,7 @@ async fn logs_name_each_call_and_never_a_secret() {
         assert!(!log.contains(secret), "{secret} logged:\n{log}");
     }
     log = log.replace('"', "");
-    assert!(log.contains("operation=validate_token_points"), "{log}");
+    assert!(log.contains("operation=validateTokenPoints"), "{log}");
     assert!(log.contains("environment=Sandbox"), "{log}");
     assert!(log.contains("status=200"), "{log}");
     assert!(log.contains("latency_ms="), "{log}");

@@ -12,7 +12,7 @@ use xoxoday_reward_points::types::{
     CancelPointsBodyVariables, CreateUserTokenBody, FetchPointsBodyVariables, RefreshTokenBody,
     SendPointsBodyVariables,
 };
-use xoxoday_reward_points::{AccessToken, Client, Environment, ROUTES};
+use xoxoday_reward_points::{AccessToken, Client, Environment, Operation, ROUTES};
 
 const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.company-token";
 const ACCOUNTS: &str = "https://accounts.xoxoday.com";
@@ -39,7 +39,7 @@ struct Sent {
 }
 
 struct Expected {
-    operation: &'static str,
+    operation: Operation,
     method: &'static str,
     /// The path on the vendor's host.
     path: &'static str,
@@ -101,7 +101,7 @@ fn expectations() -> Vec<Expected> {
         method,
         path,
         accounts_always: false,
-        authorized: operation != "refreshToken",
+        authorized: operation != Operation::RefreshToken,
         body,
     };
     let points = |operation, body: Value, accounts_always| Expected {
@@ -113,50 +113,55 @@ fn expectations() -> Vec<Expected> {
         body: Some(body),
     };
     vec![
-        auth("validateTokenPoints", "GET", "/chef/v1/oauth/token", None),
         auth(
-            "refreshToken",
+            Operation::ValidateTokenPoints,
+            "GET",
+            "/chef/v1/oauth/token",
+            None,
+        ),
+        auth(
+            Operation::RefreshToken,
             "POST",
             "/chef/v1/oauth/token/company",
             Some(refresh_body()),
         ),
         auth(
-            "createUserToken",
+            Operation::CreateUserToken,
             "POST",
             "/chef/v1/oauth/token/create/user",
             Some(create_user_body()),
         ),
-        points("fetchPoints", fetch_body(), false),
-        points("sendPoints", send_body(), false),
-        points("cancelPoints", cancel_body(), true),
+        points(Operation::FetchPoints, fetch_body(), false),
+        points(Operation::SendPoints, send_body(), false),
+        points(Operation::CancelPoints, cancel_body(), true),
     ]
 }
 
 /// Calls one operation with its canonical input: the vendor's example.
 /// The points operations are given only their `variables`.
-async fn call(client: &Client, operation: &str) {
+async fn call(client: &Client, operation: Operation) {
     fn variables<T: serde::de::DeserializeOwned>(body: Value) -> T {
         serde_json::from_value(body["variables"].clone()).unwrap()
     }
     let outcome = match operation {
-        "validateTokenPoints" => client.validate_token_points().send().await.map(drop),
-        "refreshToken" => {
+        Operation::ValidateTokenPoints => client.validate_token_points().send().await.map(drop),
+        Operation::RefreshToken => {
             let body: RefreshTokenBody = serde_json::from_value(refresh_body()).unwrap();
             client.refresh_token().body(body).send().await.map(drop)
         }
-        "createUserToken" => {
+        Operation::CreateUserToken => {
             let body: CreateUserTokenBody = serde_json::from_value(create_user_body()).unwrap();
             client.create_user_token().body(body).send().await.map(drop)
         }
-        "fetchPoints" => {
+        Operation::FetchPoints => {
             let vars: FetchPointsBodyVariables = variables(fetch_body());
             client.fetch_points().variables(vars).send().await.map(drop)
         }
-        "sendPoints" => {
+        Operation::SendPoints => {
             let vars: SendPointsBodyVariables = variables(send_body());
             client.send_points().variables(vars).send().await.map(drop)
         }
-        "cancelPoints" => {
+        Operation::CancelPoints => {
             let vars: CancelPointsBodyVariables = variables(cancel_body());
             client
                 .cancel_points()
@@ -165,7 +170,6 @@ async fn call(client: &Client, operation: &str) {
                 .await
                 .map(drop)
         }
-        other => panic!("no such operation {other}"),
     };
     if let Err(error) = outcome {
         panic!("{operation} failed: {error:?}");
@@ -299,7 +303,7 @@ fn route_table() {
             writeln!(
                 table,
                 "{:<20} {:<11} {:<5} {}",
-                route.operation_id,
+                route.operation.id(),
                 environment.name(),
                 route.http_method,
                 route.url(environment)

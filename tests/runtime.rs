@@ -16,8 +16,9 @@ use xoxoday_reward_points::types::{
     FetchPointsBodyVariables, RefreshTokenBody, SendPointsBodyVariables, TokenResponse,
 };
 use xoxoday_reward_points::{
-    AccessToken, AuthError, Client, ClientCredentials, Environment, EpochMillis, Error,
-    FileTokenStore, MemoryTokenStore, RetryPolicy, Secret, StoredTokens, TokenStore,
+    AccessToken, AuthError, Client, ClientCredentials, DecodeProblemKind, Environment, EpochMillis,
+    Error, FileTokenStore, MemoryTokenStore, NeedsPerson, Operation, RetryPolicy, Secret,
+    StoredTokens, TokenStore, TransientAuth,
 };
 
 const SANDBOX: &str = "https://stagingstores.xoxoday.com";
@@ -58,11 +59,11 @@ fn stored(access_valid: bool, refresh_valid: bool) -> StoredTokens {
     let now = now_ms();
     StoredTokens {
         access_token: Secret::new(OLD_ACCESS),
-        access_token_expiry: EpochMillis(if access_valid {
+        access_token_expiry: Some(EpochMillis(if access_valid {
             now + DAY_MS
         } else {
             now - 1000
-        }),
+        })),
         refresh_token: Secret::new(OLD_REFRESH),
         refresh_token_expiry: Some(EpochMillis(if refresh_valid {
             now + 30 * DAY_MS
@@ -290,7 +291,7 @@ async fn a_response_slower_than_the_timeout_fails_after_bounded_retries() {
             .unwrap_err();
 
         match error {
-            Error::CommunicationError(error) => assert!(error.is_timeout(), "{error}"),
+            Error::Network { source, .. } => assert!(source.is_timeout(), "{source}"),
             other => panic!("expected a timeout, got {other:?}"),
         }
         assert_eq!(
@@ -305,9 +306,17 @@ async fn a_response_slower_than_the_timeout_fails_after_bounded_retries() {
 #[tokio::test]
 async fn malformed_json_and_non_json_answers_are_typed_errors_not_retried() {
     within(async {
-        for (content_type, body) in [
-            ("application/json", r#"{"data": {"user_balance": "#),
-            ("text/html", "<html><body>502 Bad Gateway</body></html>"),
+        for (content_type, body, kind) in [
+            (
+                "application/json",
+                r#"{"data": {"user_balance": "#,
+                DecodeProblemKind::CutShort,
+            ),
+            (
+                "text/html",
+                "<html><body>502 Bad Gateway</body></html>",
+                DecodeProblemKind::NotJson,
+            ),
         ] {
             let server = MockServer::start().await;
             Mock::given(method("POST"))
@@ -324,13 +333,16 @@ async fn malformed_json_and_non_json_answers_are_typed_errors_not_retried() {
                 .unwrap_err();
 
             match &error {
-                Error::InvalidResponsePayload(bytes, _) => {
-                    assert_eq!(bytes.as_ref(), body.as_bytes())
-                }
-                other => {
-                    panic!("expected InvalidResponsePayload for {content_type}, got {other:?}")
-                }
+                Error::Undecodable {
+                    operation: Operation::FetchPoints,
+                    status: 200,
+                    problem,
+                } => assert_eq!(problem.kind, kind, "{content_type}"),
+                other => panic!("expected Undecodable for {content_type}, got {other:?}"),
             }
+            // Only the place of the problem, never the answer.
+            assert!(!format!("{error} {error:?}").contains("user_balance"));
+            assert!(!format!("{error} {error:?}").contains("Bad Gateway"));
             assert_eq!(
                 requests_to(&server, POINTS_PATH).await.len(),
                 1,
@@ -353,7 +365,7 @@ async fn a_send_reaches_the_server_at_most_once_under_every_fault() {
                 .variables(send_variables())
                 .send()
                 .await,
-            Err(Error::CommunicationError(_))
+            Err(Error::Network { .. })
         ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(reset.requests.load(Ordering::SeqCst), 1, "connection reset");
@@ -438,7 +450,7 @@ async fn a_401_refreshes_once_saves_the_rotated_token_first_and_repeats_once() {
         mount_validate(&server).await;
         let dir = tempfile::tempdir().unwrap();
         let store = FileTokenStore::new(dir.path().join("tokens.json"));
-        store.save(&stored(true, true)).unwrap();
+        store.save(stored(true, true)).await.unwrap();
         let client = managed_client(&server.uri(), Arc::new(store.clone()));
 
         let answer = client.validate_token_points().send().await.unwrap();
@@ -477,7 +489,7 @@ async fn a_401_refreshes_once_saves_the_rotated_token_first_and_repeats_once() {
             ]
         );
 
-        let saved = store.load().unwrap().unwrap();
+        let saved = store.load().await.unwrap().unwrap();
         assert_eq!(saved.refresh_token.expose_secret(), NEW_REFRESH);
         assert_eq!(saved.access_token.expose_secret(), NEW_ACCESS);
         #[cfg(unix)]
@@ -489,8 +501,16 @@ async fn a_401_refreshes_once_saves_the_rotated_token_first_and_repeats_once() {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["tokens.json", "tokens.json.lock"],
+            "no temporary file is left behind"
+        );
     })
     .await
 }
@@ -513,7 +533,13 @@ async fn an_expiring_access_token_is_refreshed_before_the_call() {
             "no 401 round trip"
         );
         assert_eq!(
-            store.load().unwrap().unwrap().refresh_token.expose_secret(),
+            store
+                .load()
+                .await
+                .unwrap()
+                .unwrap()
+                .refresh_token
+                .expose_secret(),
             NEW_REFRESH
         );
     })
@@ -523,31 +549,33 @@ async fn an_expiring_access_token_is_refreshed_before_the_call() {
 #[tokio::test]
 async fn an_expired_refresh_token_says_to_make_a_new_one_and_sends_nothing() {
     within(async {
-    let server = MockServer::start().await;
-    let tokens = stored(false, false);
-    let expired_at = tokens.refresh_token_expiry.unwrap();
-    let client = managed_client(&server.uri(), Arc::new(MemoryTokenStore::new(tokens)));
+        let server = MockServer::start().await;
+        let tokens = stored(false, false);
+        let expired_at = tokens.refresh_token_expiry.unwrap();
+        let client = managed_client(&server.uri(), Arc::new(MemoryTokenStore::new(tokens)));
 
-    let error = client
-        .fetch_points()
-        .variables(fetch_variables())
-        .send()
-        .await
-        .unwrap_err();
+        let error = client
+            .fetch_points()
+            .variables(fetch_variables())
+            .send()
+            .await
+            .unwrap_err();
 
-    let expected = AuthError::RefreshTokenExpired { expired_at }.to_string();
-    assert_eq!(
-        expected,
-        format!(
-            "the refresh token expired at {expired_at} (epoch ms) and cannot be renewed: make a \
-             new one in the Xoxoday dashboard and put it in the token store"
-        )
-    );
-    match error {
-        Error::Custom(message) => assert_eq!(message, expected),
-        other => panic!("expected the refresh-token error, got {other:?}"),
-    }
-    assert!(server.received_requests().await.unwrap().is_empty());
+        match &error {
+            Error::Auth {
+                operation: Operation::FetchPoints,
+                source: AuthError::NeedsPerson(NeedsPerson::RefreshTokenExpired { expired_at: at }),
+            } => assert_eq!(*at, expired_at),
+            other => panic!("expected the refresh-token error, got {other:?}"),
+        }
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "fetchPoints: the refresh token expired at {expired_at} (epoch ms) and cannot be \
+             renewed: make a new one in the Xoxoday dashboard and put it in the token store"
+            )
+        );
+        assert!(server.received_requests().await.unwrap().is_empty());
     })
     .await
 }
@@ -572,15 +600,22 @@ async fn a_refused_refresh_after_a_401_is_the_calls_error() {
 
         let error = client.validate_token_points().send().await.unwrap_err();
 
-        match error {
-            Error::Custom(message) => assert_eq!(
-                message,
-                "the vendor refused the refresh token (HTTP 401, \"invalid refresh token\"): if it \
-             expired or was revoked, make a new one in the Xoxoday dashboard and put it in the \
-             token store"
-            ),
+        match &error {
+            Error::Auth {
+                source: AuthError::NeedsPerson(NeedsPerson::RefreshRejected { status, message }),
+                ..
+            } => {
+                assert_eq!(*status, 401);
+                assert_eq!(message.as_deref(), Some("invalid refresh token"));
+            }
             other => panic!("expected the refusal, got {other:?}"),
         }
+        assert_eq!(
+            error.to_string(),
+            "validateTokenPoints: the vendor refused the refresh token that the token store holds \
+             (HTTP 401, \"invalid refresh token\"): it expired or was revoked; make a new one in \
+             the Xoxoday dashboard and put it in the token store"
+        );
         assert_eq!(
             requests_to(&server, TOKEN_PATH).await.len(),
             1,
@@ -669,13 +704,24 @@ async fn no_public_type_prints_a_secret() {
             format!("{refresh_body:?}"),
             format!("{token_response:?}"),
         ];
-        let errors = [
-            AuthError::RefreshRejected {
+        let errors: [AuthError; 4] = [
+            NeedsPerson::RefreshRejected {
                 status: 401,
                 message: Some("Unauthorized".into()),
-            },
-            AuthError::RefreshFailed("timeout".into()),
-            AuthError::EmptyStore,
+            }
+            .into(),
+            TransientAuth::RefreshUnavailable {
+                reason: "HTTP 503".into(),
+            }
+            .into(),
+            NeedsPerson::EmptyStore {
+                location: "tokens.json".into(),
+            }
+            .into(),
+            TransientAuth::IncompleteRefresh {
+                missing: "access_token",
+            }
+            .into(),
         ];
         for error in errors {
             shown.push(format!("{error:?}"));

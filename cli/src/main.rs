@@ -24,10 +24,11 @@ Credentials (from the environment, never from flags, so they stay out of shell h
   XOXODAY_ACCESS_TOKEN   the access token sent as `Authorization: Bearer …`
   XOXODAY_CLIENT_ID      with --token-store or refresh-token: the integration's client id
   XOXODAY_CLIENT_SECRET  with --token-store or refresh-token: the client secret
-  XOXODAY_REFRESH_TOKEN  for refresh-token without --token-store
+  XOXODAY_REFRESH_TOKEN  for seed-token-store, and for refresh-token without --token-store
 
-With --token-store PATH the tokens are read from that file and refreshed on their own
-(each rotated refresh token is saved there first); XOXODAY_ACCESS_TOKEN is then ignored.
+With --token-store PATH the tokens are read from that file and refreshed on their own, in
+step with every other process using the same file (each rotated refresh token is saved
+there first); XOXODAY_ACCESS_TOKEN is then ignored. Start a store with seed-token-store.
 
 send-points and cancel-points in Production ask for confirmation unless --yes is given.";
 
@@ -72,9 +73,18 @@ enum Command {
     /// Check that the access token is valid (GET /token).
     ValidateToken,
     /// Exchange the refresh token for new tokens (POST /token/company). With
-    /// --token-store the rotated tokens are saved there, otherwise printed:
-    /// keep the new refresh token, the old one no longer works.
+    /// --token-store the refresh takes the store's lock, so services using the
+    /// same store go on working; otherwise the new tokens are printed: keep the
+    /// new refresh token, the old one no longer works.
     RefreshToken,
+    /// Put the tokens made in the Xoxoday dashboard (XOXODAY_ACCESS_TOKEN and
+    /// XOXODAY_REFRESH_TOKEN) into the --token-store, with their expiries as
+    /// the vendor reports them (GET /token).
+    SeedTokenStore {
+        /// Replace tokens the store already holds.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Get a token scoped to one user (POST /token/create/user).
     CreateUserToken {
         /// The user's email address.
@@ -174,6 +184,10 @@ fn client(cli: &Cli) -> Result<Client, String> {
             .map_err(|error| error.to_string())?;
     }
     builder = match &cli.token_store {
+        // Seeding asks the vendor about the tokens it is given, not the store's.
+        Some(_) if matches!(cli.command, Command::SeedTokenStore { .. }) => builder.access_token(
+            AccessToken::new(secret_from_env("XOXODAY_ACCESS_TOKEN")?.expose_secret()),
+        ),
         Some(path) => builder
             .token_store(Arc::new(FileTokenStore::new(path)))
             .client_credentials(
@@ -230,27 +244,9 @@ fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
     serde_json::from_value(value).map_err(|error| error.to_string())
 }
 
-/// The client's errors in one line, without response bodies (they may hold
-/// tokens) or headers.
-fn describe<E: std::fmt::Debug + Serialize>(error: Error<E>) -> String {
-    match error {
-        Error::ErrorResponse(response) => {
-            let status = response.status();
-            let body = serde_json::to_value(response.into_inner()).unwrap_or_default();
-            match body.get("error").and_then(Value::as_str) {
-                Some(message) => format!("HTTP {status}: {message}"),
-                None => format!("HTTP {status}"),
-            }
-        }
-        Error::UnexpectedResponse(response) => format!("unexpected HTTP {}", response.status()),
-        Error::CommunicationError(error) => error.to_string(),
-        Error::InvalidResponsePayload(_, error) => {
-            format!("the answer is not the expected JSON: {error}")
-        }
-        Error::ResponseBodyError(error) => format!("cannot read the answer: {error}"),
-        Error::InvalidRequest(message) | Error::Custom(message) => message,
-        Error::InvalidUpgrade(error) => error.to_string(),
-    }
+/// The client's errors in one line; they never hold a token or a body.
+fn describe(error: Error) -> String {
+    error.to_string()
 }
 
 async fn run(cli: Cli) -> Result<Value, String> {
@@ -264,7 +260,8 @@ async fn run(cli: Cli) -> Result<Value, String> {
                 .map_err(describe)?;
             json(&answer.into_inner())
         }
-        Command::RefreshToken => refresh(&cli, &client).await,
+        Command::RefreshToken => refresh(&client).await,
+        Command::SeedTokenStore { replace } => seed(&cli, &client, *replace).await,
         Command::CreateUserToken { user_email } => {
             let body = CreateUserTokenBody {
                 user_input: user_email.clone(),
@@ -332,25 +329,27 @@ async fn run(cli: Cli) -> Result<Value, String> {
     }
 }
 
-async fn refresh(cli: &Cli, client: &Client) -> Result<Value, String> {
-    let store = cli.token_store.as_ref().map(FileTokenStore::new);
-    let refresh_token = match &store {
-        Some(store) => {
-            store
-                .load()
-                .map_err(|error| error.to_string())?
-                .ok_or_else(|| format!("{} holds no tokens", store.path().display()))?
-                .refresh_token
-        }
-        None => secret_from_env("XOXODAY_REFRESH_TOKEN")?,
-    };
+async fn refresh(client: &Client) -> Result<Value, String> {
+    if let Some(manager) = client.token_manager() {
+        // Through the store's lock: services using the same store see the
+        // new tokens instead of being locked out by them.
+        let tokens = manager
+            .refresh_now()
+            .await
+            .map_err(|error| error.to_string())?;
+        return Ok(json!({
+            "saved_to": manager.store().location(),
+            "access_token_expiry": tokens.access_token_expiry,
+            "refresh_token_expiry": tokens.refresh_token_expiry,
+        }));
+    }
     let body = RefreshTokenBody {
         client_id: secret_from_env("XOXODAY_CLIENT_ID")?
             .expose_secret()
             .to_owned(),
         client_secret: secret_from_env("XOXODAY_CLIENT_SECRET")?,
         grant_type: RefreshTokenBodyGrantType::RefreshToken,
-        refresh_token,
+        refresh_token: secret_from_env("XOXODAY_REFRESH_TOKEN")?,
     };
     let tokens = client
         .refresh_token()
@@ -359,28 +358,69 @@ async fn refresh(cli: &Cli, client: &Client) -> Result<Value, String> {
         .await
         .map_err(describe)?
         .into_inner();
-    let Some(store) = store else {
-        // Printed on purpose: without a store, the new refresh token exists
-        // nowhere else, and the old one no longer works.
-        return json(&tokens);
+    // Printed on purpose: without a store, the new refresh token exists
+    // nowhere else, and the old one no longer works.
+    json(&tokens)
+}
+
+/// Seeds the token store with the dashboard's tokens, their expiries as the
+/// vendor reports them.
+async fn seed(cli: &Cli, client: &Client, replace: bool) -> Result<Value, String> {
+    let Some(path) = &cli.token_store else {
+        return Err("seed-token-store needs --token-store PATH".into());
     };
-    let access_token_expiry = match (tokens.access_token_expiry, tokens.expires_in) {
-        (Some(expiry), _) => expiry,
-        (None, Some(seconds)) => EpochMillis(now_millis() + seconds.max(0) as u64 * 1000),
-        (None, None) => return Err("the answer has no access_token_expiry or expires_in".into()),
-    };
-    let stored = StoredTokens {
-        access_token: tokens
-            .access_token
-            .ok_or("the answer has no access_token")?,
+    let store = FileTokenStore::new(path);
+    let access_token = secret_from_env("XOXODAY_ACCESS_TOKEN")?;
+    let refresh_token = secret_from_env("XOXODAY_REFRESH_TOKEN")?;
+    if !replace
+        && store
+            .load()
+            .await
+            .map_err(|error| error.to_string())?
+            .is_some()
+    {
+        return Err(format!(
+            "{} already holds tokens; nothing was changed (give --replace to overwrite them)",
+            store.location()
+        ));
+    }
+    let (access_token_expiry, refresh_token_expiry, valid) =
+        match client.validate_token_points().send().await {
+            Ok(answer) => {
+                let answer = answer.into_inner();
+                let expiry = answer.access_token_expiry.or_else(|| {
+                    answer
+                        .expires_in
+                        .filter(|seconds| *seconds > 0.0)
+                        .map(|seconds| EpochMillis(now_millis() + (seconds * 1000.0) as u64))
+                });
+                (expiry, answer.refresh_token_expiry, true)
+            }
+            // An expired access token is stored as expired: the first call
+            // refreshes it with the refresh token.
+            Err(Error::Unauthorized { .. }) => (Some(EpochMillis(0)), None, false),
+            Err(error) => {
+                return Err(format!(
+                    "cannot ask the vendor about the access token, so nothing was saved: {error}"
+                ));
+            }
+        };
+    let tokens = StoredTokens {
+        access_token,
         access_token_expiry,
-        refresh_token: tokens
-            .refresh_token
-            .ok_or("the answer has no refresh_token")?,
-        refresh_token_expiry: tokens.refresh_token_expiry,
+        refresh_token,
+        refresh_token_expiry,
     };
-    store.save(&stored).map_err(|error| error.to_string())?;
-    Ok(json!({ "saved_to": store.path(), "access_token_expiry": stored.access_token_expiry }))
+    store
+        .save(tokens)
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(json!({
+        "saved_to": store.location(),
+        "access_token_valid": valid,
+        "access_token_expiry": access_token_expiry,
+        "refresh_token_expiry": refresh_token_expiry,
+    }))
 }
 
 fn now_millis() -> u64 {

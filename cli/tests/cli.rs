@@ -129,7 +129,7 @@ async fn errors_are_one_line() {
     let bad_token = run(&stand_in, Some("revoked"), &["validate-token"], "");
     assert_eq!(
         one_line_error(&bad_token),
-        "error: HTTP 401 Unauthorized: Unauthorized"
+        "error: validateTokenPoints: the vendor answered HTTP 401 Unauthorized: \"Unauthorized\""
     );
 
     let no_token = run(

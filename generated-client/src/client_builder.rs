@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use crate::access_token::AccessToken;
 use crate::origins::{OriginError, OriginOverrides};
-use crate::routes::Environment;
-use crate::routing::{resolve_all, route};
-use crate::token_manager::{AuthError, ClientCredentials, RefreshEndpoint, TokenManager};
+use crate::refresh_endpoint::RefreshEndpoint;
+use crate::routes::{Environment, Operation};
+use crate::routing::resolve_all;
+use crate::token_manager::{ClientCredentials, TokenManager};
 use crate::token_store::TokenStore;
-use crate::types::{CreateUserTokenBody, Unauthorized};
+use crate::types::CreateUserTokenBody;
 use crate::{Client, Error, Secret};
 
 /// Everything the hooks need besides progenitor's own fields; the generated
@@ -70,8 +71,6 @@ pub enum BuildError {
     Origin(#[from] OriginError),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
-    #[error(transparent)]
-    Auth(#[from] AuthError),
     #[error("a token store needs the client credentials too: call `client_credentials`")]
     MissingCredentials,
 }
@@ -192,7 +191,7 @@ impl ClientBuilder {
                     credentials,
                     self.refresh_margin,
                     refresh_endpoint,
-                )?)
+                ))
             }
             (None, Some(token)) => Auth::Static(token),
             (None, None) => Auth::None,
@@ -203,7 +202,7 @@ impl ClientBuilder {
 
 /// Where the refresh call goes in `environment`, from the route table.
 fn refresh_url(environment: Environment, origins: &OriginOverrides) -> reqwest::Url {
-    let route = route("refreshToken").expect("the document has a refreshToken operation");
+    let route = Operation::RefreshToken.route();
     let url =
         reqwest::Url::parse(&route.url(environment)).expect("route URLs are checked by regen");
     origins.apply(url)
@@ -232,7 +231,7 @@ impl Client {
     /// for a user-session token through `createUserToken`, and returns a
     /// client that sends that token, with this client's environment, origin
     /// overrides and retry policy. The user token is not refreshed.
-    pub async fn user_client(&self, user_email: &str) -> Result<Client, Error<Unauthorized>> {
+    pub async fn user_client(&self, user_email: &str) -> Result<Client, Error> {
         let body = CreateUserTokenBody {
             scope: "user_session".to_owned(),
             user_input: user_email.to_owned(),
@@ -243,8 +242,9 @@ impl Client {
             .send()
             .await?
             .into_inner();
-        let token = tokens.access_token.ok_or_else(|| {
-            Error::Custom("the create-user-token response has no access_token".into())
+        let token = tokens.access_token.ok_or(Error::IncompleteAnswer {
+            operation: Operation::CreateUserToken,
+            missing: "access_token",
         })?;
         let context = ClientContext {
             auth: Auth::Static(AccessToken::from_secret(&token)),

@@ -3054,8 +3054,24 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self { client: client }
         }
-        ///Sends a `GET` request to `/token`
+        /**Sends the request and returns the answer, or a [`crate::Error`].
+
+- Sandbox: `GET https://stagingstores.xoxoday.com/chef/v1/oauth/token`
+- Production: `GET https://accounts.xoxoday.com/chef/v1/oauth/token`
+- Testing: `GET https://canvas.xoxoday.com/chef/v1/oauth/token`
+*/
         pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ValidateTokenPointsResponse>, crate::Error> {
+            let client = self.client;
+            crate::call::send(
+                    client,
+                    crate::Operation::ValidateTokenPoints,
+                    self.send_raw(),
+                )
+                .await
+        }
+        async fn send_raw(
             self,
         ) -> Result<
             ResponseValue<types::ValidateTokenPointsResponse>,
@@ -3140,8 +3156,20 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/token/company`
+        /**Sends the request and returns the answer, or a [`crate::Error`].
+
+- Sandbox: `POST https://stagingstores.xoxoday.com/chef/v1/oauth/token/company`
+- Production: `POST https://accounts.xoxoday.com/chef/v1/oauth/token/company`
+- Testing: `POST https://canvas.xoxoday.com/chef/v1/oauth/token/company`
+*/
         pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TokenResponse>, crate::Error> {
+            let client = self.client;
+            crate::call::send(client, crate::Operation::RefreshToken, self.send_raw())
+                .await
+        }
+        async fn send_raw(
             self,
         ) -> Result<ResponseValue<types::TokenResponse>, Error<types::Unauthorized>> {
             let Self { client, body } = self;
@@ -3229,8 +3257,20 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/token/create/user`
+        /**Sends the request and returns the answer, or a [`crate::Error`].
+
+- Sandbox: `POST https://stagingstores.xoxoday.com/chef/v1/oauth/token/create/user`
+- Production: `POST https://accounts.xoxoday.com/chef/v1/oauth/token/create/user`
+- Testing: `POST https://canvas.xoxoday.com/chef/v1/oauth/token/create/user`
+*/
         pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TokenResponse>, crate::Error> {
+            let client = self.client;
+            crate::call::send(client, crate::Operation::CreateUserToken, self.send_raw())
+                .await
+        }
+        async fn send_raw(
             self,
         ) -> Result<ResponseValue<types::TokenResponse>, Error<types::Unauthorized>> {
             let Self { client, body } = self;
@@ -3318,8 +3358,20 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/fetchPoints`
+        /**Sends the request and returns the answer, or a [`crate::Error`].
+
+- Sandbox: `POST https://stagingstores.xoxoday.com/chef/v1/oauth/api`
+- Production: `POST https://accounts.xoxoday.com/chef/v1/oauth/api`
+- Testing: `POST https://canvas.xoxoday.com/chef/v1/oauth/api`
+*/
         pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::FetchPointsResponse>, crate::Error> {
+            let client = self.client;
+            crate::call::send(client, crate::Operation::FetchPoints, self.send_raw())
+                .await
+        }
+        async fn send_raw(
             self,
         ) -> Result<
             ResponseValue<types::FetchPointsResponse>,
@@ -3410,8 +3462,20 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/sendPoints`
+        /**Sends the request and returns the answer, or a [`crate::Error`].
+
+- Sandbox: `POST https://stagingstores.xoxoday.com/chef/v1/oauth/api`
+- Production: `POST https://accounts.xoxoday.com/chef/v1/oauth/api`
+- Testing: `POST https://canvas.xoxoday.com/chef/v1/oauth/api`
+*/
         pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SendPointsResponse>, crate::Error> {
+            let client = self.client;
+            crate::call::send(client, crate::Operation::SendPoints, self.send_raw())
+                .await
+        }
+        async fn send_raw(
             self,
         ) -> Result<
             ResponseValue<types::SendPointsResponse>,
@@ -3502,8 +3566,20 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/cancelPoints`
+        /**Sends the request and returns the answer, or a [`crate::Error`].
+
+- Sandbox: `POST https://accounts.xoxoday.com/chef/v1/oauth/api`
+- Production: `POST https://accounts.xoxoday.com/chef/v1/oauth/api`
+- Testing: `POST https://accounts.xoxoday.com/chef/v1/oauth/api`
+*/
         pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CancelPointsResponse>, crate::Error> {
+            let client = self.client;
+            crate::call::send(client, crate::Operation::CancelPoints, self.send_raw())
+                .await
+        }
+        async fn send_raw(
             self,
         ) -> Result<
             ResponseValue<types::CancelPointsResponse>,
@@ -3605,11 +3681,59 @@ pub mod routes {
             self as usize
         }
     }
-    /// Where each operation of the document is sent.
+    /// The document's operations, one variant each: hand-written code
+    /// names an operation by this type, never by a string, so a renamed or
+    /// removed operation is a compile error where it is used.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Operation {
+        ///`validateTokenPoints`: `GET /token` in the document.
+        ValidateTokenPoints,
+        ///`refreshToken`: `POST /token/company` in the document.
+        RefreshToken,
+        ///`createUserToken`: `POST /token/create/user` in the document.
+        CreateUserToken,
+        ///`fetchPoints`: `POST /fetchPoints` in the document.
+        FetchPoints,
+        ///`sendPoints`: `POST /sendPoints` in the document.
+        SendPoints,
+        ///`cancelPoints`: `POST /cancelPoints` in the document.
+        CancelPoints,
+    }
+    impl Operation {
+        /// Every operation, in the document's order.
+        pub const ALL: [Operation; 6] = [
+            Operation::ValidateTokenPoints,
+            Operation::RefreshToken,
+            Operation::CreateUserToken,
+            Operation::FetchPoints,
+            Operation::SendPoints,
+            Operation::CancelPoints,
+        ];
+        /// The document's `operationId`, such as `fetchPoints`.
+        pub const fn id(self) -> &'static str {
+            match self {
+                Operation::ValidateTokenPoints => "validateTokenPoints",
+                Operation::RefreshToken => "refreshToken",
+                Operation::CreateUserToken => "createUserToken",
+                Operation::FetchPoints => "fetchPoints",
+                Operation::SendPoints => "sendPoints",
+                Operation::CancelPoints => "cancelPoints",
+            }
+        }
+        /// Where this operation is sent.
+        pub const fn route(self) -> &'static Route<3> {
+            &ROUTES[self as usize]
+        }
+    }
+    impl ::std::fmt::Display for Operation {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.id())
+        }
+    }
+    /// Where each operation of the document is sent, in `Operation` order.
     pub static ROUTES: [Route<3>; 6] = [
         Route {
-            operation_id: "validateTokenPoints",
-            hook_id: "validate_token_points",
+            operation: Operation::ValidateTokenPoints,
             http_method: "GET",
             spec_path: "/token",
             virtual_path: false,
@@ -3622,8 +3746,7 @@ pub mod routes {
             ],
         },
         Route {
-            operation_id: "refreshToken",
-            hook_id: "refresh_token",
+            operation: Operation::RefreshToken,
             http_method: "POST",
             spec_path: "/token/company",
             virtual_path: false,
@@ -3636,8 +3759,7 @@ pub mod routes {
             ],
         },
         Route {
-            operation_id: "createUserToken",
-            hook_id: "create_user_token",
+            operation: Operation::CreateUserToken,
             http_method: "POST",
             spec_path: "/token/create/user",
             virtual_path: false,
@@ -3650,8 +3772,7 @@ pub mod routes {
             ],
         },
         Route {
-            operation_id: "fetchPoints",
-            hook_id: "fetch_points",
+            operation: Operation::FetchPoints,
             http_method: "POST",
             spec_path: "/fetchPoints",
             virtual_path: true,
@@ -3664,8 +3785,7 @@ pub mod routes {
             ],
         },
         Route {
-            operation_id: "sendPoints",
-            hook_id: "send_points",
+            operation: Operation::SendPoints,
             http_method: "POST",
             spec_path: "/sendPoints",
             virtual_path: true,
@@ -3678,8 +3798,7 @@ pub mod routes {
             ],
         },
         Route {
-            operation_id: "cancelPoints",
-            hook_id: "cancel_points",
+            operation: Operation::CancelPoints,
             http_method: "POST",
             spec_path: "/cancelPoints",
             virtual_path: true,

@@ -1,10 +1,12 @@
 //! progenitor-client's hooks, the one place where the runtime meets the
-//! generated code:
+//! generated code. They run inside a call (`call.rs`), which tells them the
+//! operation as the generated `Operation` type:
 //! - `pre`: the real URL from the route table, and the bearer token where the
 //!   document asks for it (refreshed first when it is about to expire);
-//! - `exec`: retries for operations safe to repeat, one refresh and one
-//!   repeat after a 401, and a `tracing` span per call;
-//! - `post`: turns a failed refresh after a 401 into the call's error.
+//! - `exec`: retries for operations safe to repeat, one refresh (or another
+//!   process's token) and one repeat after a 401, and a `tracing` span per
+//!   call;
+//! - `post`: nothing; failures reach the caller through the call.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
@@ -16,58 +18,52 @@ use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::access_token::AccessToken;
+use crate::call;
 use crate::client_builder::Auth;
-use crate::routes::Environment;
-use crate::routes::ROUTES;
-use crate::routing::{Route, real_url, route, route_index};
+use crate::routes::Operation;
+use crate::routing::real_url;
 use crate::{Client, ClientContext};
 
-type AnyRoute = Route<{ Environment::ALL.len() }>;
-
-/// A refresh that failed after a 401, carried on that 401 response from
-/// `exec` to `post`, which makes it the call's error.
-#[derive(Clone)]
-struct RefreshFailure(String);
-
 impl ClientHooks<ClientContext> for Client {
-    async fn pre<E>(&self, request: &mut Request, info: &OperationInfo) -> Result<(), Error<E>> {
-        let index = route_index(info.operation_id).ok_or_else(|| {
-            Error::InvalidRequest(format!(
-                "operation `{}` has no route; run `cargo xtask regen`",
-                info.operation_id
-            ))
-        })?;
-        let route = &ROUTES[index];
-        *request.url_mut() = real_url(index, &self.inner, &self.baseurl, request.url())
+    async fn pre<E>(&self, request: &mut Request, _info: &OperationInfo) -> Result<(), Error<E>> {
+        let Some(operation) = call::current_operation() else {
+            return Err(Error::InvalidRequest(
+                "a request was sent outside a call".into(),
+            ));
+        };
+        *request.url_mut() = real_url(operation, &self.inner, &self.baseurl, request.url())
             .map_err(Error::InvalidRequest)?;
 
         request.headers_mut().remove(AUTHORIZATION);
-        if !route.authenticated {
+        if !operation.route().authenticated {
             return Ok(());
         }
-        let header = match &self.inner.auth {
+        let token = match &self.inner.auth {
             Auth::None => return Ok(()),
-            Auth::Static(token) => token.bearer_header(),
-            Auth::Managed(manager) => manager
-                .access_token()
-                .await
-                .map_err(|error| Error::Custom(error.to_string()))?
-                .bearer_header(),
+            Auth::Static(token) => token.clone(),
+            Auth::Managed(manager) => match manager.access_token().await {
+                Ok(token) => token,
+                Err(error) => {
+                    call::record_auth_failure(error);
+                    return Err(Error::Custom("no usable access token".into()));
+                }
+            },
         };
-        let header = header.ok_or_else(|| {
+        let header = token.bearer_header().ok_or_else(|| {
             Error::InvalidRequest(
                 "the access token holds characters an HTTP header cannot carry".into(),
             )
         })?;
+        call::record_sent_token(token);
         request.headers_mut().insert(AUTHORIZATION, header);
         Ok(())
     }
 
-    async fn exec(&self, request: Request, info: &OperationInfo) -> reqwest::Result<Response> {
-        let route = route(info.operation_id);
+    async fn exec(&self, request: Request, _info: &OperationInfo) -> reqwest::Result<Response> {
+        let operation = call::current_operation();
         let span = tracing::info_span!(
             "xoxoday_reward_points.call",
-            operation = info.operation_id,
+            operation = operation.map(Operation::id),
             environment = self.inner.environment.name(),
             status = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
@@ -76,13 +72,14 @@ impl ClientHooks<ClientContext> for Client {
         let started = Instant::now();
         let attempts = AtomicU32::new(0);
         let result = self
-            .send_once_or_retried(request, route, &attempts)
+            .send_once_or_retried(request, operation, &attempts)
             .instrument(span.clone())
             .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         span.record("attempts", attempts.load(Ordering::Relaxed));
         match &result {
             Ok(response) => {
+                call::record_status(response.status().as_u16());
                 span.record("status", response.status().as_u16());
                 span.in_scope(|| tracing::debug!("call answered"));
             }
@@ -94,16 +91,10 @@ impl ClientHooks<ClientContext> for Client {
 
     async fn post<E>(
         &self,
-        result: &reqwest::Result<Response>,
+        _result: &reqwest::Result<Response>,
         _info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        match result {
-            Ok(response) => match response.extensions().get::<RefreshFailure>() {
-                Some(failure) => Err(Error::Custom(failure.0.clone())),
-                None => Ok(()),
-            },
-            Err(_) => Ok(()),
-        }
+        Ok(())
     }
 }
 
@@ -111,15 +102,17 @@ impl Client {
     async fn send_once_or_retried(
         &self,
         request: Request,
-        route: Option<&AnyRoute>,
+        operation: Option<Operation>,
         attempts: &AtomicU32,
     ) -> reqwest::Result<Response> {
+        let route = operation.map(Operation::route);
         let authenticated = route.is_some_and(|route| route.authenticated);
-        // A copy to repeat after a 401, when a token manager could refresh.
-        let repeat = match &self.inner.auth {
-            Auth::Managed(_) if authenticated => request.try_clone(),
+        let manager = match &self.inner.auth {
+            Auth::Managed(manager) if authenticated => Some(manager),
             _ => None,
         };
+        // A copy to repeat after a 401, when a token manager could refresh.
+        let repeat = manager.and_then(|_| request.try_clone());
         let idempotent = route.is_some_and(|route| route.idempotent);
         let response = if idempotent {
             self.with_retries(request, attempts).await?
@@ -128,14 +121,18 @@ impl Client {
             self.client.execute(request).await?
         };
 
-        let Auth::Managed(manager) = &self.inner.auth else {
+        let Some(manager) = manager else {
             return Ok(response);
         };
-        let (StatusCode::UNAUTHORIZED, Some(mut repeat)) = (response.status(), repeat) else {
+        if response.status() != StatusCode::UNAUTHORIZED {
+            manager.note_accepted();
+            return Ok(response);
+        }
+        let Some(mut repeat) = repeat else {
             return Ok(response);
         };
         // A 401 was not processed by the vendor, so one repeat cannot credit
-        // twice. Refresh once (or take a refresh another call already made).
+        // twice. Take the token another process refreshed, or refresh once.
         let rejected = repeat
             .headers()
             .get(AUTHORIZATION)
@@ -143,20 +140,24 @@ impl Client {
         let Some(rejected) = rejected else {
             return Ok(response);
         };
-        match manager.after_rejection(&rejected).await {
-            Ok(token) => match token.bearer_header() {
+        match manager.after_rejection(rejected).await {
+            Ok(Some(token)) => match token.bearer_header() {
                 Some(header) => {
+                    call::record_sent_token(token);
                     repeat.headers_mut().insert(AUTHORIZATION, header);
                     attempts.fetch_add(1, Ordering::Relaxed);
-                    self.client.execute(repeat).await
+                    let repeated = self.client.execute(repeat).await?;
+                    if repeated.status() != StatusCode::UNAUTHORIZED {
+                        manager.note_accepted();
+                    }
+                    Ok(repeated)
                 }
                 None => Ok(response),
             },
+            // The 401 stands: a refresh did not cure the last one.
+            Ok(None) => Ok(response),
             Err(error) => {
-                let mut response = response;
-                response
-                    .extensions_mut()
-                    .insert(RefreshFailure(error.to_string()));
+                call::record_auth_failure(error);
                 Ok(response)
             }
         }

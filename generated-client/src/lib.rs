@@ -183,15 +183,21 @@ compile_error!(
 );
 
 mod access_token;
+mod auth_error;
+mod call;
 mod client_builder;
 mod epoch_millis;
+mod error;
+mod file_token_store;
 // The vendor's prose lands in generated docs as it is.
 #[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
 #[rustfmt::skip]
 mod generated;
 mod hooks;
+mod memory_token_store;
 mod origins;
 mod points_variables;
+mod refresh_endpoint;
 mod routing;
 mod secret;
 mod token_manager;
@@ -199,15 +205,19 @@ mod token_store;
 mod vendor_failures;
 
 pub use access_token::AccessToken;
+pub use auth_error::{AuthError, NeedsPerson, TransientAuth};
 pub use client_builder::{BuildError, ClientBuilder, ClientContext, RetryPolicy};
 pub use epoch_millis::EpochMillis;
-pub use generated::routes::{self, Environment, ROUTES};
+pub use error::{DecodeProblem, DecodeProblemKind, Error};
+pub use file_token_store::FileTokenStore;
+pub use generated::routes::{self, Environment, Operation, ROUTES};
 pub use generated::*;
+pub use memory_token_store::MemoryTokenStore;
 pub use origins::{OriginError, OriginOverrides};
-pub use routing::{Route, route};
+pub use routing::Route;
 pub use secret::Secret;
-pub use token_manager::{AuthError, ClientCredentials, TokenManager};
-pub use token_store::{FileTokenStore, MemoryTokenStore, StoreError, StoredTokens, TokenStore};
+pub use token_manager::{ClientCredentials, TokenManager};
+pub use token_store::{StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore};
 pub use vendor_failures::VendorError;
 
 /// The workspace README's examples, compiled as doctests so they stay true.

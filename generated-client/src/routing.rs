@@ -8,15 +8,13 @@ use reqwest::Url;
 
 use crate::ClientContext;
 use crate::origins::OriginOverrides;
-use crate::routes::{Environment, ROUTES};
+use crate::routes::{Environment, Operation, ROUTES};
 
 /// Where one operation goes. `N` is the number of environments.
 #[derive(Debug)]
 pub struct Route<const N: usize> {
-    /// The document's `operationId`.
-    pub operation_id: &'static str,
-    /// The name progenitor gives the operation in `OperationInfo`.
-    pub hook_id: &'static str,
+    /// The operation this route belongs to.
+    pub operation: Operation,
     pub http_method: &'static str,
     /// The path as the document writes it.
     pub spec_path: &'static str,
@@ -43,17 +41,6 @@ impl<const N: usize> Route<N> {
     }
 }
 
-/// The route of an operation, by its `OperationInfo` name or its operationId.
-pub fn route(operation: &str) -> Option<&'static Route<{ Environment::ALL.len() }>> {
-    route_index(operation).map(|index| &ROUTES[index])
-}
-
-pub(crate) fn route_index(operation: &str) -> Option<usize> {
-    ROUTES
-        .iter()
-        .position(|route| route.hook_id == operation || route.operation_id == operation)
-}
-
 /// Each route's URL in `environment` with the origin overrides applied,
 /// parsed once when the client is built (`None` for a path with
 /// parameters, which is resolved per request).
@@ -71,12 +58,13 @@ pub(crate) fn resolve_all(environment: Environment, origins: &OriginOverrides) -
 /// The URL a request built by progenitor (`base_url` + rendered path + query)
 /// must really go to.
 pub(crate) fn real_url(
-    index: usize,
+    operation: Operation,
     context: &ClientContext,
     base_url: &str,
     built: &Url,
 ) -> Result<Url, String> {
-    let route = &ROUTES[index];
+    let route = operation.route();
+    let index = operation as usize;
     let rendered = built
         .as_str()
         .strip_prefix(base_url)

@@ -1,12 +1,21 @@
-//! Where the token manager keeps the tokens. The vendor rotates the refresh
-//! token on every refresh and invalidates the old one at once, so each new one
-//! is saved here before anything uses it: a crash cannot lose it.
+//! Where the token manager keeps the tokens, shared by every process (and
+//! machine) that uses the same integration.
+//!
+//! The vendor rotates the refresh token on every refresh and invalidates the
+//! old one at once, so refreshing is a coordinated step against the store:
+//! take the store's lock ([`TokenStore::lock`]), read what it holds now, use
+//! that if another process already refreshed, otherwise refresh, save the
+//! rotated tokens and release the lock ([`TokenLease::save`]). One refresh per
+//! token lifetime, whatever the number of processes.
+//!
+//! Stores: [`crate::FileTokenStore`] (processes on one machine, an OS file
+//! lock), [`crate::MemoryTokenStore`] (one process, tests) and, with the
+//! `postgres` feature, `PostgresTokenStore` (replicas on several machines,
+//! through a database they already run).
 
 use std::fmt;
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::future::Future;
+use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,171 +26,66 @@ use crate::{EpochMillis, Secret};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredTokens {
     pub access_token: Secret,
-    pub access_token_expiry: EpochMillis,
+    /// `None` when the vendor did not say: the token is then used until the
+    /// vendor answers 401.
+    #[serde(default)]
+    pub access_token_expiry: Option<EpochMillis>,
     pub refresh_token: Secret,
     /// `None` when the vendor did not say; the refresh is then attempted.
+    #[serde(default)]
     pub refresh_token_expiry: Option<EpochMillis>,
 }
 
-/// Why the store could not load or save.
-#[derive(Debug, thiserror::Error)]
+/// Why the store could not be read, locked or written. Its text names the
+/// store and the cause, never a token.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("token store {location}: {message}")]
 pub struct StoreError {
     pub location: String,
     pub message: String,
 }
 
-/// Keeps the tokens across restarts. `save` must not return before the
-/// tokens are durable: the manager uses a rotated token only after it.
+/// What the store methods return: a boxed future, so that `TokenStore` can be
+/// used as `Arc<dyn TokenStore>`.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Keeps the tokens across restarts and shares them between processes.
+///
+/// An implementation must make [`TokenStore::lock`] exclusive across every
+/// process that shares the store, release it when its holder dies (an OS
+/// file lock, a database session), and make [`TokenLease::save`] durable
+/// before it returns: the manager uses a rotated token only after that.
 pub trait TokenStore: Send + Sync + fmt::Debug {
-    fn load(&self) -> Result<Option<StoredTokens>, StoreError>;
-    fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError>;
-}
+    /// What the store holds now, read without the lock.
+    fn load(&self) -> StoreFuture<'_, Option<StoredTokens>>;
 
-/// Keeps the tokens in memory only: for tests and short-lived programs.
-#[derive(Debug, Default)]
-pub struct MemoryTokenStore {
-    tokens: Mutex<Option<StoredTokens>>,
-}
+    /// Waits for the store's lock (within the store's own time limit) and
+    /// returns it with what the store holds, read under the lock.
+    fn lock(&self) -> StoreFuture<'_, Box<dyn TokenLease>>;
 
-impl MemoryTokenStore {
-    pub fn new(tokens: StoredTokens) -> Self {
-        Self {
-            tokens: Mutex::new(Some(tokens)),
-        }
+    /// Where the store is, for messages: a path, a table. Never a secret.
+    fn location(&self) -> String;
+
+    /// Saves `tokens` under the lock: seeding a store with the tokens made
+    /// in the Xoxoday dashboard, or replacing them by hand.
+    fn save(&self, tokens: StoredTokens) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.lock().await?.save(tokens).await })
     }
 }
 
-impl TokenStore for MemoryTokenStore {
-    fn load(&self) -> Result<Option<StoredTokens>, StoreError> {
-        Ok(self
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone())
-    }
+/// The store's lock, held: only one holder at a time, in every process that
+/// shares the store. Dropping it releases the lock too.
+pub trait TokenLease: Send {
+    /// What the store held when the lock was taken.
+    fn tokens(&self) -> Option<&StoredTokens>;
 
-    fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
-        *self.tokens.lock().unwrap_or_else(|e| e.into_inner()) = Some(tokens.clone());
-        Ok(())
-    }
-}
+    /// Reads the store again, still under the lock: for a writer that does
+    /// not take the lock (an older program, a person editing the store).
+    fn reload(&mut self) -> StoreFuture<'_, Option<StoredTokens>>;
 
-/// Keeps the tokens in a JSON file, written atomically (a temporary file in
-/// the same directory, synced, then renamed over the old one) and readable
-/// by its owner only (mode 0600 on Unix).
-#[derive(Debug, Clone)]
-pub struct FileTokenStore {
-    path: PathBuf,
-}
+    /// Saves `tokens` durably, then releases the lock.
+    fn save(self: Box<Self>, tokens: StoredTokens) -> StoreFuture<'static, ()>;
 
-impl FileTokenStore {
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn error(&self, message: impl fmt::Display) -> StoreError {
-        StoreError {
-            location: self.path.display().to_string(),
-            message: message.to_string(),
-        }
-    }
-}
-
-impl TokenStore for FileTokenStore {
-    fn load(&self) -> Result<Option<StoredTokens>, StoreError> {
-        let bytes = match fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(self.error(format!("cannot read: {error}"))),
-        };
-        // The serde error names the line and column, never the content.
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|error| self.error(format!("not a token file: {error}")))
-    }
-
-    fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
-        let json = serde_json::to_vec_pretty(tokens)
-            .map_err(|error| self.error(format!("cannot encode: {error}")))?;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
-        let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let written = write_private(&temporary, &json).and_then(|()| {
-            fs::rename(&temporary, &self.path)?;
-            // Make the rename itself durable.
-            fs::File::open(dir)?.sync_all()
-        });
-        if let Err(error) = written {
-            let _ = fs::remove_file(&temporary);
-            return Err(self.error(format!("cannot write: {error}")));
-        }
-        Ok(())
-    }
-}
-
-fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(content)?;
-    file.sync_all()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{FileTokenStore, StoredTokens, TokenStore};
-    use crate::{EpochMillis, Secret};
-
-    fn tokens() -> StoredTokens {
-        StoredTokens {
-            access_token: Secret::new("access-secret"),
-            access_token_expiry: EpochMillis(1_718_000_000_000),
-            refresh_token: Secret::new("refresh-secret"),
-            refresh_token_expiry: None,
-        }
-    }
-
-    #[test]
-    fn file_store_round_trips_and_starts_empty() {
-        let dir = std::env::temp_dir().join(format!("token-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = FileTokenStore::new(dir.join("tokens.json"));
-        assert_eq!(store.load().unwrap(), None);
-
-        store.save(&tokens()).unwrap();
-        store.save(&tokens()).unwrap();
-
-        assert_eq!(store.load().unwrap(), Some(tokens()));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_damaged_file_is_an_error_that_does_not_quote_it() {
-        let dir = std::env::temp_dir().join(format!("token-store-bad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("tokens.json");
-        std::fs::write(&path, r#"{"access_token": "leaked-secret""#).unwrap();
-
-        let error = FileTokenStore::new(&path).load().unwrap_err().to_string();
-
-        assert!(error.starts_with(&format!(
-            "token store {}: not a token file:",
-            path.display()
-        )));
-        assert!(!error.contains("leaked-secret"), "{error}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
+    /// Releases the lock without changing the store.
+    fn release(self: Box<Self>) -> StoreFuture<'static, ()>;
 }

@@ -19,5 +19,7 @@ mod stand_in;
 mod vendor;
 
 pub use generated::*;
-pub use stand_in::{STAND_IN_ACCESS_TOKEN, STAND_IN_REFRESH_TOKEN, StandIn};
+pub use stand_in::{
+    RefreshCounts, STAND_IN_ACCESS_TOKEN, STAND_IN_REFRESH_TOKEN, StandIn, StandInBuilder,
+};
 pub use vendor::MockVendor;

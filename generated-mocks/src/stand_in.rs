@@ -4,12 +4,13 @@
 //! It runs on the [`MockVendor`] servers (127.0.0.1 only), mounted through the
 //! generated typed mocks, so it answers exactly the requests the client sends.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::{HttpMockRequest, HttpMockResponse, MockServer, Then};
 use serde_json::{Value, json};
-use xoxoday_reward_points::{Client, Environment, ROUTES};
+use xoxoday_reward_points::{Client, Environment, EpochMillis, Operation, Secret, StoredTokens};
 
 use crate::MockVendor;
 use crate::generated::MockServerExt;
@@ -19,27 +20,121 @@ pub const STAND_IN_ACCESS_TOKEN: &str = "stand-in-access-token";
 /// The refresh token the stand-in accepts from the start.
 pub const STAND_IN_REFRESH_TOKEN: &str = "stand-in-refresh-token";
 
-#[derive(Default)]
+/// The vendor's access tokens live 15 days.
+const VENDOR_TOKEN_LIFETIME: Duration = Duration::from_secs(1_296_000);
+/// Refresh tokens outlive everything a test does.
+const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 86_400);
+
+/// How many refresh requests the stand-in accepted and refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefreshCounts {
+    /// Refreshes with the one valid refresh token: each rotated it.
+    pub accepted: u64,
+    /// Refreshes with any other refresh token (one already rotated away).
+    pub rejected: u64,
+}
+
+struct AccessGrant {
+    /// Epoch milliseconds.
+    expiry: u64,
+    /// Issued by a refresh (the integration's), not by create user token.
+    company: bool,
+}
+
 struct Ledger {
     balances: HashMap<String, f64>,
     /// unique_id → (recipient email, points, cancelled)
     transactions: BTreeMap<i64, (String, f64, bool)>,
     next_unique_id: i64,
-    access_tokens: HashSet<String>,
-    refresh_tokens: HashSet<String>,
+    access: HashMap<String, AccessGrant>,
+    /// The integration's one valid refresh token: strict rotation.
+    refresh_token: String,
     issued: u64,
+    refreshes: RefreshCounts,
+    token_lifetime: Duration,
+    revoke_replaced: bool,
 }
 
 /// A stateful local stand-in of the vendor's API.
 pub struct StandIn {
     vendor: MockVendor,
-    ledger: Arc<Mutex<Ledger>>,
+    ledger: Shared,
+    initial_tokens: StoredTokens,
+}
+
+/// Builds a [`StandIn`] with tokens other than the vendor's defaults.
+#[derive(Debug, Clone)]
+pub struct StandInBuilder {
+    token_lifetime: Duration,
+    revoke_replaced: bool,
+}
+
+impl StandInBuilder {
+    /// How long an access token lives (the vendor's 15 days by default): a
+    /// short one makes clients refresh during a test.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Whether a refresh also kills the integration's earlier access tokens
+    /// (off by default, as the vendor says nothing of it). The refresh token
+    /// always rotates strictly: only the latest one works.
+    pub fn revoke_replaced_access_tokens(mut self, revoke: bool) -> Self {
+        self.revoke_replaced = revoke;
+        self
+    }
+
+    /// Starts the stand-in on local servers, one per vendor host.
+    pub async fn start(self) -> StandIn {
+        let now = now_millis();
+        let initial_tokens = StoredTokens {
+            access_token: Secret::new(STAND_IN_ACCESS_TOKEN),
+            access_token_expiry: Some(EpochMillis(now + millis(self.token_lifetime))),
+            refresh_token: Secret::new(STAND_IN_REFRESH_TOKEN),
+            refresh_token_expiry: Some(EpochMillis(now + millis(REFRESH_TOKEN_LIFETIME))),
+        };
+        let ledger = Ledger {
+            balances: HashMap::new(),
+            transactions: BTreeMap::new(),
+            next_unique_id: 987_654_321,
+            access: HashMap::from([(
+                STAND_IN_ACCESS_TOKEN.to_owned(),
+                AccessGrant {
+                    expiry: now + millis(self.token_lifetime),
+                    company: true,
+                },
+            )]),
+            refresh_token: STAND_IN_REFRESH_TOKEN.to_owned(),
+            issued: 0,
+            refreshes: RefreshCounts::default(),
+            token_lifetime: self.token_lifetime,
+            revoke_replaced: self.revoke_replaced,
+        };
+        let stand_in = StandIn {
+            vendor: MockVendor::start_async().await,
+            ledger: Arc::new(Mutex::new(ledger)),
+            initial_tokens,
+        };
+        stand_in.mount();
+        stand_in
+    }
 }
 
 type Shared = Arc<Mutex<Ledger>>;
 
 fn lock(ledger: &Shared) -> MutexGuard<'_, Ledger> {
     ledger.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
 }
 
 fn respond(status: u16, body: Value) -> HttpMockResponse {
@@ -65,19 +160,18 @@ fn body(request: &HttpMockRequest) -> Value {
 }
 
 impl StandIn {
-    /// Starts the stand-in on local servers, one per vendor host.
+    /// Starts the stand-in on local servers, one per vendor host, with the
+    /// vendor's token lifetime.
     pub async fn start() -> Self {
-        let stand_in = Self {
-            vendor: MockVendor::start_async().await,
-            ledger: Arc::new(Mutex::new(Ledger {
-                next_unique_id: 987_654_321,
-                access_tokens: HashSet::from([STAND_IN_ACCESS_TOKEN.to_owned()]),
-                refresh_tokens: HashSet::from([STAND_IN_REFRESH_TOKEN.to_owned()]),
-                ..Ledger::default()
-            })),
-        };
-        stand_in.mount();
-        stand_in
+        Self::builder().start().await
+    }
+
+    /// A stand-in with other token settings.
+    pub fn builder() -> StandInBuilder {
+        StandInBuilder {
+            token_lifetime: VENDOR_TOKEN_LIFETIME,
+            revoke_replaced: false,
+        }
     }
 
     /// A client for `environment` that talks to the stand-in with its token.
@@ -91,6 +185,11 @@ impl StandIn {
         &self.vendor
     }
 
+    /// The tokens the stand-in issued at its start, to seed a token store.
+    pub fn initial_tokens(&self) -> StoredTokens {
+        self.initial_tokens.clone()
+    }
+
     /// A user's balance as the stand-in keeps it.
     pub fn balance(&self, email: &str) -> f64 {
         lock(&self.ledger)
@@ -100,73 +199,95 @@ impl StandIn {
             .unwrap_or(0.0)
     }
 
+    /// How many refresh requests were accepted and refused so far.
+    pub fn refresh_counts(&self) -> RefreshCounts {
+        lock(&self.ledger).refreshes
+    }
+
     /// Every (server, operation) once: an operation is mounted on each
     /// server it goes to in some environment.
     fn mount(&self) {
-        let mut mounted: Vec<(*const MockServer, &str)> = Vec::new();
-        for route in &ROUTES {
+        let mut mounted: Vec<(*const MockServer, Operation)> = Vec::new();
+        for operation in Operation::ALL {
             for environment in Environment::ALL {
-                let server = self.vendor.server(environment, route.operation_id);
-                let key = (server as *const MockServer, route.operation_id);
+                let server = self.vendor.server(environment, operation);
+                let key = (server as *const MockServer, operation);
                 if mounted.contains(&key) {
                     continue;
                 }
                 mounted.push(key);
-                self.mount_operation(server, route.operation_id);
+                self.mount_operation(server, operation);
             }
         }
     }
 
-    fn mount_operation(&self, server: &MockServer, operation_id: &str) {
+    fn mount_operation(&self, server: &MockServer, operation: Operation) {
         let ledger = self.ledger.clone();
         let answer =
             move |then: Then, handler: fn(&Shared, &HttpMockRequest) -> HttpMockResponse| {
                 let ledger = ledger.clone();
                 then.respond_with(move |request| handler(&ledger, request));
             };
-        match operation_id {
-            "validateTokenPoints" => {
+        // Exhaustive: an operation added to the document is a compile error
+        // here until the stand-in models it.
+        match operation {
+            Operation::ValidateTokenPoints => {
                 server.validate_token_points(|_, then| answer(then.into_inner(), validate));
             }
-            "refreshToken" => {
+            Operation::RefreshToken => {
                 server.refresh_token(|_, then| answer(then.into_inner(), refresh));
             }
-            "createUserToken" => {
+            Operation::CreateUserToken => {
                 server.create_user_token(|_, then| answer(then.into_inner(), create_user_token));
             }
-            "fetchPoints" => {
+            Operation::FetchPoints => {
                 server.fetch_points(|_, then| answer(then.into_inner(), fetch));
             }
-            "sendPoints" => {
+            Operation::SendPoints => {
                 server.send_points(|_, then| answer(then.into_inner(), send));
             }
-            "cancelPoints" => {
+            Operation::CancelPoints => {
                 server.cancel_points(|_, then| answer(then.into_inner(), cancel));
             }
-            // An operation added to the document that the stand-in does not
-            // model yet: unmatched, so httpmock answers 404.
-            _ => {}
         }
     }
 }
 
 fn authorized(ledger: &Shared, request: &HttpMockRequest) -> bool {
-    bearer(request).is_some_and(|token| lock(ledger).access_tokens.contains(&token))
+    let Some(token) = bearer(request) else {
+        return false;
+    };
+    let now = now_millis();
+    lock(ledger)
+        .access
+        .get(&token)
+        .is_some_and(|grant| now < grant.expiry)
 }
 
-fn issue_tokens(ledger: &mut Ledger) -> Value {
+/// New tokens: for the integration (a refresh) or for a user.
+fn issue_tokens(ledger: &mut Ledger, company: bool) -> Value {
+    let now = now_millis();
     ledger.issued += 1;
     let access = format!("stand-in-access-token-{}", ledger.issued);
     let refresh = format!("stand-in-refresh-token-{}", ledger.issued);
-    ledger.access_tokens.insert(access.clone());
-    ledger.refresh_tokens.insert(refresh.clone());
+    let expiry = now + millis(ledger.token_lifetime);
+    if company && ledger.revoke_replaced {
+        ledger.access.retain(|_, grant| !grant.company);
+    }
+    ledger.access.retain(|_, grant| now < grant.expiry);
+    ledger
+        .access
+        .insert(access.clone(), AccessGrant { expiry, company });
+    if company {
+        ledger.refresh_token = refresh.clone();
+    }
     json!({
         "access_token": access,
         "token_type": "bearer",
-        "expires_in": 1_296_000,
+        "expires_in": ledger.token_lifetime.as_secs(),
         "refresh_token": refresh,
-        "access_token_expiry": 4_102_444_800_000u64,
-        "refresh_token_expiry": 4_102_444_800_000u64
+        "access_token_expiry": expiry,
+        "refresh_token_expiry": now + millis(REFRESH_TOKEN_LIFETIME)
     })
 }
 
@@ -174,32 +295,37 @@ fn validate(ledger: &Shared, request: &HttpMockRequest) -> HttpMockResponse {
     if !authorized(ledger, request) {
         return unauthorized();
     }
+    let token = bearer(request).unwrap_or_default();
+    let ledger = lock(ledger);
+    let expiry = ledger.access.get(&token).map_or(0, |grant| grant.expiry);
     respond(
         200,
-        json!({ "access_token": bearer(request), "token_type": "bearer", "expires_in": 1_296_000,
-                "access_token_expiry": 4_102_444_800_000u64, "refresh_token_expiry": 4_102_444_800_000u64 }),
+        json!({ "access_token": token, "token_type": "bearer",
+                "expires_in": ledger.token_lifetime.as_secs(),
+                "access_token_expiry": expiry,
+                "refresh_token_expiry": now_millis() + millis(REFRESH_TOKEN_LIFETIME) }),
     )
 }
 
 fn refresh(ledger: &Shared, request: &HttpMockRequest) -> HttpMockResponse {
     let body = body(request);
     let mut ledger = lock(ledger);
-    let presented = body["refresh_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    // Each refresh token works once: the vendor rotates it.
-    if !ledger.refresh_tokens.remove(&presented) {
-        return unauthorized();
+    let presented = body["refresh_token"].as_str().unwrap_or_default();
+    // Only the latest refresh token works: the vendor rotates it on every
+    // refresh and kills the old one at once.
+    if presented.is_empty() || presented != ledger.refresh_token {
+        ledger.refreshes.rejected += 1;
+        return respond(401, json!({ "error": "invalid refresh token" }));
     }
-    respond(200, issue_tokens(&mut ledger))
+    ledger.refreshes.accepted += 1;
+    respond(200, issue_tokens(&mut ledger, true))
 }
 
 fn create_user_token(ledger: &Shared, request: &HttpMockRequest) -> HttpMockResponse {
     if !authorized(ledger, request) {
         return unauthorized();
     }
-    respond(200, issue_tokens(&mut lock(ledger)))
+    respond(200, issue_tokens(&mut lock(ledger), false))
 }
 
 fn fetch(ledger: &Shared, request: &HttpMockRequest) -> HttpMockResponse {

@@ -2,7 +2,7 @@
 //! names, and clients whose calls go to them.
 
 use httpmock::MockServer;
-use xoxoday_reward_points::{AccessToken, Client, ClientBuilder, Environment, ROUTES, route};
+use xoxoday_reward_points::{AccessToken, Client, ClientBuilder, Environment, Operation, ROUTES};
 
 /// One local mock server per vendor origin (such as
 /// `https://accounts.xoxoday.com`), all on 127.0.0.1.
@@ -51,14 +51,11 @@ impl MockVendor {
         Self { servers }
     }
 
-    /// The server standing in for the host `operation_id` goes to in
+    /// The server standing in for the host `operation` goes to in
     /// `environment`: mount that operation's mocks on it.
-    ///
-    /// # Panics
-    /// When the document has no such operation.
-    pub fn server(&self, environment: Environment, operation_id: &str) -> &MockServer {
-        let route = route(operation_id).unwrap_or_else(|| panic!("no operation `{operation_id}`"));
-        self.server_for_origin(&origin_of(route.servers[environment as usize]))
+    pub fn server(&self, environment: Environment, operation: Operation) -> &MockServer {
+        let url = operation.route().servers[environment as usize];
+        self.server_for_origin(&origin_of(url))
     }
 
     /// The server standing in for one vendor origin.

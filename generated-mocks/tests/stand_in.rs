@@ -6,7 +6,7 @@ use xoxoday_reward_points::types::{
     CancelPointsBodyVariables, FetchPointsBodyVariables, SendPointsBodyVariables,
     SendPointsResponseData,
 };
-use xoxoday_reward_points::{Environment, Error};
+use xoxoday_reward_points::{Environment, Error, Operation};
 use xoxoday_reward_points_mocks::StandIn;
 
 fn who() -> FetchPointsBodyVariables {
@@ -82,9 +82,9 @@ async fn send_adds_cancel_takes_back_and_bad_tokens_are_refused() {
         .vendor()
         .client(Environment::Sandbox, "not-a-token");
     match stranger.validate_token_points().send().await {
-        Err(Error::ErrorResponse(response)) => {
-            assert_eq!(response.status(), 401);
-            assert_eq!(response.into_inner().error.as_deref(), Some("Unauthorized"));
+        Err(Error::Unauthorized { operation, message }) => {
+            assert_eq!(operation, Operation::ValidateTokenPoints);
+            assert_eq!(message.as_deref(), Some("Unauthorized"));
         }
         other => panic!("expected a 401, got {other:?}"),
     }

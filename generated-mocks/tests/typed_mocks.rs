@@ -8,7 +8,7 @@ use xoxoday_reward_points::types::{
     FetchPointsResponse, RefreshTokenBody, SendPointsBody, SendPointsResponse, TokenResponse,
     ValidateTokenPointsResponse,
 };
-use xoxoday_reward_points::{Client, Environment};
+use xoxoday_reward_points::{Client, Environment, Error, Operation};
 use xoxoday_reward_points_mocks::{MockServerExt, MockVendor};
 
 fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
@@ -40,7 +40,7 @@ async fn every_operation_in(environment: Environment) {
     let client: Client = vendor.client(environment, "company-token");
 
     let validate = vendor
-        .server(environment, "validateTokenPoints")
+        .server(environment, Operation::ValidateTokenPoints)
         .validate_token_points(|when, then| {
             when.into_inner()
                 .header("authorization", "Bearer company-token");
@@ -51,7 +51,7 @@ async fn every_operation_in(environment: Environment) {
     let refresh_body: RefreshTokenBody = typed(json!({ "grant_type": "refresh_token",
         "refresh_token": "r", "client_id": "id", "client_secret": "s" }));
     let refresh = vendor
-        .server(environment, "refreshToken")
+        .server(environment, Operation::RefreshToken)
         .refresh_token(|when, then| {
             when.body(&refresh_body);
             then.ok(&tokens());
@@ -59,13 +59,13 @@ async fn every_operation_in(environment: Environment) {
     let create_body: CreateUserTokenBody =
         typed(json!({ "user_input": "your.email@example.com", "scope": "user_session" }));
     let create = vendor
-        .server(environment, "createUserToken")
+        .server(environment, Operation::CreateUserToken)
         .create_user_token(|when, then| {
             when.body(&create_body);
             then.ok(&tokens());
         });
     let fetch = vendor
-        .server(environment, "fetchPoints")
+        .server(environment, Operation::FetchPoints)
         .fetch_points(|when, then| {
             when.body(&typed::<FetchPointsBody>(fetch_body()));
             then.ok(&typed::<FetchPointsResponse>(
@@ -74,7 +74,7 @@ async fn every_operation_in(environment: Environment) {
             ));
         });
     let send = vendor
-        .server(environment, "sendPoints")
+        .server(environment, Operation::SendPoints)
         .send_points(|when, then| {
             when.body(&typed::<SendPointsBody>(send_body()));
             then.ok(&typed::<SendPointsResponse>(
@@ -82,7 +82,7 @@ async fn every_operation_in(environment: Environment) {
             ));
         });
     let cancel = vendor
-        .server(environment, "cancelPoints")
+        .server(environment, Operation::CancelPoints)
         .cancel_points(|when, then| {
             when.body(&typed::<CancelPointsBody>(cancel_body()));
             then.ok(&typed::<CancelPointsResponse>(
@@ -161,7 +161,7 @@ async fn a_points_mock_does_not_answer_another_points_operation() {
     let vendor = MockVendor::start_async().await;
     let client = vendor.client(Environment::Sandbox, "company-token");
     let fetch = vendor
-        .server(Environment::Sandbox, "fetchPoints")
+        .server(Environment::Sandbox, Operation::FetchPoints)
         .fetch_points(|_, then| {
             then.ok(&typed::<FetchPointsResponse>(json!({})));
         });
@@ -176,9 +176,16 @@ async fn a_points_mock_does_not_answer_another_points_operation() {
         .send()
         .await;
 
-    assert_eq!(
-        sent.unwrap_err().status().map(|status| status.as_u16()),
-        Some(404)
+    assert!(
+        matches!(
+            sent,
+            Err(Error::UnexpectedStatus {
+                operation: Operation::SendPoints,
+                status: 404,
+                ..
+            })
+        ),
+        "{sent:?}"
     );
     assert_eq!(fetch.calls_async().await, 0);
 }

@@ -12,6 +12,7 @@ mod overlay;
 mod pipeline;
 mod read_input;
 mod routes;
+mod send_wrappers;
 mod validate;
 
 use std::path::{Path, PathBuf};

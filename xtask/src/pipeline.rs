@@ -15,6 +15,7 @@ use crate::mocks;
 use crate::overlay;
 use crate::read_input::{parse_yaml, read_capped};
 use crate::routes;
+use crate::send_wrappers;
 use crate::validate;
 
 /// Where the inputs come from.
@@ -122,7 +123,15 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
                 format!("progenitor cannot generate a client: {error}"),
             )
         })?;
-    let routes_tokens = routes::routes_source(&environments, &routes);
+    let operations = routes::operation_variants(&routes, &inputs.spec_name)?;
+    let client_tokens = send_wrappers::wrap_sends(
+        client_tokens,
+        &environments,
+        &routes,
+        &operations,
+        &inputs.spec_name,
+    )?;
+    let routes_tokens = routes::routes_source(&environments, &routes, &inputs.spec_name)?;
     let mocks_tokens =
         mocks::mocks_source(&spec, &document, &settings, &routes, &inputs.spec_name)?;
     timings.lap("generate", &mut clock);
@@ -142,19 +151,6 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
             }
         },
     )?;
-    for route in &routes {
-        if !source.contains(&format!("operation_id: \"{}\"", route.hook_id)) {
-            return Err(Failure::new(
-                &inputs.spec_name,
-                format!(
-                    "internal error: progenitor named operation `{}` other than `{}`; \
-                     the route table would not match it",
-                    route.operation_id, route.hook_id
-                ),
-            ));
-        }
-    }
-
     let mocks = format_source(&inputs.spec_name, mocks_tokens)?;
     timings.lap("format", &mut clock);
 

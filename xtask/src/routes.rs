@@ -9,7 +9,7 @@
 //! operation without servers of its own uses the global server.
 
 use openapiv3::{OpenAPI, ReferenceOr, Server};
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::failure::Failure;
@@ -206,8 +206,13 @@ fn server_url(server: &Server, spec_file: &str, pointer: &str) -> Result<String,
     Ok(url.to_owned())
 }
 
-/// The Rust source of `routes.rs` (without header).
-pub fn routes_source(environments: &[Environment], routes: &[Route]) -> TokenStream {
+/// The Rust source of `mod routes` (without header): `Environment`,
+/// `Operation` and the route table, indexed by `Operation`.
+pub fn routes_source(
+    environments: &[Environment],
+    routes: &[Route],
+    spec_file: &str,
+) -> Result<TokenStream, Failure> {
     let variants: Vec<_> = environments
         .iter()
         .map(|environment| format_ident!("{}", environment.variant))
@@ -221,10 +226,18 @@ pub fn routes_source(environments: &[Environment], routes: &[Route]) -> TokenStr
     let urls = environments.iter().map(|environment| &environment.url);
     let count = Literal::usize_unsuffixed(environments.len());
     let route_count = Literal::usize_unsuffixed(routes.len());
-    let route_items = routes.iter().map(|route| {
+    let operations = operation_variants(routes, spec_file)?;
+    let operation_ids = routes.iter().map(|route| &route.operation_id);
+    let operation_docs = routes.iter().map(|route| {
+        format!(
+            "`{}`: `{} {}` in the document.",
+            route.operation_id, route.http_method, route.spec_path
+        )
+    });
+    let route_items = routes.iter().zip(&operations).map(|(route, operation)| {
         let Route {
-            operation_id,
-            hook_id,
+            operation_id: _,
+            hook_id: _,
             http_method,
             spec_path,
             virtual_path,
@@ -234,8 +247,7 @@ pub fn routes_source(environments: &[Environment], routes: &[Route]) -> TokenStr
         } = route;
         quote! {
             Route {
-                operation_id: #operation_id,
-                hook_id: #hook_id,
+                operation: Operation::#operation,
                 http_method: #http_method,
                 spec_path: #spec_path,
                 virtual_path: #virtual_path,
@@ -245,7 +257,7 @@ pub fn routes_source(environments: &[Environment], routes: &[Route]) -> TokenStr
             }
         }
     });
-    quote! {
+    Ok(quote! {
         /// The vendor's environments: one per global server of the document.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Environment {
@@ -275,9 +287,72 @@ pub fn routes_source(environments: &[Environment], routes: &[Route]) -> TokenStr
             }
         }
 
-        /// Where each operation of the document is sent.
+        /// The document's operations, one variant each: hand-written code
+        /// names an operation by this type, never by a string, so a renamed or
+        /// removed operation is a compile error where it is used.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Operation {
+            #(#[doc = #operation_docs] #operations,)*
+        }
+
+        impl Operation {
+            /// Every operation, in the document's order.
+            pub const ALL: [Operation; #route_count] = [#(Operation::#operations),*];
+
+            /// The document's `operationId`, such as `fetchPoints`.
+            pub const fn id(self) -> &'static str {
+                match self {
+                    #(Operation::#operations => #operation_ids,)*
+                }
+            }
+
+            /// Where this operation is sent.
+            pub const fn route(self) -> &'static Route<#count> {
+                &ROUTES[self as usize]
+            }
+        }
+
+        impl ::std::fmt::Display for Operation {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.id())
+            }
+        }
+
+        /// Where each operation of the document is sent, in `Operation` order.
         pub static ROUTES: [Route<#count>; #route_count] = [#(#route_items),*];
+    })
+}
+
+/// Each route's `Operation` variant: the operationId in PascalCase. Two
+/// operationIds that differ only in case or punctuation would make one.
+pub fn operation_variants(routes: &[Route], spec_file: &str) -> Result<Vec<Ident>, Failure> {
+    let mut seen: Vec<(String, &str)> = Vec::new();
+    let mut variants = Vec::new();
+    for route in routes {
+        let name = pascal_case(&route.operation_id);
+        if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Err(Failure::new(
+                spec_file,
+                format!(
+                    "the operationId `{}` cannot name a Rust type: it must start with a letter",
+                    route.operation_id
+                ),
+            ));
+        }
+        if let Some((_, first)) = seen.iter().find(|(known, _)| *known == name) {
+            return Err(Failure::new(
+                spec_file,
+                format!(
+                    "the operationIds `{first}` and `{}` both become `Operation::{name}`",
+                    route.operation_id
+                ),
+            )
+            .with_hint("rename one of them in the overlay"));
+        }
+        seen.push((name.clone(), &route.operation_id));
+        variants.push(format_ident!("{name}"));
     }
+    Ok(variants)
 }
 
 #[cfg(test)]
