@@ -2,7 +2,6 @@
 //! answer as JSON; an error is one line on stderr and exit status 1.
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,9 +39,16 @@ struct Cli {
     #[arg(long = "env", value_enum, default_value = "sandbox", global = true)]
     environment: EnvironmentArg,
 
-    /// Keep the tokens in this file and refresh them on their own.
-    #[arg(long, value_name = "PATH", global = true)]
-    token_store: Option<PathBuf>,
+    /// Keep the tokens in this file (or PostgreSQL database, given as a
+    /// `postgres://` URL) and refresh them on their own, in step with every
+    /// other process using it.
+    #[arg(long, value_name = "PATH|URL", global = true)]
+    token_store: Option<String>,
+
+    /// With a PostgreSQL --token-store: the table that holds the tokens
+    /// (default xoxoday_reward_points_tokens).
+    #[arg(long, value_name = "TABLE", global = true, requires = "token_store")]
+    token_table: Option<String>,
 
     /// Do not ask before sending or cancelling points in Production.
     #[arg(long, global = true)]
@@ -188,8 +194,8 @@ fn client(cli: &Cli) -> Result<Client, String> {
         Some(_) if matches!(cli.command, Command::SeedTokenStore { .. }) => builder.access_token(
             AccessToken::new(secret_from_env("XOXODAY_ACCESS_TOKEN")?.expose_secret()),
         ),
-        Some(path) => builder
-            .token_store(Arc::new(FileTokenStore::new(path)))
+        Some(location) => builder
+            .token_store(token_store(location, cli.token_table.as_deref())?)
             .client_credentials(
                 secret_from_env("XOXODAY_CLIENT_ID")?.expose_secret(),
                 secret_from_env("XOXODAY_CLIENT_SECRET")?,
@@ -202,6 +208,34 @@ fn client(cli: &Cli) -> Result<Client, String> {
         },
     };
     builder.build().map_err(|error| error.to_string())
+}
+
+/// A file store, or a PostgreSQL store for a `postgres://` URL.
+fn token_store(location: &str, table: Option<&str>) -> Result<Arc<dyn TokenStore>, String> {
+    let postgres = ["postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| location.starts_with(scheme));
+    if !postgres {
+        if table.is_some() {
+            return Err("--token-table applies to a PostgreSQL --token-store only".into());
+        }
+        return Ok(Arc::new(FileTokenStore::new(location)));
+    }
+    #[cfg(feature = "postgres")]
+    {
+        let mut store = xoxoday_reward_points::PostgresTokenStore::from_url(location)
+            .map_err(|error| error.to_string())?;
+        if let Some(table) = table {
+            store = store.table(table).map_err(|error| error.to_string())?;
+        }
+        Ok(Arc::new(store))
+    }
+    #[cfg(not(feature = "postgres"))]
+    Err(
+        "this reward-points was built without PostgreSQL support: build it with the \
+         `postgres` feature"
+            .into(),
+    )
 }
 
 /// Asks before sending or cancelling points in Production.
@@ -366,10 +400,10 @@ async fn refresh(client: &Client) -> Result<Value, String> {
 /// Seeds the token store with the dashboard's tokens, their expiries as the
 /// vendor reports them.
 async fn seed(cli: &Cli, client: &Client, replace: bool) -> Result<Value, String> {
-    let Some(path) = &cli.token_store else {
-        return Err("seed-token-store needs --token-store PATH".into());
+    let Some(location) = &cli.token_store else {
+        return Err("seed-token-store needs --token-store PATH|URL".into());
     };
-    let store = FileTokenStore::new(path);
+    let store = token_store(location, cli.token_table.as_deref())?;
     let access_token = secret_from_env("XOXODAY_ACCESS_TOKEN")?;
     let refresh_token = secret_from_env("XOXODAY_REFRESH_TOKEN")?;
     if !replace

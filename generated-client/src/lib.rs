@@ -197,6 +197,8 @@ mod hooks;
 mod memory_token_store;
 mod origins;
 mod points_variables;
+#[cfg(feature = "postgres")]
+mod postgres_token_store;
 mod refresh_endpoint;
 mod routing;
 mod secret;
@@ -214,6 +216,8 @@ pub use generated::routes::{self, Environment, Operation, ROUTES};
 pub use generated::*;
 pub use memory_token_store::MemoryTokenStore;
 pub use origins::{OriginError, OriginOverrides};
+#[cfg(feature = "postgres")]
+pub use postgres_token_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore};
 pub use routing::Route;
 pub use secret::Secret;
 pub use token_manager::{ClientCredentials, TokenManager};

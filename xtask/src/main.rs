@@ -10,6 +10,7 @@ mod naming;
 mod output;
 mod overlay;
 mod pipeline;
+mod postgres_server;
 mod read_input;
 mod routes;
 mod send_wrappers;
@@ -35,6 +36,12 @@ const USAGE: &str =
                          with --spec and no --out, nothing is written: the document is
                          only checked
 
+usage: cargo xtask test [CARGO TEST ARGUMENTS]
+
+  the test suite, as CI runs it: starts a throwaway PostgreSQL server (installing
+  Debian's postgresql package when missing), runs `cargo test --workspace
+  --no-fail-fast` (or `cargo test --no-fail-fast ARGUMENTS`) against it, stops it
+
 usage: cargo xtask bench-build
 
   clean-builds the client crate and a crate using progenitor's generate_api! on the
@@ -45,6 +52,8 @@ usage: cargo xtask bench-build
 struct Options {
     /// `bench-build` instead of `regen`.
     bench_build: bool,
+    /// `test`, with these arguments for `cargo test`.
+    test: Option<Vec<String>>,
     check: bool,
     timings: bool,
     spec: Option<PathBuf>,
@@ -65,6 +74,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(arguments) = &options.test {
+        return test(arguments);
+    }
     if options.bench_build {
         return match bench_build::run(&workspace_root()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -94,6 +106,12 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                 ..Options::default()
             }));
         }
+        Some("test") => {
+            return Ok(Some(Options {
+                test: Some(args.cloned().collect()),
+                ..Options::default()
+            }));
+        }
         Some("--help" | "-h" | "help") => return Ok(None),
         Some(other) => return Err(format!("unknown command `{other}`")),
         None => return Err("no command given".into()),
@@ -116,6 +134,40 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         }
     }
     Ok(Some(options))
+}
+
+/// `cargo xtask test`: the suite against a throwaway PostgreSQL server.
+fn test(arguments: &[String]) -> ExitCode {
+    let server = match postgres_server::PostgresServer::start() {
+        Ok(server) => server,
+        Err(message) => {
+            eprintln!("error: cannot start a PostgreSQL server for the tests: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.arg("test").arg("--no-fail-fast");
+    if arguments.is_empty() {
+        command.arg("--workspace");
+    }
+    let status = command
+        .args(arguments)
+        .env(
+            postgres_server::TEST_POSTGRES_VARIABLE,
+            server.connection_string(),
+        )
+        .current_dir(workspace_root())
+        .status();
+    drop(server);
+    match status {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: cannot run cargo test: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn workspace_root() -> PathBuf {

@@ -1,0 +1,249 @@
+//! Replicas of a service as separate OS processes sharing one token store,
+//! against a strict-rotation stand-in with a short token lifetime. Used by
+//! `tests/replicas.rs` and by `benches/replicas.rs`.
+//!
+//! A replica is the calling binary itself, started again with
+//! `REPLICA_VARIABLE` set: the test binary runs its ignored `replica` test,
+//! the benchmark its `--replica` mode. Each calls fetch points in a loop and
+//! prints one `REPLICA-RESULT {json}` line.
+
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use xoxoday_reward_points::types::FetchPointsBodyVariables;
+use xoxoday_reward_points::{Client, Environment, FileTokenStore, Secret, TokenStore};
+use xoxoday_reward_points_mocks::{RefreshCounts, StandIn};
+
+/// Set in a replica's environment: its settings, as JSON.
+pub const REPLICA_VARIABLE: &str = "XOXODAY_REPLICA";
+const RESULT_PREFIX: &str = "REPLICA-RESULT ";
+const CLIENT_ID: &str = "replica-client-id";
+const CLIENT_SECRET: &str = "replica-client-secret";
+
+/// Where the replicas keep their tokens.
+#[derive(Clone, Debug)]
+pub enum Store {
+    File(std::path::PathBuf),
+    /// A connection string; each scenario gets a table of its own.
+    Postgres {
+        url: String,
+        table: String,
+    },
+}
+
+impl Store {
+    fn open(&self) -> Arc<dyn TokenStore> {
+        match self {
+            Store::File(path) => Arc::new(FileTokenStore::new(path)),
+            Store::Postgres { url, table } => Arc::new(
+                xoxoday_reward_points::PostgresTokenStore::from_url(url)
+                    .unwrap()
+                    .table(table)
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// What `reward-points` takes to use this store.
+    fn cli_arguments(&self) -> Vec<String> {
+        match self {
+            Store::File(path) => vec!["--token-store".into(), path.display().to_string()],
+            Store::Postgres { url, table } => vec![
+                "--token-store".into(),
+                url.clone(),
+                "--token-table".into(),
+                table.clone(),
+            ],
+        }
+    }
+}
+
+pub struct Scenario {
+    pub processes: usize,
+    pub run_for: Duration,
+    pub token_lifetime: Duration,
+    pub refresh_margin: Duration,
+    pub store: Store,
+    /// When set, an operator runs `reward-points refresh-token` on the same
+    /// store this long after the replicas start.
+    pub operator_refresh_after: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    /// Calls made, by every replica.
+    pub calls: u64,
+    pub failed: u64,
+    /// The first few failures' texts, from every replica.
+    pub failures: Vec<String>,
+    pub refreshes: RefreshCounts,
+    /// From the stand-in's start to the last replica's end.
+    pub elapsed: Duration,
+    pub operator: Option<Output>,
+}
+
+impl Outcome {
+    /// One refresh per token lifetime: refreshes happen `lifetime - margin`
+    /// apart, so at most this many in `elapsed`.
+    pub fn refreshes_allowed(&self, scenario: &Scenario) -> u64 {
+        let period = scenario.token_lifetime - scenario.refresh_margin;
+        let operator = u64::from(scenario.operator_refresh_after.is_some());
+        (self.elapsed.as_secs_f64() / period.as_secs_f64()).floor() as u64 + 1 + operator
+    }
+}
+
+/// Runs `scenario`: starts the stand-in, seeds the store, starts the
+/// replicas as processes of `replica_command`, waits for them.
+pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> Outcome {
+    let stand_in = StandIn::builder()
+        .token_lifetime(scenario.token_lifetime)
+        .revoke_replaced_access_tokens(true)
+        .start()
+        .await;
+    let started = Instant::now();
+    scenario
+        .store
+        .open()
+        .save(stand_in.initial_tokens())
+        .await
+        .unwrap();
+    let origins: Vec<(String, String)> = stand_in.vendor().origin_overrides();
+    let settings = json!({
+        "store": match &scenario.store {
+            Store::File(path) => json!({ "file": path }),
+            Store::Postgres { url, table } => json!({ "postgres": url, "table": table }),
+        },
+        "run_for_ms": scenario.run_for.as_millis() as u64,
+        "refresh_margin_ms": scenario.refresh_margin.as_millis() as u64,
+        "origins": origins,
+    });
+    let replicas: Vec<_> = (0..scenario.processes)
+        .map(|_| {
+            replica_command()
+                .env(REPLICA_VARIABLE, settings.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("a replica process starts")
+        })
+        .collect();
+
+    let operator = match scenario.operator_refresh_after {
+        Some(after) => {
+            tokio::time::sleep(after).await;
+            let mut command = Command::new(env!("CARGO_BIN_EXE_reward-points"));
+            command
+                .args(scenario.store.cli_arguments())
+                .env("XOXODAY_CLIENT_ID", CLIENT_ID)
+                .env("XOXODAY_CLIENT_SECRET", CLIENT_SECRET);
+            for (vendor, local) in &origins {
+                command
+                    .arg("--origin-override")
+                    .arg(format!("{vendor}={local}"));
+            }
+            command.arg("refresh-token");
+            Some(
+                tokio::task::spawn_blocking(move || command.output().unwrap())
+                    .await
+                    .unwrap(),
+            )
+        }
+        None => None,
+    };
+
+    let outputs = tokio::task::spawn_blocking(move || {
+        replicas
+            .into_iter()
+            .map(|child| child.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let elapsed = started.elapsed();
+    let mut outcome = Outcome {
+        calls: 0,
+        failed: 0,
+        failures: Vec::new(),
+        refreshes: stand_in.refresh_counts(),
+        elapsed,
+        operator,
+    };
+    for output in outputs {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let Some(line) = stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(RESULT_PREFIX))
+        else {
+            panic!(
+                "a replica printed no result ({}):\n{stdout}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let result: Value = serde_json::from_str(line).unwrap();
+        outcome.calls += result["calls"].as_u64().unwrap();
+        outcome.failed += result["failed"].as_u64().unwrap();
+        for failure in result["failures"].as_array().unwrap() {
+            outcome.failures.push(failure.as_str().unwrap().to_owned());
+        }
+    }
+    outcome
+}
+
+/// The body of a replica process: reads its settings from
+/// `REPLICA_VARIABLE`, calls fetch points until its time is up, prints its
+/// result. Does nothing when the variable is not set.
+pub fn replica_main() {
+    let Ok(settings) = std::env::var(REPLICA_VARIABLE) else {
+        return;
+    };
+    let settings: Value = serde_json::from_str(&settings).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = runtime.block_on(replica(&settings));
+    println!("{RESULT_PREFIX}{result}");
+}
+
+async fn replica(settings: &Value) -> Value {
+    let store = match &settings["store"] {
+        store if store.get("file").is_some() => Store::File(store["file"].as_str().unwrap().into()),
+        store => Store::Postgres {
+            url: store["postgres"].as_str().unwrap().into(),
+            table: store["table"].as_str().unwrap().into(),
+        },
+    };
+    let mut builder = Client::builder(Environment::Sandbox)
+        .token_store(store.open())
+        .client_credentials(CLIENT_ID, Secret::new(CLIENT_SECRET))
+        .refresh_margin(Duration::from_millis(
+            settings["refresh_margin_ms"].as_u64().unwrap(),
+        ));
+    for pair in settings["origins"].as_array().unwrap() {
+        builder = builder
+            .origin_override(pair[0].as_str().unwrap(), pair[1].as_str().unwrap())
+            .unwrap();
+    }
+    let client = builder.build().unwrap();
+    let who: FetchPointsBodyVariables =
+        serde_json::from_value(json!({ "user_data": { "email": "replica@example.com" } })).unwrap();
+    let deadline = Instant::now() + Duration::from_millis(settings["run_for_ms"].as_u64().unwrap());
+    let (mut calls, mut failed, mut failures) = (0u64, 0u64, Vec::new());
+    while Instant::now() < deadline {
+        let answer = client.fetch_points().variables(who.clone()).send().await;
+        let outcome = answer
+            .map_err(|error| error.to_string())
+            .and_then(|answer| answer.into_inner().into_result().map_err(|e| e.to_string()));
+        calls += 1;
+        if let Err(error) = outcome {
+            failed += 1;
+            if failures.len() < 5 {
+                failures.push(error);
+            }
+        }
+    }
+    json!({ "calls": calls, "failed": failed, "failures": failures })
+}
