@@ -7,9 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use xoxoday_reward_points::{
-    EpochMillis, PostgresTokenStore, Secret, StoredTokens, TokenLease, TokenStore,
-};
+use xoxoday_reward_points::{EpochMillis, PostgresTokenStore, Secret, StoredTokens, TokenStore};
 
 fn server() -> String {
     std::env::var("XOXODAY_TEST_POSTGRES").unwrap_or_else(|_| {
