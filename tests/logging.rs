@@ -3,8 +3,12 @@
 //! own: tracing caches per-callsite interest process-wide, so a thread-local
 //! subscriber only sees everything when no other test runs beside it.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use common::{CLIENT_SECRET, NEW_ACCESS, NEW_REFRESH, OLD_ACCESS, OLD_REFRESH, SECRETS, now_ms};
 
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
@@ -12,26 +16,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use xoxoday_reward_points::{
     Client, Environment, EpochMillis, MemoryTokenStore, Secret, StoredTokens,
 };
-
-const OLD_ACCESS: &str = "old-access-token-7f3a";
-const NEW_ACCESS: &str = "new-access-token-9c1e";
-const OLD_REFRESH: &str = "old-refresh-token-4b2d";
-const NEW_REFRESH: &str = "new-refresh-token-8e6f";
-const CLIENT_SECRET: &str = "client-secret-5a0c";
-const SECRETS: [&str; 5] = [
-    OLD_ACCESS,
-    NEW_ACCESS,
-    OLD_REFRESH,
-    NEW_REFRESH,
-    CLIENT_SECRET,
-];
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 /// A `Write` that keeps what a tracing subscriber writes.
 #[derive(Clone, Default)]

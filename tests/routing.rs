@@ -3,15 +3,15 @@
 //! for the vendor's hosts (in each environment: its own host and
 //! `accounts.xoxoday.com`).
 
+mod common;
+
 use std::fmt::Write;
+
+use common::{call_with_example, example_body};
 
 use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-use xoxoday_reward_points::types::{
-    CancelPointsBodyVariables, CreateUserTokenBody, FetchPointsBodyVariables, RefreshTokenBody,
-    SendPointsBodyVariables,
-};
 use xoxoday_reward_points::{AccessToken, Client, Environment, Operation, ROUTES};
 
 const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.company-token";
@@ -49,52 +49,6 @@ struct Expected {
     body: Option<Value>,
 }
 
-fn fetch_body() -> Value {
-    json!({
-        "query": "storesAdmin.query.user_balance",
-        "tag": "storeAdmin",
-        "variables": { "user_data": { "email": "john.doe@example.com", "phone": "+91-8999888887" } }
-    })
-}
-
-fn send_body() -> Value {
-    json!({
-        "query": "storesAdmin.mutation.sendBalance",
-        "tag": "storeAdmin",
-        "variables": { "recipients_data": {
-            "sender_email": "admin@example.com",
-            "expiry_month": 12,
-            "recipients": [{
-                "to_name": "John Doe",
-                "to_email": "john.doe@example.com",
-                "amount": "100",
-                "citation": "Great work on the launch"
-            }]
-        } }
-    })
-}
-
-fn cancel_body() -> Value {
-    json!({
-        "query": "storesAdmin.mutation.cancelBalance",
-        "tag": "storeAdmin",
-        "variables": { "recipients_data": { "recipients": [{ "unique_id": 987654321 }] } }
-    })
-}
-
-fn refresh_body() -> Value {
-    json!({
-        "grant_type": "refresh_token",
-        "refresh_token": "dGhpcyBpcyBhIHJlZnJlc2ggdG9rZW4...",
-        "client_id": "your_client_id",
-        "client_secret": "your_client_secret"
-    })
-}
-
-fn create_user_body() -> Value {
-    json!({ "user_input": "your.email@example.com", "scope": "user_session" })
-}
-
 fn expectations() -> Vec<Expected> {
     let auth = |operation, method, path, body: Option<Value>| Expected {
         operation,
@@ -123,55 +77,34 @@ fn expectations() -> Vec<Expected> {
             Operation::RefreshToken,
             "POST",
             "/chef/v1/oauth/token/company",
-            Some(refresh_body()),
+            example_body(Operation::RefreshToken),
         ),
         auth(
             Operation::CreateUserToken,
             "POST",
             "/chef/v1/oauth/token/create/user",
-            Some(create_user_body()),
+            example_body(Operation::CreateUserToken),
         ),
-        points(Operation::FetchPoints, fetch_body(), false),
-        points(Operation::SendPoints, send_body(), false),
-        points(Operation::CancelPoints, cancel_body(), true),
+        points(
+            Operation::FetchPoints,
+            example_body(Operation::FetchPoints).unwrap(),
+            false,
+        ),
+        points(
+            Operation::SendPoints,
+            example_body(Operation::SendPoints).unwrap(),
+            false,
+        ),
+        points(
+            Operation::CancelPoints,
+            example_body(Operation::CancelPoints).unwrap(),
+            true,
+        ),
     ]
 }
 
-/// Calls one operation with its canonical input: the vendor's example.
-/// The points operations are given only their `variables`.
 async fn call(client: &Client, operation: Operation) {
-    fn variables<T: serde::de::DeserializeOwned>(body: Value) -> T {
-        serde_json::from_value(body["variables"].clone()).unwrap()
-    }
-    let outcome = match operation {
-        Operation::ValidateTokenPoints => client.validate_token_points().send().await.map(drop),
-        Operation::RefreshToken => {
-            let body: RefreshTokenBody = serde_json::from_value(refresh_body()).unwrap();
-            client.refresh_token().body(body).send().await.map(drop)
-        }
-        Operation::CreateUserToken => {
-            let body: CreateUserTokenBody = serde_json::from_value(create_user_body()).unwrap();
-            client.create_user_token().body(body).send().await.map(drop)
-        }
-        Operation::FetchPoints => {
-            let vars: FetchPointsBodyVariables = variables(fetch_body());
-            client.fetch_points().variables(vars).send().await.map(drop)
-        }
-        Operation::SendPoints => {
-            let vars: SendPointsBodyVariables = variables(send_body());
-            client.send_points().variables(vars).send().await.map(drop)
-        }
-        Operation::CancelPoints => {
-            let vars: CancelPointsBodyVariables = variables(cancel_body());
-            client
-                .cancel_points()
-                .variables(vars)
-                .send()
-                .await
-                .map(drop)
-        }
-    };
-    if let Err(error) = outcome {
+    if let Err(error) = call_with_example(client, operation).await {
         panic!("{operation} failed: {error:?}");
     }
 }

@@ -3,142 +3,24 @@
 //! expiry, once after a 401, single flight, rotation saved first), typed
 //! failures, and no secret in any formatted value or log line.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use common::*;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use xoxoday_reward_points::types::{
-    FetchPointsBodyVariables, RefreshTokenBody, SendPointsBodyVariables, TokenResponse,
-};
+use xoxoday_reward_points::types::{RefreshTokenBody, TokenResponse};
 use xoxoday_reward_points::{
-    AccessToken, AuthError, Client, ClientCredentials, DecodeProblemKind, Environment, EpochMillis,
-    Error, FileTokenStore, MemoryTokenStore, NeedsPerson, Operation, RetryPolicy, Secret,
-    StoredTokens, TokenStore, TransientAuth,
+    AccessToken, AuthError, Client, ClientCredentials, DecodeProblemKind, Environment, Error,
+    FileTokenStore, MemoryTokenStore, NeedsPerson, Operation, Secret, TokenStore, TransientAuth,
 };
-
-const SANDBOX: &str = "https://stagingstores.xoxoday.com";
-const POINTS_PATH: &str = "/chef/v1/oauth/api";
-const TOKEN_PATH: &str = "/chef/v1/oauth/token";
-const REFRESH_PATH: &str = "/chef/v1/oauth/token/company";
-const OLD_ACCESS: &str = "old-access-token-7f3a";
-const NEW_ACCESS: &str = "new-access-token-9c1e";
-const OLD_REFRESH: &str = "old-refresh-token-4b2d";
-const NEW_REFRESH: &str = "new-refresh-token-8e6f";
-const CLIENT_SECRET: &str = "client-secret-5a0c";
-const SECRETS: [&str; 5] = [
-    OLD_ACCESS,
-    NEW_ACCESS,
-    OLD_REFRESH,
-    NEW_REFRESH,
-    CLIENT_SECRET,
-];
-
-/// Every test here ends within a minute or fails: a hang must never stall
-/// the suite (or CI) until its own limit.
-async fn within<T>(test: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), test)
-        .await
-        .expect("the test did not finish within 60 s")
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-const DAY_MS: u64 = 86_400_000;
-
-fn stored(access_valid: bool, refresh_valid: bool) -> StoredTokens {
-    let now = now_ms();
-    StoredTokens {
-        access_token: Secret::new(OLD_ACCESS),
-        access_token_expiry: Some(EpochMillis(if access_valid {
-            now + DAY_MS
-        } else {
-            now - 1000
-        })),
-        refresh_token: Secret::new(OLD_REFRESH),
-        refresh_token_expiry: Some(EpochMillis(if refresh_valid {
-            now + 30 * DAY_MS
-        } else {
-            now - 1000
-        })),
-    }
-}
-
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        min_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(40),
-    }
-}
-
-fn static_client(origin: &str) -> Client {
-    Client::builder(Environment::Sandbox)
-        .access_token(AccessToken::new(OLD_ACCESS))
-        .origin_override(SANDBOX, origin)
-        .unwrap()
-        .retry_policy(fast_retries())
-        .timeout(Duration::from_millis(400))
-        .build()
-        .unwrap()
-}
-
-fn managed_client(origin: &str, store: Arc<dyn TokenStore>) -> Client {
-    Client::builder(Environment::Sandbox)
-        .token_store(store)
-        .client_credentials("your_client_id", Secret::new(CLIENT_SECRET))
-        .origin_override(SANDBOX, origin)
-        .unwrap()
-        .retry_policy(fast_retries())
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
-
-fn fetch_variables() -> FetchPointsBodyVariables {
-    serde_json::from_value(json!({ "user_data": { "email": "john.doe@example.com" } })).unwrap()
-}
-
-fn send_variables() -> SendPointsBodyVariables {
-    serde_json::from_value(json!({ "recipients_data": {
-        "sender_email": "admin@example.com",
-        "expiry_month": 12,
-        "recipients": [{ "to_name": "John Doe", "to_email": "john.doe@example.com", "amount": "100" }]
-    } }))
-    .unwrap()
-}
-
-fn balance_body() -> Value {
-    json!({ "data": { "user_balance": { "success": 1, "message": null, "data": { "total": 1500 } } } })
-}
-
-fn rotated_tokens() -> Value {
-    json!({
-        "access_token": NEW_ACCESS,
-        "token_type": "bearer",
-        "expires_in": 1296000,
-        "refresh_token": NEW_REFRESH,
-        // One vendor page prints the expiries as strings: accepted.
-        "access_token_expiry": (now_ms() + 15 * DAY_MS).to_string(),
-        "refresh_token_expiry": now_ms() + 60 * DAY_MS
-    })
-}
-
-async fn requests_to(server: &MockServer, at: &str) -> Vec<wiremock::Request> {
-    let all = server.received_requests().await.unwrap_or_default();
-    all.into_iter()
-        .filter(|request| request.url.path() == at)
-        .collect()
-}
 
 // ---------------------------------------------------------------------------
 // A raw TCP server for what wiremock cannot do: read a whole request, count
@@ -410,37 +292,6 @@ async fn a_send_reaches_the_server_at_most_once_under_every_fault() {
 
 // ---------------------------------------------------------------------------
 // The token lifecycle.
-
-async fn mount_refresh(server: &MockServer, delay: Duration) {
-    Mock::given(method("POST"))
-        .and(path(REFRESH_PATH))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(rotated_tokens())
-                .set_delay(delay),
-        )
-        .mount(server)
-        .await;
-}
-
-async fn mount_validate(server: &MockServer) {
-    let valid =
-        json!({ "access_token": NEW_ACCESS, "token_type": "bearer", "expires_in": 1296000 });
-    Mock::given(method("GET"))
-        .and(path(TOKEN_PATH))
-        .and(header(
-            "authorization",
-            format!("Bearer {NEW_ACCESS}").as_str(),
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(valid))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(TOKEN_PATH))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({ "error": "Unauthorized" })))
-        .mount(server)
-        .await;
-}
 
 #[tokio::test]
 async fn a_401_refreshes_once_saves_the_rotated_token_first_and_repeats_once() {

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::access_token::AccessToken;
 use crate::error::DecodeProblem;
 use crate::routes::Operation;
-use crate::{AuthError, Client, Error, Secret};
+use crate::{AuthError, Client, Error};
 
 tokio::task_local! {
     static CALL: Call;
@@ -32,6 +32,10 @@ pub(crate) struct Call {
     status: Cell<Option<u16>>,
     /// The bearer token sent, to scrub from any text the vendor answers.
     sent_token: RefCell<Option<AccessToken>>,
+    /// The string values of an unauthenticated request's JSON body (the
+    /// refresh call carries the refresh token and the client secret there),
+    /// likewise.
+    sent_values: RefCell<Vec<String>>,
 }
 
 /// The operation of the call running on this task, if any.
@@ -51,6 +55,22 @@ pub(crate) fn record_sent_token(token: AccessToken) {
     let _ = CALL.try_with(|call| *call.sent_token.borrow_mut() = Some(token));
 }
 
+/// Keeps the string values of a JSON request body, to scrub them from the
+/// vendor's texts. Only for the operations sent without a bearer token.
+pub(crate) fn record_sent_body(body: &[u8]) {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
+        return;
+    };
+    let values = fields
+        .into_iter()
+        .filter_map(|(_, value)| match value {
+            serde_json::Value::String(text) if text.len() >= MIN_SCRUBBED_LEN => Some(text),
+            _ => None,
+        })
+        .collect();
+    let _ = CALL.try_with(|call| *call.sent_values.borrow_mut() = values);
+}
+
 /// Runs progenitor's `send` for `operation` and returns its answer, or the
 /// crate's [`Error`].
 pub(crate) async fn send<T, E: Serialize>(
@@ -63,6 +83,7 @@ pub(crate) async fn send<T, E: Serialize>(
         auth_failure: RefCell::new(None),
         status: Cell::new(None),
         sent_token: RefCell::new(None),
+        sent_values: RefCell::new(Vec::new()),
     };
     let mut scoped = pin!(CALL.scope(call, raw));
     let result = scoped.as_mut().await;
@@ -83,11 +104,14 @@ impl Call {
         if let Some(source) = self.auth_failure.into_inner() {
             return Error::Auth { operation, source };
         }
-        let sent_token = self
-            .sent_token
-            .into_inner()
-            .and_then(|token| AccessToken::sent_in(&token.bearer_header()?));
-        let scrub = |message: Option<String>| scrubbed(message, sent_token.as_ref());
+        let mut sent = self.sent_values.into_inner();
+        sent.extend(
+            self.sent_token
+                .into_inner()
+                .and_then(|token| AccessToken::sent_in(&token.bearer_header()?))
+                .map(|token| token.expose_secret().to_owned()),
+        );
+        let scrub = |message: Option<String>| scrubbed(message, &sent);
         match error {
             Raw::InvalidRequest(message) | Raw::Custom(message) => {
                 Error::InvalidInput { operation, message }
@@ -156,14 +180,17 @@ pub(crate) fn vendor_message(body: &serde_json::Value) -> Option<String> {
         .map(|message| message.chars().take(MAX_MESSAGE_CHARS).collect())
 }
 
-/// A vendor text with the token that was sent replaced, should the vendor
-/// echo it.
-fn scrubbed(message: Option<String>, token: Option<&Secret>) -> Option<String> {
-    let message = message?;
-    match token.map(Secret::expose_secret) {
-        Some(token) if !token.is_empty() && message.contains(token) => {
-            Some(message.replace(token, "<redacted>"))
+/// Sent values shorter than this are not scrubbed (they are not secrets).
+const MIN_SCRUBBED_LEN: usize = 8;
+
+/// A vendor text with what was sent (the token, the refresh call's values)
+/// replaced, should the vendor echo it.
+fn scrubbed(message: Option<String>, sent: &[String]) -> Option<String> {
+    let mut message = message?;
+    for value in sent.iter().filter(|value| !value.is_empty()) {
+        if message.contains(value.as_str()) {
+            message = message.replace(value.as_str(), "<redacted>");
         }
-        _ => Some(message),
     }
+    Some(message)
 }

@@ -36,6 +36,9 @@ impl ClientHooks<ClientContext> for Client {
 
         request.headers_mut().remove(AUTHORIZATION);
         if !operation.route().authenticated {
+            if let Some(body) = request.body().and_then(reqwest::Body::as_bytes) {
+                call::record_sent_body(body);
+            }
             return Ok(());
         }
         let token = match &self.inner.auth {

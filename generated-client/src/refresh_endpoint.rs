@@ -100,10 +100,19 @@ impl RefreshEndpoint {
                 reason: format!("HTTP {status}"),
             };
         }
+        // Should the vendor echo what it was sent, it is not repeated.
         let message = serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|body| vendor_message(&body))
-            .map(|message| message.replace(held.refresh_token.expose_secret(), "<redacted>"));
+            .map(|message| {
+                [&held.refresh_token, &credentials.client_secret]
+                    .iter()
+                    .map(|secret| secret.expose_secret())
+                    .filter(|secret| !secret.is_empty())
+                    .fold(message, |message, secret| {
+                        message.replace(secret, "<redacted>")
+                    })
+            });
         RefreshOutcome::Rejected {
             status: status.as_u16(),
             message,
