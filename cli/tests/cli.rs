@@ -6,9 +6,21 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use xoxoday_reward_points_mocks::{STAND_IN_ACCESS_TOKEN, StandIn};
+use xoxoday_reward_points::{FileTokenStore, TokenStore};
+use xoxoday_reward_points_mocks::{STAND_IN_ACCESS_TOKEN, STAND_IN_REFRESH_TOKEN, StandIn};
 
 fn run(stand_in: &StandIn, token: Option<&str>, args: &[&str], stdin: &str) -> Output {
+    run_with(stand_in, token, &[], args, stdin)
+}
+
+/// `run`, with more environment variables.
+fn run_with(
+    stand_in: &StandIn,
+    token: Option<&str>,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: &str,
+) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_reward-points"));
     for (origin, local) in stand_in.vendor().origin_overrides() {
         command
@@ -20,6 +32,8 @@ fn run(stand_in: &StandIn, token: Option<&str>, args: &[&str], stdin: &str) -> O
         .env_remove("XOXODAY_ACCESS_TOKEN")
         .env_remove("XOXODAY_CLIENT_ID")
         .env_remove("XOXODAY_CLIENT_SECRET")
+        .env_remove("XOXODAY_REFRESH_TOKEN")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -176,4 +190,64 @@ fn help_lists_every_operation_and_the_credentials() {
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seed_token_store_saves_the_dashboard_tokens_with_their_expiries_once() {
+    let stand_in = StandIn::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    let store = path.to_str().unwrap();
+    let env = [("XOXODAY_REFRESH_TOKEN", STAND_IN_REFRESH_TOKEN)];
+    let token = Some(STAND_IN_ACCESS_TOKEN);
+    let seed = ["--token-store", store, "seed-token-store"];
+
+    let seeded = stdout_json(&run_with(&stand_in, token, &env, &seed, ""));
+
+    let expected = stand_in.initial_tokens();
+    assert_eq!(
+        seeded,
+        serde_json::json!({
+            "saved_to": store,
+            "access_token_valid": true,
+            "access_token_expiry": expected.access_token_expiry.unwrap().as_millis(),
+            "refresh_token_expiry": seeded["refresh_token_expiry"],
+        })
+    );
+    let saved = FileTokenStore::new(&path).load().await.unwrap().unwrap();
+    assert_eq!(saved.access_token.expose_secret(), STAND_IN_ACCESS_TOKEN);
+    assert_eq!(saved.refresh_token.expose_secret(), STAND_IN_REFRESH_TOKEN);
+    assert_eq!(saved.access_token_expiry, expected.access_token_expiry);
+
+    // Seeding again would replace live tokens: only with --replace.
+    let again = run_with(&stand_in, token, &env, &seed, "");
+    assert_eq!(
+        one_line_error(&again),
+        format!(
+            "error: {store} already holds tokens; nothing was changed (give --replace to \
+             overwrite them)"
+        )
+    );
+    let replace: Vec<&str> = seed.iter().copied().chain(["--replace"]).collect();
+    stdout_json(&run_with(&stand_in, token, &env, &replace, ""));
+
+    // The store serves the other commands.
+    let credentials = [
+        ("XOXODAY_CLIENT_ID", "my-client-id"),
+        ("XOXODAY_CLIENT_SECRET", "my-client-secret"),
+    ];
+    let balance = stdout_json(&run_with(
+        &stand_in,
+        None,
+        &credentials,
+        &[
+            "--token-store",
+            store,
+            "fetch-points",
+            "--email",
+            "a@example.com",
+        ],
+        "",
+    ));
+    assert_eq!(balance["data"]["user_balance"]["success"], 1);
 }

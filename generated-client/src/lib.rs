@@ -160,12 +160,22 @@
 //! With [`ClientBuilder::token_store`] and
 //! [`ClientBuilder::client_credentials`], a [`TokenManager`] refreshes the
 //! access token before it expires ([`ClientBuilder::refresh_margin`], 5
-//! minutes by default) and once after a 401, then repeats that request once.
-//! Refresh is single-flight: concurrent calls cause one refresh request. Each
-//! rotated refresh token is saved to the store before it is used
-//! ([`FileTokenStore`] writes atomically, mode 0600). An expired refresh token
-//! is an [`AuthError`] saying a new one must be made in the dashboard.
-//! Tokens and secrets are [`Secret`]s: `Debug` and `Display` never show them.
+//! minutes by default) and after a 401, then repeats that request once.
+//!
+//! Replicas of a service share one [`TokenStore`], and refresh in step
+//! through it: take the store's lock, read what it holds, use that if another
+//! replica already refreshed, otherwise refresh, save, release. So the vendor
+//! sees one refresh per token lifetime however many processes there are.
+//! [`FileTokenStore`] serves processes on one machine (an OS file lock);
+//! `PostgresTokenStore` (feature `postgres`) replicas on several machines (an
+//! advisory lock); [`MemoryTokenStore`] tests. Inside a process, refresh is
+//! single-flight too. A refresh that fails for a passing reason while the
+//! token is still valid does not fail the call, and refreshing backs off.
+//! Token failures are an [`AuthError`]: [`AuthError::NeedsPerson`] (make new
+//! tokens in the dashboard) or [`AuthError::Transient`].
+//!
+//! Tokens and secrets are [`Secret`]s: `Debug` and `Display` never show them,
+//! and no [`Error`] holds one.
 //!
 //! # Retries
 //!

@@ -42,6 +42,11 @@ usage: cargo xtask test [CARGO TEST ARGUMENTS]
   Debian's postgresql package when missing), runs `cargo test --workspace
   --no-fail-fast` (or `cargo test --no-fail-fast ARGUMENTS`) against it, stops it
 
+usage: cargo xtask bench-replicas
+
+  replicas sharing a token store, measured (BENCHMARKS.md), with a throwaway
+  PostgreSQL server
+
 usage: cargo xtask bench-build
 
   clean-builds the client crate and a crate using progenitor's generate_api! on the
@@ -52,8 +57,9 @@ usage: cargo xtask bench-build
 struct Options {
     /// `bench-build` instead of `regen`.
     bench_build: bool,
-    /// `test`, with these arguments for `cargo test`.
-    test: Option<Vec<String>>,
+    /// `test` or `bench-replicas`: cargo's arguments, to run with a
+    /// throwaway PostgreSQL server.
+    with_postgres: Option<Vec<String>>,
     check: bool,
     timings: bool,
     spec: Option<PathBuf>,
@@ -74,8 +80,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(arguments) = &options.test {
-        return test(arguments);
+    if let Some(arguments) = &options.with_postgres {
+        return cargo_with_postgres(arguments);
     }
     if options.bench_build {
         return match bench_build::run(&workspace_root()) {
@@ -107,8 +113,21 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             }));
         }
         Some("test") => {
+            let rest: Vec<String> = args.cloned().collect();
+            let mut cargo = vec!["test".to_owned(), "--no-fail-fast".to_owned()];
+            if rest.is_empty() {
+                cargo.push("--workspace".to_owned());
+            }
+            cargo.extend(rest);
             return Ok(Some(Options {
-                test: Some(args.cloned().collect()),
+                with_postgres: Some(cargo),
+                ..Options::default()
+            }));
+        }
+        Some("bench-replicas") if args.len() == 0 => {
+            let cargo = ["bench", "-p", "reward-points-cli", "--bench", "replicas"];
+            return Ok(Some(Options {
+                with_postgres: Some(cargo.map(str::to_owned).to_vec()),
                 ..Options::default()
             }));
         }
@@ -136,8 +155,9 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     Ok(Some(options))
 }
 
-/// `cargo xtask test`: the suite against a throwaway PostgreSQL server.
-fn test(arguments: &[String]) -> ExitCode {
+/// `cargo ARGUMENTS` with a throwaway PostgreSQL server, whose connection
+/// string the tests and benchmarks read from `XOXODAY_TEST_POSTGRES`.
+fn cargo_with_postgres(arguments: &[String]) -> ExitCode {
     let server = match postgres_server::PostgresServer::start() {
         Ok(server) => server,
         Err(message) => {
@@ -146,12 +166,7 @@ fn test(arguments: &[String]) -> ExitCode {
         }
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = std::process::Command::new(cargo);
-    command.arg("test").arg("--no-fail-fast");
-    if arguments.is_empty() {
-        command.arg("--workspace");
-    }
-    let status = command
+    let status = std::process::Command::new(cargo)
         .args(arguments)
         .env(
             postgres_server::TEST_POSTGRES_VARIABLE,
@@ -164,7 +179,7 @@ fn test(arguments: &[String]) -> ExitCode {
         Ok(status) if status.success() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("error: cannot run cargo test: {error}");
+            eprintln!("error: cannot run cargo: {error}");
             ExitCode::FAILURE
         }
     }

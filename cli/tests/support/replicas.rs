@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xoxoday_reward_points::types::FetchPointsBodyVariables;
-use xoxoday_reward_points::{Client, Environment, FileTokenStore, Secret, TokenStore};
+use xoxoday_reward_points::{
+    Client, Environment, FileTokenStore, Secret, StoreFuture, StoredTokens, TokenLease, TokenStore,
+};
 use xoxoday_reward_points_mocks::{RefreshCounts, StandIn};
 
 /// Set in a replica's environment: its settings, as JSON.
@@ -26,6 +28,10 @@ const CLIENT_SECRET: &str = "replica-client-secret";
 #[derive(Clone, Debug)]
 pub enum Store {
     File(std::path::PathBuf),
+    /// The same file with its lock bypassed: each process reads, refreshes
+    /// and writes on its own, as before refresh was coordinated. Only the
+    /// benchmark uses it, for comparison.
+    FileWithoutLock(std::path::PathBuf),
     /// A connection string; each scenario gets a table of its own.
     Postgres {
         url: String,
@@ -37,6 +43,7 @@ impl Store {
     fn open(&self) -> Arc<dyn TokenStore> {
         match self {
             Store::File(path) => Arc::new(FileTokenStore::new(path)),
+            Store::FileWithoutLock(path) => Arc::new(WithoutLock(FileTokenStore::new(path))),
             Store::Postgres { url, table } => Arc::new(
                 xoxoday_reward_points::PostgresTokenStore::from_url(url)
                     .unwrap()
@@ -49,7 +56,9 @@ impl Store {
     /// What `reward-points` takes to use this store.
     fn cli_arguments(&self) -> Vec<String> {
         match self {
-            Store::File(path) => vec!["--token-store".into(), path.display().to_string()],
+            Store::File(path) | Store::FileWithoutLock(path) => {
+                vec!["--token-store".into(), path.display().to_string()]
+            }
             Store::Postgres { url, table } => vec![
                 "--token-store".into(),
                 url.clone(),
@@ -113,6 +122,7 @@ pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> 
     let settings = json!({
         "store": match &scenario.store {
             Store::File(path) => json!({ "file": path }),
+            Store::FileWithoutLock(path) => json!({ "file_without_lock": path }),
             Store::Postgres { url, table } => json!({ "postgres": url, "table": table }),
         },
         "run_for_ms": scenario.run_for.as_millis() as u64,
@@ -211,6 +221,9 @@ pub fn replica_main() {
 async fn replica(settings: &Value) -> Value {
     let store = match &settings["store"] {
         store if store.get("file").is_some() => Store::File(store["file"].as_str().unwrap().into()),
+        store if store.get("file_without_lock").is_some() => {
+            Store::FileWithoutLock(store["file_without_lock"].as_str().unwrap().into())
+        }
         store => Store::Postgres {
             url: store["postgres"].as_str().unwrap().into(),
             table: store["table"].as_str().unwrap().into(),
@@ -246,4 +259,55 @@ async fn replica(settings: &Value) -> Value {
         }
     }
     json!({ "calls": calls, "failed": failed, "failures": failures })
+}
+
+/// A file store whose lock locks nothing: the lease reads the file and
+/// writes it back through the store's own `save`.
+#[derive(Debug)]
+struct WithoutLock(FileTokenStore);
+
+struct UnlockedLease {
+    store: FileTokenStore,
+    tokens: Option<StoredTokens>,
+}
+
+impl TokenStore for WithoutLock {
+    fn load(&self) -> StoreFuture<'_, Option<StoredTokens>> {
+        self.0.load()
+    }
+
+    fn lock(&self) -> StoreFuture<'_, Box<dyn TokenLease>> {
+        Box::pin(async move {
+            let tokens = self.0.load().await?;
+            Ok(Box::new(UnlockedLease {
+                store: self.0.clone(),
+                tokens,
+            }) as Box<dyn TokenLease>)
+        })
+    }
+
+    fn location(&self) -> String {
+        self.0.location()
+    }
+}
+
+impl TokenLease for UnlockedLease {
+    fn tokens(&self) -> Option<&StoredTokens> {
+        self.tokens.as_ref()
+    }
+
+    fn reload(&mut self) -> StoreFuture<'_, Option<StoredTokens>> {
+        Box::pin(async move {
+            self.tokens = self.store.load().await?;
+            Ok(self.tokens.clone())
+        })
+    }
+
+    fn save(self: Box<Self>, tokens: StoredTokens) -> StoreFuture<'static, ()> {
+        Box::pin(async move { self.store.save(tokens).await })
+    }
+
+    fn release(self: Box<Self>) -> StoreFuture<'static, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
