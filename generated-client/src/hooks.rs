@@ -21,7 +21,7 @@ use crate::access_token::AccessToken;
 use crate::call;
 use crate::client_builder::Auth;
 use crate::routes::Operation;
-use crate::routing::real_url;
+use crate::routing::{Credential, real_url};
 use crate::{Client, ClientContext};
 
 impl ClientHooks<ClientContext> for Client {
@@ -35,7 +35,7 @@ impl ClientHooks<ClientContext> for Client {
             .map_err(Error::InvalidRequest)?;
 
         request.headers_mut().remove(AUTHORIZATION);
-        if !operation.route().authenticated {
+        if operation.route().credential != Credential::BearerToken {
             if let Some(body) = request.body().and_then(reqwest::Body::as_bytes) {
                 call::record_sent_body(body);
             }
@@ -109,7 +109,7 @@ impl Client {
         attempts: &AtomicU32,
     ) -> reqwest::Result<Response> {
         let route = operation.map(Operation::route);
-        let authenticated = route.is_some_and(|route| route.authenticated);
+        let authenticated = route.is_some_and(|route| route.credential == Credential::BearerToken);
         let manager = match &self.inner.auth {
             Auth::Managed(manager) if authenticated => Some(manager),
             _ => None,

@@ -228,7 +228,7 @@ pub use memory_token_store::MemoryTokenStore;
 pub use origins::{OriginError, OriginOverrides};
 #[cfg(feature = "postgres")]
 pub use postgres_token_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore};
-pub use routing::Route;
+pub use routing::{Credential, Route};
 pub use secret::Secret;
 pub use token_manager::{ClientCredentials, TokenManager};
 pub use token_store::{StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore};

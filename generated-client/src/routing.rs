@@ -10,6 +10,17 @@ use crate::ClientContext;
 use crate::origins::OriginOverrides;
 use crate::routes::{Environment, Operation, ROUTES};
 
+/// The credential an operation is sent with, from the document's `security`
+/// (regen refuses a document that asks for one the client cannot send).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credential {
+    /// Nothing: the document asks for no credential.
+    None,
+    /// `Authorization: Bearer <access token>`.
+    BearerToken,
+}
+
 /// Where one operation goes. `N` is the number of environments.
 #[derive(Debug)]
 pub struct Route<const N: usize> {
@@ -20,8 +31,8 @@ pub struct Route<const N: usize> {
     pub spec_path: &'static str,
     /// A virtual path is not sent: the call goes to the server URL itself.
     pub virtual_path: bool,
-    /// Whether the document asks for the bearer token.
-    pub authenticated: bool,
+    /// The credential the document asks for.
+    pub credential: Credential,
     /// Safe to repeat, so retried on connection errors, timeouts, 429 and
     /// 5xx: GETs and operations the overlay marks `x-idempotent`.
     pub idempotent: bool,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::failure::Failure;
+use crate::diagnostic::Diagnostic;
 
 const MACRO_CRATE_MANIFEST: &str = r#"[package]
 name = "generate-api-macro-bench"
@@ -44,11 +44,12 @@ const MACRO_CRATE_SOURCE: &str = r#"//! The vendor's document through progenitor
 progenitor::generate_api!("reward-points-api.yaml");
 "#;
 
-pub fn run(root: &Path) -> Result<(), Failure> {
+pub fn run(root: &Path) -> Result<(), Diagnostic> {
     let scratch = root.join("target/bench-build");
     let _ = std::fs::remove_dir_all(&scratch);
     let macro_crate = scratch.join("macro-crate");
-    let io = |error: std::io::Error| Failure::new(scratch.display().to_string(), error.to_string());
+    let io =
+        |error: std::io::Error| Diagnostic::new(scratch.display().to_string(), error.to_string());
     std::fs::create_dir_all(macro_crate.join("src")).map_err(io)?;
     let client_user = scratch.join("client-user");
     std::fs::create_dir_all(client_user.join("src")).map_err(io)?;
@@ -108,20 +109,20 @@ pub fn run(root: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn timed_build(dir: &Path, args: &[&str], target: &Path) -> Result<Duration, Failure> {
+fn timed_build(dir: &Path, args: &[&str], target: &Path) -> Result<Duration, Diagnostic> {
     let started = Instant::now();
     run_cargo(dir, args, Some(target))?;
     Ok(started.elapsed())
 }
 
-fn run_cargo(dir: &Path, args: &[&str], target: Option<&Path>) -> Result<(), Failure> {
+fn run_cargo(dir: &Path, args: &[&str], target: Option<&Path>) -> Result<(), Diagnostic> {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.args(args).current_dir(dir);
     if let Some(target) = target {
         command.env("CARGO_TARGET_DIR", target);
     }
     let output = command.output().map_err(|error| {
-        Failure::new(
+        Diagnostic::new(
             dir.display().to_string(),
             format!("cannot run cargo: {error}"),
         )
@@ -132,7 +133,7 @@ fn run_cargo(dir: &Path, args: &[&str], target: Option<&Path>) -> Result<(), Fai
             .lines()
             .find(|line| line.starts_with("error"))
             .unwrap_or("");
-        return Err(Failure::new(
+        return Err(Diagnostic::new(
             dir.display().to_string(),
             format!("`cargo {}` failed: {first}", args.join(" ")),
         ));
@@ -142,7 +143,7 @@ fn run_cargo(dir: &Path, args: &[&str], target: Option<&Path>) -> Result<(), Fai
 
 /// Distinct crates the build compiles (normal and build dependencies, proc
 /// macros included), not counting the crate itself.
-fn dependency_count(dir: &Path, package: &[&str]) -> Result<usize, Failure> {
+fn dependency_count(dir: &Path, package: &[&str]) -> Result<usize, Diagnostic> {
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .arg("tree")
         .args(package)
@@ -158,7 +159,7 @@ fn dependency_count(dir: &Path, package: &[&str]) -> Result<usize, Failure> {
         .current_dir(dir)
         .output()
         .map_err(|error| {
-            Failure::new(
+            Diagnostic::new(
                 dir.display().to_string(),
                 format!("cannot run cargo: {error}"),
             )

@@ -15,27 +15,27 @@
 
 use serde_json::{Map, Value};
 
-use crate::failure::Failure;
+use crate::diagnostic::Diagnostic;
 use crate::naming::{escape, pascal_case};
 use crate::validate::HTTP_METHODS;
 
 const JSON: &str = "application/json";
 
-pub fn name_error_bodies(document: &mut Value, spec_file: &str) -> Result<(), Failure> {
+pub fn name_error_bodies(document: &mut Value, spec_file: &str) -> Result<(), Diagnostic> {
     let mut hoisted: Vec<(String, Value, String)> = Vec::new();
     let mut taken: Vec<String> = document
         .pointer("/components/schemas")
         .and_then(Value::as_object)
         .map(|schemas| schemas.keys().cloned().collect())
         .unwrap_or_default();
-    let mut claim = |wanted: String, pointer: &str| -> Result<String, Failure> {
+    let mut claim = |wanted: String, pointer: &str| -> Result<String, Diagnostic> {
         for candidate in [wanted.clone(), format!("{wanted}Body")] {
             if !taken.contains(&candidate) {
                 taken.push(candidate.clone());
                 return Ok(candidate);
             }
         }
-        Err(Failure::at(
+        Err(Diagnostic::at(
             spec_file,
             pointer,
             format!(
@@ -105,7 +105,7 @@ pub fn name_error_bodies(document: &mut Value, spec_file: &str) -> Result<(), Fa
     }
     let root = document
         .as_object_mut()
-        .ok_or_else(|| Failure::new(spec_file, "the document is not a mapping"))?;
+        .ok_or_else(|| Diagnostic::new(spec_file, "the document is not a mapping"))?;
     let schemas = root
         .entry("components")
         .or_insert_with(|| Value::Object(Map::new()))
@@ -116,7 +116,7 @@ pub fn name_error_bodies(document: &mut Value, spec_file: &str) -> Result<(), Fa
                 .or_insert_with(|| Value::Object(Map::new()))
                 .as_object_mut()
         })
-        .ok_or_else(|| Failure::at(spec_file, "/components", "`components` is not a mapping"))?;
+        .ok_or_else(|| Diagnostic::at(spec_file, "/components", "`components` is not a mapping"))?;
     for (type_name, schema, _) in hoisted {
         schemas.insert(type_name, schema);
     }

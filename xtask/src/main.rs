@@ -1,158 +1,110 @@
-//! `cargo xtask regen`: see README.md and ARCHITECTURE.md.
+//! `cargo xtask`: regenerate the client, run the suite, measure. See
+//! README.md and ARCHITECTURE.md.
 
 mod bench_build;
+mod diagnostic;
 mod error_bodies;
-mod failure;
-#[path = "input_digest.rs"]
+#[path = "../../generated-client/input_digest.rs"]
 mod input_digest;
 mod mocks;
 mod naming;
 mod output;
 mod overlay;
+mod panics;
 mod pipeline;
+mod plain_strings;
 mod postgres_server;
 mod read_input;
 mod routes;
 mod send_wrappers;
+mod source_map;
 mod validate;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use failure::Failure;
+use clap::{Args, Parser, Subcommand};
+
+use diagnostic::{Diagnostic, Problems};
 use pipeline::Inputs;
 
-const USAGE: &str =
-    "usage: cargo xtask regen [--check] [--timings] [--spec PATH] [--overlay PATH] [--out DIR]
+/// Workspace automation for the Xoxoday Reward Points client.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-  regen                  regenerate generated-client/ and generated-mocks/ from specs/
-  regen --check          write nothing; exit 1 naming each stale generated file
-  --timings              print how long each stage took
-  --spec PATH            read another OpenAPI document (default specs/reward-points-api.yaml)
-  --overlay PATH         apply another overlay (default specs/reward-points-api.overlay.yaml)
-  --out DIR              write DIR/generated-client/src/generated.rs and
-                         DIR/generated-mocks/src/generated.rs instead of the workspace's;
-                         with --spec and no --out, nothing is written: the document is
-                         only checked
-
-usage: cargo xtask test [CARGO TEST ARGUMENTS]
-
-  the test suite, as CI runs it: starts a throwaway PostgreSQL server (installing
-  Debian's postgresql package when missing), runs `cargo test --workspace
-  --no-fail-fast` (or `cargo test --no-fail-fast ARGUMENTS`) against it, stops it
-
-usage: cargo xtask bench-replicas
-
-  replicas sharing a token store, measured (BENCHMARKS.md), with a throwaway
-  PostgreSQL server
-
-usage: cargo xtask bench-build
-
-  clean-builds the client crate and a crate using progenitor's generate_api! on the
-  same document, and prints both times, their ratio and both dependency counts";
-
-/// What the command line asked for.
-#[derive(Default)]
-struct Options {
-    /// `bench-build` instead of `regen`.
-    bench_build: bool,
-    /// `test` or `bench-replicas`: cargo's arguments, to run with a
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate generated-client/ and generated-mocks/ from specs/.
+    Regen(RegenArgs),
+    /// The test suite as CI runs it: starts a throwaway PostgreSQL server
+    /// (installing Debian's postgresql package when missing), runs `cargo
+    /// test --workspace --no-fail-fast` (or `cargo test --no-fail-fast
+    /// ARGUMENTS`) against it, stops it.
+    Test {
+        /// Arguments for `cargo test`, such as `-p reward-points-cli --test replicas`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_arguments: Vec<String>,
+    },
+    /// Replicas sharing a token store, measured (BENCHMARKS.md), with a
     /// throwaway PostgreSQL server.
-    with_postgres: Option<Vec<String>>,
+    BenchReplicas,
+    /// Clean-builds the client crate and a crate using progenitor's
+    /// generate_api! on the same document; prints both times, their ratio
+    /// and both dependency counts.
+    BenchBuild,
+}
+
+#[derive(Args)]
+struct RegenArgs {
+    /// Write nothing; exit 1 naming each stale generated file, with a diff.
+    #[arg(long)]
     check: bool,
+    /// Print how long each stage took.
+    #[arg(long)]
     timings: bool,
+    /// Read another OpenAPI document, YAML or JSON (default: specs/reward-points-api.yaml
+    /// or .json). Without --out, it is only checked.
+    #[arg(long, value_name = "PATH")]
     spec: Option<PathBuf>,
+    /// Apply another overlay (default specs/reward-points-api.overlay.yaml).
+    #[arg(long, value_name = "PATH")]
     overlay: Option<PathBuf>,
+    /// Write DIR/generated-client/src/generated.rs and
+    /// DIR/generated-mocks/src/generated.rs instead of the workspace's.
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse_args(&args) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Regen(args) => regen(&args),
+        Command::Test { cargo_arguments } => {
+            let mut cargo = vec!["test".to_owned(), "--no-fail-fast".to_owned()];
+            if cargo_arguments.is_empty() {
+                cargo.push("--workspace".to_owned());
+            }
+            cargo.extend(cargo_arguments);
+            cargo_with_postgres(&cargo)
         }
-        Err(message) => {
-            eprintln!("error: {message} (see `cargo xtask --help`)");
-            return ExitCode::from(2);
+        Command::BenchReplicas => {
+            let cargo = ["bench", "-p", "reward-points-cli", "--bench", "replicas"];
+            cargo_with_postgres(&cargo.map(str::to_owned))
         }
-    };
-    if let Some(arguments) = &options.with_postgres {
-        return cargo_with_postgres(arguments);
-    }
-    if options.bench_build {
-        return match bench_build::run(&workspace_root()) {
+        Command::BenchBuild => match bench_build::run(&workspace_root()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(failure) => {
                 eprintln!("error: {failure}");
                 ExitCode::FAILURE
             }
-        };
+        },
     }
-    match regen(&options) {
-        Ok(code) => code,
-        Err(failure) => {
-            eprintln!("error: {failure}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `Ok(None)` asks for the usage text.
-fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
-    let mut args = args.iter();
-    match args.next().map(String::as_str) {
-        Some("regen") => {}
-        Some("bench-build") if args.len() == 0 => {
-            return Ok(Some(Options {
-                bench_build: true,
-                ..Options::default()
-            }));
-        }
-        Some("test") => {
-            let rest: Vec<String> = args.cloned().collect();
-            let mut cargo = vec!["test".to_owned(), "--no-fail-fast".to_owned()];
-            if rest.is_empty() {
-                cargo.push("--workspace".to_owned());
-            }
-            cargo.extend(rest);
-            return Ok(Some(Options {
-                with_postgres: Some(cargo),
-                ..Options::default()
-            }));
-        }
-        Some("bench-replicas") if args.len() == 0 => {
-            let cargo = ["bench", "-p", "reward-points-cli", "--bench", "replicas"];
-            return Ok(Some(Options {
-                with_postgres: Some(cargo.map(str::to_owned).to_vec()),
-                ..Options::default()
-            }));
-        }
-        Some("--help" | "-h" | "help") => return Ok(None),
-        Some(other) => return Err(format!("unknown command `{other}`")),
-        None => return Err("no command given".into()),
-    }
-    let mut options = Options::default();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .map(PathBuf::from)
-                .ok_or_else(|| format!("`{name}` needs a path"))
-        };
-        match arg.as_str() {
-            "--check" => options.check = true,
-            "--timings" => options.timings = true,
-            "--spec" => options.spec = Some(value("--spec")?),
-            "--overlay" => options.overlay = Some(value("--overlay")?),
-            "--out" => options.out = Some(value("--out")?),
-            "--help" | "-h" => return Ok(None),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(Some(options))
 }
 
 /// `cargo ARGUMENTS` with a throwaway PostgreSQL server, whose connection
@@ -192,29 +144,58 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn regen(options: &Options) -> Result<ExitCode, Failure> {
-    let started = Instant::now();
+/// The workspace's own inputs: the vendor's document (YAML or JSON) and the
+/// overlay.
+fn default_inputs(root: &Path) -> Result<(PathBuf, PathBuf), Diagnostic> {
+    let spec =
+        input_digest::spec_file(root).map_err(|message| Diagnostic::new("specs/", message))?;
+    Ok((root.join(spec), root.join(input_digest::OVERLAY_FILE)))
+}
+
+fn regen(args: &RegenArgs) -> ExitCode {
     let root = workspace_root();
-    // Files the user named are shown as named; the defaults relative to the
-    // workspace root.
+    // Files the user named are shown as named; the workspace's relative to
+    // its root.
     let shown_as = |path: &Path| {
         path.strip_prefix(&root)
             .unwrap_or(path)
             .display()
             .to_string()
     };
-    let [default_spec, default_overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
-    let spec = options.spec.clone().unwrap_or(default_spec);
-    let overlay = options.overlay.clone().unwrap_or(default_overlay);
-    let mut clock = Instant::now();
-    let mut timings = pipeline::Timings::default();
-    let inputs = Inputs::read(&spec, &overlay, shown_as)?;
-    timings.lap("read", &mut clock);
-    let files = pipeline::generate(&inputs, &mut timings)?;
+    let inputs = default_inputs(&root).and_then(|(spec, overlay)| {
+        let spec = args.spec.clone().unwrap_or(spec);
+        let overlay = args.overlay.clone().unwrap_or(overlay);
+        Inputs::read(&spec, &overlay, shown_as)
+    });
+    let outcome = inputs
+        .map_err(|problem| (vec![problem], None))
+        .and_then(|inputs| {
+            regen_from(args, &root, &inputs, shown_as).map_err(|problems| (problems, Some(inputs)))
+        });
+    match outcome {
+        Ok(code) => code,
+        Err((problems, inputs)) => {
+            let sources = inputs.map(|inputs| inputs.sources()).unwrap_or_default();
+            let styled = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            eprint!("{}", diagnostic::render(&problems, &sources, styled));
+            ExitCode::FAILURE
+        }
+    }
+}
 
-    let out_dir = match (&options.out, &options.spec) {
+fn regen_from(
+    args: &RegenArgs,
+    root: &Path,
+    inputs: &Inputs,
+    shown_as: impl Fn(&Path) -> String,
+) -> Result<ExitCode, Problems> {
+    let started = Instant::now();
+    let mut timings = pipeline::Timings::default();
+    let files = pipeline::generate(inputs, &mut timings)?;
+
+    let out_dir = match (&args.out, &args.spec) {
         (Some(out), _) => out.clone(),
-        (None, None) => root.clone(),
+        (None, None) => root.to_path_buf(),
         (None, Some(_)) => {
             println!(
                 "regen: {} is valid and generates {} file(s); nothing written (give --out DIR to write them)",
@@ -225,7 +206,7 @@ fn regen(options: &Options) -> Result<ExitCode, Failure> {
         }
     };
 
-    if options.check {
+    if args.check {
         let reports = output::stale_reports(&out_dir, &files, &inputs.digest(), shown_as);
         if reports.is_empty() {
             println!(
@@ -245,12 +226,12 @@ fn regen(options: &Options) -> Result<ExitCode, Failure> {
     }
 
     let mut clock = Instant::now();
-    let written = output::write_changed(&out_dir, &files)?;
+    let written = output::write_changed(&out_dir, &files).map_err(|problem| vec![problem])?;
     timings.lap("write", &mut clock);
     for path in &written {
         println!("wrote {}", shown_as(path));
     }
-    if options.timings {
+    if args.timings {
         for (stage, took) in &timings.0 {
             println!("  {stage:<9} {:>8.1} ms", took.as_secs_f64() * 1000.0);
         }
@@ -263,19 +244,27 @@ fn regen(options: &Options) -> Result<ExitCode, Failure> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn workspace_inputs() -> Inputs {
+        let root = workspace_root();
+        let (spec, overlay) = default_inputs(&root).unwrap();
+        Inputs::read(&spec, &overlay, |path| {
+            path.strip_prefix(&root).unwrap().display().to_string()
+        })
+        .unwrap()
+    }
 
     /// rust-analyzer style: `cargo test` alone catches a checked-in client
     /// that no longer matches what regen would write.
     #[test]
     fn checked_in_client_is_up_to_date() {
-        let root = workspace_root();
-        let [spec, overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
-        let inputs = Inputs::read(&spec, &overlay, |path| path.display().to_string()).unwrap();
+        let inputs = workspace_inputs();
         let files = pipeline::generate(&inputs, &mut Default::default()).unwrap();
-        let reports = output::stale_reports(&root, &files, &inputs.digest(), |path| {
+        let reports = output::stale_reports(&workspace_root(), &files, &inputs.digest(), |path| {
             path.display().to_string()
         });
         assert!(
@@ -287,9 +276,7 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic() {
-        let root = workspace_root();
-        let [spec, overlay] = input_digest::INPUT_FILES.map(|file| root.join(file));
-        let inputs = Inputs::read(&spec, &overlay, |path| path.display().to_string()).unwrap();
+        let inputs = workspace_inputs();
         let first = pipeline::generate(&inputs, &mut Default::default()).unwrap();
         let second = pipeline::generate(&inputs, &mut Default::default()).unwrap();
         assert_eq!(first.len(), second.len());

@@ -11,34 +11,33 @@ use progenitor::{GenerationSettings, Generator};
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use crate::failure::Failure;
-use crate::naming::{escape, pascal_case};
+use crate::diagnostic::Diagnostic;
+use crate::naming::pascal_case;
 use crate::routes::Route;
 
 pub fn mocks_source(
     spec: &OpenAPI,
-    document: &Value,
     settings: &GenerationSettings,
     routes: &[Route],
     spec_file: &str,
-) -> Result<TokenStream, Failure> {
+) -> Result<TokenStream, Diagnostic> {
     let tokens = crate::pipeline::without_panics(|| {
         Generator::new(settings).httpmock(spec, "xoxoday_reward_points")
     })
     .map_err(|panic| {
-        Failure::new(
+        Diagnostic::new(
             spec_file,
             format!("progenitor cannot generate the mocks (it panicked: {panic})"),
         )
     })?
     .map_err(|error| {
-        Failure::new(
+        Diagnostic::new(
             spec_file,
             format!("progenitor cannot generate the mocks: {error}"),
         )
     })?;
     let mut file: syn::File = syn::parse2(tokens).map_err(|error| {
-        Failure::new(
+        Diagnostic::new(
             spec_file,
             format!("internal error: the mocks do not parse: {error}"),
         )
@@ -52,7 +51,7 @@ pub fn mocks_source(
             _ => None,
         })
         .ok_or_else(|| {
-            Failure::new(
+            Diagnostic::new(
                 spec_file,
                 "internal error: the mocks have no `operations` module",
             )
@@ -69,13 +68,13 @@ pub fn mocks_source(
             _ => None,
         });
         let Some(new_fn) = new_fn else {
-            return Err(Failure::new(
+            return Err(Diagnostic::new(
                 spec_file,
                 format!("internal error: the mocks have no `{when}::new`"),
             ));
         };
-        new_fn.block = syn::parse2(when_body(route, document))
-            .map_err(|error| Failure::new(spec_file, format!("internal error: {error}")))?;
+        new_fn.block = syn::parse2(when_body(route))
+            .map_err(|error| Diagnostic::new(spec_file, format!("internal error: {error}")))?;
     }
     Ok(quote!(#file))
 }
@@ -85,7 +84,7 @@ fn is_type(ty: &syn::Type, name: &syn::Ident) -> bool {
 }
 
 /// `Self(inner.method(M).path_matches(real path).json_body_includes(constants))`
-fn when_body(route: &Route, document: &Value) -> TokenStream {
+fn when_body(route: &Route) -> TokenStream {
     let method = format_ident!("{}", route.http_method);
     let mut paths: Vec<String> = route
         .servers
@@ -106,9 +105,10 @@ fn when_body(route: &Route, document: &Value) -> TokenStream {
     paths.sort();
     paths.dedup();
     let pattern = format!("^(?:{})$", paths.join("|"));
-    let constants = body_constants(route, document);
-    let includes = (!constants.is_empty()).then(|| {
-        let json = Value::Object(constants).to_string();
+    // The constant body fields tell virtual-path operations apart.
+    let constants = &route.body_constants;
+    let includes = (route.virtual_path && !constants.is_empty()).then(|| {
+        let json = Value::Object(constants.clone()).to_string();
         quote!(.json_body_includes(#json))
     });
     quote! {{
@@ -149,35 +149,4 @@ fn regex_escape(text: &str) -> String {
             special.then_some('\\').into_iter().chain([c])
         })
         .collect()
-}
-
-/// Request body fields with one allowed value and a default: constants the
-/// client fills in, which tell virtual-path operations apart.
-fn body_constants(route: &Route, document: &Value) -> serde_json::Map<String, Value> {
-    let pointer = format!(
-        "/paths/{}/{}/requestBody/content/application~1json/schema/properties",
-        escape(&route.spec_path),
-        route.http_method.to_lowercase()
-    );
-    let mut constants = serde_json::Map::new();
-    if !route.virtual_path {
-        return constants;
-    }
-    for (name, property) in document
-        .pointer(&pointer)
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        let single = property
-            .get("enum")
-            .and_then(Value::as_array)
-            .filter(|values| values.len() == 1);
-        if let (Some(default), Some(values)) = (property.get("default"), single)
-            && values[0] == *default
-        {
-            constants.insert(name.clone(), default.clone());
-        }
-    }
-    constants
 }

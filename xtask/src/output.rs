@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use similar::TextDiff;
 
-use crate::failure::Failure;
+use crate::diagnostic::Diagnostic;
 use crate::input_digest::recorded_digest;
 use crate::pipeline::GeneratedFile;
 
@@ -25,7 +25,7 @@ pub const FAIL_POINT_VARIABLE: &str = "XTASK_FAIL_POINT";
 /// each is renamed over its target. A crash before the renames leaves every
 /// target as it was; each rename replaces a whole file. The client crate has
 /// one generated file, so it is always wholly old or wholly new.
-pub fn write_changed(out_dir: &Path, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Failure> {
+pub fn write_changed(out_dir: &Path, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Diagnostic> {
     let mut staged = Vec::new();
     for file in files {
         let path = out_dir.join(file.relative_path);
@@ -34,7 +34,7 @@ pub fn write_changed(out_dir: &Path, files: &[GeneratedFile]) -> Result<Vec<Path
             continue;
         }
         let temporary = stage(&path, file.content.as_bytes()).map_err(|error| {
-            Failure::new(path.display().to_string(), format!("cannot write: {error}"))
+            Diagnostic::new(path.display().to_string(), format!("cannot write: {error}"))
         })?;
         staged.push((temporary, path));
     }
@@ -46,7 +46,7 @@ pub fn write_changed(out_dir: &Path, files: &[GeneratedFile]) -> Result<Vec<Path
     for (temporary, path) in staged {
         if let Err(error) = fs::rename(&temporary, &path) {
             let _ = fs::remove_file(&temporary);
-            return Err(Failure::new(
+            return Err(Diagnostic::new(
                 path.display().to_string(),
                 format!("cannot write: {error}"),
             ));

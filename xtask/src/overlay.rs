@@ -1,4 +1,4 @@
-//! Applies an OpenAPI Overlay 1.0 document to an OpenAPI document.
+//! Applies an OpenAPI Overlay 1.0 document to an OpenAPI document, strictly.
 //!
 //! Written by hand because no maintained Rust crate implements Overlay; the
 //! JSONPath queries themselves are RFC 9535, evaluated by `serde_json_path`.
@@ -8,63 +8,115 @@
 //! - `update` on an object merges recursively (objects merge key by key, any
 //!   other value replaces), and on an array appends the update as one entry.
 //!
-//! Unlike a lenient implementation, an action whose target selects nothing is
-//! an error: it means the upstream document moved and the overlay is stale.
+//! Stricter than the specification, because the vendor's document changes
+//! under the overlay and a lenient overlay then changes the client silently:
+//! - every selector of a target must select something: in
+//!   `$.paths['/a','/b']` both `/a` and `/b` must exist;
+//! - an update only adjusts what the document has: it never adds a path, an
+//!   operation, a property, a response or a media type (unless an earlier
+//!   action of the overlay removed exactly that one, to replace it);
+//! - a component the overlay adds carries `x-added-by-overlay: true`, and
+//!   must not exist in the document already.
+//!
+//! Every problem is reported, each at its action in the overlay, which is
+//! the place to fix: the vendor's document stays as the vendor publishes it.
 
 use serde_json::Value;
 use serde_json_path::{JsonPath, NormalizedPath, PathElement};
 
+use crate::diagnostic::{Diagnostic, Problems};
 use crate::naming::escape;
+use crate::validate::HTTP_METHODS;
 
-use crate::failure::Failure;
+/// Marks a component the overlay adds (rather than adjusts).
+pub const ADDED_BY_OVERLAY: &str = "x-added-by-overlay";
 
-/// Applies `overlay` to `document`. `overlay_file` names the overlay in errors.
-pub fn apply(document: &mut Value, overlay: &Value, overlay_file: &str) -> Result<(), Failure> {
-    let fail = |pointer: String, message: String| Failure::at(overlay_file, pointer, message);
+const FIX_THE_OVERLAY: &str = "fix the overlay, not the vendor's document";
+
+/// Applies `overlay` to `document`, adding every problem to `problems`; an
+/// action with a problem is not applied.
+pub fn apply(document: &mut Value, overlay: &Value, overlay_file: &str, problems: &mut Problems) {
+    let fail = |pointer: String, message: String| Diagnostic::at(overlay_file, pointer, message);
 
     match overlay.get("overlay").and_then(Value::as_str) {
         Some(version) if version.starts_with("1.0.") => {}
         Some(version) => {
-            return Err(fail(
+            problems.push(fail(
                 "/overlay".into(),
                 format!("overlay version {version:?} is not supported; expected 1.0.x"),
             ));
+            return;
         }
         None => {
-            return Err(fail(
+            problems.push(fail(
                 String::new(),
                 "not an Overlay 1.0 document: the `overlay: 1.0.0` field is missing".into(),
             ));
+            return;
         }
     }
     let Some(actions) = overlay.get("actions").and_then(Value::as_array) else {
-        return Err(fail(
+        problems.push(fail(
             "/actions".into(),
             "an overlay needs a list of `actions`".into(),
         ));
+        return;
     };
 
+    // Nodes removed so far: an update may put exactly these back, changed.
+    let mut removed: Vec<String> = Vec::new();
     for (index, action) in actions.iter().enumerate() {
         let here = format!("/actions/{index}");
         let Some(target) = action.get("target").and_then(Value::as_str) else {
-            return Err(fail(here, "the action has no `target`".into()));
+            problems.push(fail(here, "the action has no `target`".into()));
+            continue;
         };
-        let path = JsonPath::parse(target).map_err(|error| {
-            fail(
-                format!("{here}/target"),
-                format!("`{target}` is not an RFC 9535 JSONPath: {error}"),
-            )
-        })?;
+        let path = match JsonPath::parse(target) {
+            Ok(path) => path,
+            Err(error) => {
+                problems.push(fail(
+                    format!("{here}/target"),
+                    format!("`{target}` is not an RFC 9535 JSONPath: {error}"),
+                ));
+                continue;
+            }
+        };
         let mut located: Vec<Vec<Segment>> = path
             .query_located(document)
             .into_iter()
             .map(|node| segments(node.location()))
             .collect();
         if located.is_empty() {
-            return Err(fail(
-                format!("{here}/target"),
-                format!("the target `{target}` matches nothing in the document"),
-            ));
+            problems.push(
+                fail(
+                    format!("{here}/target"),
+                    format!("the target `{target}` matches nothing in the document"),
+                )
+                .with_hint(format!(
+                    "the vendor's document changed under this action: {FIX_THE_OVERLAY} \
+                     (point the target at what the document has now, or drop the action)"
+                )),
+            );
+            continue;
+        }
+        let missing = unmatched_selectors(target, document);
+        if !missing.is_empty() {
+            for selector in missing {
+                problems.push(
+                    fail(
+                        format!("{here}/target"),
+                        format!(
+                            "in the target `{target}`, the selector {selector} matches nothing \
+                             in the document"
+                        ),
+                    )
+                    .with_hint(format!(
+                        "the vendor's document no longer has it: {FIX_THE_OVERLAY} (drop \
+                         {selector} from the target, or name what replaced it)"
+                    )),
+                );
+            }
+            continue;
         }
 
         let remove = action
@@ -75,9 +127,25 @@ pub fn apply(document: &mut Value, overlay: &Value, overlay_file: &str) -> Resul
             // Remove deepest and last first, so earlier locations stay valid.
             located.sort();
             for location in located.iter().rev() {
+                removed.push(to_pointer(location));
                 remove_at(document, location);
             }
         } else if let Some(update) = action.get("update") {
+            let mut refused = Vec::new();
+            for location in &located {
+                let pointer = to_pointer(location);
+                let node = document.pointer(&pointer).expect("located above");
+                additions(node, update, &pointer, &removed, &mut refused);
+            }
+            if !refused.is_empty() {
+                for (message, hint) in refused {
+                    problems.push(
+                        fail(format!("{here}/update"), message)
+                            .with_hint(format!("{FIX_THE_OVERLAY}: {hint}")),
+                    );
+                }
+                continue;
+            }
             for location in &located {
                 let pointer = to_pointer(location);
                 let node = document
@@ -87,24 +155,180 @@ pub fn apply(document: &mut Value, overlay: &Value, overlay_file: &str) -> Resul
                     Value::Object(_) if update.is_object() => merge(node, update),
                     Value::Array(items) => items.push(update.clone()),
                     _ => {
-                        return Err(fail(
+                        problems.push(fail(
                             format!("{here}/update"),
                             format!(
                                 "the target `{target}` selects `{pointer}`, which is not an \
                                  object or array, or the update is not an object"
                             ),
                         ));
+                        break;
                     }
                 }
             }
         } else {
-            return Err(fail(
+            problems.push(fail(
                 here,
                 "the action has neither `update` nor `remove: true`".into(),
             ));
         }
     }
-    Ok(())
+}
+
+/// What kind of thing the keys of the object at `pointer` name, when they
+/// name the vendor's things (that an overlay must not add).
+fn collection_of(pointer: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    match segments.as_slice() {
+        ["paths"] => Some("path"),
+        ["paths", _] => Some("operation"),
+        [.., "responses"] => Some("response"),
+        [.., "content"] => Some("media type"),
+        [.., "properties"] => Some("property"),
+        _ => None,
+    }
+}
+
+/// What `update` would add to `node` that the rules refuse, as (message,
+/// fix); recursing where `update` merges into existing objects.
+fn additions(
+    node: &Value,
+    update: &Value,
+    pointer: &str,
+    removed: &[String],
+    refused: &mut Vec<(String, String)>,
+) {
+    let (Value::Object(node), Value::Object(update)) = (node, update) else {
+        return;
+    };
+    let collection = collection_of(pointer);
+    let in_components = {
+        let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+        matches!(segments.as_slice(), ["components", _])
+    };
+    let marked = |value: &Value| value.get(ADDED_BY_OVERLAY) == Some(&Value::Bool(true));
+    for (key, value) in update {
+        let child = format!("{pointer}/{}", escape(key));
+        match node.get(key) {
+            Some(existing) if in_components && marked(value) && !marked(existing) => {
+                refused.push((
+                    format!(
+                        "this update adds the overlay's own component `{key}`, but the vendor's \
+                         document now has a `{key}` of its own ({child})"
+                    ),
+                    format!("rename the overlay's `{key}` (and the references to it)"),
+                ));
+            }
+            Some(existing) => additions(existing, value, &child, removed, refused),
+            None => {
+                // A path item also holds `parameters`, `servers`, `x-…`:
+                // only its HTTP methods are operations.
+                let named = match collection {
+                    Some("operation") if !HTTP_METHODS.contains(&key.as_str()) => None,
+                    other => other,
+                };
+                if let Some(what) = named {
+                    if !removed.contains(&child) {
+                        refused.push((
+                            format!(
+                                "this update would add the {what} `{key}` at {pointer}, which \
+                                 the vendor's document does not have: an overlay only adjusts \
+                                 what the document has"
+                            ),
+                            format!(
+                                "drop `{key}` from the update (the vendor removed it, or never \
+                                 had it), or target what the document has now"
+                            ),
+                        ));
+                    }
+                } else if in_components && !marked(value) {
+                    refused.push((
+                        format!(
+                            "this update adds the component `{key}`, which the vendor's \
+                             document does not have, without marking it as the overlay's own"
+                        ),
+                        format!(
+                            "if it is the overlay's own, add `{ADDED_BY_OVERLAY}: true` to it; \
+                             if the vendor had it, the vendor removed it: drop it"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// In `target`, each selector of a bracketed union (`['/a','/b']`), when
+/// that selector alone, with the rest of the target as it is, selects
+/// nothing.
+///
+/// serde_json_path keeps its parsed query private, so the unions are split
+/// here, on the text; each narrowed target is parsed by serde_json_path.
+fn unmatched_selectors(target: &str, document: &Value) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (start, end, selectors) in unions(target) {
+        if selectors.len() < 2 {
+            continue;
+        }
+        for selector in selectors {
+            let narrowed = format!("{}[{}]{}", &target[..start], selector, &target[end + 1..]);
+            let Ok(path) = JsonPath::parse(&narrowed) else {
+                continue;
+            };
+            if path.query(document).is_empty() {
+                missing.push(selector.trim().to_owned());
+            }
+        }
+    }
+    missing
+}
+
+/// The bracketed segments of `target`: (index of `[`, index of `]`, the
+/// selectors between them, split at top-level commas).
+fn unions(target: &str) -> Vec<(usize, usize, Vec<&str>)> {
+    let mut found = Vec::new();
+    let bytes = target.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] != b'[' {
+            index += 1;
+            continue;
+        }
+        let start = index;
+        let mut selectors = Vec::new();
+        let mut selector_start = index + 1;
+        let mut depth = 0usize;
+        let mut quote: Option<u8> = None;
+        index += 1;
+        while index < bytes.len() {
+            let byte = bytes[index];
+            match quote {
+                Some(_) if byte == b'\\' => index += 1,
+                Some(q) if byte == q => quote = None,
+                Some(_) => {}
+                None => match byte {
+                    b'\'' | b'"' => quote = Some(byte),
+                    b'(' | b'[' => depth += 1,
+                    b')' => depth = depth.saturating_sub(1),
+                    b']' if depth > 0 => depth -= 1,
+                    b',' if depth == 0 => {
+                        selectors.push(&target[selector_start..index]);
+                        selector_start = index + 1;
+                    }
+                    b']' => break,
+                    _ => {}
+                },
+            }
+            index += 1;
+        }
+        if index >= bytes.len() {
+            break;
+        }
+        selectors.push(&target[selector_start..index]);
+        found.push((start, index, selectors));
+        index += 1;
+    }
+    found
 }
 
 /// One step of a node's location, owned so the document can be changed.
@@ -166,74 +390,5 @@ fn merge(target: &mut Value, update: &Value) {
             }
         }
         (target, update) => *target = update.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::{Value, json};
-
-    use super::apply;
-
-    fn overlay(actions: Value) -> Value {
-        json!({ "overlay": "1.0.0", "info": { "title": "t", "version": "1" }, "actions": actions })
-    }
-
-    #[test]
-    fn update_merges_objects_and_appends_to_arrays() {
-        let mut document = json!({ "a": { "b": 1, "c": { "d": 2 } }, "list": [1] });
-        let actions = overlay(json!([
-            { "target": "$.a", "update": { "c": { "e": 3 }, "f": 4 } },
-            { "target": "$.list", "update": 2 },
-        ]));
-
-        apply(&mut document, &actions, "o.yaml").unwrap();
-
-        assert_eq!(
-            document,
-            json!({ "a": { "b": 1, "c": { "d": 2, "e": 3 }, "f": 4 }, "list": [1, 2] })
-        );
-    }
-
-    #[test]
-    fn remove_deletes_every_selected_node() {
-        let mut document = json!({ "p": { "x": 1, "y": 2, "z": 3 }, "l": [0, 1, 2, 3] });
-        let actions = overlay(json!([
-            { "target": "$.p['x','z']", "remove": true },
-            { "target": "$.l[1,3]", "remove": true },
-        ]));
-
-        apply(&mut document, &actions, "o.yaml").unwrap();
-
-        assert_eq!(document, json!({ "p": { "y": 2 }, "l": [0, 2] }));
-    }
-
-    #[test]
-    fn a_target_that_matches_nothing_is_an_error() {
-        let mut document = json!({ "a": {} });
-        let actions = overlay(json!([{ "target": "$.missing", "update": { "x": 1 } }]));
-
-        let failure = apply(&mut document, &actions, "o.yaml").unwrap_err();
-
-        assert_eq!(
-            failure.to_string(),
-            "o.yaml at /actions/0/target: the target `$.missing` matches nothing in the document"
-        );
-        assert_eq!(document, json!({ "a": {} }));
-    }
-
-    #[test]
-    fn refuses_what_is_not_overlay_1_0() {
-        let mut document = json!({});
-        let failure = apply(&mut document, &json!({ "actions": [] }), "o.yaml").unwrap_err();
-        assert_eq!(
-            failure.to_string(),
-            "o.yaml at /: not an Overlay 1.0 document: the `overlay: 1.0.0` field is missing"
-        );
-        let failure = apply(&mut document, &json!({ "overlay": "2.0.0" }), "o.yaml").unwrap_err();
-        assert_eq!(
-            failure.to_string(),
-            "o.yaml at /overlay: overlay version \"2.0.0\" is not supported; expected 1.0.x"
-        );
     }
 }

@@ -1,5 +1,9 @@
-//! specs/ → generated Rust source, in memory. Stages: parse, overlay, name
-//! error bodies, generate (progenitor), format (prettyplease).
+//! specs/ → generated Rust source, in memory. Stages: parse, overlay,
+//! validate, plain strings, name error bodies, routes and credentials,
+//! generate (progenitor), wrap `send`, format (prettyplease). Every stage
+//! reports all the problems it finds; regen stops after the first stage that
+//! found any, so that what it reports is never a consequence of an earlier
+//! problem.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -7,15 +11,18 @@ use std::time::{Duration, Instant};
 use openapiv3::OpenAPI;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;
+use serde_json::Value;
 
+use crate::diagnostic::{Diagnostic, Problems};
 use crate::error_bodies::name_error_bodies;
-use crate::failure::Failure;
 use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::mocks;
 use crate::overlay;
-use crate::read_input::{parse_yaml, read_capped};
+use crate::plain_strings::plain_strings;
+use crate::read_input::{is_json, parse_document, read_capped};
 use crate::routes;
 use crate::send_wrappers;
+use crate::source_map::SourceMap;
 use crate::validate;
 
 /// Where the inputs come from.
@@ -32,7 +39,7 @@ impl Inputs {
         spec: &Path,
         overlay: &Path,
         shown_as: impl Fn(&Path) -> String,
-    ) -> Result<Self, Failure> {
+    ) -> Result<Self, Diagnostic> {
         let read = |path: &Path| read_capped(path, &shown_as(path));
         Ok(Self {
             spec_name: shown_as(spec),
@@ -42,11 +49,29 @@ impl Inputs {
         })
     }
 
+    /// The digest of both inputs under the names they were read by (the
+    /// workspace's, relative to its root: what the build scripts compute).
     pub fn digest(&self) -> String {
         digest([
-            (crate::input_digest::INPUT_FILES[0], self.spec.as_slice()),
-            (crate::input_digest::INPUT_FILES[1], self.overlay.as_slice()),
+            (self.spec_name.as_str(), self.spec.as_slice()),
+            (self.overlay_name.as_str(), self.overlay.as_slice()),
         ])
+    }
+
+    /// Both inputs with their source maps, to show problems' source lines.
+    /// Built only when there are problems to show.
+    pub fn sources(&self) -> Vec<SourceMap> {
+        [
+            (&self.spec_name, &self.spec),
+            (&self.overlay_name, &self.overlay),
+        ]
+        .into_iter()
+        .map(|(name, bytes)| match std::str::from_utf8(bytes) {
+            Ok(text) if is_json(name, text) => SourceMap::json(name, text),
+            Ok(text) => SourceMap::yaml(name, text),
+            Err(_) => SourceMap::unindexed(name),
+        })
+        .collect()
     }
 }
 
@@ -72,29 +97,121 @@ impl Timings {
     }
 }
 
-pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedFile>, Failure> {
+/// Stops when a stage found problems.
+fn checked(problems: Problems) -> Result<(), Problems> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedFile>, Problems> {
     let mut clock = Instant::now();
-    let mut document = parse_yaml(&inputs.spec_name, &inputs.spec)?;
-    let overlay_document = parse_yaml(&inputs.overlay_name, &inputs.overlay)?;
+    let spec_name = inputs.spec_name.as_str();
+    let parsed = parse_document(spec_name, &inputs.spec);
+    let overlay_parsed = parse_document(&inputs.overlay_name, &inputs.overlay);
+    let (mut document, overlay_document) = match (parsed, overlay_parsed) {
+        (Ok(document), Ok(overlay)) => (document, overlay),
+        (document, overlay) => {
+            return Err([document.err(), overlay.err()]
+                .into_iter()
+                .flatten()
+                .collect());
+        }
+    };
     timings.lap("parse", &mut clock);
-    validate::structure(&document, &inputs.spec_name)?;
-    overlay::apply(&mut document, &overlay_document, &inputs.overlay_name)?;
+
+    let mut problems = Problems::new();
+    validate::structure(&document, spec_name, &mut problems);
+    checked(problems)?;
+    let mut problems = Problems::new();
+    overlay::apply(
+        &mut document,
+        &overlay_document,
+        &inputs.overlay_name,
+        &mut problems,
+    );
     timings.lap("overlay", &mut clock);
-    validate::semantics(&document, &inputs.spec_name)?;
-    name_error_bodies(&mut document, &inputs.spec_name)?;
+    // Problems after a failed action would be its consequences: stop here.
+    checked(problems)?;
+    let mut problems = Problems::new();
+    validate::semantics(&document, spec_name, &mut problems);
+    checked(problems)?;
+    plain_strings(&mut document);
+    name_error_bodies(&mut document, spec_name).map_err(|problem| vec![problem])?;
 
     let spec: OpenAPI = deserialize_located(&document).map_err(|(pointer, message)| {
-        Failure::at(
-            &inputs.spec_name,
+        vec![Diagnostic::at(
+            spec_name,
             pointer,
             format!("not valid OpenAPI 3.0 here: {message}"),
-        )
+        )]
     })?;
 
-    let environments = routes::environments(&spec, &inputs.spec_name)?;
-    let routes = routes::routes(&spec, &environments, &inputs.spec_name)?;
+    let mut problems = Problems::new();
+    let environments = routes::environments(&spec, spec_name, &mut problems);
+    let files = routes::Files {
+        spec: spec_name,
+        overlay: &inputs.overlay_name,
+    };
+    let routes = routes::routes(&spec, &document, &environments, &files, &mut problems);
+    checked(problems)?;
+    let operations =
+        routes::operation_variants(&routes, spec_name).map_err(|problem| vec![problem])?;
     timings.lap("validate", &mut clock);
 
+    let settings = settings();
+    let client_tokens = generate_client(&spec, &document, &settings, spec_name)?;
+    let client_tokens = send_wrappers::wrap_sends(
+        client_tokens,
+        &environments,
+        &routes,
+        &operations,
+        spec_name,
+    )
+    .map_err(|problem| vec![problem])?;
+    let routes_tokens = routes::routes_source(&environments, &routes, spec_name)
+        .map_err(|problem| vec![problem])?;
+    let mocks_tokens = mocks::mocks_source(&spec, &settings, &routes, spec_name)
+        .map_err(|problem| vec![problem])?;
+    timings.lap("generate", &mut clock);
+    // One file per crate: a single rename replaces it whole, so an
+    // interrupted regen leaves the crate wholly old or wholly new.
+    let source = format_source(
+        spec_name,
+        quote! {
+            #client_tokens
+
+            /// The environments, the operations and the route table,
+            /// derived from the document's `servers` and `security`
+            /// (progenitor ignores them).
+            pub mod routes {
+                use crate::routing::{Credential, Route};
+
+                #routes_tokens
+            }
+        },
+    )
+    .map_err(|problem| vec![problem])?;
+    let mocks = format_source(spec_name, mocks_tokens).map_err(|problem| vec![problem])?;
+    timings.lap("format", &mut clock);
+
+    let header = header(inputs);
+    Ok(vec![
+        GeneratedFile {
+            relative_path: "generated-client/src/generated.rs",
+            content: format!("{header}{source}"),
+        },
+        GeneratedFile {
+            relative_path: "generated-mocks/src/generated.rs",
+            content: format!("{header}{mocks}"),
+        },
+    ])
+}
+
+/// progenitor's settings for this workspace.
+fn settings() -> GenerationSettings {
     let mut settings = GenerationSettings::new();
     settings
         .with_interface(InterfaceStyle::Builder)
@@ -110,76 +227,57 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
             [TypeImpl::Display].into_iter(),
         )
         .with_replacement("Secret", "crate::Secret", [TypeImpl::Display].into_iter());
-    let client_tokens = without_panics(|| Generator::new(&settings).generate_tokens(&spec))
-        .map_err(|panic| {
-            Failure::new(
-                &inputs.spec_name,
-                format!("progenitor cannot generate a client (it panicked: {panic})"),
-            )
-        })?
-        .map_err(|error| {
-            Failure::new(
-                &inputs.spec_name,
-                format!("progenitor cannot generate a client: {error}"),
-            )
-        })?;
-    let operations = routes::operation_variants(&routes, &inputs.spec_name)?;
-    let client_tokens = send_wrappers::wrap_sends(
-        client_tokens,
-        &environments,
-        &routes,
-        &operations,
-        &inputs.spec_name,
-    )?;
-    let routes_tokens = routes::routes_source(&environments, &routes, &inputs.spec_name)?;
-    let mocks_tokens =
-        mocks::mocks_source(&spec, &document, &settings, &routes, &inputs.spec_name)?;
-    timings.lap("generate", &mut clock);
-    // One file per crate: a single rename replaces it whole, so an
-    // interrupted regen leaves the crate wholly old or wholly new.
-    let source = format_source(
-        &inputs.spec_name,
-        quote! {
-            #client_tokens
-
-            /// The environments and the route table, derived from the
-            /// document's `servers` (progenitor ignores them).
-            pub mod routes {
-                use crate::routing::Route;
-
-                #routes_tokens
-            }
-        },
-    )?;
-    let mocks = format_source(&inputs.spec_name, mocks_tokens)?;
-    timings.lap("format", &mut clock);
-
-    let header = header(&inputs.digest());
-    Ok(vec![
-        GeneratedFile {
-            relative_path: "generated-client/src/generated.rs",
-            content: format!("{header}{source}"),
-        },
-        GeneratedFile {
-            relative_path: "generated-mocks/src/generated.rs",
-            content: format!("{header}{mocks}"),
-        },
-    ])
+    settings
 }
 
-fn header(digest: &str) -> String {
+/// progenitor's client; a panic inside progenitor or typify becomes one
+/// diagnostic at the operation or schema that caused it.
+fn generate_client(
+    spec: &OpenAPI,
+    document: &Value,
+    settings: &GenerationSettings,
+    spec_file: &str,
+) -> Result<proc_macro2::TokenStream, Problems> {
+    match without_panics(|| Generator::new(settings).generate_tokens(spec)) {
+        Ok(Ok(tokens)) => Ok(tokens),
+        Ok(Err(error)) => Err(vec![Diagnostic::new(
+            spec_file,
+            format!(
+                "progenitor cannot generate a client: {}",
+                first_line(&error.to_string())
+            ),
+        )]),
+        Err(panic) => Err(vec![crate::panics::culprit(
+            document, settings, spec_file, &panic,
+        )]),
+    }
+}
+
+/// The first line of a message, cut at 200 characters.
+pub fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default().trim();
+    let mut cut: String = line.chars().take(200).collect();
+    if cut.len() < line.len() {
+        cut.push('…');
+    }
+    cut
+}
+
+/// Names the files really read.
+fn header(inputs: &Inputs) -> String {
     format!(
         "{GENERATED_MARKER} from {} and {}.\n\
          // Do not edit by hand: change the inputs and run `cargo xtask regen`.\n\
-         {DIGEST_PREFIX}{digest}\n\n",
-        crate::input_digest::INPUT_FILES[0],
-        crate::input_digest::INPUT_FILES[1],
+         {DIGEST_PREFIX}{}\n\n",
+        inputs.spec_name,
+        inputs.overlay_name,
+        inputs.digest(),
     )
 }
 
-fn format_source(spec_file: &str, tokens: proc_macro2::TokenStream) -> Result<String, Failure> {
+fn format_source(spec_file: &str, tokens: proc_macro2::TokenStream) -> Result<String, Diagnostic> {
     let file: syn::File = syn::parse2(tokens).map_err(|error| {
-        Failure::new(
+        Diagnostic::new(
             spec_file,
             format!("internal error: generated code does not parse: {error}"),
         )

@@ -1,7 +1,10 @@
 //! Reading an input file safely: a size cap (so `/dev/zero` or a huge file
 //! ends at once, in bounded memory), UTF-8 checked with a line and column,
-//! YAML parsed with serde_yaml's own recursion and alias-repetition limits,
-//! then turned into JSON values (unquoted `200:` keys become `"200"`).
+//! then parsed: JSON (a `.json` file, or text that starts with `{`) with
+//! serde_json, which reads every valid JSON document (surrogate-pair escapes
+//! such as `\ud83d\udc4d` included); YAML with serde_yaml's own recursion
+//! and alias-repetition limits, turned into JSON values (unquoted `200:` keys
+//! become `"200"`).
 
 use std::fs::File;
 use std::io::Read;
@@ -10,23 +13,23 @@ use std::path::Path;
 use serde_json::{Map, Number, Value};
 use serde_yaml::Value as Yaml;
 
-use crate::failure::{Failure, Location};
+use crate::diagnostic::{Diagnostic, Location};
 
 /// Far above any real OpenAPI document (the vendor's is about 20 KiB).
 pub const MAX_INPUT_BYTES: u64 = 8 * 1024 * 1024;
 
-pub fn read_capped(path: &Path, shown: &str) -> Result<Vec<u8>, Failure> {
+pub fn read_capped(path: &Path, shown: &str) -> Result<Vec<u8>, Diagnostic> {
     let file = File::open(path)
-        .map_err(|error| Failure::new(shown, format!("cannot read the file: {error}")))?;
+        .map_err(|error| Diagnostic::new(shown, format!("cannot read the file: {error}")))?;
     if file.metadata().is_ok_and(|metadata| metadata.is_dir()) {
-        return Err(Failure::new(shown, "this is a directory, not a file"));
+        return Err(Diagnostic::new(shown, "this is a directory, not a file"));
     }
     let mut bytes = Vec::new();
     file.take(MAX_INPUT_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|error| Failure::new(shown, format!("cannot read the file: {error}")))?;
+        .map_err(|error| Diagnostic::new(shown, format!("cannot read the file: {error}")))?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(Failure::new(
+        return Err(Diagnostic::new(
             shown,
             format!(
                 "the file is larger than {} MiB, the most regen reads",
@@ -38,27 +41,51 @@ pub fn read_capped(path: &Path, shown: &str) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
-/// Parses YAML (or JSON, which is YAML) into a JSON value.
-pub fn parse_yaml(shown: &str, bytes: &[u8]) -> Result<Value, Failure> {
+/// Whether `text` (named `shown`) is read as JSON rather than YAML.
+pub fn is_json(shown: &str, text: &str) -> bool {
+    shown.ends_with(".json") || text.trim_start().starts_with('{')
+}
+
+/// The file as text, checked to be UTF-8 and not empty.
+pub fn text<'a>(shown: &str, bytes: &'a [u8]) -> Result<&'a str, Diagnostic> {
     let text = std::str::from_utf8(bytes).map_err(|error| {
         let (line, column) = line_column(&bytes[..error.valid_up_to()]);
-        Failure::new(shown, "not UTF-8 text: the byte here is not valid UTF-8")
+        Diagnostic::new(shown, "not UTF-8 text: the byte here is not valid UTF-8")
             .located(Location::LineColumn(line, column))
             .with_hint("save the document as UTF-8")
     })?;
     if text.trim().is_empty() {
-        return Err(Failure::new(shown, "the file is empty")
+        return Err(Diagnostic::new(shown, "the file is empty")
             .with_hint("expected an OpenAPI document in YAML or JSON"));
+    }
+    Ok(text)
+}
+
+/// Parses a JSON or YAML document into a JSON value.
+pub fn parse_document(shown: &str, bytes: &[u8]) -> Result<Value, Diagnostic> {
+    let text = text(shown, bytes)?;
+    if is_json(shown, text) {
+        return serde_json::from_str(text).map_err(|error| {
+            // The message without serde's own " at line L column C".
+            let message = error.to_string();
+            let message = message
+                .find(" at line ")
+                .map_or(message.as_str(), |index| &message[..index])
+                .to_owned();
+            Diagnostic::new(shown, format!("not valid JSON: {message}"))
+                .located(Location::LineColumn(error.line(), error.column()))
+                .with_hint("a `.json` document, or one that starts with `{`, is read as JSON")
+        });
     }
     let yaml: Yaml = serde_yaml::from_str(text).map_err(|error| {
         let (message, hint) = yaml_message(&error);
-        let mut failure = Failure::new(shown, message).with_hint(hint);
+        let mut failure = Diagnostic::new(shown, message).with_hint(hint);
         if let Some(location) = error.location() {
             failure = failure.located(Location::LineColumn(location.line(), location.column()));
         }
         failure
     })?;
-    to_json(yaml, "").map_err(|(pointer, message)| Failure::at(shown, pointer, message))
+    to_json(yaml, "").map_err(|(pointer, message)| Diagnostic::at(shown, pointer, message))
 }
 
 /// serde_yaml's message, without its trailing "at line L column C" (the

@@ -13,7 +13,7 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote};
 use syn::{GenericArgument, ImplItem, Item, PathArguments, ReturnType, Type, parse_quote};
 
-use crate::failure::Failure;
+use crate::diagnostic::Diagnostic;
 use crate::routes::{Environment, Route};
 
 pub fn wrap_sends(
@@ -22,8 +22,9 @@ pub fn wrap_sends(
     routes: &[Route],
     operations: &[syn::Ident],
     spec_file: &str,
-) -> Result<TokenStream, Failure> {
-    let internal = |message: String| Failure::new(spec_file, format!("internal error: {message}"));
+) -> Result<TokenStream, Diagnostic> {
+    let internal =
+        |message: String| Diagnostic::new(spec_file, format!("internal error: {message}"));
     let mut file: syn::File = syn::parse2(client)
         .map_err(|error| internal(format!("progenitor's client does not parse: {error}")))?;
     let builders = file

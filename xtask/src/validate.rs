@@ -1,6 +1,6 @@
 //! Checks a document before generation, so that what progenitor or typify
-//! would reject (some of it with a panic) is reported as a `Failure` with a
-//! JSON pointer instead.
+//! would reject (some of it with a panic) is reported with a JSON pointer
+//! instead, every problem at once.
 //!
 //! `structure` runs on the document as the user wrote it; `semantics` on the
 //! document after the overlay, whose pointers are the same for everything the
@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::failure::Failure;
+use crate::diagnostic::{Diagnostic, Problems};
 use crate::naming::escape;
 
 pub const HTTP_METHODS: [&str; 8] = [
@@ -26,7 +26,7 @@ const REQUEST_TYPES: [&str; 5] = [
     "text/x-markdown",
 ];
 
-fn kind(value: &Value) -> &'static str {
+pub fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -37,9 +37,11 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-pub fn structure(document: &Value, file: &str) -> Result<(), Failure> {
+/// What makes a file an OpenAPI 3.0 document at all. Problems here stop
+/// regen before the overlay: nothing after them would make sense.
+pub fn structure(document: &Value, file: &str, problems: &mut Problems) {
     let Some(root) = document.as_object() else {
-        return Err(Failure::at(
+        problems.push(Diagnostic::at(
             file,
             "",
             format!(
@@ -47,25 +49,38 @@ pub fn structure(document: &Value, file: &str) -> Result<(), Failure> {
                 kind(document)
             ),
         ));
+        return;
     };
     if root.contains_key("swagger") {
-        return Err(
-            Failure::at(file, "/swagger", "Swagger 2.0 documents are not supported")
+        problems.push(
+            Diagnostic::at(file, "/swagger", "Swagger 2.0 documents are not supported")
                 .with_hint("convert it to OpenAPI 3.0.x first"),
         );
+        return;
     }
-    let version = match root.get("openapi") {
-        None => {
-            return Err(Failure::at(
+    match root.get("openapi") {
+        None => problems.push(
+            Diagnostic::at(
                 file,
                 "",
                 "not an OpenAPI document: it has no `openapi` field",
             )
-            .with_hint("an OpenAPI 3.0 document starts with `openapi: 3.0.3`"));
-        }
-        Some(Value::String(version)) => version.trim(),
-        Some(other) => {
-            return Err(Failure::at(
+            .with_hint("an OpenAPI 3.0 document starts with `openapi: 3.0.3`"),
+        ),
+        Some(Value::String(version)) if !version.trim().starts_with("3.0.") => problems.push(
+            Diagnostic::at(
+                file,
+                "/openapi",
+                format!(
+                    "OpenAPI {} is not supported: the generator reads OpenAPI 3.0.x",
+                    version.trim()
+                ),
+            )
+            .with_hint("write the document as OpenAPI 3.0.3"),
+        ),
+        Some(Value::String(_)) => {}
+        Some(other) => problems.push(
+            Diagnostic::at(
                 file,
                 "/openapi",
                 format!(
@@ -73,22 +88,14 @@ pub fn structure(document: &Value, file: &str) -> Result<(), Failure> {
                     kind(other)
                 ),
             )
-            .with_hint("quote the version: `openapi: '3.0.3'`"));
-        }
-    };
-    if !version.starts_with("3.0.") {
-        return Err(Failure::at(
-            file,
-            "/openapi",
-            format!("OpenAPI {version} is not supported: the generator reads OpenAPI 3.0.x"),
-        )
-        .with_hint("write the document as OpenAPI 3.0.3"));
+            .with_hint("quote the version: `openapi: '3.0.3'`"),
+        ),
     }
     match root.get("info") {
         Some(Value::Object(info)) => {
             for field in ["title", "version"] {
                 if !info.get(field).is_some_and(Value::is_string) {
-                    return Err(Failure::at(
+                    problems.push(Diagnostic::at(
                         file,
                         "/info",
                         format!("`info` has no `{field}` string"),
@@ -96,26 +103,31 @@ pub fn structure(document: &Value, file: &str) -> Result<(), Failure> {
                 }
             }
         }
-        _ => return Err(Failure::at(file, "", "the document has no `info` mapping")),
+        _ => problems.push(Diagnostic::at(
+            file,
+            "",
+            "the document has no `info` mapping",
+        )),
     }
     match root.get("paths") {
-        Some(Value::Object(_)) => Ok(()),
-        Some(other) => Err(Failure::at(
+        Some(Value::Object(_)) => {}
+        Some(other) => problems.push(Diagnostic::at(
             file,
             "/paths",
             format!("`paths` is {}; it must be a mapping of paths", kind(other)),
         )),
-        None => Err(Failure::at(file, "", "the document has no `paths`")),
+        None => problems.push(Diagnostic::at(file, "", "the document has no `paths`")),
     }
 }
 
-pub fn semantics(document: &Value, file: &str) -> Result<(), Failure> {
-    operations(document, file)?;
-    references(document, "", document, file)?;
-    reference_cycles(document, file)
+/// Everything else regen can check in the document, after the overlay.
+pub fn semantics(document: &Value, file: &str, problems: &mut Problems) {
+    operations(document, file, problems);
+    references(document, "", document, file, problems);
+    reference_cycles(document, file, problems);
 }
 
-fn operations(document: &Value, file: &str) -> Result<(), Failure> {
+fn operations(document: &Value, file: &str, problems: &mut Problems) {
     let empty = serde_json::Map::new();
     let paths = document
         .get("paths")
@@ -125,24 +137,26 @@ fn operations(document: &Value, file: &str) -> Result<(), Failure> {
     for (path, item) in paths {
         let item_pointer = format!("/paths/{}", escape(path));
         if !path.starts_with('/') {
-            return Err(Failure::at(
+            problems.push(Diagnostic::at(
                 file,
                 &item_pointer,
                 format!("the path `{path}` does not start with `/`"),
             ));
         }
         let Some(item) = item.as_object() else {
-            return Err(Failure::at(
+            problems.push(Diagnostic::at(
                 file,
                 &item_pointer,
                 format!("a path item must be a mapping, not {}", kind(item)),
             ));
+            continue;
         };
         if item.contains_key("$ref") {
-            return Err(
-                Failure::at(file, &item_pointer, "a `$ref` path item is not supported")
+            problems.push(
+                Diagnostic::at(file, &item_pointer, "a `$ref` path item is not supported")
                     .with_hint("write the operations under the path itself"),
             );
+            continue;
         }
         for method in HTTP_METHODS {
             let Some(operation) = item.get(method) else {
@@ -150,101 +164,114 @@ fn operations(document: &Value, file: &str) -> Result<(), Failure> {
             };
             let pointer = format!("{item_pointer}/{method}");
             let Some(operation) = operation.as_object() else {
-                return Err(Failure::at(
+                problems.push(Diagnostic::at(
                     file,
                     &pointer,
                     format!("an operation must be a mapping, not {}", kind(operation)),
                 ));
+                continue;
             };
             match operation.get("operationId") {
                 Some(Value::String(id)) if !id.trim().is_empty() => {
                     if let Some(first) = operation_ids.insert(id, pointer.clone()) {
-                        return Err(Failure::at(
-                            file,
-                            format!("{pointer}/operationId"),
-                            format!("the operationId `{id}` is already used at {first}"),
-                        )
-                        .with_hint("each operation needs an operationId of its own"));
-                    }
-                }
-                _ => {
-                    return Err(
-                        Failure::at(file, &pointer, "the operation has no `operationId`")
-                            .with_hint("the generated method is named after it; add one"),
-                    );
-                }
-            }
-            match operation.get("responses") {
-                Some(Value::Object(responses)) if !responses.is_empty() => {
-                    for (status, response) in responses {
-                        response_media(response, &format!("{pointer}/responses/{status}"), file)?;
-                        if status != "default"
-                            && !(status.len() == 3
-                                && (status.chars().all(|c| c.is_ascii_digit())
-                                    || status.ends_with("XX")))
-                        {
-                            return Err(Failure::at(
+                        problems.push(
+                            Diagnostic::at(
                                 file,
-                                format!("{pointer}/responses/{}", escape(status)),
-                                format!("`{status}` is not an HTTP status code"),
+                                format!("{pointer}/operationId"),
+                                format!("the operationId `{id}` is already used at {first}"),
                             )
-                            .with_hint("use a code such as \"200\", a range such as \"4XX\", or \"default\""));
-                        }
+                            .with_hint("each operation needs an operationId of its own"),
+                        );
                     }
                 }
-                _ => {
-                    return Err(
-                        Failure::at(file, &pointer, "the operation has no responses")
-                            .with_hint("describe at least its success response"),
-                    );
-                }
+                _ => problems.push(
+                    Diagnostic::at(file, &pointer, "the operation has no `operationId`")
+                        .with_hint("the generated method is named after it; add one"),
+                ),
             }
+            responses(operation.get("responses"), &pointer, file, problems);
             if let Some(body) = operation.get("requestBody") {
-                request_body(body, &format!("{pointer}/requestBody"), file)?;
+                request_body(body, &format!("{pointer}/requestBody"), file, problems);
             }
-            path_parameters(path, item, operation, &pointer, file)?;
+            path_parameters(document, path, item, operation, &pointer, file, problems);
         }
     }
-    Ok(())
 }
 
-fn request_body(body: &Value, pointer: &str, file: &str) -> Result<(), Failure> {
+fn responses(responses: Option<&Value>, pointer: &str, file: &str, problems: &mut Problems) {
+    let Some(Value::Object(responses)) =
+        responses.filter(|r| r.as_object().is_some_and(|r| !r.is_empty()))
+    else {
+        problems.push(
+            Diagnostic::at(file, pointer, "the operation has no responses")
+                .with_hint("describe at least its success response"),
+        );
+        return;
+    };
+    for (status, response) in responses {
+        let here = format!("{pointer}/responses/{}", escape(status));
+        let status_code = status.len() == 3
+            && (status.chars().all(|c| c.is_ascii_digit()) || status.ends_with("XX"));
+        if status != "default" && !status_code {
+            problems.push(
+                Diagnostic::at(
+                    file,
+                    &here,
+                    format!("`{status}` is not an HTTP status code"),
+                )
+                .with_hint("use a code such as \"200\", a range such as \"4XX\", or \"default\""),
+            );
+        }
+        response_media(response, &here, file, problems);
+    }
+}
+
+fn request_body(body: &Value, pointer: &str, file: &str, problems: &mut Problems) {
     let Some(content) = body.get("content").and_then(Value::as_object) else {
-        return Ok(()); // a `$ref` body is checked by `references`
+        return; // a `$ref` body is checked by `references`
     };
     if content.len() > 1 {
-        return Err(Failure::at(
-            file,
-            format!("{pointer}/content"),
-            format!(
-                "the request body offers {} media types; the client can send one",
-                content.len()
-            ),
-        )
-        .with_hint("keep one, such as application/json"));
+        problems.push(
+            Diagnostic::at(
+                file,
+                format!("{pointer}/content"),
+                format!(
+                    "the request body offers {} media types; the client can send one",
+                    content.len()
+                ),
+            )
+            .with_hint("keep one, such as application/json, in the overlay"),
+        );
+        return;
     }
     for (media_type, media) in content {
         let here = format!("{pointer}/content/{}", escape(media_type));
         let essence = media_type.split(';').next().unwrap_or_default().trim();
         if !REQUEST_TYPES.contains(&essence) {
-            return Err(Failure::at(
-                file,
-                &here,
-                format!("the client cannot send a `{media_type}` request body"),
-            )
-            .with_hint(format!("supported: {}", REQUEST_TYPES.join(", "))));
+            problems.push(
+                Diagnostic::at(
+                    file,
+                    &here,
+                    format!("the client cannot send a `{media_type}` request body"),
+                )
+                .with_hint(format!("supported: {}", REQUEST_TYPES.join(", "))),
+            );
+            continue;
         }
         if media.get("schema").is_none() {
-            return Err(Failure::at(file, &here, "the request body has no `schema`"));
+            problems.push(Diagnostic::at(
+                file,
+                &here,
+                "the request body has no `schema`",
+            ));
         }
-        no_encoding(media, &here, file)?;
+        no_encoding(media, &here, file, problems);
     }
-    Ok(())
 }
 
-fn response_media(response: &Value, pointer: &str, file: &str) -> Result<(), Failure> {
+fn response_media(response: &Value, pointer: &str, file: &str, problems: &mut Problems) {
     let Some(content) = response.get("content").and_then(Value::as_object) else {
-        return Ok(());
+        return;
     };
     for (media_type, media) in content {
         if !(media_type == "application/json" || media_type.starts_with("application/json;")) {
@@ -252,37 +279,56 @@ fn response_media(response: &Value, pointer: &str, file: &str) -> Result<(), Fai
         }
         let here = format!("{pointer}/content/{}", escape(media_type));
         if media.get("schema").is_none() {
-            return Err(
-                Failure::at(file, &here, "a JSON response needs a `schema` for its type")
+            problems.push(
+                Diagnostic::at(file, &here, "a JSON response needs a `schema` for its type")
                     .with_hint("add `schema: {}` to accept any JSON"),
             );
         }
-        no_encoding(media, &here, file)?;
+        no_encoding(media, &here, file, problems);
     }
-    Ok(())
 }
 
 /// progenitor cannot generate a media type's `encoding` (it panics).
-fn no_encoding(media: &Value, here: &str, file: &str) -> Result<(), Failure> {
+fn no_encoding(media: &Value, here: &str, file: &str, problems: &mut Problems) {
     let encoding = media.get("encoding").and_then(Value::as_object);
     if encoding.is_some_and(|encoding| !encoding.is_empty()) {
-        return Err(Failure::at(
+        problems.push(Diagnostic::at(
             file,
             format!("{here}/encoding"),
             "media type `encoding` is not supported",
         ));
     }
-    Ok(())
+}
+
+/// A parameter, through its `$ref` when it is one.
+pub fn resolved<'a>(document: &'a Value, node: &'a Value) -> &'a Value {
+    let mut node = node;
+    // A chain of references ends; a cycle is reported by `reference_cycles`.
+    for _ in 0..16 {
+        let Some(target) = node
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|reference| reference.strip_prefix('#'))
+            .and_then(|pointer| document.pointer(pointer))
+        else {
+            return node;
+        };
+        node = target;
+    }
+    node
 }
 
 /// Every `{name}` in the path has a path parameter and the other way round.
+/// Parameters given by `$ref` (to `components/parameters`) count.
 fn path_parameters(
+    document: &Value,
     path: &str,
     item: &serde_json::Map<String, Value>,
     operation: &serde_json::Map<String, Value>,
     pointer: &str,
     file: &str,
-) -> Result<(), Failure> {
+    problems: &mut Problems,
+) {
     let in_template: HashSet<&str> = path
         .split('{')
         .skip(1)
@@ -293,68 +339,88 @@ fn path_parameters(
         .flatten()
         .filter_map(Value::as_array)
         .flatten()
+        .map(|parameter| resolved(document, parameter))
         .filter(|parameter| parameter.get("in").and_then(Value::as_str) == Some("path"))
         .filter_map(|parameter| parameter.get("name").and_then(Value::as_str))
         .collect();
     for name in &declared {
         if !in_template.contains(name) {
-            return Err(Failure::at(
+            problems.push(Diagnostic::at(
                 file,
                 format!("{pointer}/parameters"),
                 format!("the path parameter `{name}` does not appear in the path `{path}`"),
             ));
         }
     }
-    for name in in_template {
-        if !declared.contains(&name) {
-            return Err(Failure::at(
-                file,
-                pointer,
-                format!("the path `{path}` has `{{{name}}}` but no path parameter `{name}`"),
-            ));
-        }
+    let mut missing: Vec<&str> = in_template
+        .into_iter()
+        .filter(|name| !declared.contains(name))
+        .collect();
+    missing.sort();
+    for name in missing {
+        problems.push(Diagnostic::at(
+            file,
+            pointer,
+            format!("the path `{path}` has `{{{name}}}` but no path parameter `{name}`"),
+        ));
     }
-    Ok(())
 }
 
 /// Every `$ref` points inside this document, at something that exists.
-fn references(node: &Value, pointer: &str, document: &Value, file: &str) -> Result<(), Failure> {
+fn references(node: &Value, pointer: &str, document: &Value, file: &str, problems: &mut Problems) {
     match node {
         Value::Object(map) => {
             if let Some(reference) = map.get("$ref") {
                 let here = format!("{pointer}/$ref");
-                let Some(reference) = reference.as_str() else {
-                    return Err(Failure::at(file, here, "`$ref` must be a string"));
-                };
-                let Some(target) = reference.strip_prefix('#') else {
-                    return Err(Failure::at(
-                        file,
-                        here,
-                        format!("`{reference}` points outside this document; external references are not supported"),
-                    )
-                    .with_hint("bundle the document into one file"));
-                };
-                if document.pointer(target).is_none() {
-                    return Err(Failure::at(
-                        file,
-                        here,
-                        format!("`{reference}` points to nothing in this document"),
-                    )
-                    .with_hint("add the component, or fix the name"));
+                match reference.as_str() {
+                    None => problems.push(Diagnostic::at(file, here, "`$ref` must be a string")),
+                    Some(reference) => match reference.strip_prefix('#') {
+                        None => problems.push(
+                            Diagnostic::at(
+                                file,
+                                here,
+                                format!(
+                                    "`{reference}` points outside this document; external \
+                                     references are not supported"
+                                ),
+                            )
+                            .with_hint("bundle the document into one file"),
+                        ),
+                        Some(target) if document.pointer(target).is_none() => problems.push(
+                            Diagnostic::at(
+                                file,
+                                here,
+                                format!("`{reference}` points to nothing in this document"),
+                            )
+                            .with_hint("add the component, or fix the name"),
+                        ),
+                        Some(_) => {}
+                    },
                 }
             }
             for (key, value) in map {
-                references(value, &format!("{pointer}/{}", escape(key)), document, file)?;
+                references(
+                    value,
+                    &format!("{pointer}/{}", escape(key)),
+                    document,
+                    file,
+                    problems,
+                );
             }
         }
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                references(item, &format!("{pointer}/{index}"), document, file)?;
+                references(
+                    item,
+                    &format!("{pointer}/{index}"),
+                    document,
+                    file,
+                    problems,
+                );
             }
         }
         _ => {}
     }
-    Ok(())
 }
 
 /// The references a node is made of: itself a `$ref`, or an `allOf` of
@@ -374,10 +440,11 @@ fn alias_targets(node: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-fn reference_cycles(document: &Value, file: &str) -> Result<(), Failure> {
+fn reference_cycles(document: &Value, file: &str, problems: &mut Problems) {
     let Some(components) = document.get("components").and_then(Value::as_object) else {
-        return Ok(());
+        return;
     };
+    let mut reported: Vec<Vec<String>> = Vec::new();
     for (section, entries) in components {
         let Some(entries) = entries.as_object() else {
             continue;
@@ -385,20 +452,29 @@ fn reference_cycles(document: &Value, file: &str) -> Result<(), Failure> {
         for name in entries.keys() {
             let start = format!("#/components/{}/{}", escape(section), escape(name));
             let mut chain = vec![start.clone()];
-            if let Some(cycle) = find_cycle(document, &start, &mut chain) {
-                return Err(Failure::at(
+            let Some(cycle) = find_cycle(document, &start, &mut chain) else {
+                continue;
+            };
+            // One report per cycle, whichever member it was found from.
+            let mut members = cycle[..cycle.len() - 1].to_vec();
+            members.sort();
+            if reported.contains(&members) {
+                continue;
+            }
+            reported.push(members);
+            problems.push(
+                Diagnostic::at(
                     file,
-                    &start[1..],
+                    &cycle[0][1..],
                     format!(
                         "`$ref` cycle that cannot be generated: {}",
                         cycle.join(" → ")
                     ),
                 )
-                .with_hint("one of them must describe a value, not only refer to the next"));
-            }
+                .with_hint("one of them must describe a value, not only refer to the next"),
+            );
         }
     }
-    Ok(())
 }
 
 fn find_cycle(document: &Value, reference: &str, chain: &mut Vec<String>) -> Option<Vec<String>> {

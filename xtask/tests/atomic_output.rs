@@ -3,18 +3,15 @@
 //! before-rename` aborts the process after the new files are staged and
 //! before any of them replaces its target, as a crash or a kill would.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use std::path::Path;
+use std::process::Output;
+
+use support::{cargo_check, root, scratch_workspace};
 
 fn regen(args: &[&str], fail_point: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
     command
         .arg("regen")
         .args(args)
@@ -26,55 +23,8 @@ fn regen(args: &[&str], fail_point: Option<&str>) -> Output {
     command.output().unwrap()
 }
 
-/// A workspace holding only a copy of the client crate, with the real
-/// workspace's dependency table and lock file, so it can be checked alone.
-fn client_workspace(dir: &Path) -> PathBuf {
-    let root = root();
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    // Keep the [workspace.*] tables; drop members and the root package.
-    let mut kept =
-        String::from("[workspace]\nmembers = [\"generated-client\"]\nresolver = \"3\"\n\n");
-    let mut keep = false;
-    for line in manifest.lines() {
-        if line.starts_with('[') {
-            keep = line.starts_with("[workspace.");
-        }
-        if keep {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    std::fs::write(dir.join("Cargo.toml"), kept).unwrap();
-    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    let client = dir.join("generated-client");
-    std::fs::create_dir_all(client.join("src")).unwrap();
-    // Without [dev-dependencies]: they name crates outside this copy.
-    let manifest = std::fs::read_to_string(root.join("generated-client/Cargo.toml")).unwrap();
-    let manifest = manifest.split("\n[dev-dependencies]").next().unwrap();
-    std::fs::write(client.join("Cargo.toml"), manifest).unwrap();
-    for entry in std::fs::read_dir(root.join("generated-client/src"))
-        .unwrap()
-        .flatten()
-    {
-        std::fs::copy(entry.path(), client.join("src").join(entry.file_name())).unwrap();
-    }
-    client
-}
-
-fn cargo_check(workspace: &Path) {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "check",
-            "--offline",
-            "--quiet",
-            "--package",
-            "xoxoday-reward-points",
-        ])
-        .current_dir(workspace)
-        // Kept between runs, so only the first run compiles the dependencies.
-        .env("CARGO_TARGET_DIR", root().join("target/atomicity-check"))
-        .output()
-        .unwrap();
+fn compiles(workspace: &Path) {
+    let output = cargo_check(workspace, &["xoxoday-reward-points"]);
     assert!(
         output.status.success(),
         "the crate does not compile:\n{}",
@@ -85,7 +35,8 @@ fn cargo_check(workspace: &Path) {
 #[test]
 fn an_interrupted_regen_leaves_the_client_wholly_old_or_wholly_new() {
     let dir = tempfile::tempdir().unwrap();
-    let client = client_workspace(dir.path());
+    scratch_workspace(dir.path(), &["generated-client"]);
+    let client = dir.path().join("generated-client");
     let generated = client.join("src/generated.rs");
     let old = std::fs::read_to_string(&generated).unwrap();
 
@@ -120,7 +71,7 @@ fn an_interrupted_regen_leaves_the_client_wholly_old_or_wholly_new() {
         .filter(|entry| entry.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert_eq!(leftovers.len(), 1, "the staged file is left behind");
-    cargo_check(dir.path());
+    compiles(dir.path());
 
     // Run again: wholly new, and the leftover is gone.
     let finished = regen(&args, None);
@@ -140,5 +91,5 @@ fn an_interrupted_regen_leaves_the_client_wholly_old_or_wholly_new() {
         names.iter().all(|name| !name.ends_with(".tmp")),
         "{names:?}"
     );
-    cargo_check(dir.path());
+    compiles(dir.path());
 }

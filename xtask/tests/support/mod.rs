@@ -1,0 +1,89 @@
+//! Helpers for the tests that run regen as a user does and compile what it
+//! writes: the workspace root, the built `xtask`, and scratch workspaces
+//! holding copies of the generated crates.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `xtask ARGS` run from the workspace root.
+pub fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("XTASK_FAIL_POINT")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+/// A workspace in `dir` holding copies of `crates` (such as
+/// `generated-client`), with the real workspace's dependency tables and lock
+/// file, so they can be checked there alone. The copies have no
+/// dev-dependencies (those name crates outside the copy) and no tests.
+pub fn scratch_workspace(dir: &Path, crates: &[&str]) {
+    let root = root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let members: Vec<String> = crates.iter().map(|name| format!("{name:?}")).collect();
+    // Keep the [workspace.*] tables; drop the members and the root package.
+    let mut kept = format!(
+        "[workspace]\nmembers = [{}]\nresolver = \"3\"\n\n",
+        members.join(", ")
+    );
+    let mut keep = false;
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            keep = line.starts_with("[workspace.");
+        }
+        if keep {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    std::fs::write(dir.join("Cargo.toml"), kept).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    for name in crates {
+        copy_crate(&root.join(name), &dir.join(name));
+    }
+}
+
+fn copy_crate(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        let path = entry.path();
+        if path.is_dir() {
+            if name != "tests" && name != "target" {
+                copy_crate(&path, &to.join(&name));
+            }
+        } else if name == "Cargo.toml" {
+            let manifest = std::fs::read_to_string(&path).unwrap();
+            let manifest = manifest.split("\n[dev-dependencies]").next().unwrap();
+            std::fs::write(to.join(&name), manifest).unwrap();
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// `cargo check` of `packages` in a scratch workspace, with a target
+/// directory kept between runs so only the first compiles the dependencies.
+pub fn cargo_check(workspace: &Path, packages: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO"));
+    command.args(["check", "--offline", "--quiet"]);
+    for package in packages {
+        command.args(["--package", package]);
+    }
+    command
+        .current_dir(workspace)
+        .env("CARGO_TARGET_DIR", root().join("target/scratch-check"))
+        .output()
+        .unwrap()
+}
