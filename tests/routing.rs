@@ -23,6 +23,7 @@ fn environment_origin(environment: Environment) -> &'static str {
         Environment::Sandbox => "https://stagingstores.xoxoday.com",
         Environment::Production => ACCOUNTS,
         Environment::Testing => "https://canvas.xoxoday.com",
+        other => panic!("the document has a new environment, {other:?}: add its host here"),
     }
 }
 

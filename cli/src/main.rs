@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::TypedValueParser;
+use clap::{Parser, Subcommand};
 use serde::Serialize;
 use serde_json::{Value, json};
 use xoxoday_reward_points::types::{
@@ -29,15 +30,22 @@ With --token-store PATH the tokens are read from that file and refreshed on thei
 step with every other process using the same file (each rotated refresh token is saved
 there first); XOXODAY_ACCESS_TOKEN is then ignored. Start a store with seed-token-store.
 
-send-points and cancel-points in Production ask for confirmation unless --yes is given.";
+send-points and cancel-points in a live environment (Production) ask for confirmation
+unless --yes is given.";
 
 /// The Xoxoday Reward Points API from a shell; answers are printed as JSON.
 #[derive(Parser)]
 #[command(name = "reward-points", version, after_help = AFTER_HELP)]
 struct Cli {
-    /// Which of the vendor's environments to call.
-    #[arg(long = "env", value_enum, default_value = "sandbox", global = true)]
-    environment: EnvironmentArg,
+    /// Which of the vendor's environments to call (the environments of the
+    /// vendor's document).
+    #[arg(
+        long = "env",
+        default_value = "sandbox",
+        global = true,
+        value_parser = environment_parser()
+    )]
+    environment: Environment,
 
     /// Keep the tokens in this file (or PostgreSQL database, given as a
     /// `postgres://` URL) and refresh them on their own, in step with every
@@ -50,7 +58,8 @@ struct Cli {
     #[arg(long, value_name = "TABLE", global = true, requires = "token_store")]
     token_table: Option<String>,
 
-    /// Do not ask before sending or cancelling points in Production.
+    /// Do not ask before sending or cancelling points in a live environment
+    /// (Production).
     #[arg(long, global = true)]
     yes: bool,
 
@@ -67,11 +76,14 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum EnvironmentArg {
-    Sandbox,
-    Production,
-    Testing,
+/// `--env`'s values: the generated `Environment`s, by their slug.
+fn environment_parser() -> impl TypedValueParser<Value = Environment> {
+    clap::builder::PossibleValuesParser::new(Environment::ALL.map(Environment::slug)).map(|slug| {
+        Environment::ALL
+            .into_iter()
+            .find(|environment| environment.slug() == slug)
+            .expect("clap accepts only these slugs")
+    })
 }
 
 #[derive(Subcommand)]
@@ -163,14 +175,6 @@ fn fail(message: String) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn environment(cli: &Cli) -> Environment {
-    match cli.environment {
-        EnvironmentArg::Sandbox => Environment::Sandbox,
-        EnvironmentArg::Production => Environment::Production,
-        EnvironmentArg::Testing => Environment::Testing,
-    }
-}
-
 fn secret_from_env(name: &str) -> Result<Secret, String> {
     std::env::var(name)
         .ok()
@@ -180,7 +184,7 @@ fn secret_from_env(name: &str) -> Result<Secret, String> {
 }
 
 fn client(cli: &Cli) -> Result<Client, String> {
-    let mut builder = Client::builder(environment(cli)).timeout(Duration::from_secs(cli.timeout));
+    let mut builder = Client::builder(cli.environment).timeout(Duration::from_secs(cli.timeout));
     for rule in &cli.origin_override {
         let (vendor, replacement) = rule
             .split_once('=')
@@ -238,17 +242,20 @@ fn token_store(location: &str, table: Option<&str>) -> Result<Arc<dyn TokenStore
     )
 }
 
-/// Asks before sending or cancelling points in Production.
+/// Asks before sending or cancelling points in a live environment.
 fn confirm(cli: &Cli, what: &str) -> Result<(), String> {
-    if cli.yes || !matches!(cli.environment, EnvironmentArg::Production) {
+    if cli.yes || !cli.environment.is_live() {
         return Ok(());
     }
     let refused = || {
-        format!("not confirmed, so nothing was done: {what} in Production needs `yes` (or --yes)")
+        format!(
+            "not confirmed, so nothing was done: {what} in {} needs `yes` (or --yes)",
+            cli.environment.name()
+        )
     };
     // A closed or empty stdin (a script, CI) reads as no.
     let stdin = std::io::stdin();
-    eprint!("{what} in Production? Type yes to go on: ");
+    eprint!("{what} in {}? Type yes to go on: ", cli.environment.name());
     std::io::stderr().flush().ok();
     let mut answer = String::new();
     let read = stdin

@@ -3642,7 +3642,10 @@ pub mod prelude {
 pub mod routes {
     use crate::routing::{Credential, Route};
     /// The vendor's environments: one per global server of the document.
+    /// Non-exhaustive: the vendor may add one, which must not break a
+    /// caller's `match`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
     pub enum Environment {
         ///`Sandbox`: `https://stagingstores.xoxoday.com/chef/v1/oauth/api`
         Sandbox,
@@ -3666,6 +3669,15 @@ pub mod routes {
                 Environment::Testing => "Testing",
             }
         }
+        /// The description in lower-case words joined by `-`, such as
+        /// `sandbox`: what command lines take.
+        pub const fn slug(self) -> &'static str {
+            match self {
+                Environment::Sandbox => "sandbox",
+                Environment::Production => "production",
+                Environment::Testing => "testing",
+            }
+        }
         /// The global server URL of this environment.
         pub const fn server_url(self) -> &'static str {
             match self {
@@ -3685,7 +3697,10 @@ pub mod routes {
     /// The document's operations, one variant each: hand-written code
     /// names an operation by this type, never by a string, so a renamed or
     /// removed operation is a compile error where it is used.
+    /// Non-exhaustive: the vendor may add one, which must not break a
+    /// caller's `match`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
     pub enum Operation {
         ///`validateTokenPoints`: `GET /token` in the document.
         ValidateTokenPoints,

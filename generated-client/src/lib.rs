@@ -196,6 +196,7 @@ mod access_token;
 mod auth_error;
 mod call;
 mod client_builder;
+mod environment;
 mod epoch_millis;
 mod error;
 mod file_token_store;

@@ -209,6 +209,7 @@ pub fn example_body(operation: Operation) -> Option<Value> {
             "tag": "storeAdmin",
             "variables": { "recipients_data": { "recipients": [{ "unique_id": 987654321 }] } }
         })),
+        other => panic!("the document has a new operation, {other}: add its example here"),
     }
 }
 
@@ -257,5 +258,6 @@ pub async fn call_with_example(client: &Client, operation: Operation) -> Result<
                 .await
                 .map(drop)
         }
+        other => panic!("the document has a new operation, {other}: add its call here"),
     }
 }

@@ -135,14 +135,16 @@ pub fn apply(document: &mut Value, overlay: &Value, overlay_file: &str, problems
             for location in &located {
                 let pointer = to_pointer(location);
                 let node = document.pointer(&pointer).expect("located above");
-                additions(node, update, &pointer, &removed, &mut refused);
+                let place = Place {
+                    document: &pointer,
+                    overlay: &format!("{here}/update"),
+                };
+                additions(node, update, place, &removed, &mut refused);
             }
             if !refused.is_empty() {
-                for (message, hint) in refused {
-                    problems.push(
-                        fail(format!("{here}/update"), message)
-                            .with_hint(format!("{FIX_THE_OVERLAY}: {hint}")),
-                    );
+                for (at, message, hint) in refused {
+                    problems
+                        .push(fail(at, message).with_hint(format!("{FIX_THE_OVERLAY}: {hint}")));
                 }
                 continue;
             }
@@ -189,18 +191,27 @@ fn collection_of(pointer: &str) -> Option<&'static str> {
     }
 }
 
-/// What `update` would add to `node` that the rules refuse, as (message,
-/// fix); recursing where `update` merges into existing objects.
+/// Where an update is being merged: in the document, and in the overlay.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    document: &'a str,
+    overlay: &'a str,
+}
+
+/// What `update` would add to `node` that the rules refuse, as (the key's
+/// place in the overlay, message, fix); recursing where `update` merges
+/// into existing objects.
 fn additions(
     node: &Value,
     update: &Value,
-    pointer: &str,
+    place: Place<'_>,
     removed: &[String],
-    refused: &mut Vec<(String, String)>,
+    refused: &mut Vec<(String, String, String)>,
 ) {
     let (Value::Object(node), Value::Object(update)) = (node, update) else {
         return;
     };
+    let pointer = place.document;
     let collection = collection_of(pointer);
     let in_components = {
         let segments: Vec<&str> = pointer.split('/').skip(1).collect();
@@ -209,9 +220,11 @@ fn additions(
     let marked = |value: &Value| value.get(ADDED_BY_OVERLAY) == Some(&Value::Bool(true));
     for (key, value) in update {
         let child = format!("{pointer}/{}", escape(key));
+        let at = format!("{}/{}", place.overlay, escape(key));
         match node.get(key) {
             Some(existing) if in_components && marked(value) && !marked(existing) => {
                 refused.push((
+                    at,
                     format!(
                         "this update adds the overlay's own component `{key}`, but the vendor's \
                          document now has a `{key}` of its own ({child})"
@@ -219,7 +232,13 @@ fn additions(
                     format!("rename the overlay's `{key}` (and the references to it)"),
                 ));
             }
-            Some(existing) => additions(existing, value, &child, removed, refused),
+            Some(existing) => {
+                let inner = Place {
+                    document: &child,
+                    overlay: &at,
+                };
+                additions(existing, value, inner, removed, refused);
+            }
             None => {
                 // A path item also holds `parameters`, `servers`, `x-…`:
                 // only its HTTP methods are operations.
@@ -230,6 +249,7 @@ fn additions(
                 if let Some(what) = named {
                     if !removed.contains(&child) {
                         refused.push((
+                            at,
                             format!(
                                 "this update would add the {what} `{key}` at {pointer}, which \
                                  the vendor's document does not have: an overlay only adjusts \
@@ -243,6 +263,7 @@ fn additions(
                     }
                 } else if in_components && !marked(value) {
                     refused.push((
+                        at,
                         format!(
                             "this update adds the component `{key}`, which the vendor's \
                              document does not have, without marking it as the overlay's own"

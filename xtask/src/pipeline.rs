@@ -247,17 +247,20 @@ fn generate_client(
                 first_line(&error.to_string())
             ),
         )]),
-        Err(panic) => Err(vec![crate::panics::culprit(
+        Err(panic) => Err(crate::panics::culprits(
             document, settings, spec_file, &panic,
-        )]),
+        )),
     }
 }
 
-/// The first line of a message, cut at 200 characters.
+/// The first line of a message, cut at 200 characters; `…` says there was
+/// more.
 pub fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or_default().trim();
+    let mut lines = message.lines();
+    let line = lines.next().unwrap_or_default().trim();
     let mut cut: String = line.chars().take(200).collect();
-    if cut.len() < line.len() {
+    if cut.len() < line.len() || lines.next().is_some() {
+        cut = cut.trim_end_matches(['(', '{', '[', ':', ' ']).to_owned();
         cut.push('…');
     }
     cut

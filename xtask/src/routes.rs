@@ -498,6 +498,9 @@ pub fn routes_source(
         .iter()
         .map(|environment| &environment.description);
     let urls = environments.iter().map(|environment| &environment.url);
+    let slugs = environments
+        .iter()
+        .map(|environment| snake_case(&environment.description).replace('_', "-"));
     let count = Literal::usize_unsuffixed(environments.len());
     let route_count = Literal::usize_unsuffixed(routes.len());
     let operations = operation_variants(routes, spec_file)?;
@@ -538,7 +541,10 @@ pub fn routes_source(
     });
     Ok(quote! {
         /// The vendor's environments: one per global server of the document.
+        /// Non-exhaustive: the vendor may add one, which must not break a
+        /// caller's `match`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum Environment {
             #(#[doc = #variant_docs] #variants,)*
         }
@@ -551,6 +557,14 @@ pub fn routes_source(
             pub const fn name(self) -> &'static str {
                 match self {
                     #(Environment::#variants => #descriptions,)*
+                }
+            }
+
+            /// The description in lower-case words joined by `-`, such as
+            /// `sandbox`: what command lines take.
+            pub const fn slug(self) -> &'static str {
+                match self {
+                    #(Environment::#variants => #slugs,)*
                 }
             }
 
@@ -569,7 +583,10 @@ pub fn routes_source(
         /// The document's operations, one variant each: hand-written code
         /// names an operation by this type, never by a string, so a renamed or
         /// removed operation is a compile error where it is used.
+        /// Non-exhaustive: the vendor may add one, which must not break a
+        /// caller's `match`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum Operation {
             #(#[doc = #operation_docs] #operations,)*
         }

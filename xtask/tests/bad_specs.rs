@@ -68,7 +68,10 @@ fn check_failure(name: &str, output: &Output) -> String {
         "{name}: exit status\n{stderr}"
     );
     assert!(stdout.is_empty(), "{name}: nothing on stdout, got {stdout}");
-    assert!(!stderr.contains("panicked"), "{name}: panicked\n{stderr}");
+    assert!(
+        !stderr.contains("panicked at"),
+        "{name}: panicked\n{stderr}"
+    );
     assert!(stderr.starts_with("error: "), "{name}: {stderr}");
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
