@@ -14,6 +14,7 @@ mod panics;
 mod pipeline;
 mod plain_strings;
 mod postgres_server;
+mod progenitor_shapes;
 mod read_input;
 mod routes;
 mod send_wrappers;

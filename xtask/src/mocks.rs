@@ -8,7 +8,7 @@
 use openapiv3::OpenAPI;
 use proc_macro2::TokenStream;
 use progenitor::{GenerationSettings, Generator};
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
@@ -76,7 +76,74 @@ pub fn mocks_source(
         new_fn.block = syn::parse2(when_body(route))
             .map_err(|error| Diagnostic::new(spec_file, format!("internal error: {error}")))?;
     }
+    for item in operations.1.iter_mut() {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        for item in block.items.iter_mut() {
+            if let syn::ImplItem::Fn(function) = item {
+                match_each_listed_value(function);
+            }
+        }
+    }
     Ok(quote!(#file))
+}
+
+/// progenitor's helper for a query parameter that is a list calls
+/// `to_string()` on the whole list, which does not compile; the client sends
+/// a list as repeated `name=value` pairs, so the helper matches each value.
+fn match_each_listed_value(function: &mut syn::ImplItemFn) {
+    let signature = function.sig.to_token_stream().to_string();
+    let body = function.block.to_token_stream().to_string();
+    if !signature.contains("Vec <") || !body.contains("query_param") {
+        return;
+    }
+    let Some(name) = first_string_literal(&function.block) else {
+        return;
+    };
+    let each = quote! {
+        value.iter().fold(self.0, |when, item| when.query_param(#name, item.to_string()))
+    };
+    let block = if body.contains("query_param_missing") {
+        quote! {{
+            if let Some(value) = value.into() {
+                Self(#each)
+            } else {
+                Self(self.0.query_param_missing(#name))
+            }
+        }}
+    } else {
+        quote! {{ Self(#each) }}
+    };
+    if let Ok(block) = syn::parse2(block) {
+        function.block = block;
+    }
+}
+
+/// The first string literal in a block: the parameter's name in the
+/// `query_param` call progenitor generates.
+fn first_string_literal(block: &syn::Block) -> Option<String> {
+    fn find(tokens: proc_macro2::TokenStream) -> Option<String> {
+        for token in tokens {
+            match token {
+                proc_macro2::TokenTree::Literal(literal) => {
+                    if let Ok(syn::Lit::Str(text)) =
+                        syn::parse_str::<syn::Lit>(&literal.to_string())
+                    {
+                        return Some(text.value());
+                    }
+                }
+                proc_macro2::TokenTree::Group(group) => {
+                    if let Some(found) = find(group.stream()) {
+                        return Some(found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+    find(block.to_token_stream())
 }
 
 fn is_type(ty: &syn::Type, name: &syn::Ident) -> bool {

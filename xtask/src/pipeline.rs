@@ -19,6 +19,7 @@ use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::mocks;
 use crate::overlay;
 use crate::plain_strings::plain_strings;
+use crate::progenitor_shapes::{json_request_bodies, one_type_per_side};
 use crate::read_input::{is_json, parse_document, read_capped};
 use crate::routes;
 use crate::send_wrappers;
@@ -135,11 +136,15 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
     timings.lap("overlay", &mut clock);
     // Problems after a failed action would be its consequences: stop here.
     checked(problems)?;
+    json_request_bodies(&mut document);
     let mut problems = Problems::new();
     validate::semantics(&document, spec_name, &mut problems);
     checked(problems)?;
     plain_strings(&mut document);
     name_error_bodies(&mut document, spec_name).map_err(|problem| vec![problem])?;
+    let mut problems = Problems::new();
+    one_type_per_side(&mut document, spec_name, &mut problems);
+    checked(problems)?;
 
     let spec: OpenAPI = deserialize_located(&document).map_err(|(pointer, message)| {
         vec![Diagnostic::at(

@@ -105,6 +105,10 @@ fn yaml_message(error: &serde_yaml::Error) -> (String, &'static str) {
             "not read: YAML aliases expand beyond the parser's limit (an alias bomb?)".into(),
             "write the repeated parts out, or use `$ref`",
         ),
+        _ if message.contains("duplicate entry with key") => (
+            format!("not read: a mapping has a key twice ({message})"),
+            "YAML allows each key once in a mapping: keep one of them",
+        ),
         _ if message.contains("more than one document") => (
             "not read: the file holds several YAML documents (or is not YAML)".into(),
             "expected one OpenAPI document in YAML or JSON",

@@ -22,8 +22,11 @@
 //!
 //! Credential: from the document's `security` requirements (the operation's,
 //! or the document's) and `securitySchemes`. The runtime sends an HTTP bearer
-//! token; an operation that can only be called with another scheme stops
-//! regen. An operation that asks for none is sent with none.
+//! token: that honours `http`/`bearer`, and OAuth 2 and OpenID Connect, whose
+//! access tokens travel the same way (RFC 6750; the client is given the
+//! token, it runs no OAuth flow). An operation that can only be called with
+//! another scheme (an API key, HTTP basic) stops regen. An operation that
+//! asks for none is sent with none.
 
 use openapiv3::{OpenAPI, ReferenceOr, SecurityScheme, Server};
 use proc_macro2::{Ident, Literal, TokenStream};
@@ -381,6 +384,11 @@ fn credential(
             match scheme {
                 Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. }))
                     if scheme.eq_ignore_ascii_case("bearer") => {}
+                // Their access tokens travel as bearer tokens (RFC 6750);
+                // the client is given the token, it runs no OAuth flow.
+                Some(ReferenceOr::Item(
+                    SecurityScheme::OAuth2 { .. } | SecurityScheme::OpenIDConnect { .. },
+                )) => {}
                 Some(ReferenceOr::Item(scheme)) => {
                     all_bearer = false;
                     refused.push(format!("`{name}` ({})", describe_scheme(scheme)));

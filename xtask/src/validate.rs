@@ -194,6 +194,7 @@ fn operations(document: &Value, file: &str, problems: &mut Problems) {
                 request_body(body, &format!("{pointer}/requestBody"), file, problems);
             }
             path_parameters(document, path, item, operation, &pointer, file, problems);
+            parameter_shapes(document, item, operation, &pointer, file, problems);
         }
     }
 }
@@ -236,11 +237,12 @@ fn request_body(body: &Value, pointer: &str, file: &str, problems: &mut Problems
                 file,
                 format!("{pointer}/content"),
                 format!(
-                    "the request body offers {} media types; the client can send one",
+                    "the request body offers {} media types, none of them application/json; \
+                     the client sends one",
                     content.len()
                 ),
             )
-            .with_hint("keep one, such as application/json, in the overlay"),
+            .with_hint("keep the one to send, in the overlay"),
         );
         return;
     }
@@ -363,6 +365,86 @@ fn path_parameters(
             pointer,
             format!("the path `{path}` has `{{{name}}}` but no path parameter `{name}`"),
         ));
+    }
+}
+
+/// What a parameter's schema is, as far as sending it goes.
+enum Shape {
+    Scalar,
+    ArrayOfScalars,
+    Other(&'static str),
+}
+
+fn shape(document: &Value, schema: &Value) -> Shape {
+    let schema = resolved(document, schema);
+    match schema.get("type").and_then(Value::as_str) {
+        Some("string" | "integer" | "number" | "boolean") | None
+            if schema.get("properties").is_none() =>
+        {
+            Shape::Scalar
+        }
+        Some("array") => match schema.get("items").map(|items| shape(document, items)) {
+            Some(Shape::Scalar) => Shape::ArrayOfScalars,
+            _ => Shape::Other("a list of lists or objects"),
+        },
+        _ => Shape::Other("an object"),
+    }
+}
+
+/// Parameters the client can send: scalars anywhere, lists of scalars in the
+/// query (sent as repeated `name=value`), no cookies.
+fn parameter_shapes(
+    document: &Value,
+    item: &serde_json::Map<String, Value>,
+    operation: &serde_json::Map<String, Value>,
+    pointer: &str,
+    file: &str,
+    problems: &mut Problems,
+) {
+    let lists = [
+        (
+            item.get("parameters"),
+            format!(
+                "{}/parameters",
+                pointer.rsplit_once('/').map_or("", |(item, _)| item)
+            ),
+        ),
+        (operation.get("parameters"), format!("{pointer}/parameters")),
+    ];
+    for (list, list_pointer) in lists {
+        for (index, parameter) in list
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let here = format!("{list_pointer}/{index}");
+            let parameter = resolved(document, parameter);
+            let name = parameter.get("name").and_then(Value::as_str).unwrap_or("?");
+            let place = parameter.get("in").and_then(Value::as_str).unwrap_or("?");
+            let Some(schema) = parameter.get("schema") else {
+                continue; // `content` parameters: progenitor's own error
+            };
+            let refused = match (place, shape(document, schema)) {
+                ("cookie", _) => Some("is a cookie, which the client cannot send".to_owned()),
+                (_, Shape::Scalar) | ("query", Shape::ArrayOfScalars) => None,
+                (_, Shape::ArrayOfScalars) => {
+                    Some(format!("is a list, which a {place} parameter cannot carry"))
+                }
+                (_, Shape::Other(what)) => {
+                    Some(format!("is {what}, which a {place} parameter cannot carry"))
+                }
+            };
+            if let Some(why) = refused {
+                problems.push(
+                    Diagnostic::at(file, here, format!("the {place} parameter `{name}` {why}"))
+                        .with_hint(
+                            "the client sends strings, numbers and booleans, and lists of them in \
+                             the query; change the parameter in the overlay",
+                        ),
+                );
+            }
+        }
     }
 }
 
