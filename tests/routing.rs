@@ -227,27 +227,6 @@ async fn all_six_operations_in_all_three_environments_reach_the_right_host_and_p
     assert_eq!(cases, 18);
 }
 
-/// The route table as a reviewer reads it: one line per operation and
-/// environment, so a changed server URL is a one-line diff.
-#[test]
-fn route_table() {
-    let mut table = String::new();
-    for route in &ROUTES {
-        for environment in Environment::ALL {
-            writeln!(
-                table,
-                "{:<20} {:<11} {:<5} {}",
-                route.operation.id(),
-                environment.name(),
-                route.http_method,
-                route.url(environment)
-            )
-            .unwrap();
-        }
-    }
-    insta::assert_snapshot!(table);
-}
-
 /// The exact request each operation sends in Sandbox for its canonical input,
 /// with the vendor's host put back in place of the local stand-in and the
 /// token redacted.

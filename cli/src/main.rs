@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use xoxoday_reward_points::types::{
     CancelPointsBodyVariables, CreateUserTokenBody, FetchPointsBodyVariables, RefreshTokenBody,
-    RefreshTokenBodyGrantType, SendPointsBodyVariables,
+    SendPointsBodyVariables,
 };
 use xoxoday_reward_points::{
     AccessToken, Client, Environment, EpochMillis, Error, FileTokenStore, Secret, StoredTokens,
@@ -304,10 +304,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
         Command::RefreshToken => refresh(&client).await,
         Command::SeedTokenStore { replace } => seed(&cli, &client, *replace).await,
         Command::CreateUserToken { user_email } => {
-            let body = CreateUserTokenBody {
-                user_input: user_email.clone(),
-                scope: "user_session".into(),
-            };
+            let body = CreateUserTokenBody::user_session(user_email);
             let answer = client
                 .create_user_token()
                 .body(body)
@@ -384,14 +381,11 @@ async fn refresh(client: &Client) -> Result<Value, String> {
             "refresh_token_expiry": tokens.refresh_token_expiry,
         }));
     }
-    let body = RefreshTokenBody {
-        client_id: secret_from_env("XOXODAY_CLIENT_ID")?
-            .expose_secret()
-            .to_owned(),
-        client_secret: secret_from_env("XOXODAY_CLIENT_SECRET")?,
-        grant_type: RefreshTokenBodyGrantType::RefreshToken,
-        refresh_token: secret_from_env("XOXODAY_REFRESH_TOKEN")?,
-    };
+    let body = RefreshTokenBody::new(
+        secret_from_env("XOXODAY_REFRESH_TOKEN")?,
+        secret_from_env("XOXODAY_CLIENT_ID")?.expose_secret(),
+        secret_from_env("XOXODAY_CLIENT_SECRET")?,
+    );
     let tokens = client
         .refresh_token()
         .body(body)

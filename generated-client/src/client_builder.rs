@@ -232,10 +232,7 @@ impl Client {
     /// client that sends that token, with this client's environment, origin
     /// overrides and retry policy. The user token is not refreshed.
     pub async fn user_client(&self, user_email: &str) -> Result<Client, Error> {
-        let body = CreateUserTokenBody {
-            scope: "user_session".to_owned(),
-            user_input: user_email.to_owned(),
-        };
+        let body = CreateUserTokenBody::user_session(user_email);
         let tokens = self
             .create_user_token()
             .body(body)

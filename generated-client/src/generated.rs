@@ -11,6 +11,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 pub mod types {
     ///`CancelPointsBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct CancelPointsBody {
         ///Selects the operation. Always `storesAdmin.mutation.cancelBalance`.
         #[serde(default = "defaults::cancel_points_body_query")]
@@ -38,6 +39,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum CancelPointsBodyQuery {
         #[serde(rename = "storesAdmin.mutation.cancelBalance")]
         StoresAdminMutationCancelBalance,
@@ -98,6 +100,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum CancelPointsBodyTag {
         #[serde(rename = "storeAdmin")]
         StoreAdmin,
@@ -143,6 +146,7 @@ pub mod types {
     }
     ///`CancelPointsBodyVariables`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct CancelPointsBodyVariables {
         pub recipients_data: CancelPointsBodyVariablesRecipientsData,
     }
@@ -153,6 +157,7 @@ pub mod types {
     }
     ///`CancelPointsBodyVariablesRecipientsData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct CancelPointsBodyVariablesRecipientsData {
         pub recipients: ::std::vec::Vec<
             CancelPointsBodyVariablesRecipientsDataRecipientsItem,
@@ -165,6 +170,7 @@ pub mod types {
     }
     ///`CancelPointsBodyVariablesRecipientsDataRecipientsItem`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct CancelPointsBodyVariablesRecipientsDataRecipientsItem {
         ///The transaction id that send points returned.
         pub unique_id: i64,
@@ -176,6 +182,7 @@ pub mod types {
     }
     ///`CancelPointsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct CancelPointsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<CancelPointsResponseData>,
@@ -187,6 +194,7 @@ pub mod types {
     }
     ///`CancelPointsResponseData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct CancelPointsResponseData {
         #[serde(
             rename = "cancelBalance",
@@ -201,6 +209,7 @@ pub mod types {
     }
     ///`CancelPointsResponseDataCancelBalance`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct CancelPointsResponseDataCancelBalance {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<bool>,
@@ -218,6 +227,7 @@ pub mod types {
     }
     ///`CancelPointsResponseDataCancelBalanceRecipientsItem`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct CancelPointsResponseDataCancelBalanceRecipientsItem {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
@@ -233,6 +243,7 @@ pub mod types {
     }
     ///`CreateUserTokenBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct CreateUserTokenBody {
         ///Permission scope being assigned. Use `user_session`.
         pub scope: ::std::string::String,
@@ -246,6 +257,7 @@ pub mod types {
     }
     ///`FetchPointsBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct FetchPointsBody {
         ///Selects the operation. Always `storesAdmin.query.user_balance`.
         #[serde(default = "defaults::fetch_points_body_query")]
@@ -273,6 +285,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum FetchPointsBodyQuery {
         #[serde(rename = "storesAdmin.query.user_balance")]
         StoresAdminQueryUserBalance,
@@ -331,6 +344,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum FetchPointsBodyTag {
         #[serde(rename = "storeAdmin")]
         StoreAdmin,
@@ -376,6 +390,7 @@ pub mod types {
     }
     ///`FetchPointsBodyVariables`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct FetchPointsBodyVariables {
         pub user_data: FetchPointsBodyVariablesUserData,
     }
@@ -386,6 +401,7 @@ pub mod types {
     }
     ///The user whose balance is fetched, by email or phone.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct FetchPointsBodyVariablesUserData {
         ///The user's email address.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -401,6 +417,7 @@ pub mod types {
     }
     ///`FetchPointsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct FetchPointsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<FetchPointsResponseData>,
@@ -412,6 +429,7 @@ pub mod types {
     }
     ///`FetchPointsResponseData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct FetchPointsResponseData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user_balance: ::std::option::Option<FetchPointsResponseDataUserBalance>,
@@ -423,6 +441,7 @@ pub mod types {
     }
     ///`FetchPointsResponseDataUserBalance`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct FetchPointsResponseDataUserBalance {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<FetchPointsResponseDataUserBalanceData>,
@@ -440,6 +459,7 @@ pub mod types {
     }
     ///`FetchPointsResponseDataUserBalanceData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct FetchPointsResponseDataUserBalanceData {
         ///The user's points balance.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -452,6 +472,7 @@ pub mod types {
     }
     ///`RefreshTokenBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct RefreshTokenBody {
         ///Client ID of the integration.
         pub client_id: ::std::string::String,
@@ -478,6 +499,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum RefreshTokenBodyGrantType {
         #[serde(rename = "refresh_token")]
         RefreshToken,
@@ -518,6 +540,7 @@ pub mod types {
     }
     ///`SendBalanceResult`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct SendBalanceResult {
         #[serde(rename = "sendBalance")]
         pub send_balance: SendBalanceResultSendBalance,
@@ -529,6 +552,7 @@ pub mod types {
     }
     ///`SendBalanceResultSendBalance`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct SendBalanceResultSendBalance {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<bool>,
@@ -542,6 +566,7 @@ pub mod types {
     }
     ///`SendPointsBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct SendPointsBody {
         ///Selects the operation. Always `storesAdmin.mutation.sendBalance`.
         #[serde(default = "defaults::send_points_body_query")]
@@ -571,6 +596,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum SendPointsBodyQuery {
         #[serde(rename = "storesAdmin.mutation.sendBalance")]
         StoresAdminMutationSendBalance,
@@ -631,6 +657,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum SendPointsBodyTag {
         #[serde(rename = "storeAdmin")]
         StoreAdmin,
@@ -678,6 +705,7 @@ pub mod types {
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[non_exhaustive]
     pub enum SendPointsBodyVariables {
         RecipientsDataVariables { recipients_data: SendPointsRecipientsData },
         SendPointsRecipientsData(SendPointsRecipientsData),
@@ -689,6 +717,7 @@ pub mod types {
     }
     ///`SendPointsRecipientsData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct SendPointsRecipientsData {
         ///Months until the points expire (integer or string).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -705,6 +734,7 @@ pub mod types {
     ///Months until the points expire (integer or string).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[non_exhaustive]
     pub enum SendPointsRecipientsDataExpiryMonth {
         Integer(i64),
         String(::std::string::String),
@@ -724,6 +754,7 @@ pub mod types {
     }
     ///`SendPointsRecipientsDataRecipientsItem`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct SendPointsRecipientsDataRecipientsItem {
         ///Points to credit, as a string.
         pub amount: ::std::string::String,
@@ -740,6 +771,7 @@ pub mod types {
     }
     ///`SendPointsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct SendPointsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<SendPointsResponseData>,
@@ -752,6 +784,7 @@ pub mod types {
     ///`SendPointsResponseData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[non_exhaustive]
     pub enum SendPointsResponseData {
         PointsTransaction(SendPointsTransaction),
         BalanceResult(SendBalanceResult),
@@ -768,6 +801,7 @@ pub mod types {
     }
     ///`SendPointsTransaction`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct SendPointsTransaction {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
@@ -789,6 +823,7 @@ pub mod types {
     }
     ///`TokenResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct TokenResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub access_token: ::std::option::Option<crate::Secret>,
@@ -811,6 +846,7 @@ pub mod types {
     }
     ///`Unauthorized`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct Unauthorized {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
@@ -822,6 +858,7 @@ pub mod types {
     }
     ///`ValidateTokenPointsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct ValidateTokenPointsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub access_token: ::std::option::Option<crate::Secret>,

@@ -49,7 +49,7 @@
 //! client with a [`TokenStore`] does this on its own; see below.
 //!
 //! ```
-//! use xoxoday_reward_points::types::{RefreshTokenBody, RefreshTokenBodyGrantType};
+//! use xoxoday_reward_points::types::RefreshTokenBody;
 //! use xoxoday_reward_points::Secret;
 //! # use xoxoday_reward_points::Environment;
 //! # #[tokio::main(flavor = "current_thread")]
@@ -57,12 +57,7 @@
 //! # let stand_in = xoxoday_reward_points_mocks::StandIn::start().await;
 //! # let client = stand_in.client(Environment::Sandbox);
 //! # let refresh_token = Secret::new(xoxoday_reward_points_mocks::STAND_IN_REFRESH_TOKEN);
-//! let body = RefreshTokenBody {
-//!     grant_type: RefreshTokenBodyGrantType::RefreshToken,
-//!     refresh_token,
-//!     client_id: "my-client-id".into(),
-//!     client_secret: Secret::new("my-client-secret"),
-//! };
+//! let body = RefreshTokenBody::new(refresh_token, "my-client-id", Secret::new("my-client-secret"));
 //! let tokens = client.refresh_token().body(body).send().await?.into_inner();
 //! // The old refresh token no longer works: keep this one.
 //! assert!(tokens.refresh_token.is_some());
@@ -196,6 +191,7 @@ mod access_token;
 mod auth_error;
 mod call;
 mod client_builder;
+mod constructors;
 mod environment;
 mod epoch_millis;
 mod error;

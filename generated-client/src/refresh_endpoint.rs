@@ -20,7 +20,7 @@ use crate::call::vendor_message;
 use crate::error::DecodeProblem;
 use crate::token_manager::{ClientCredentials, now_millis};
 use crate::token_store::StoredTokens;
-use crate::types::{RefreshTokenBody, RefreshTokenBodyGrantType};
+use crate::types::RefreshTokenBody;
 use crate::{EpochMillis, Secret};
 
 pub(crate) struct RefreshEndpoint {
@@ -52,12 +52,11 @@ impl RefreshEndpoint {
         credentials: &ClientCredentials,
         held: &StoredTokens,
     ) -> RefreshOutcome {
-        let body = RefreshTokenBody {
-            client_id: credentials.client_id.clone(),
-            client_secret: credentials.client_secret.clone(),
-            grant_type: RefreshTokenBodyGrantType::RefreshToken,
-            refresh_token: held.refresh_token.clone(),
-        };
+        let body = RefreshTokenBody::new(
+            held.refresh_token.clone(),
+            credentials.client_id.clone(),
+            credentials.client_secret.clone(),
+        );
         let span = tracing::info_span!(
             "xoxoday_reward_points.refresh",
             status = tracing::field::Empty

@@ -1,13 +1,16 @@
 //! `cargo xtask`: regenerate the client, run the suite, measure. See
 //! README.md and ARCHITECTURE.md.
 
+mod api_surface;
 mod bench_build;
+mod change_report;
 mod diagnostic;
 mod error_bodies;
 #[path = "../../generated-client/input_digest.rs"]
 mod input_digest;
 mod mocks;
 mod naming;
+mod non_exhaustive;
 mod output;
 mod overlay;
 mod panics;
@@ -226,6 +229,9 @@ fn regen_from(
         return Ok(ExitCode::FAILURE);
     }
 
+    let follow_up = change_report::follow_up(&out_dir, &files);
+    let mut files = files;
+    files.extend(follow_up.files);
     let mut clock = Instant::now();
     let written = output::write_changed(&out_dir, &files).map_err(|problem| vec![problem])?;
     timings.lap("write", &mut clock);
@@ -236,6 +242,9 @@ fn regen_from(
         for (stage, took) in &timings.0 {
             println!("  {stage:<9} {:>8.1} ms", took.as_secs_f64() * 1000.0);
         }
+    }
+    if let Some(summary) = follow_up.summary {
+        println!("{summary}");
     }
     println!(
         "regen: {} file(s) written, {} unchanged, in {} ms",

@@ -13,10 +13,12 @@ use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagSt
 use quote::quote;
 use serde_json::Value;
 
+use crate::api_surface;
 use crate::diagnostic::{Diagnostic, Problems};
 use crate::error_bodies::name_error_bodies;
 use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::mocks;
+use crate::non_exhaustive;
 use crate::overlay;
 use crate::plain_strings::plain_strings;
 use crate::progenitor_shapes::{json_request_bodies, one_type_per_side};
@@ -75,6 +77,12 @@ impl Inputs {
         .collect()
     }
 }
+
+/// The client's public API, one item per line (`api_surface.rs`).
+pub const API_SURFACE_FILE: &str = "generated-client/api-surface.txt";
+
+/// The generated client's source.
+pub const CLIENT_FILE: &str = "generated-client/src/generated.rs";
 
 /// One generated file: its path under the output directory and its content.
 pub struct GeneratedFile {
@@ -168,14 +176,16 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
 
     let settings = settings();
     let client_tokens = generate_client(&spec, &document, &settings, spec_name)?;
-    let client_tokens = send_wrappers::wrap_sends(
-        client_tokens,
-        &environments,
-        &routes,
-        &operations,
-        spec_name,
-    )
-    .map_err(|problem| vec![problem])?;
+    let mut client: syn::File = syn::parse2(client_tokens).map_err(|error| {
+        vec![Diagnostic::new(
+            spec_name,
+            format!("internal error: progenitor's client does not parse: {error}"),
+        )]
+    })?;
+    send_wrappers::wrap_sends(&mut client, &environments, &routes, &operations, spec_name)
+        .map_err(|problem| vec![problem])?;
+    non_exhaustive::mark_types(&mut client);
+    let surface = api_surface::surface(&client, &environments, &routes);
     let routes_tokens = routes::routes_source(&environments, &routes, spec_name)
         .map_err(|problem| vec![problem])?;
     let mocks_tokens = mocks::mocks_source(&spec, &settings, &routes, spec_name)
@@ -186,7 +196,7 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
     let source = format_source(
         spec_name,
         quote! {
-            #client_tokens
+            #client
 
             /// The environments, the operations and the route table,
             /// derived from the document's `servers` and `security`
@@ -205,12 +215,16 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
     let header = header(inputs);
     Ok(vec![
         GeneratedFile {
-            relative_path: "generated-client/src/generated.rs",
+            relative_path: CLIENT_FILE,
             content: format!("{header}{source}"),
         },
         GeneratedFile {
             relative_path: "generated-mocks/src/generated.rs",
             content: format!("{header}{mocks}"),
+        },
+        GeneratedFile {
+            relative_path: API_SURFACE_FILE,
+            content: surface.to_text(),
         },
     ])
 }

@@ -9,24 +9,21 @@
 //! `Operation` type, never a string) and turns every failure into a value a
 //! caller can `match`.
 
-use proc_macro2::TokenStream;
-use quote::{ToTokens, format_ident, quote};
+use quote::{ToTokens, format_ident};
 use syn::{GenericArgument, ImplItem, Item, PathArguments, ReturnType, Type, parse_quote};
 
 use crate::diagnostic::Diagnostic;
 use crate::routes::{Environment, Route};
 
 pub fn wrap_sends(
-    client: TokenStream,
+    file: &mut syn::File,
     environments: &[Environment],
     routes: &[Route],
     operations: &[syn::Ident],
     spec_file: &str,
-) -> Result<TokenStream, Diagnostic> {
+) -> Result<(), Diagnostic> {
     let internal =
         |message: String| Diagnostic::new(spec_file, format!("internal error: {message}"));
-    let mut file: syn::File = syn::parse2(client)
-        .map_err(|error| internal(format!("progenitor's client does not parse: {error}")))?;
     let builders = file
         .items
         .iter_mut()
@@ -80,7 +77,7 @@ pub fn wrap_sends(
         block.items[index] = ImplItem::Fn(wrapper);
         block.items.insert(index + 1, ImplItem::Fn(raw));
     }
-    Ok(quote!(#file))
+    Ok(())
 }
 
 /// Whether `send` builds the `OperationInfo` of `hook_id`.

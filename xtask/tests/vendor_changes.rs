@@ -6,38 +6,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
 use serde_json::{Value, json};
-use support::{cargo_check, root, scratch_workspace, xtask};
-
-fn workspace_document(file: &str) -> Value {
-    let text = std::fs::read_to_string(root().join(file)).unwrap();
-    serde_yaml::from_str(&text).unwrap()
-}
-
-fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
-    path
-}
-
-fn regen(spec: &Path, overlay: &Path, out: Option<&Path>) -> (bool, String) {
-    let mut args = vec![
-        "regen",
-        "--spec",
-        spec.to_str().unwrap(),
-        "--overlay",
-        overlay.to_str().unwrap(),
-    ];
-    if let Some(out) = out {
-        args.extend(["--out", out.to_str().unwrap()]);
-    }
-    let output = xtask(&args);
-    let text = String::from_utf8_lossy(&output.stderr).into_owned()
-        + &String::from_utf8_lossy(&output.stdout);
-    (output.status.success(), text)
-}
+use support::{cargo_check, regen, root, scratch_workspace, workspace_document, write_json};
 
 /// The vendor's document with a seventh operation: redeem points, another
 /// virtual path on the points servers, selected by its body's `query`.

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use serde_json::Value;
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -86,4 +88,33 @@ pub fn cargo_check(workspace: &Path, packages: &[&str]) -> Output {
         .env("CARGO_TARGET_DIR", root().join("target/scratch-check"))
         .output()
         .unwrap()
+}
+
+/// A document of the workspace (YAML), as JSON values.
+pub fn workspace_document(file: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+pub fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
+    path
+}
+
+pub fn regen(spec: &Path, overlay: &Path, out: Option<&Path>) -> (bool, String) {
+    let mut args = vec![
+        "regen",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--overlay",
+        overlay.to_str().unwrap(),
+    ];
+    if let Some(out) = out {
+        args.extend(["--out", out.to_str().unwrap()]);
+    }
+    let output = xtask(&args);
+    let text = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    (output.status.success(), text)
 }
