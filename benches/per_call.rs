@@ -163,6 +163,8 @@ async fn main() {
         .unwrap();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
+        // The same request the generated client sends, header for header.
+        .user_agent(xoxoday_reward_points::USER_AGENT)
         .build()
         .unwrap();
     let variables: FetchPointsBodyVariables =

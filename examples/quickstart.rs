@@ -6,12 +6,9 @@
 //! With `XOXODAY_ACCESS_TOKEN`, `XOXODAY_SENDER_EMAIL` (the Super Admin) and
 //! `XOXODAY_RECIPIENT_EMAIL` set, the same session runs against Sandbox.
 
-use serde_json::json;
-use xoxoday_reward_points::types::{
-    CancelPointsBodyVariables, FetchPointsBodyVariables, SendPointsBodyVariables,
-    SendPointsResponseData,
+use xoxoday_reward_points::{
+    AccessToken, Cancellation, Client, Environment, Payout, Recipient, User,
 };
-use xoxoday_reward_points::{AccessToken, Client, Environment};
 use xoxoday_reward_points_mocks::StandIn;
 
 type Failure = Box<dyn std::error::Error>;
@@ -50,18 +47,11 @@ async fn session(client: &Client, sender: &str, recipient: &str) -> Result<(), F
         token.token_type, token.expires_in
     );
 
-    let who: FetchPointsBodyVariables =
-        serde_json::from_value(json!({ "user_data": { "email": recipient } }))?;
+    let who = User::email(recipient)?;
     let balance = |step: &'static str| {
         let who = who.clone();
         async move {
-            let answer = client
-                .fetch_points()
-                .variables(who)
-                .send()
-                .await?
-                .into_inner()
-                .into_result()?;
+            let answer = client.fetch_points().user(who).send().await?.into_inner();
             println!(
                 "{step}. balance of {recipient}: {}",
                 answer.total().unwrap_or(0.0)
@@ -71,41 +61,37 @@ async fn session(client: &Client, sender: &str, recipient: &str) -> Result<(), F
     };
     balance("2").await?;
 
-    let points: SendPointsBodyVariables = serde_json::from_value(json!({ "recipients_data": {
-        "sender_email": sender,
-        "expiry_month": 12,
-        "recipients": [{ "to_name": "Quickstart", "to_email": recipient, "amount": "100",
-                         "citation": "Thanks for trying the quickstart" }]
-    } }))?;
+    let payout =
+        Payout::new(sender)?
+            .expiry_months(12)?
+            .to(Recipient::new("Quickstart", recipient, 100)?
+                .citation("Thanks for trying the quickstart"));
     let sent = client
         .send_points()
-        .variables(points)
+        .payout(payout)
         .send()
         .await?
-        .into_inner()
-        .into_result()?;
-    let unique_id = match sent.data {
-        Some(SendPointsResponseData::PointsTransaction(transaction)) => Some(transaction.unique_id),
-        _ => None,
-    };
-    println!("3. sent 100 points, transaction {unique_id:?}");
+        .into_inner();
+    // The vendor answers a send in one of two shapes; only one carries the
+    // transaction id that cancel needs.
+    let transaction = sent.transaction_id();
+    match transaction {
+        Some(transaction) => println!("3. sent 100 points, transaction {transaction}"),
+        None => println!("3. sent 100 points; the answer carried no transaction id"),
+    }
     balance("4").await?;
 
-    match unique_id {
-        Some(unique_id) => {
-            let cancel: CancelPointsBodyVariables = serde_json::from_value(
-                json!({ "recipients_data": { "recipients": [{ "unique_id": unique_id }] } }),
-            )?;
+    match transaction {
+        Some(transaction) => {
+            let cancellation = Cancellation::of([transaction])?;
             client
                 .cancel_points()
-                .variables(cancel)
+                .transactions(cancellation)
                 .send()
-                .await?
-                .into_inner()
-                .into_result()?;
-            println!("5. cancelled transaction {unique_id}");
+                .await?;
+            println!("5. cancelled transaction {transaction}");
         }
-        None => println!("5. the answer carried no transaction id, so nothing to cancel"),
+        None => println!("5. nothing to cancel without a transaction id"),
     }
     balance("6").await?;
     Ok(())

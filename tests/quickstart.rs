@@ -33,7 +33,7 @@ fn the_quickstart_runs_offline() {
             "offline: an in-process stand-in of the API (set XOXODAY_ACCESS_TOKEN for Sandbox)",
             "1. token valid, type Some(\"bearer\"), expires in Some(1296000.0) s",
             "2. balance of john.doe@example.com: 0",
-            "3. sent 100 points, transaction Some(987654321)",
+            "3. sent 100 points, transaction 987654321",
             "4. balance of john.doe@example.com: 100",
             "5. cancelled transaction 987654321",
             "6. balance of john.doe@example.com: 0",

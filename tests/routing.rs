@@ -7,12 +7,12 @@ mod common;
 
 use std::fmt::Write;
 
-use common::{call_with_example, example_body};
+use common::{call_with_example, example_answer, example_body};
 
 use serde_json::{Value, json};
-use wiremock::matchers::any;
+use wiremock::matchers::{any, body_partial_json};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-use xoxoday_reward_points::{AccessToken, Client, Environment, Operation, ROUTES};
+use xoxoday_reward_points::{AccessToken, Client, Environment, Operation, ROUTES, USER_AGENT};
 
 const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.company-token";
 const ACCOUNTS: &str = "https://accounts.xoxoday.com";
@@ -162,7 +162,20 @@ impl StandIns {
     }
 }
 
+/// The points operations share one URL: each is told apart by its body's
+/// `query` and answered with the vendor's example success; anything else
+/// gets `{}`.
 async fn answer_ok(server: &MockServer) {
+    for operation in Operation::ALL {
+        let (Some(request), Some(answer)) = (example_body(operation), example_answer(operation))
+        else {
+            continue;
+        };
+        Mock::given(body_partial_json(json!({ "query": request["query"] })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .mount(server)
+            .await;
+    }
     Mock::given(any())
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
         .mount(server)
@@ -254,7 +267,13 @@ async fn sandbox_requests() {
             .iter()
             .filter(|(name, _)| name.as_str() != "host")
             .map(|(name, value)| {
-                let value = value.to_str().unwrap().replace(TOKEN, "<redacted>");
+                // The crate's version changes with each release; the
+                // snapshot need not.
+                let value = value
+                    .to_str()
+                    .unwrap()
+                    .replace(TOKEN, "<redacted>")
+                    .replace(USER_AGENT, "xoxoday-reward-points/<version>");
                 (name.to_string(), value)
             })
             .collect();

@@ -20,6 +20,7 @@ use xoxoday_reward_points::types::{RefreshTokenBody, TokenResponse};
 use xoxoday_reward_points::{
     AccessToken, AuthError, Client, ClientCredentials, DecodeProblemKind, Environment, Error,
     FileTokenStore, MemoryTokenStore, NeedsPerson, Operation, Secret, TokenStore, TransientAuth,
+    UnknownCause,
 };
 
 // ---------------------------------------------------------------------------
@@ -172,10 +173,15 @@ async fn a_response_slower_than_the_timeout_fails_after_bounded_retries() {
             .await
             .unwrap_err();
 
-        match error {
-            Error::Network { source, .. } => assert!(source.is_timeout(), "{source}"),
-            other => panic!("expected a timeout, got {other:?}"),
-        }
+        assert!(
+            matches!(
+                error,
+                Error::Timeout {
+                    operation: Operation::FetchPoints
+                }
+            ),
+            "{error:?}"
+        );
         assert_eq!(
             requests_to(&server, POINTS_PATH).await.len(),
             3,
@@ -241,35 +247,59 @@ async fn a_send_reaches_the_server_at_most_once_under_every_fault() {
     within(async {
         let reset = raw_server(vec![Reply::Reset, Reply::Reset]).await;
         let client = static_client(&reset.origin);
-        assert!(matches!(
-            client
-                .send_points()
-                .variables(send_variables())
-                .send()
-                .await,
-            Err(Error::Network { .. })
-        ));
+        // The request was read before the connection broke: the points may
+        // have been credited.
+        let lost = client.send_points().payout(payout()).send().await;
+        assert!(
+            matches!(
+                lost,
+                Err(Error::OutcomeUnknown {
+                    operation: Operation::SendPoints,
+                    cause: UnknownCause::ConnectionLost { .. }
+                })
+            ),
+            "{lost:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(reset.requests.load(Ordering::SeqCst), 1, "connection reset");
 
-        let faults: [(&str, ResponseTemplate); 6] = [
-            ("500", ResponseTemplate::new(500)),
-            ("503", ResponseTemplate::new(503)),
-            ("429", ResponseTemplate::new(429)),
+        // Each fault, and what the caller is told: whether the points may
+        // have been credited.
+        let faults: [(&str, ResponseTemplate, &str); 6] = [
+            (
+                "500",
+                ResponseTemplate::new(500),
+                "OutcomeUnknown { operation: SendPoints, cause: ServerError { status: 500 } }",
+            ),
+            (
+                "503",
+                ResponseTemplate::new(503),
+                "OutcomeUnknown { operation: SendPoints, cause: ServerError { status: 503 } }",
+            ),
+            (
+                "429",
+                ResponseTemplate::new(429),
+                "RateLimited { operation: SendPoints, retry_after: None }",
+            ),
             (
                 "slower than the timeout",
                 ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+                "OutcomeUnknown { operation: SendPoints, cause: TimedOut }",
             ),
             (
                 "malformed JSON",
                 ResponseTemplate::new(200).set_body_raw("{\"data\":", "application/json"),
+                "OutcomeUnknown { operation: SendPoints, cause: Undecodable { problem: \
+                 DecodeProblem { kind: CutShort, line: 1, column: 8 } } }",
             ),
             (
                 "not JSON",
                 ResponseTemplate::new(200).set_body_raw("<html></html>", "text/html"),
+                "OutcomeUnknown { operation: SendPoints, cause: Undecodable { problem: \
+                 DecodeProblem { kind: NotJson, line: 1, column: 1 } } }",
             ),
         ];
-        for (fault, answer) in faults {
+        for (fault, answer, expected) in faults {
             let server = MockServer::start().await;
             Mock::given(method("POST"))
                 .respond_with(answer)
@@ -277,13 +307,10 @@ async fn a_send_reaches_the_server_at_most_once_under_every_fault() {
                 .await;
             let client = static_client(&server.uri());
 
-            let result = client
-                .send_points()
-                .variables(send_variables())
-                .send()
-                .await;
+            let result = client.send_points().payout(payout()).send().await;
 
-            assert!(result.is_err(), "{fault}: {result:?}");
+            let error = result.expect_err(fault);
+            assert_eq!(format!("{error:?}"), expected, "{fault}");
             assert_eq!(requests_to(&server, POINTS_PATH).await.len(), 1, "{fault}");
         }
     })

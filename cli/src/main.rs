@@ -1,5 +1,8 @@
 //! `reward-points`: the Xoxoday Reward Points API from a shell. Prints each
-//! answer as JSON; an error is one line on stderr and exit status 1.
+//! answer as JSON; an error is one line on stderr. The exit status tells
+//! done (0), failed (1), partly done (3) and maybe done (4) apart.
+
+#![deny(missing_docs)]
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -10,13 +13,10 @@ use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use serde_json::{Value, json};
-use xoxoday_reward_points::types::{
-    CancelPointsBodyVariables, CreateUserTokenBody, FetchPointsBodyVariables, RefreshTokenBody,
-    SendPointsBodyVariables,
-};
+use xoxoday_reward_points::types::{CreateUserTokenBody, RefreshTokenBody};
 use xoxoday_reward_points::{
-    AccessToken, Client, Environment, EpochMillis, Error, FileTokenStore, Secret, StoredTokens,
-    TokenStore, VendorError,
+    AccessToken, Cancellation, Client, Environment, EpochMillis, Error, FileTokenStore, Payout,
+    Recipient, Secret, StoredTokens, TokenStore, TransactionId, User,
 };
 
 const AFTER_HELP: &str = "\
@@ -31,7 +31,11 @@ step with every other process using the same file (each rotated refresh token is
 there first); XOXODAY_ACCESS_TOKEN is then ignored. Start a store with seed-token-store.
 
 send-points and cancel-points in a live environment (Production) ask for confirmation
-unless --yes is given.";
+unless --yes is given. Tokens in answers are printed as <redacted> unless --show-token.
+
+Exit status: 0 done; 1 failed, nothing was done (or a refusal, a bad value, a usage
+error: 2); 3 partly done (a cancel where some credits were not cancelled); 4 maybe done
+(a send or cancel whose answer was lost: check before running it again).";
 
 /// The Xoxoday Reward Points API from a shell; answers are printed as JSON.
 #[derive(Parser)]
@@ -63,9 +67,14 @@ struct Cli {
     #[arg(long, global = true)]
     yes: bool,
 
-    /// Seconds before a call is abandoned.
+    /// Seconds before an attempt is abandoned.
     #[arg(long, value_name = "SECONDS", default_value_t = 15, global = true)]
     timeout: u64,
+
+    /// Print tokens in answers instead of <redacted> (they grant access to
+    /// the integration).
+    #[arg(long, global = true)]
+    show_token: bool,
 
     /// Send one vendor origin to another, such as a local test server:
     /// `https://accounts.xoxoday.com=http://127.0.0.1:8080`. Repeatable.
@@ -92,8 +101,9 @@ enum Command {
     ValidateToken,
     /// Exchange the refresh token for new tokens (POST /token/company). With
     /// --token-store the refresh takes the store's lock, so services using the
-    /// same store go on working; otherwise the new tokens are printed: keep the
-    /// new refresh token, the old one no longer works.
+    /// same store go on working; otherwise the new tokens are printed (with
+    /// --show-token, which is required then): keep the new refresh token, the
+    /// old one no longer works.
     RefreshToken,
     /// Put the tokens made in the Xoxoday dashboard (XOXODAY_ACCESS_TOKEN and
     /// XOXODAY_REFRESH_TOKEN) into the --token-store, with their expiries as
@@ -111,7 +121,8 @@ enum Command {
     },
     /// A user's points balance, by email or phone.
     FetchPoints {
-        #[arg(long, required_unless_present = "phone")]
+        /// The user's email address.
+        #[arg(long, required_unless_present = "phone", conflicts_with = "phone")]
         email: Option<String>,
         /// With country code, such as +91-8999888887.
         #[arg(long)]
@@ -127,9 +138,9 @@ enum Command {
         to_name: String,
         #[arg(long)]
         to_email: String,
-        /// Points to credit.
-        #[arg(long)]
-        amount: u64,
+        /// Points to credit: a whole number from 1.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
         /// Message shown to the recipient.
         #[arg(long)]
         citation: Option<String>,
@@ -145,6 +156,34 @@ enum Command {
     },
 }
 
+/// How a command ended, and its exit status.
+enum Outcome {
+    /// Done: the answer (0).
+    Done(Value),
+    /// Partly done: the answer, saying what was and was not (3).
+    Partly(Value),
+    /// Failed: nothing was done (1).
+    Failed(String),
+    /// Maybe done: the request may have reached the vendor (4).
+    Unknown(String),
+}
+
+impl From<String> for Outcome {
+    fn from(message: String) -> Self {
+        Outcome::Failed(message)
+    }
+}
+
+impl From<Error> for Outcome {
+    fn from(error: Error) -> Self {
+        if error.outcome_unknown() {
+            Outcome::Unknown(error.to_string())
+        } else {
+            Outcome::Failed(error.to_string())
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -152,27 +191,57 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(error) => return fail(format!("cannot start: {error}")),
+        Err(error) => return fail(&format!("cannot start: {error}"), 1),
+    };
+    let show_token = cli.show_token;
+    let print = |answer: Value| {
+        let answer = if show_token { answer } else { redacted(answer) };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
     };
     match runtime.block_on(run(cli)) {
-        Ok(answer) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&answer).unwrap_or_default()
-            );
+        Outcome::Done(answer) => {
+            print(answer);
             ExitCode::SUCCESS
         }
-        Err(message) => fail(message),
+        Outcome::Partly(answer) => {
+            print(answer);
+            eprintln!("partly done: see each transaction's outcome above");
+            ExitCode::from(3)
+        }
+        Outcome::Failed(message) => fail(&message, 1),
+        Outcome::Unknown(message) => fail(&message, 4),
     }
 }
 
-fn fail(message: String) -> ExitCode {
+fn fail(message: &str, status: u8) -> ExitCode {
     // One line, whatever the cause said.
     eprintln!(
         "error: {}",
         message.split_whitespace().collect::<Vec<_>>().join(" ")
     );
-    ExitCode::FAILURE
+    ExitCode::from(status)
+}
+
+/// Tokens in an answer, replaced by `<redacted>`.
+fn redacted(answer: Value) -> Value {
+    match answer {
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| match key.as_str() {
+                    "access_token" | "refresh_token" if value.is_string() => {
+                        (key, Value::String("<redacted>".into()))
+                    }
+                    _ => (key, redacted(value)),
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(redacted).collect()),
+        other => other,
+    }
 }
 
 fn secret_from_env(name: &str) -> Result<Secret, String> {
@@ -276,53 +345,47 @@ fn json<T: Serialize>(value: &T) -> Result<Value, String> {
     serde_json::to_value(value).map_err(|error| error.to_string())
 }
 
-/// A points answer, or the failure the vendor reported inside HTTP 200.
-fn vendor_checked<T: Serialize>(answer: Result<T, VendorError>) -> Result<Value, String> {
-    json(&answer.map_err(|error| error.to_string())?)
+async fn run(cli: Cli) -> Outcome {
+    match answer(&cli).await {
+        Ok(outcome) => outcome,
+        Err(outcome) => outcome,
+    }
 }
 
-fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
-    serde_json::from_value(value).map_err(|error| error.to_string())
-}
-
-/// The client's errors in one line; they never hold a token or a body.
-fn describe(error: Error) -> String {
-    error.to_string()
-}
-
-async fn run(cli: Cli) -> Result<Value, String> {
-    let client = client(&cli)?;
+async fn answer(cli: &Cli) -> Result<Outcome, Outcome> {
+    // Refused before anything is sent: printing new tokens is asked for.
+    if matches!(cli.command, Command::RefreshToken) && cli.token_store.is_none() && !cli.show_token
+    {
+        return Err(Outcome::Failed(
+            "refresh-token without --token-store prints the new tokens, and the old refresh \
+             token stops working: give --show-token to print them, or --token-store to keep \
+             them; nothing was sent"
+                .into(),
+        ));
+    }
+    let client = client(cli)?;
+    let done = |value: Result<Value, String>| value.map(Outcome::Done).map_err(Outcome::Failed);
     match &cli.command {
         Command::ValidateToken => {
-            let answer = client
-                .validate_token_points()
-                .send()
-                .await
-                .map_err(describe)?;
-            json(&answer.into_inner())
+            let answer = client.validate_token_points().send().await?;
+            done(json(&answer.into_inner()))
         }
-        Command::RefreshToken => refresh(&client).await,
-        Command::SeedTokenStore { replace } => seed(&cli, &client, *replace).await,
+        Command::RefreshToken => done(refresh(&client).await),
+        Command::SeedTokenStore { replace } => done(seed(cli, &client, *replace).await),
         Command::CreateUserToken { user_email } => {
             let body = CreateUserTokenBody::user_session(user_email);
-            let answer = client
-                .create_user_token()
-                .body(body)
-                .send()
-                .await
-                .map_err(describe)?;
-            json(&answer.into_inner())
+            let answer = client.create_user_token().body(body).send().await?;
+            done(json(&answer.into_inner()))
         }
         Command::FetchPoints { email, phone } => {
-            let variables: FetchPointsBodyVariables =
-                typed(json!({ "user_data": { "email": email, "phone": phone } }))?;
-            let answer = client
-                .fetch_points()
-                .variables(variables)
-                .send()
-                .await
-                .map_err(describe)?;
-            vendor_checked(answer.into_inner().into_result())
+            let user = match (email, phone) {
+                (Some(email), _) => User::email(email),
+                (None, Some(phone)) => User::phone(phone),
+                (None, None) => unreachable!("clap requires one"),
+            }
+            .map_err(|invalid| invalid.to_string())?;
+            let answer = client.fetch_points().user(user).send().await?;
+            done(json(&answer.into_inner()))
         }
         Command::SendPoints {
             sender_email,
@@ -332,37 +395,58 @@ async fn run(cli: Cli) -> Result<Value, String> {
             citation,
             expiry_month,
         } => {
-            confirm(&cli, &format!("Send {amount} points to {to_email}"))?;
-            let variables: SendPointsBodyVariables = typed(json!({ "recipients_data": {
-                "sender_email": sender_email,
-                "expiry_month": expiry_month,
-                "recipients": [{ "to_name": to_name, "to_email": to_email,
-                                 "amount": amount.to_string(), "citation": citation }]
-            } }))?;
-            let answer = client
-                .send_points()
-                .variables(variables)
-                .send()
-                .await
-                .map_err(describe)?;
-            vendor_checked(answer.into_inner().into_result())
+            // Every value checked before anything is sent (or asked).
+            let invalid = |invalid: xoxoday_reward_points::InvalidValue| invalid.to_string();
+            let points = amount
+                .parse::<xoxoday_reward_points::Points>()
+                .map_err(invalid)?;
+            let mut recipient = Recipient::new(to_name, to_email, points.get()).map_err(invalid)?;
+            if let Some(citation) = citation {
+                recipient = recipient.citation(citation);
+            }
+            let mut payout = Payout::new(sender_email).map_err(invalid)?;
+            if let Some(months) = expiry_month {
+                payout = payout.expiry_months(*months).map_err(invalid)?;
+            }
+            let payout = payout.to(recipient);
+            confirm(cli, &format!("Send {points} points to {to_email}"))?;
+            let answer = client.send_points().payout(payout).send().await?;
+            done(json(&answer.into_inner()))
         }
         Command::CancelPoints { unique_ids } => {
+            let cancellation = Cancellation::of(unique_ids.iter().copied().map(TransactionId))
+                .map_err(|invalid| invalid.to_string())?;
             let ids: Vec<String> = unique_ids.iter().map(i64::to_string).collect();
-            confirm(&cli, &format!("Cancel transaction(s) {}", ids.join(", ")))?;
-            let recipients: Vec<Value> = unique_ids
-                .iter()
-                .map(|id| json!({ "unique_id": id }))
-                .collect();
-            let variables: CancelPointsBodyVariables =
-                typed(json!({ "recipients_data": { "recipients": recipients } }))?;
-            let answer = client
+            confirm(cli, &format!("Cancel transaction(s) {}", ids.join(", ")))?;
+            let answer = match client
                 .cancel_points()
-                .variables(variables)
+                .transactions(cancellation)
                 .send()
                 .await
-                .map_err(describe)?;
-            vendor_checked(answer.into_inner().into_result())
+            {
+                Ok(answer) => answer.into_inner(),
+                Err(Error::Refused { refusal, .. }) if !refusal.recipients.is_empty() => {
+                    return Err(Outcome::Failed(format!("nothing was cancelled: {refusal}")));
+                }
+                Err(other) => return Err(other.into()),
+            };
+            let outcomes: Vec<Value> = answer
+                .outcomes()
+                .iter()
+                .map(|outcome| {
+                    json!({
+                        "unique_id": outcome.transaction.0,
+                        "cancelled": outcome.cancelled,
+                        "message": outcome.message,
+                    })
+                })
+                .collect();
+            let report = json!({ "transactions": outcomes });
+            Ok(if answer.is_partial() {
+                Outcome::Partly(report)
+            } else {
+                Outcome::Done(report)
+            })
         }
     }
 }
@@ -391,7 +475,7 @@ async fn refresh(client: &Client) -> Result<Value, String> {
         .body(body)
         .send()
         .await
-        .map_err(describe)?
+        .map_err(|error| error.to_string())?
         .into_inner();
     // Printed on purpose: without a store, the new refresh token exists
     // nowhere else, and the old one no longer works.

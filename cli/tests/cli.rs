@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use xoxoday_reward_points::{FileTokenStore, TokenStore};
+use xoxoday_reward_points::{FileTokenStore, Operation, TokenStore};
 use xoxoday_reward_points_mocks::{STAND_IN_ACCESS_TOKEN, STAND_IN_REFRESH_TOKEN, StandIn};
 
 fn run(stand_in: &StandIn, token: Option<&str>, args: &[&str], stdin: &str) -> Output {
@@ -102,13 +102,75 @@ async fn fetch_send_and_cancel_print_json() {
         "",
     ));
     assert_eq!(
-        cancelled["data"]["cancelBalance"]["recipients"][0]["success"],
-        true
+        cancelled,
+        serde_json::json!({ "transactions": [{
+            "unique_id": unique_id,
+            "cancelled": true,
+            "message": "Points cancelled successfully",
+        }] })
     );
     assert_eq!(stand_in.balance("john.doe@example.com"), 0.0);
 
     let valid = stdout_json(&run(&stand_in, token, &["validate-token"], ""));
     assert_eq!(valid["token_type"], "bearer");
+    assert_eq!(valid["access_token"], "<redacted>");
+    let shown = stdout_json(&run(
+        &stand_in,
+        token,
+        &["--show-token", "validate-token"],
+        "",
+    ));
+    assert_eq!(shown["access_token"], STAND_IN_ACCESS_TOKEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partly_done_cancel_says_what_was_done_and_exits_3() {
+    let stand_in = StandIn::start().await;
+    let token = Some(STAND_IN_ACCESS_TOKEN);
+    let sent = stdout_json(&run(&stand_in, token, &SEND, ""));
+    let unique_id = sent["data"]["unique_id"].as_i64().unwrap();
+
+    let output = run(
+        &stand_in,
+        token,
+        &[
+            "cancel-points",
+            "--unique-id",
+            &unique_id.to_string(),
+            "--unique-id",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({ "transactions": [
+            { "unique_id": unique_id, "cancelled": true, "message": "Points cancelled successfully" },
+            { "unique_id": 1, "cancelled": false, "message": "no such transaction" },
+        ] })
+    );
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "partly done: see each transaction's outcome above\n"
+    );
+    assert_eq!(stand_in.balance("john.doe@example.com"), 0.0);
+
+    // Nothing cancelled at all: a failure, exit 1, each transaction named.
+    let output = run(
+        &stand_in,
+        token,
+        &["cancel-points", "--unique-id", &unique_id.to_string()],
+        "",
+    );
+    assert_eq!(
+        one_line_error(&output),
+        format!(
+            "error: nothing was cancelled: processed; transaction {unique_id}: not cancelled \
+             (already cancelled)"
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -160,13 +222,64 @@ async fn errors_are_one_line() {
     let vendor_failure = run(
         &stand_in,
         Some(STAND_IN_ACCESS_TOKEN),
-        &["fetch-points", "--phone", "+1-555"],
+        &["fetch-points", "--phone", "+91-8999888887"],
         "",
     );
     assert_eq!(
         one_line_error(&vendor_failure),
-        "error: fetchPoints failed: missing user's details"
+        "error: fetchPoints: the vendor refused: missing user's details"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_values_are_refused_before_anything_is_sent() {
+    let stand_in = StandIn::start().await;
+    let token = Some(STAND_IN_ACCESS_TOKEN);
+    let send_with = |field: &str, value: &str| -> Vec<String> {
+        let mut args: Vec<String> = SEND.iter().map(|arg| arg.to_string()).collect();
+        let at = args.iter().position(|arg| arg == field).unwrap() + 1;
+        args[at] = value.to_owned();
+        args
+    };
+    let cases = [
+        (
+            send_with("--amount", "-50"),
+            "error: amount: `-50` is not a whole number of points written in digits",
+        ),
+        (
+            send_with("--amount", "1e3"),
+            "error: amount: `1e3` is not a whole number of points written in digits",
+        ),
+        (
+            send_with("--amount", "18446744073709551615"),
+            "error: amount: 18446744073709551615 points is more than the 1000000000 one credit \
+             may carry",
+        ),
+        (
+            send_with("--to-name", ""),
+            "error: to_name: the recipient's name is empty",
+        ),
+        (
+            send_with("--to-email", "john.doe@exmaple"),
+            "error: to_email: `john.doe@exmaple` is not an email address: its domain has no \
+             top-level domain (such as `.com`)",
+        ),
+        (
+            vec![
+                "fetch-points".into(),
+                "--email".into(),
+                "john.doe@exmaple".into(),
+            ],
+            "error: email: `john.doe@exmaple` is not an email address: its domain has no \
+             top-level domain (such as `.com`)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(one_line_error(&run(&stand_in, token, &args, "")), expected);
+    }
+    assert_eq!(stand_in.requests_received(Operation::SendPoints), 0);
+    assert_eq!(stand_in.requests_received(Operation::FetchPoints), 0);
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
+    /// A token as the dashboard or a refresh gave it (without `Bearer `).
     pub fn new(token: impl Into<String>) -> Self {
         let header = HeaderValue::from_str(&format!("Bearer {}", token.into()))
             .ok()

@@ -36,7 +36,10 @@ pub enum NeedsPerson {
         "the refresh token expired at {expired_at} (epoch ms) and cannot be renewed: make a new \
          one in the Xoxoday dashboard and put it in the token store"
     )]
-    RefreshTokenExpired { expired_at: EpochMillis },
+    RefreshTokenExpired {
+        /// When it expired.
+        expired_at: EpochMillis,
+    },
     /// The vendor refused the refresh token the store still holds (it expired
     /// or was revoked): no other process had rotated it.
     #[error(
@@ -46,7 +49,9 @@ pub enum NeedsPerson {
         message.as_deref().map(|m| format!(", {m:?}")).unwrap_or_default()
     )]
     RefreshRejected {
+        /// The HTTP status of the refusal.
         status: u16,
+        /// The vendor's text, scrubbed of anything that was sent.
         message: Option<String>,
     },
     /// The store has never been given tokens.
@@ -54,7 +59,10 @@ pub enum NeedsPerson {
         "the token store {location} holds no tokens: seed it with the tokens made in the Xoxoday \
          dashboard (`reward-points --token-store … seed-token-store`, or `TokenStore::save`)"
     )]
-    EmptyStore { location: String },
+    EmptyStore {
+        /// The store, as `TokenStore::location` names it.
+        location: String,
+    },
 }
 
 /// Failures that pass: the vendor or the store is unavailable for now.
@@ -63,7 +71,10 @@ pub enum TransientAuth {
     /// The refresh request failed (429, 5xx, a network error, a timeout, an
     /// answer that could not be read). The refresh token was not refused.
     #[error("could not refresh the access token ({reason}); a later call tries again")]
-    RefreshUnavailable { reason: String },
+    RefreshUnavailable {
+        /// What failed, without a token.
+        reason: String,
+    },
     /// The access token has expired and a refresh failed recently: no new
     /// refresh is tried before the delay has passed.
     #[error(
@@ -71,7 +82,10 @@ pub enum TransientAuth {
          in {} s",
         retry_in.as_secs_f64().ceil()
     )]
-    BackingOff { retry_in: Duration },
+    BackingOff {
+        /// How long until the next refresh is tried.
+        retry_in: Duration,
+    },
     /// The token store could not be read, locked or written.
     #[error("{0}; a later call tries again")]
     Store(StoreError),
@@ -81,5 +95,8 @@ pub enum TransientAuth {
         "the refresh answer had no {missing}; its new refresh token was saved and a later call \
          refreshes again"
     )]
-    IncompleteRefresh { missing: &'static str },
+    IncompleteRefresh {
+        /// The field, such as `access_token`.
+        missing: &'static str,
+    },
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access_token::AccessToken;
+use crate::call_options::{CallOptions, RetryPolicy};
 use crate::origins::{OriginError, OriginOverrides};
 use crate::refresh_endpoint::RefreshEndpoint;
 use crate::routes::{Environment, Operation};
@@ -21,7 +22,10 @@ pub struct ClientContext {
     pub(crate) environment: Environment,
     pub(crate) origins: OriginOverrides,
     pub(crate) auth: Auth,
-    pub(crate) retry: RetryPolicy,
+    pub(crate) options: CallOptions,
+    /// The attempt time limit the reqwest client was built with (and keeps
+    /// when `Client::with_options` changes `options`).
+    pub(crate) client_attempt_time_limit: Duration,
     /// `routing::resolve_all`: each route's URL, parsed once.
     pub(crate) resolved: Arc<Vec<Option<reqwest::Url>>>,
 }
@@ -34,43 +38,17 @@ pub(crate) enum Auth {
     Managed(TokenManager),
 }
 
-/// Retries for operations safe to repeat (validate token, fetch points):
-/// exponential backoff with jitter between `min_delay` and `max_delay`, at
-/// most `max_attempts` attempts in all. Send and cancel are never retried.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub min_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            min_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// One attempt: no retries at all.
-    pub fn none() -> Self {
-        Self {
-            max_attempts: 1,
-            ..Self::default()
-        }
-    }
-}
-
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// An origin override was refused.
     #[error(transparent)]
     Origin(#[from] OriginError),
+    /// reqwest could not build its client (no TLS backend, for one).
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// A token store was given without `client_credentials`, which
+    /// refreshing needs.
     #[error("a token store needs the client credentials too: call `client_credentials`")]
     MissingCredentials,
 }
@@ -86,16 +64,17 @@ pub struct ClientBuilder {
     token_store: Option<Arc<dyn TokenStore>>,
     credentials: Option<ClientCredentials>,
     refresh_margin: Duration,
-    retry: RetryPolicy,
-    timeout: Duration,
+    options: CallOptions,
 }
 
-/// What progenitor uses by default, kept.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The `User-Agent` the client sends: this crate and its version.
+pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 /// Refresh this long before the access token expires.
 const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 impl ClientBuilder {
+    /// A builder for `environment` with the defaults: no token,
+    /// [`CallOptions::default`], refresh 5 minutes before expiry.
     pub fn new(environment: Environment) -> Self {
         Self {
             environment,
@@ -104,8 +83,7 @@ impl ClientBuilder {
             token_store: None,
             credentials: None,
             refresh_margin: DEFAULT_REFRESH_MARGIN,
-            retry: RetryPolicy::default(),
-            timeout: DEFAULT_TIMEOUT,
+            options: CallOptions::default(),
         }
     }
 
@@ -144,7 +122,20 @@ impl ClientBuilder {
 
     /// Retries for the operations safe to repeat (default: 3 attempts).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.options = self.options.retry(policy);
+        self
+    }
+
+    /// The whole call's time limit (default 60 s); see
+    /// [`CallOptions::deadline`].
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options = self.options.deadline(deadline);
+        self
+    }
+
+    /// Every time limit and the retries at once.
+    pub fn call_options(mut self, options: CallOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -160,22 +151,26 @@ impl ClientBuilder {
         Ok(self)
     }
 
-    /// Connect and whole-request timeout (default 15 s).
+    /// Each attempt's time limit (default 15 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.options = self.options.attempt_timeout(timeout);
         self
     }
 
+    /// The client; fails on a token store without credentials, or when
+    /// reqwest cannot build its HTTP client.
     pub fn build(self) -> Result<Client, BuildError> {
         let http = reqwest::Client::builder()
-            .connect_timeout(self.timeout)
-            .timeout(self.timeout)
+            .connect_timeout(self.options.attempt_time_limit())
+            .timeout(self.options.attempt_time_limit())
+            .user_agent(USER_AGENT)
             .build()?;
         let context = |auth| ClientContext {
             environment: self.environment,
             origins: self.origins.clone(),
             auth,
-            retry: self.retry.clone(),
+            options: self.options.clone(),
+            client_attempt_time_limit: self.options.attempt_time_limit(),
             resolved: Arc::new(resolve_all(self.environment, &self.origins)),
         };
         let base_url = self.environment.server_url();
@@ -185,6 +180,7 @@ impl ClientBuilder {
                 let refresh_endpoint = RefreshEndpoint {
                     http: http.clone(),
                     url: refresh_url(self.environment, &self.origins),
+                    timeout: self.options.attempt_time_limit(),
                 };
                 Auth::Managed(TokenManager::new(
                     store,
@@ -217,6 +213,22 @@ impl Client {
     /// The environment this client sends to.
     pub fn environment(&self) -> Environment {
         self.inner.environment
+    }
+
+    /// This client's time limits and retries.
+    pub fn options(&self) -> &CallOptions {
+        &self.inner.options
+    }
+
+    /// This client with other time limits or retries, for one call or a few:
+    /// `client.with_options(client.options().clone().deadline(d)).send_points()…`.
+    /// Cheap: the connection pool and the tokens are shared.
+    pub fn with_options(&self, options: CallOptions) -> Client {
+        let context = ClientContext {
+            options,
+            ..self.inner.clone()
+        };
+        Client::new_with_client(&self.baseurl, self.client.clone(), context)
     }
 
     /// The token manager, for a client built with a token store.

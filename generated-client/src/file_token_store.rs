@@ -34,6 +34,8 @@ pub struct FileTokenStore {
 }
 
 impl FileTokenStore {
+    /// A store in the file at `path` (created on the first save, mode
+    /// 0600), locked through `<path>.lock`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::access_token::AccessToken;
 use crate::call;
 use crate::client_builder::Auth;
+use crate::retry_after::retry_after;
 use crate::routes::Operation;
 use crate::routing::{Credential, real_url};
 use crate::{Client, ClientContext};
@@ -44,12 +45,13 @@ impl ClientHooks<ClientContext> for Client {
         let token = match &self.inner.auth {
             Auth::None => return Ok(()),
             Auth::Static(token) => token.clone(),
-            Auth::Managed(manager) => match manager.access_token().await {
-                Ok(token) => token,
-                Err(error) => {
+            Auth::Managed(manager) => match call::within_deadline(manager.access_token()).await {
+                Some(Ok(token)) => token,
+                Some(Err(error)) => {
                     call::record_auth_failure(error);
                     return Err(Error::Custom("no usable access token".into()));
                 }
+                None => return Err(Error::Custom("the call's deadline passed".into())),
             },
         };
         let header = token.bearer_header().ok_or_else(|| {
@@ -120,8 +122,7 @@ impl Client {
         let response = if idempotent {
             self.with_retries(request, attempts).await?
         } else {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            self.client.execute(request).await?
+            self.attempt(request, attempts).await?
         };
 
         let Some(manager) = manager else {
@@ -143,13 +144,16 @@ impl Client {
         let Some(rejected) = rejected else {
             return Ok(response);
         };
-        match manager.after_rejection(rejected).await {
+        let Some(after_rejection) = call::within_deadline(manager.after_rejection(rejected)).await
+        else {
+            return Ok(response);
+        };
+        match after_rejection {
             Ok(Some(token)) => match token.bearer_header() {
                 Some(header) => {
                     call::record_sent_token(token);
                     repeat.headers_mut().insert(AUTHORIZATION, header);
-                    attempts.fetch_add(1, Ordering::Relaxed);
-                    let repeated = self.client.execute(repeat).await?;
+                    let repeated = self.attempt(repeat, attempts).await?;
                     if repeated.status() != StatusCode::UNAUTHORIZED {
                         manager.note_accepted();
                     }
@@ -166,8 +170,28 @@ impl Client {
         }
     }
 
+    /// One attempt, within its time limit (cut to the call's deadline).
+    async fn attempt(
+        &self,
+        mut request: Request,
+        attempts: &AtomicU32,
+    ) -> reqwest::Result<Response> {
+        let limit = call::attempt_time_limit(self.inner.options.attempt_time_limit());
+        // reqwest's client already holds the builder's limit; a request of
+        // its own costs measurably more (BENCHMARKS.md §1), so only a limit
+        // cut to the deadline or set per call is given per request.
+        if limit != self.inner.client_attempt_time_limit {
+            *request.timeout_mut() = Some(limit);
+        }
+        attempts.fetch_add(1, Ordering::Relaxed);
+        call::record_sent();
+        self.client.execute(request).await
+    }
+
     /// Bounded retries with exponential backoff and jitter, on connection
-    /// errors, timeouts, 429 and 5xx. Only for operations safe to repeat.
+    /// errors, timeouts, 429 and 5xx; a `Retry-After` up to the policy's cap
+    /// is waited for instead, a longer one ends the retries. Only for
+    /// operations safe to repeat.
     async fn with_retries(
         &self,
         request: Request,
@@ -180,24 +204,22 @@ impl Client {
             /// Not worth another try.
             Final(reqwest::Error),
         }
-        let policy = &self.inner.retry;
+        let policy = self.inner.options.retry_policy();
         let backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
+            .with_min_delay(policy.min_delay())
+            .with_max_delay(policy.max_delay())
+            .with_max_times(policy.max_attempts().saturating_sub(1) as usize)
             .with_jitter();
         let streamed = request.body().is_some_and(|body| body.as_bytes().is_none());
         if streamed {
             // A streamed body cannot be sent twice: one attempt only.
-            attempts.fetch_add(1, Ordering::Relaxed);
-            return self.client.execute(request).await;
+            return self.attempt(request, attempts).await;
         }
         let attempt = || async {
-            attempts.fetch_add(1, Ordering::Relaxed);
             let copy = request
                 .try_clone()
                 .expect("checked above: the body is in memory");
-            match self.client.execute(copy).await {
+            match self.attempt(copy, attempts).await {
                 Ok(response) if retryable(response.status()) => Err(Failed::Status(response)),
                 Ok(response) => Ok(response),
                 Err(error) if error.is_connect() || error.is_timeout() || error.is_request() => {
@@ -206,9 +228,25 @@ impl Client {
                 Err(error) => Err(Failed::Final(error)),
             }
         };
+        let longest_wait = policy.longest_retry_after();
         let outcome = attempt
             .retry(backoff)
             .when(|failed| !matches!(failed, Failed::Final(_)))
+            .adjust(|failed, backoff_delay| {
+                let asked = match failed {
+                    Failed::Status(response) => retry_after(response.headers()),
+                    _ => None,
+                };
+                let delay = match (asked, backoff_delay) {
+                    // Out of attempts, or asked to wait longer than the cap.
+                    (_, None) => None,
+                    (Some(asked), Some(_)) if asked > longest_wait => None,
+                    (Some(asked), Some(_)) => Some(asked),
+                    (None, delay) => delay,
+                };
+                // A pause that would pass the call's deadline ends it.
+                delay.filter(|delay| call::may_wait(*delay))
+            })
             .notify(|failed, delay| {
                 let reason = match failed {
                     Failed::Status(response) => format!("HTTP {}", response.status()),

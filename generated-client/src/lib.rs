@@ -25,117 +25,80 @@
 //! ```
 //!
 //! The examples below run against [`StandIn`], the offline stand-in of the
-//! API in the `xoxoday-reward-points-mocks` crate, which your tests can use
-//! too.
+//! API in the workspace's `xoxoday-reward-points-mocks` crate
+//! (`generated-mocks/`), which your tests can use too.
 //!
-//! [`StandIn`]: https://docs.rs/xoxoday-reward-points-mocks
+//! [`StandIn`]: ../xoxoday_reward_points_mocks/struct.StandIn.html
 //!
 //! # The operations
 //!
-//! Validate the token (`GET /token`):
+//! One method per operation of the document, each documented with where its
+//! request really goes and an example that runs:
+//!
+//! | operation | method | takes |
+//! | --- | --- | --- |
+//! | validate token | [`Client::validate_token_points`] | nothing |
+//! | refresh token | [`Client::refresh_token`] | [`types::RefreshTokenBody::new`] |
+//! | create user token | [`Client::create_user_token`], [`Client::user_client`] | [`types::CreateUserTokenBody::user_session`] |
+//! | fetch points | [`Client::fetch_points`] | [`User`] |
+//! | send points | [`Client::send_points`] | [`Payout`] of [`Recipient`]s |
+//! | cancel points | [`Client::cancel_points`] | [`Cancellation`] of [`TransactionId`]s |
+//!
+//! The points operations take typed values. A bad value is refused when it
+//! is built, naming the vendor's field, so nothing is sent; the client fills
+//! the body's constant `query` and `tag`. The vendor answers HTTP 200
+//! whether or not it did what was asked; `send()` reads the answer and
+//! returns [`Error::Refused`] when the vendor said no:
 //!
 //! ```
+//! use xoxoday_reward_points::{Cancellation, Payout, Recipient, User};
 //! # use xoxoday_reward_points::Environment;
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let stand_in = xoxoday_reward_points_mocks::StandIn::start().await;
 //! # let client = stand_in.client(Environment::Sandbox);
-//! let token = client.validate_token_points().send().await?.into_inner();
-//! assert_eq!(token.token_type.as_deref(), Some("bearer"));
-//! # Ok(()) }
-//! ```
+//! let payout = Payout::new("admin@example.com")?
+//!     .expiry_months(12)?
+//!     .to(Recipient::new("John Doe", "john.doe@example.com", 100)?);
+//! let sent = client.send_points().payout(payout).send().await?;
 //!
-//! Refresh the tokens (`POST /token/company`, sent without a bearer). A
-//! client with a [`TokenStore`] does this on its own; see below.
+//! let balance = client.fetch_points().user(User::email("john.doe@example.com")?).send().await?;
+//! assert_eq!(balance.total(), Some(100.0));
 //!
-//! ```
-//! use xoxoday_reward_points::types::RefreshTokenBody;
-//! use xoxoday_reward_points::Secret;
-//! # use xoxoday_reward_points::Environment;
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let stand_in = xoxoday_reward_points_mocks::StandIn::start().await;
-//! # let client = stand_in.client(Environment::Sandbox);
-//! # let refresh_token = Secret::new(xoxoday_reward_points_mocks::STAND_IN_REFRESH_TOKEN);
-//! let body = RefreshTokenBody::new(refresh_token, "my-client-id", Secret::new("my-client-secret"));
-//! let tokens = client.refresh_token().body(body).send().await?.into_inner();
-//! // The old refresh token no longer works: keep this one.
-//! assert!(tokens.refresh_token.is_some());
-//! # Ok(()) }
-//! ```
-//!
-//! Create a token scoped to one user (`POST /token/create/user`), or a whole
-//! client scoped to that user:
-//!
-//! ```
-//! # use xoxoday_reward_points::Environment;
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let stand_in = xoxoday_reward_points_mocks::StandIn::start().await;
-//! # let client = stand_in.client(Environment::Sandbox);
-//! let user = client.user_client("jane.doe@example.com").await?;
-//! user.validate_token_points().send().await?;
-//! # Ok(()) }
-//! ```
-//!
-//! Fetch a balance. The points operations take only their `variables`; the
-//! client fills `query` and `tag`. `into_result()` turns the vendor's
-//! `success: 0` (answered with HTTP 200) into a [`VendorError`]:
-//!
-//! ```
-//! use xoxoday_reward_points::types::FetchPointsBodyVariables;
-//! # use xoxoday_reward_points::Environment;
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let stand_in = xoxoday_reward_points_mocks::StandIn::start().await;
-//! # let client = stand_in.client(Environment::Sandbox);
-//! let who: FetchPointsBodyVariables =
-//!     serde_json::from_value(serde_json::json!({ "user_data": { "email": "john.doe@example.com" } }))?;
-//! let balance = client.fetch_points().variables(who).send().await?.into_inner().into_result()?;
-//! assert_eq!(balance.total(), Some(0.0));
-//! # Ok(()) }
-//! ```
-//!
-//! Send points. Not idempotent, so never retried automatically:
-//!
-//! ```
-//! use xoxoday_reward_points::types::{SendPointsBodyVariables, SendPointsResponseData};
-//! # use xoxoday_reward_points::Environment;
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let stand_in = xoxoday_reward_points_mocks::StandIn::start().await;
-//! # let client = stand_in.client(Environment::Sandbox);
-//! let points: SendPointsBodyVariables = serde_json::from_value(serde_json::json!({
-//!     "recipients_data": {
-//!         "sender_email": "admin@example.com",
-//!         "expiry_month": 12,
-//!         "recipients": [{ "to_name": "John Doe", "to_email": "john.doe@example.com", "amount": "100" }]
-//!     }
-//! }))?;
-//! let sent = client.send_points().variables(points).send().await?.into_inner().into_result()?;
-//! if let Some(SendPointsResponseData::PointsTransaction(transaction)) = sent.data {
-//!     println!("transaction {}", transaction.unique_id);
+//! if let Some(transaction) = sent.transaction_id() {
+//!     let cancellation = Cancellation::of([transaction])?;
+//!     client.cancel_points().transactions(cancellation).send().await?;
 //! }
 //! # Ok(()) }
 //! ```
 //!
-//! Cancel points, by the transaction id send points returned. It goes to
-//! `accounts.xoxoday.com` whatever the environment:
+//! # Errors
 //!
-//! ```
-//! use xoxoday_reward_points::types::CancelPointsBodyVariables;
-//! # use xoxoday_reward_points::Environment;
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let stand_in = xoxoday_reward_points_mocks::StandIn::start().await;
-//! # let client = stand_in.client(Environment::Sandbox);
-//! let cancel: CancelPointsBodyVariables = serde_json::from_value(serde_json::json!({
-//!     "recipients_data": { "recipients": [{ "unique_id": 987654321 }] }
-//! }))?;
-//! let answer = client.cancel_points().variables(cancel).send().await?.into_inner();
-//! // A recipient the vendor could not cancel is an error carrying its message.
-//! assert!(answer.into_result().is_err());
-//! # Ok(()) }
+//! Every operation's `send()` returns one [`Error`], to `match` without
+//! reading text: [`Error::Unauthorized`], [`Error::Auth`] (a person must act,
+//! or try later), [`Error::Refused`], [`Error::RateLimited`] (with the
+//! vendor's `Retry-After`), [`Error::Timeout`], [`Error::Network`],
+//! [`Error::UnexpectedStatus`], [`Error::Undecodable`],
+//! [`Error::InvalidInput`], and [`Error::OutcomeUnknown`] — a send or cancel
+//! whose request may have reached the vendor while its answer was lost:
+//!
+//! ```no_run
+//! use xoxoday_reward_points::{Client, Error, Payout};
+//!
+//! async fn pay(client: &Client, payout: Payout) -> Result<(), Error> {
+//!     match client.send_points().payout(payout).send().await {
+//!         Ok(sent) => println!("sent: {:?}", sent.transaction_id()),
+//!         Err(Error::OutcomeUnknown { cause, .. }) => {
+//!             // Maybe credited: look at the vendor's ledger before any resend.
+//!             eprintln!("reconcile: {cause}");
+//!         }
+//!         Err(Error::RateLimited { retry_after, .. }) => {
+//!             eprintln!("not sent; try again after {retry_after:?}");
+//!         }
+//!         Err(other) => return Err(other),
+//!     }
+//!     Ok(())
+//! }
 //! ```
 //!
 //! # Environments and routing
@@ -172,14 +135,29 @@
 //! Tokens and secrets are [`Secret`]s: `Debug` and `Display` never show them,
 //! and no [`Error`] holds one.
 //!
-//! # Retries
+//! # Retries, time limits and manners
 //!
 //! Validate token and fetch points — the operations safe to repeat — are
 //! retried on connection errors, timeouts, 429 and 5xx, with exponential
-//! backoff and jitter ([`RetryPolicy`], 3 attempts by default). Send points
-//! and cancel points are sent once: a repeated send credits twice. Each call
-//! emits a `tracing` span `xoxoday_reward_points.call` with the operation,
-//! environment, status, latency and attempts.
+//! backoff and jitter ([`RetryPolicy`], 3 attempts by default); a
+//! `Retry-After` (seconds or an HTTP date) sets the wait, and one longer than
+//! [`RetryPolicy::max_retry_after`] ends the call with
+//! [`Error::RateLimited`]. Send points and cancel points are sent once: a
+//! repeated send credits twice.
+//!
+//! Each attempt has a time limit ([`ClientBuilder::timeout`], 15 s) and the
+//! whole call, retries and waits included, a deadline
+//! ([`ClientBuilder::deadline`], 60 s). [`Client::with_options`] gives a
+//! client sharing the same connections and tokens with other
+//! [`CallOptions`], for one call or a few. Every request carries the
+//! `User-Agent` [`USER_AGENT`] (`xoxoday-reward-points/` and the version).
+//!
+//! Each call emits a `tracing` span `xoxoday_reward_points.call` with the
+//! operation, environment, status, latency and attempts.
+
+// Every public item, generated ones included: `cargo xtask regen` documents
+// what progenitor and typify leave bare (`xtask/src/generated_docs.rs`).
+#![deny(missing_docs)]
 
 #[cfg(not(any(feature = "native-tls", feature = "rustls")))]
 compile_error!(
@@ -190,6 +168,7 @@ compile_error!(
 mod access_token;
 mod auth_error;
 mod call;
+mod call_options;
 mod client_builder;
 mod constructors;
 mod environment;
@@ -203,10 +182,12 @@ mod generated;
 mod hooks;
 mod memory_token_store;
 mod origins;
-mod points_variables;
+mod points_setters;
 #[cfg(feature = "postgres")]
 mod postgres_token_store;
 mod refresh_endpoint;
+mod request_values;
+mod retry_after;
 mod routing;
 mod secret;
 mod token_manager;
@@ -215,9 +196,10 @@ mod vendor_failures;
 
 pub use access_token::AccessToken;
 pub use auth_error::{AuthError, NeedsPerson, TransientAuth};
-pub use client_builder::{BuildError, ClientBuilder, ClientContext, RetryPolicy};
+pub use call_options::{CallOptions, RetryPolicy};
+pub use client_builder::{BuildError, ClientBuilder, ClientContext, USER_AGENT};
 pub use epoch_millis::EpochMillis;
-pub use error::{DecodeProblem, DecodeProblemKind, Error};
+pub use error::{CancelOutcome, DecodeProblem, DecodeProblemKind, Error, Refusal, UnknownCause};
 pub use file_token_store::FileTokenStore;
 pub use generated::routes::{self, Environment, Operation, ROUTES};
 pub use generated::*;
@@ -225,11 +207,14 @@ pub use memory_token_store::MemoryTokenStore;
 pub use origins::{OriginError, OriginOverrides};
 #[cfg(feature = "postgres")]
 pub use postgres_token_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore};
+pub use request_values::{
+    Cancellation, EmailAddress, InvalidValue, Payout, PhoneNumber, Points, Recipient,
+    TransactionId, User,
+};
 pub use routing::{Credential, Route};
 pub use secret::Secret;
 pub use token_manager::{ClientCredentials, TokenManager};
 pub use token_store::{StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore};
-pub use vendor_failures::VendorError;
 
 /// The workspace README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -15,6 +15,7 @@ pub struct MemoryTokenStore {
 }
 
 impl MemoryTokenStore {
+    /// A store holding `tokens`, for tests.
     pub fn new(tokens: StoredTokens) -> Self {
         Self {
             tokens: Arc::new(Mutex::new(Some(tokens))),

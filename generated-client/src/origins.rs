@@ -12,10 +12,18 @@ use crate::routes::{Environment, ROUTES};
 /// Why an origin override was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OriginError {
+    /// The text given is not `scheme://host[:port]`.
     #[error("`{0}` is not an origin (scheme://host[:port], no path, query or credentials)")]
     NotAnOrigin(String),
+    /// The origin to replace is none of the vendor's.
     #[error("`{from}` is not a host of the Reward Points API; known: {known}")]
-    UnknownVendorOrigin { from: String, known: String },
+    UnknownVendorOrigin {
+        /// The origin given.
+        from: String,
+        /// The vendor's origins, comma-separated.
+        known: String,
+    },
+    /// A replacement over plain `http://` that is not loopback.
     #[error(
         "`{0}` uses plain http:// on a host that is not loopback; \
          use https://, or http:// only with 127.0.0.0/8, [::1] or localhost"

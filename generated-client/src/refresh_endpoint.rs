@@ -26,6 +26,8 @@ use crate::{EpochMillis, Secret};
 pub(crate) struct RefreshEndpoint {
     pub(crate) http: reqwest::Client,
     pub(crate) url: reqwest::Url,
+    /// The time limit of one refresh request.
+    pub(crate) timeout: std::time::Duration,
 }
 
 /// What the vendor made of a refresh.
@@ -65,6 +67,7 @@ impl RefreshEndpoint {
         let response = match self
             .http
             .post(self.url.clone())
+            .timeout(self.timeout)
             .json(&body)
             .send()
             .instrument(span.clone())

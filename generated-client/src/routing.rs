@@ -26,6 +26,7 @@ pub enum Credential {
 pub struct Route<const N: usize> {
     /// The operation this route belongs to.
     pub operation: Operation,
+    /// The HTTP method, such as `POST`.
     pub http_method: &'static str,
     /// The path as the document writes it.
     pub spec_path: &'static str,

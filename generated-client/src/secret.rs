@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a token or secret so that it never prints.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }

@@ -49,7 +49,9 @@ use crate::{EpochMillis, Secret};
 /// secret.
 #[derive(Clone, Debug)]
 pub struct ClientCredentials {
+    /// The integration's client id, from the Xoxoday dashboard.
     pub client_id: String,
+    /// The integration's client secret.
     pub client_secret: Secret,
 }
 

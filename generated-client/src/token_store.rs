@@ -25,11 +25,13 @@ use crate::{EpochMillis, Secret};
 /// token and their expiries (epoch milliseconds). `Debug` redacts the tokens.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredTokens {
+    /// The bearer token calls are sent with.
     pub access_token: Secret,
     /// `None` when the vendor did not say: the token is then used until the
     /// vendor answers 401.
     #[serde(default)]
     pub access_token_expiry: Option<EpochMillis>,
+    /// The one refresh token that works: each refresh rotates it.
     pub refresh_token: Secret,
     /// `None` when the vendor did not say; the refresh is then attempted.
     #[serde(default)]
@@ -41,7 +43,9 @@ pub struct StoredTokens {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("token store {location}: {message}")]
 pub struct StoreError {
+    /// The store, as `TokenStore::location` names it.
     pub location: String,
+    /// What failed.
     pub message: String,
 }
 

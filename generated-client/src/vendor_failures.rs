@@ -1,61 +1,98 @@
-//! Failures the vendor answers with HTTP 200: fetch points says `success: 0`,
-//! send and cancel say `error: true` or, per recipient, `success: false`.
-//! `into_result()` on each response turns them into a [`VendorError`]
-//! carrying the vendor's message, so that `?` does the right thing:
-//!
-//! ```no_run
-//! # async fn f(client: &xoxoday_reward_points::Client,
-//! #            vars: xoxoday_reward_points::types::FetchPointsBodyVariables)
-//! #            -> Result<(), Box<dyn std::error::Error>> {
-//! let balance = client.fetch_points().variables(vars).send().await?.into_inner().into_result()?;
-//! # Ok(()) }
-//! ```
+//! What the points operations' answers say beyond their HTTP status: the
+//! vendor answers HTTP 200 when it refuses (`success: 0`, `error: true`, a
+//! recipient's `success: false`), and a changed answer shape decodes into
+//! empty optional fields. `send()` checks both (see [`verdict`]), so a caller
+//! gets [`Error::Refused`](crate::Error::Refused) or
+//! [`Error::IncompleteAnswer`](crate::Error::IncompleteAnswer) instead of an
+//! answer to dig through; and each answer has helpers to read what it holds.
 
+use std::any::Any;
+
+use crate::error::{CancelOutcome, Refusal};
+use crate::request_values::TransactionId;
 use crate::types::{
     CancelPointsResponse, FetchPointsResponse, SendPointsResponse, SendPointsResponseData,
 };
 
-/// A failure the vendor reported inside an HTTP 200 answer.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{operation} failed: {message}")]
-pub struct VendorError {
-    /// The document's operationId.
-    pub operation: &'static str,
-    /// The vendor's message, or what was wrong with the answer.
-    pub message: String,
+/// What an answer says, beyond its status.
+pub(crate) enum Verdict {
+    /// Done (for a cancel: at least one credit was).
+    Done,
+    /// The vendor said it did not do it.
+    Refused(Refusal),
+    /// A field that says what happened is missing: the answer's shape
+    /// changed.
+    Incomplete(&'static str),
 }
 
-fn failure(operation: &'static str, message: Option<String>, otherwise: &str) -> VendorError {
-    VendorError {
-        operation,
+fn refused(message: Option<String>, otherwise: &str) -> Verdict {
+    Verdict::Refused(Refusal {
         message: message
             .filter(|message| !message.is_empty())
             .unwrap_or_else(|| otherwise.to_owned()),
+        recipients: Vec::new(),
+    })
+}
+
+/// The verdict on a decoded answer, for the answers that carry one.
+pub(crate) fn verdict(answer: &dyn Any) -> Verdict {
+    if let Some(fetch) = answer.downcast_ref::<FetchPointsResponse>() {
+        let Some(balance) = fetch
+            .data
+            .as_ref()
+            .and_then(|data| data.user_balance.as_ref())
+        else {
+            return Verdict::Incomplete("data.user_balance");
+        };
+        return match balance.success {
+            Some(1) if fetch.total().is_some() => Verdict::Done,
+            Some(1) => Verdict::Incomplete("data.user_balance.data.total"),
+            Some(_) => refused(balance.message.clone(), "success: 0 without a message"),
+            None => Verdict::Incomplete("data.user_balance.success"),
+        };
     }
+    if let Some(send) = answer.downcast_ref::<SendPointsResponse>() {
+        return match &send.data {
+            None => Verdict::Incomplete("data"),
+            Some(SendPointsResponseData::BalanceResult(result))
+                if result.send_balance.error == Some(true) =>
+            {
+                refused(
+                    result.send_balance.message.clone(),
+                    "error: true without a message",
+                )
+            }
+            Some(_) => Verdict::Done,
+        };
+    }
+    if let Some(cancel) = answer.downcast_ref::<CancelPointsResponse>() {
+        let Some(result) = cancel
+            .data
+            .as_ref()
+            .and_then(|data| data.cancel_balance.as_ref())
+        else {
+            return Verdict::Incomplete("data.cancelBalance");
+        };
+        let outcomes = cancel.outcomes();
+        if outcomes.iter().any(|outcome| outcome.cancelled) {
+            return Verdict::Done;
+        }
+        if result.error == Some(true) || !outcomes.is_empty() {
+            return Verdict::Refused(Refusal {
+                message: result
+                    .message
+                    .clone()
+                    .filter(|message| !message.is_empty())
+                    .unwrap_or_else(|| "nothing was cancelled".into()),
+                recipients: outcomes,
+            });
+        }
+        return Verdict::Incomplete("data.cancelBalance.recipients");
+    }
+    Verdict::Done
 }
 
 impl FetchPointsResponse {
-    /// `Err` unless the vendor said `success: 1`.
-    pub fn into_result(self) -> Result<Self, VendorError> {
-        let balance = self
-            .data
-            .as_ref()
-            .and_then(|data| data.user_balance.as_ref());
-        match balance {
-            Some(balance) if balance.success == Some(1) => Ok(self),
-            Some(balance) => Err(failure(
-                "fetchPoints",
-                balance.message.clone(),
-                "the vendor answered success: 0 without a message",
-            )),
-            None => Err(failure(
-                "fetchPoints",
-                None,
-                "the answer has no user_balance",
-            )),
-        }
-    }
-
     /// The balance, when the vendor reported one.
     pub fn total(&self) -> Option<f64> {
         self.data
@@ -69,65 +106,46 @@ impl FetchPointsResponse {
 }
 
 impl SendPointsResponse {
-    /// `Err` when the vendor said `error: true`.
-    pub fn into_result(self) -> Result<Self, VendorError> {
+    /// The credit's id, when the vendor answered with the transaction (one
+    /// reading of its pages; the other answers `sendBalance` without one).
+    pub fn transaction_id(&self) -> Option<TransactionId> {
         match &self.data {
-            Some(SendPointsResponseData::BalanceResult(result))
-                if result.send_balance.error == Some(true) =>
-            {
-                Err(failure(
-                    "sendPoints",
-                    result.send_balance.message.clone(),
-                    "the vendor answered error: true without a message",
-                ))
+            Some(SendPointsResponseData::PointsTransaction(transaction)) => {
+                Some(TransactionId(transaction.unique_id))
             }
-            Some(_) => Ok(self),
-            None => Err(failure("sendPoints", None, "the answer has no data")),
+            _ => None,
         }
     }
 }
 
 impl CancelPointsResponse {
-    /// `Err` when the vendor said `error: true`, or `success: false` for any
-    /// recipient (the message names each such `unique_id`).
-    pub fn into_result(self) -> Result<Self, VendorError> {
-        let Some(cancel) = self
+    /// What became of each credit the cancel named, as the vendor reported
+    /// it. `send()` returns the answer when at least one was cancelled: look
+    /// here for those that were not.
+    pub fn outcomes(&self) -> Vec<CancelOutcome> {
+        let recipients = self
             .data
             .as_ref()
             .and_then(|data| data.cancel_balance.as_ref())
-        else {
-            return Err(failure(
-                "cancelPoints",
-                None,
-                "the answer has no cancelBalance",
-            ));
-        };
-        if cancel.error == Some(true) {
-            return Err(failure(
-                "cancelPoints",
-                cancel.message.clone(),
-                "the vendor answered error: true without a message",
-            ));
-        }
-        let refused: Vec<String> = cancel
-            .recipients
+            .map(|result| result.recipients.as_slice())
+            .unwrap_or_default();
+        recipients
             .iter()
-            .filter(|recipient| recipient.success == Some(false))
-            .map(|recipient| {
-                let id = recipient
-                    .unique_id
-                    .map_or_else(|| "?".to_owned(), |id| id.to_string());
-                match &recipient.message {
-                    Some(message) => format!("unique_id {id}: {message}"),
-                    None => format!("unique_id {id}: not cancelled"),
-                }
+            .filter_map(|recipient| {
+                Some(CancelOutcome {
+                    transaction: TransactionId(recipient.unique_id?),
+                    cancelled: recipient.success == Some(true),
+                    message: recipient.message.clone(),
+                })
             })
-            .collect();
-        if refused.is_empty() {
-            Ok(self)
-        } else {
-            Err(failure("cancelPoints", Some(refused.join("; ")), ""))
-        }
+            .collect()
+    }
+
+    /// Whether some credits were cancelled and others were not.
+    pub fn is_partial(&self) -> bool {
+        let outcomes = self.outcomes();
+        outcomes.iter().any(|outcome| outcome.cancelled)
+            && outcomes.iter().any(|outcome| !outcome.cancelled)
     }
 }
 
@@ -135,45 +153,55 @@ impl CancelPointsResponse {
 mod tests {
     use serde_json::json;
 
+    use super::{Verdict, verdict};
     use crate::types::{CancelPointsResponse, FetchPointsResponse, SendPointsResponse};
 
+    fn message_of(verdict: Verdict) -> String {
+        match verdict {
+            Verdict::Refused(refusal) => refusal.to_string(),
+            Verdict::Done => "done".into(),
+            Verdict::Incomplete(missing) => format!("incomplete: {missing}"),
+        }
+    }
+
     #[test]
-    fn fetch_success_zero_carries_the_vendor_message() {
+    fn fetch_success_zero_is_a_refusal_and_a_changed_shape_is_not() {
         let failed: FetchPointsResponse = serde_json::from_value(json!({"data": {"user_balance":
             {"success": 0, "message": "missing user's details", "data": null}}}))
         .unwrap();
+        assert_eq!(message_of(verdict(&failed)), "missing user's details");
+        let reshaped: FetchPointsResponse =
+            serde_json::from_value(json!({"data": {"balance": {"total": 1}}})).unwrap();
         assert_eq!(
-            failed.into_result().unwrap_err().to_string(),
-            "fetchPoints failed: missing user's details"
+            message_of(verdict(&reshaped)),
+            "incomplete: data.user_balance"
         );
         let ok: FetchPointsResponse = serde_json::from_value(json!({"data": {"user_balance":
             {"success": 1, "message": null, "data": {"total": 1500}}}}))
         .unwrap();
-        assert_eq!(ok.into_result().unwrap().total(), Some(1500.0));
+        assert_eq!(message_of(verdict(&ok)), "done");
+        assert_eq!(ok.total(), Some(1500.0));
     }
 
     #[test]
-    fn send_error_true_is_an_error_and_both_readings_of_success_pass() {
+    fn send_error_true_is_a_refusal_and_both_readings_of_success_pass() {
         let failed: SendPointsResponse = serde_json::from_value(
             json!({"data": {"sendBalance": {"error": true, "message": "insufficient balance"}}}),
         )
         .unwrap();
-        assert_eq!(
-            failed.into_result().unwrap_err().to_string(),
-            "sendPoints failed: insufficient balance"
-        );
+        assert_eq!(message_of(verdict(&failed)), "insufficient balance");
         for ok in [
             json!({"data": {"sendBalance": {"error": false, "message": "points sent"}}}),
             json!({"data": {"unique_id": 987654321, "email": "john.doe@example.com", "points": 100,
                     "name": "John Doe", "phone_code": "+1", "phone_number": "5550100"}}),
         ] {
             let ok: SendPointsResponse = serde_json::from_value(ok).unwrap();
-            assert!(ok.into_result().is_ok());
+            assert_eq!(message_of(verdict(&ok)), "done");
         }
     }
 
     #[test]
-    fn cancel_names_each_refused_recipient() {
+    fn a_partial_cancel_is_done_with_outcomes_and_a_total_failure_is_refused() {
         let partly: CancelPointsResponse =
             serde_json::from_value(json!({"data": {"cancelBalance": {
             "error": false, "message": "processed", "recipients": [
@@ -181,17 +209,16 @@ mod tests {
                 {"unique_id": 2, "success": false, "message": "already cancelled"}
             ]}}}))
             .unwrap();
-        assert_eq!(
-            partly.into_result().unwrap_err().to_string(),
-            "cancelPoints failed: unique_id 2: already cancelled"
-        );
-        let failed: CancelPointsResponse = serde_json::from_value(
-            json!({"data": {"cancelBalance": {"error": true, "message": "unknown transaction"}}}),
-        )
+        assert_eq!(message_of(verdict(&partly)), "done");
+        assert!(partly.is_partial());
+        let none: CancelPointsResponse = serde_json::from_value(json!({"data": {"cancelBalance": {
+        "error": false, "message": "processed", "recipients": [
+            {"unique_id": 2, "success": false, "message": "already cancelled"}
+        ]}}}))
         .unwrap();
         assert_eq!(
-            failed.into_result().unwrap_err().to_string(),
-            "cancelPoints failed: unknown transaction"
+            message_of(verdict(&none)),
+            "processed; transaction 2: not cancelled (already cancelled)"
         );
     }
 }

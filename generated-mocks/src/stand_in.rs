@@ -1,6 +1,12 @@
 //! `StandIn`: an in-process stand-in of the Reward Points API that keeps
 //! state, for offline demos and for the users' own tests. Send adds to a
 //! balance, cancel takes it back, fetch reports it, bad tokens get a 401.
+//!
+//! One send is one transaction, whatever the number of recipients: the
+//! vendor's answer carries one `unique_id`, and cancelling it takes back
+//! every recipient's points. Fetch by phone finds users registered with
+//! [`StandIn::register_phone`]; any other phone is refused as the vendor
+//! refuses a request without a user (`success: 0`).
 //! It runs on the [`MockVendor`] servers (127.0.0.1 only), mounted through the
 //! generated typed mocks, so it answers exactly the requests the client sends.
 
@@ -41,10 +47,20 @@ struct AccessGrant {
     company: bool,
 }
 
+/// One send: what each recipient was credited, and whether it was
+/// cancelled.
+struct Transaction {
+    credits: Vec<(String, f64)>,
+    cancelled: bool,
+}
+
 struct Ledger {
     balances: HashMap<String, f64>,
-    /// unique_id → (recipient email, points, cancelled)
-    transactions: BTreeMap<i64, (String, f64, bool)>,
+    /// phone → email, for fetch by phone.
+    phones: HashMap<String, String>,
+    transactions: BTreeMap<i64, Transaction>,
+    /// Requests received, per operation, answered or not.
+    received: HashMap<Operation, u64>,
     next_unique_id: i64,
     access: HashMap<String, AccessGrant>,
     /// The integration's one valid refresh token: strict rotation.
@@ -96,7 +112,9 @@ impl StandInBuilder {
         };
         let ledger = Ledger {
             balances: HashMap::new(),
+            phones: HashMap::new(),
             transactions: BTreeMap::new(),
+            received: HashMap::new(),
             next_unique_id: 987_654_321,
             access: HashMap::from([(
                 STAND_IN_ACCESS_TOKEN.to_owned(),
@@ -199,6 +217,24 @@ impl StandIn {
             .unwrap_or(0.0)
     }
 
+    /// How many requests for `operation` reached the stand-in so far,
+    /// whatever it answered: zero proves a call sent nothing.
+    pub fn requests_received(&self, operation: Operation) -> u64 {
+        lock(&self.ledger)
+            .received
+            .get(&operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Lets fetch points find the user with `email` by `phone` too (written
+    /// as the client sends it, such as `+91-8999888887`).
+    pub fn register_phone(&self, phone: &str, email: &str) {
+        lock(&self.ledger)
+            .phones
+            .insert(phone.to_owned(), email.to_owned());
+    }
+
     /// How many refresh requests were accepted and refused so far.
     pub fn refresh_counts(&self) -> RefreshCounts {
         lock(&self.ledger).refreshes
@@ -226,7 +262,10 @@ impl StandIn {
         let answer =
             move |then: Then, handler: fn(&Shared, &HttpMockRequest) -> HttpMockResponse| {
                 let ledger = ledger.clone();
-                then.respond_with(move |request| handler(&ledger, request));
+                then.respond_with(move |request| {
+                    *lock(&ledger).received.entry(operation).or_default() += 1;
+                    handler(&ledger, request)
+                });
             };
         // An operation renamed or removed in the document is a compile error
         // here; one added lands in the last arm until the stand-in models it.
@@ -335,15 +374,21 @@ fn fetch(ledger: &Shared, request: &HttpMockRequest) -> HttpMockResponse {
         return unauthorized();
     }
     let body = body(request);
-    let email = body["variables"]["user_data"]["email"].as_str();
-    let Some(email) = email.filter(|email| !email.is_empty()) else {
+    let user = &body["variables"]["user_data"];
+    let ledger = lock(ledger);
+    let email = match (user["email"].as_str(), user["phone"].as_str()) {
+        (Some(email), _) if !email.is_empty() => Some(email),
+        (_, Some(phone)) => ledger.phones.get(phone).map(String::as_str),
+        _ => None,
+    };
+    let Some(email) = email else {
         return respond(
             200,
             json!({ "data": { "user_balance": {
             "success": 0, "message": "missing user's details", "data": null } } }),
         );
     };
-    let total = lock(ledger).balances.get(email).copied().unwrap_or(0.0);
+    let total = ledger.balances.get(email).copied().unwrap_or(0.0);
     respond(
         200,
         json!({ "data": { "user_balance": {
@@ -370,13 +415,9 @@ fn send(ledger: &Shared, request: &HttpMockRequest) -> HttpMockResponse {
             json!({ "data": { "sendBalance": { "error": true, "message": "no recipients" } } }),
         );
     };
-    let mut ledger = lock(ledger);
-    let mut answer = json!(null);
+    let mut credits = Vec::new();
     for recipient in &recipients {
-        let email = recipient["to_email"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let email = recipient["to_email"].as_str().unwrap_or_default();
         let Ok(points) = recipient["amount"]
             .as_str()
             .unwrap_or_default()
@@ -388,18 +429,27 @@ fn send(ledger: &Shared, request: &HttpMockRequest) -> HttpMockResponse {
                 "error": true, "message": "amount must be a number in a string" } } }),
             );
         };
-        let unique_id = ledger.next_unique_id;
-        ledger.next_unique_id += 1;
-        *ledger.balances.entry(email.clone()).or_default() += points;
-        ledger
-            .transactions
-            .insert(unique_id, (email.clone(), points, false));
-        if answer.is_null() {
-            answer = json!({ "data": { "unique_id": unique_id, "email": email, "points": points,
-                "name": first["to_name"], "phone_code": "+1", "phone_number": "5550100" } });
-        }
+        credits.push((email.to_owned(), points));
     }
-    respond(200, answer)
+    let mut ledger = lock(ledger);
+    let unique_id = ledger.next_unique_id;
+    ledger.next_unique_id += 1;
+    for (email, points) in &credits {
+        *ledger.balances.entry(email.clone()).or_default() += points;
+    }
+    let total: f64 = credits.iter().map(|(_, points)| points).sum();
+    ledger.transactions.insert(
+        unique_id,
+        Transaction {
+            credits,
+            cancelled: false,
+        },
+    );
+    respond(
+        200,
+        json!({ "data": { "unique_id": unique_id, "email": first["to_email"], "points": total,
+            "name": first["to_name"], "phone_code": "+1", "phone_number": "5550100" } }),
+    )
 }
 
 fn cancel(ledger: &Shared, request: &HttpMockRequest) -> HttpMockResponse {
@@ -415,13 +465,16 @@ fn cancel(ledger: &Shared, request: &HttpMockRequest) -> HttpMockResponse {
     let mut results = Vec::new();
     for recipient in recipients {
         let unique_id = recipient["unique_id"].as_i64().unwrap_or_default();
-        let outcome = match ledger.transactions.get(&unique_id).cloned() {
-            Some((email, points, false)) => {
-                *ledger.balances.entry(email.clone()).or_default() -= points;
-                ledger.transactions.insert(unique_id, (email, points, true));
+        let ledger = &mut *ledger;
+        let outcome = match ledger.transactions.get_mut(&unique_id) {
+            Some(transaction) if !transaction.cancelled => {
+                transaction.cancelled = true;
+                for (email, points) in &transaction.credits {
+                    *ledger.balances.entry(email.clone()).or_default() -= points;
+                }
                 json!({ "unique_id": unique_id, "success": true, "message": "Points cancelled successfully" })
             }
-            Some((_, _, true)) => {
+            Some(_) => {
                 json!({ "unique_id": unique_id, "success": false, "message": "already cancelled" })
             }
             None => {

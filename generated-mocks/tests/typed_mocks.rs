@@ -8,7 +8,7 @@ use xoxoday_reward_points::types::{
     FetchPointsResponse, RefreshTokenBody, SendPointsBody, SendPointsResponse, TokenResponse,
     ValidateTokenPointsResponse,
 };
-use xoxoday_reward_points::{Client, Environment, Error, Operation};
+use xoxoday_reward_points::{Client, Environment, Error, Operation, Payout, Recipient};
 use xoxoday_reward_points_mocks::{MockServerExt, MockVendor};
 
 fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
@@ -24,6 +24,15 @@ fn send_body() -> Value {
     json!({ "query": "storesAdmin.mutation.sendBalance", "tag": "storeAdmin",
             "variables": { "recipients_data": { "sender_email": "admin@example.com", "expiry_month": 12,
                 "recipients": [{ "to_name": "John Doe", "to_email": "john.doe@example.com", "amount": "100" }] } } })
+}
+
+/// The payout `send_body` carries.
+fn payout() -> Payout {
+    Payout::new("admin@example.com")
+        .unwrap()
+        .expiry_months(12)
+        .unwrap()
+        .to(Recipient::new("John Doe", "john.doe@example.com", 100).unwrap())
 }
 
 fn cancel_body() -> Value {
@@ -113,16 +122,7 @@ async fn every_operation_in(environment: Environment) {
         .await
         .unwrap();
     assert_eq!(balance.into_inner().total(), Some(1500.0));
-    client
-        .send_points()
-        .variables(
-            typed::<xoxoday_reward_points::types::SendPointsBodyVariables>(
-                send_body()["variables"].clone(),
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
+    client.send_points().payout(payout()).send().await.unwrap();
     client
         .cancel_points()
         .variables(typed::<
@@ -166,15 +166,7 @@ async fn a_points_mock_does_not_answer_another_points_operation() {
             then.ok(&typed::<FetchPointsResponse>(json!({})));
         });
 
-    let sent = client
-        .send_points()
-        .variables(
-            typed::<xoxoday_reward_points::types::SendPointsBodyVariables>(
-                send_body()["variables"].clone(),
-            ),
-        )
-        .send()
-        .await;
+    let sent = client.send_points().payout(payout()).send().await;
 
     assert!(
         matches!(

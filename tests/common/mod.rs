@@ -11,14 +11,15 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use xoxoday_reward_points::types::{
     CancelPointsBodyVariables, CreateUserTokenBody, FetchPointsBodyVariables, RefreshTokenBody,
-    SendPointsBodyVariables,
 };
 use xoxoday_reward_points::{
-    AccessToken, Client, Environment, EpochMillis, Error, Operation, RetryPolicy, Secret,
-    StoredTokens, TokenStore,
+    AccessToken, Client, Environment, EpochMillis, Error, Operation, Payout, Recipient,
+    RetryPolicy, Secret, StoredTokens, TokenStore,
 };
 
 pub const SANDBOX: &str = "https://stagingstores.xoxoday.com";
+/// Cancel points goes here in every environment.
+pub const ACCOUNTS: &str = "https://accounts.xoxoday.com";
 pub const POINTS_PATH: &str = "/chef/v1/oauth/api";
 pub const TOKEN_PATH: &str = "/chef/v1/oauth/token";
 pub const REFRESH_PATH: &str = "/chef/v1/oauth/token/company";
@@ -71,17 +72,17 @@ pub fn stored(access_valid: bool, refresh_valid: bool) -> StoredTokens {
 }
 
 pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        min_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(40),
-    }
+    RetryPolicy::default()
+        .attempts(3)
+        .backoff(Duration::from_millis(10), Duration::from_millis(40))
 }
 
 pub fn static_client(origin: &str) -> Client {
     Client::builder(Environment::Sandbox)
         .access_token(AccessToken::new(OLD_ACCESS))
         .origin_override(SANDBOX, origin)
+        .unwrap()
+        .origin_override(ACCOUNTS, origin)
         .unwrap()
         .retry_policy(fast_retries())
         .timeout(Duration::from_millis(400))
@@ -95,6 +96,8 @@ pub fn managed_client(origin: &str, store: Arc<dyn TokenStore>) -> Client {
         .client_credentials("your_client_id", Secret::new(CLIENT_SECRET))
         .origin_override(SANDBOX, origin)
         .unwrap()
+        .origin_override(ACCOUNTS, origin)
+        .unwrap()
         .retry_policy(fast_retries())
         .timeout(Duration::from_secs(5))
         .build()
@@ -105,13 +108,16 @@ pub fn fetch_variables() -> FetchPointsBodyVariables {
     serde_json::from_value(json!({ "user_data": { "email": "john.doe@example.com" } })).unwrap()
 }
 
-pub fn send_variables() -> SendPointsBodyVariables {
-    serde_json::from_value(json!({ "recipients_data": {
-        "sender_email": "admin@example.com",
-        "expiry_month": 12,
-        "recipients": [{ "to_name": "John Doe", "to_email": "john.doe@example.com", "amount": "100" }]
-    } }))
-    .unwrap()
+/// The vendor's example payout: 100 points to John Doe, from the Super
+/// Admin, expiring in 12 months.
+pub fn payout() -> Payout {
+    Payout::new("admin@example.com")
+        .unwrap()
+        .expiry_months(12)
+        .unwrap()
+        .to(Recipient::new("John Doe", "john.doe@example.com", 100)
+            .unwrap()
+            .citation("Great work on the launch"))
 }
 
 pub fn balance_body() -> Value {
@@ -213,6 +219,25 @@ pub fn example_body(operation: Operation) -> Option<Value> {
     }
 }
 
+/// A success answer to `operation` as the vendor documents it, for the
+/// points operations (whose success is judged from the body); `None` for the
+/// token operations.
+pub fn example_answer(operation: Operation) -> Option<Value> {
+    match operation {
+        Operation::FetchPoints => Some(balance_body()),
+        Operation::SendPoints => Some(json!({ "data": {
+            "unique_id": 987654321, "email": "john.doe@example.com", "points": 100,
+            "name": "John Doe", "phone_code": "+1", "phone_number": "5550100"
+        } })),
+        Operation::CancelPoints => Some(json!({ "data": { "cancelBalance": {
+            "error": false, "message": "processed",
+            "recipients": [{ "unique_id": 987654321, "success": true,
+                             "message": "Points cancelled successfully" }]
+        } } })),
+        _ => None,
+    }
+}
+
 /// Calls `operation` with its example input; the points operations are
 /// given only their `variables`.
 pub async fn call_with_example(client: &Client, operation: Operation) -> Result<(), Error> {
@@ -240,15 +265,7 @@ pub async fn call_with_example(client: &Client, operation: Operation) -> Result<
                 .await
                 .map(drop)
         }
-        Operation::SendPoints => {
-            let variables: SendPointsBodyVariables = typed(variables);
-            client
-                .send_points()
-                .variables(variables)
-                .send()
-                .await
-                .map(drop)
-        }
+        Operation::SendPoints => client.send_points().payout(payout()).send().await.map(drop),
         Operation::CancelPoints => {
             let variables: CancelPointsBodyVariables = typed(variables);
             client

@@ -6,6 +6,7 @@ mod bench_build;
 mod change_report;
 mod diagnostic;
 mod error_bodies;
+mod generated_docs;
 #[path = "../../generated-client/input_digest.rs"]
 mod input_digest;
 mod mocks;
@@ -169,22 +170,19 @@ fn regen(args: &RegenArgs) -> ExitCode {
     let inputs = default_inputs(&root).and_then(|(spec, overlay)| {
         let spec = args.spec.clone().unwrap_or(spec);
         let overlay = args.overlay.clone().unwrap_or(overlay);
-        Inputs::read(&spec, &overlay, shown_as)
+        Inputs::read(&spec, &overlay, &root, shown_as)
     });
-    let outcome = inputs
-        .map_err(|problem| (vec![problem], None))
-        .and_then(|inputs| {
-            regen_from(args, &root, &inputs, shown_as).map_err(|problems| (problems, Some(inputs)))
-        });
-    match outcome {
-        Ok(code) => code,
-        Err((problems, inputs)) => {
-            let sources = inputs.map(|inputs| inputs.sources()).unwrap_or_default();
-            let styled = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            eprint!("{}", diagnostic::render(&problems, &sources, styled));
-            ExitCode::FAILURE
-        }
-    }
+    let (problems, inputs) = match inputs {
+        Err(problem) => (vec![problem], None),
+        Ok(inputs) => match regen_from(args, &root, &inputs, shown_as) {
+            Ok(code) => return code,
+            Err(problems) => (problems, Some(inputs)),
+        },
+    };
+    let sources = inputs.map(|inputs| inputs.sources()).unwrap_or_default();
+    let styled = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprint!("{}", diagnostic::render(&problems, &sources, styled));
+    ExitCode::FAILURE
 }
 
 fn regen_from(
@@ -195,7 +193,10 @@ fn regen_from(
 ) -> Result<ExitCode, Problems> {
     let started = Instant::now();
     let mut timings = pipeline::Timings::default();
-    let files = pipeline::generate(inputs, &mut timings)?;
+    let pipeline::Generated { files, notes } = pipeline::generate(inputs, &mut timings)?;
+    for note in &notes {
+        eprintln!("{note}");
+    }
 
     let out_dir = match (&args.out, &args.spec) {
         (Some(out), _) => out.clone(),
@@ -262,7 +263,7 @@ mod tests {
     fn workspace_inputs() -> Inputs {
         let root = workspace_root();
         let (spec, overlay) = default_inputs(&root).unwrap();
-        Inputs::read(&spec, &overlay, |path| {
+        Inputs::read(&spec, &overlay, &root, |path| {
             path.strip_prefix(&root).unwrap().display().to_string()
         })
         .unwrap()
@@ -273,7 +274,9 @@ mod tests {
     #[test]
     fn checked_in_client_is_up_to_date() {
         let inputs = workspace_inputs();
-        let files = pipeline::generate(&inputs, &mut Default::default()).unwrap();
+        let files = pipeline::generate(&inputs, &mut Default::default())
+            .unwrap()
+            .files;
         let reports = output::stale_reports(&workspace_root(), &files, &inputs.digest(), |path| {
             path.display().to_string()
         });
@@ -287,8 +290,12 @@ mod tests {
     #[test]
     fn generation_is_deterministic() {
         let inputs = workspace_inputs();
-        let first = pipeline::generate(&inputs, &mut Default::default()).unwrap();
-        let second = pipeline::generate(&inputs, &mut Default::default()).unwrap();
+        let first = pipeline::generate(&inputs, &mut Default::default())
+            .unwrap()
+            .files;
+        let second = pipeline::generate(&inputs, &mut Default::default())
+            .unwrap()
+            .files;
         assert_eq!(first.len(), second.len());
         for (a, b) in first.iter().zip(&second) {
             assert_eq!(a.relative_path, b.relative_path);

@@ -12,6 +12,7 @@ use quote::{ToTokens, format_ident, quote};
 use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
+use crate::generated_docs::set_doc;
 use crate::naming::pascal_case;
 use crate::routes::Route;
 
@@ -86,7 +87,111 @@ pub fn mocks_source(
             }
         }
     }
+    document(&mut file, routes);
     Ok(quote!(#file))
+}
+
+/// Docs for what progenitor's httpmock generator leaves bare, so the mocks
+/// crate holds to `#![deny(missing_docs)]` too.
+fn document(file: &mut syn::File, routes: &[Route]) {
+    let operation_of = |type_name: &str, suffix: &str| {
+        let stem = type_name.strip_suffix(suffix)?;
+        routes
+            .iter()
+            .find(|route| pascal_case(&route.operation_id) == stem)
+            .map(|route| route.operation_id.clone())
+    };
+    for item in &mut file.items {
+        match item {
+            syn::Item::Mod(module) if module.ident == "operations" => {
+                let Some((_, items)) = module.content.as_mut() else {
+                    continue;
+                };
+                for item in items {
+                    match item {
+                        syn::Item::Struct(item) => {
+                            let name = item.ident.to_string();
+                            let doc = if let Some(operation) = operation_of(&name, "When") {
+                                format!(
+                                    "Which `{operation}` requests the mock answers: already \
+                                     the method, the real path and the body's constants the \
+                                     client sends; narrow it with the methods below."
+                                )
+                            } else if let Some(operation) = operation_of(&name, "Then") {
+                                format!("The mock's answer to a `{operation}` request.")
+                            } else {
+                                continue;
+                            };
+                            set_doc(&mut item.attrs, &doc);
+                        }
+                        syn::Item::Impl(block) => {
+                            for item in &mut block.items {
+                                let syn::ImplItem::Fn(function) = item else {
+                                    continue;
+                                };
+                                let doc = mock_method_doc(function);
+                                set_doc(&mut function.attrs, &doc);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            syn::Item::Trait(item) if item.ident == "MockServerExt" => {
+                set_doc(
+                    &mut item.attrs,
+                    "A typed mock per operation on an httpmock `MockServer`: \
+                     `server.fetch_points(|when, then| { … })` mounts a mock that matches \
+                     only fetch points requests as the client sends them.",
+                );
+                for item in &mut item.items {
+                    let syn::TraitItem::Fn(function) = item else {
+                        continue;
+                    };
+                    let name = function.sig.ident.to_string();
+                    let operation = routes
+                        .iter()
+                        .find(|route| route.hook_id == name)
+                        .map_or(name.clone(), |route| route.operation_id.clone());
+                    set_doc(
+                        &mut function.attrs,
+                        &format!(
+                            "Mounts a mock of `{operation}`: `config_fn` narrows the match and \
+                             sets the answer."
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A `When`/`Then` method's doc, from what it does.
+fn mock_method_doc(function: &syn::ImplItemFn) -> String {
+    let name = function.sig.ident.to_string();
+    match name.as_str() {
+        "new" => "Wraps httpmock's value, adding what every such request has.".to_owned(),
+        "into_inner" => {
+            "httpmock's value, to match or answer beyond what the document allows.".to_owned()
+        }
+        "body" => "Matches only requests with exactly this JSON body.".to_owned(),
+        _ => {
+            let body = function.block.to_token_stream().to_string();
+            // `.status(200u16)`, or a status the caller passes.
+            let status = body
+                .split_once(". status (")
+                .map(|(_, rest)| rest.split(')').next().unwrap_or_default().trim().to_owned());
+            match status {
+                Some(status) if status.ends_with("u16") => format!(
+                    "Answers HTTP {} with `value` as the JSON body.",
+                    status.trim_end_matches("u16")
+                ),
+                Some(_) => "Answers with `status` and `value` as the JSON body.".to_owned(),
+                None => format!("Matches only requests whose `{name}` is `value`."),
+            }
+        }
+    }
 }
 
 /// progenitor's helper for a query parameter that is a list calls

@@ -5,6 +5,7 @@
 //! found any, so that what it reports is never a consequence of an earlier
 //! problem.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use serde_json::Value;
 use crate::api_surface;
 use crate::diagnostic::{Diagnostic, Problems};
 use crate::error_bodies::name_error_bodies;
+use crate::generated_docs;
 use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::mocks;
 use crate::non_exhaustive;
@@ -35,12 +37,19 @@ pub struct Inputs {
     pub spec: Vec<u8>,
     pub overlay_name: String,
     pub overlay: Vec<u8>,
+    /// The operations with a hand-written example in the workspace's
+    /// `generated-client/operation-examples/` (by operationId): an input like
+    /// the document, so that the output depends on the inputs alone.
+    pub examples: BTreeSet<String>,
 }
 
 impl Inputs {
+    /// Reads the document and the overlay, and lists the examples in the
+    /// workspace at `root`.
     pub fn read(
         spec: &Path,
         overlay: &Path,
+        root: &Path,
         shown_as: impl Fn(&Path) -> String,
     ) -> Result<Self, Diagnostic> {
         let read = |path: &Path| read_capped(path, &shown_as(path));
@@ -49,6 +58,7 @@ impl Inputs {
             spec: read(spec)?,
             overlay_name: shown_as(overlay),
             overlay: read(overlay)?,
+            examples: examples_in(&root.join(generated_docs::EXAMPLES_DIR)),
         })
     }
 
@@ -76,6 +86,28 @@ impl Inputs {
         })
         .collect()
     }
+}
+
+/// The stems of the `.md` files in `dir` (none when it does not exist).
+fn examples_in(dir: &Path) -> BTreeSet<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return BTreeSet::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            name.strip_suffix(".md").map(str::to_owned)
+        })
+        .collect()
+}
+
+/// What regen generates, and what it has to say about it.
+pub struct Generated {
+    pub files: Vec<GeneratedFile>,
+    /// Worth a reader's attention, but not a problem (an operation without
+    /// an example).
+    pub notes: Vec<String>,
 }
 
 /// The client's public API, one item per line (`api_surface.rs`).
@@ -115,7 +147,7 @@ fn checked(problems: Problems) -> Result<(), Problems> {
     }
 }
 
-pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedFile>, Problems> {
+pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Problems> {
     let mut clock = Instant::now();
     let spec_name = inputs.spec_name.as_str();
     let parsed = parse_document(spec_name, &inputs.spec);
@@ -185,6 +217,18 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
     send_wrappers::wrap_sends(&mut client, &environments, &routes, &operations, spec_name)
         .map_err(|problem| vec![problem])?;
     non_exhaustive::mark_types(&mut client);
+    let without_example =
+        generated_docs::document(&mut client, &routes, &environments, &inputs.examples);
+    let notes = without_example
+        .iter()
+        .map(|operation| {
+            format!(
+                "note: operation `{operation}` has no example in its docs: write one in {}/{operation}.md \
+                 (a doctest; see the others there)",
+                generated_docs::EXAMPLES_DIR
+            )
+        })
+        .collect();
     let surface = api_surface::surface(&client, &environments, &routes);
     let routes_tokens = routes::routes_source(&environments, &routes, spec_name)
         .map_err(|problem| vec![problem])?;
@@ -213,7 +257,7 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
     timings.lap("format", &mut clock);
 
     let header = header(inputs);
-    Ok(vec![
+    let files = vec![
         GeneratedFile {
             relative_path: CLIENT_FILE,
             content: format!("{header}{source}"),
@@ -226,7 +270,8 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Vec<GeneratedF
             relative_path: API_SURFACE_FILE,
             content: surface.to_text(),
         },
-    ])
+    ];
+    Ok(Generated { files, notes })
 }
 
 /// progenitor's settings for this workspace.

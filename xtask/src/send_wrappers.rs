@@ -111,6 +111,14 @@ fn first_type_argument(ty: &Type) -> Option<Type> {
 fn send_doc(route: &Route, environments: &[Environment]) -> String {
     let mut doc =
         String::from("Sends the request and returns the answer, or a [`crate::Error`].\n\n");
+    doc.push_str(&destinations(route, environments));
+    doc
+}
+
+/// Where `route`'s request really goes, one Markdown list item per
+/// environment (a virtual path is not sent).
+pub fn destinations(route: &Route, environments: &[Environment]) -> String {
+    let mut doc = String::new();
     for (environment, server) in environments.iter().zip(&route.servers) {
         let url = if route.virtual_path {
             server.clone()

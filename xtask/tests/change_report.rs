@@ -34,6 +34,8 @@ struct Outcome {
 /// overlay.
 fn change(dir: &Path, document: &Value, overlay: Option<&Value>) -> Outcome {
     let before = std::fs::read_to_string(dir.join("generated-client/api-surface.txt")).unwrap();
+    let changelog_before =
+        std::fs::read_to_string(dir.join("generated-client/CHANGELOG.md")).unwrap_or_default();
     let spec = write_json(dir, "spec.json", document);
     let overlay = match overlay {
         Some(overlay) => write_json(dir, "overlay.json", overlay),
@@ -44,9 +46,11 @@ fn change(dir: &Path, document: &Value, overlay: Option<&Value>) -> Outcome {
     let after = std::fs::read_to_string(dir.join("generated-client/api-surface.txt")).unwrap();
     let changelog =
         std::fs::read_to_string(dir.join("generated-client/CHANGELOG.md")).unwrap_or_default();
-    let entries = changelog
-        .split("\n## ")
-        .nth(1)
+    // The entry this regen added, if any: the changelog's first section
+    // when the changelog grew.
+    let added = (changelog != changelog_before).then_some(changelog.as_str());
+    let entries = added
+        .and_then(|changelog| changelog.split("\n## ").nth(1))
         .map(|entry| {
             entry
                 .lines()

@@ -330,7 +330,7 @@ fn a_renamed_operation_breaks_the_hand_written_code_at_compile_time() {
     assert!(!output.status.success());
     let errors = String::from_utf8_lossy(&output.stderr);
     for place in [
-        "generated-client/src/points_variables.rs",
+        "generated-client/src/points_setters.rs",
         "generated-client/src/vendor_failures.rs",
     ] {
         assert!(errors.contains(place), "no error in {place}:\n{errors}");

@@ -247,9 +247,7 @@ async fn replica(settings: &Value) -> Value {
     let (mut calls, mut failed, mut failures) = (0u64, 0u64, Vec::new());
     while Instant::now() < deadline {
         let answer = client.fetch_points().variables(who.clone()).send().await;
-        let outcome = answer
-            .map_err(|error| error.to_string())
-            .and_then(|answer| answer.into_inner().into_result().map_err(|e| e.to_string()));
+        let outcome = answer.map_err(|error| error.to_string());
         calls += 1;
         if let Err(error) = outcome {
             failed += 1;

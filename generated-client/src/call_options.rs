@@ -1,0 +1,146 @@
+//! How long a call may take and how it is retried: set per client
+//! (`ClientBuilder`), and overridden per call with [`Client::with_options`]:
+//!
+//! ```
+//! # use std::time::Duration;
+//! # use xoxoday_reward_points::{Client, Environment, RetryPolicy};
+//! # fn f(client: &Client) {
+//! let patient = client.options().clone().deadline(Duration::from_secs(120));
+//! let once = client.options().clone().retry(RetryPolicy::none());
+//! let _ = (client.with_options(patient), client.with_options(once));
+//! # }
+//! ```
+//!
+//! [`Client::with_options`]: crate::Client::with_options
+
+use std::time::Duration;
+
+/// Retries for the operations safe to repeat (validate token, fetch points),
+/// on connection errors, timeouts, 429 and 5xx: exponential backoff with
+/// jitter, at most [`RetryPolicy::attempts`] attempts in all. A `Retry-After`
+/// in a 429 or 503 answer is waited for instead of the backoff, when it is
+/// at most [`RetryPolicy::max_retry_after`]; a longer one ends the retries
+/// (the call fails with `Error::RateLimited` carrying it). Send and cancel
+/// are never retried: a repeated send credits twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    min_delay: Duration,
+    max_delay: Duration,
+    max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 3 attempts, backoff from 200 ms to 5 s, `Retry-After` up to 30 s.
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt: no retries at all.
+    pub fn none() -> Self {
+        Self::default().attempts(1)
+    }
+
+    /// At most this many attempts in all (at least 1).
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The backoff's first and longest pause.
+    pub fn backoff(mut self, first: Duration, longest: Duration) -> Self {
+        self.min_delay = first;
+        self.max_delay = longest.max(first);
+        self
+    }
+
+    /// The longest `Retry-After` waited for.
+    pub fn max_retry_after(mut self, longest: Duration) -> Self {
+        self.max_retry_after = longest;
+        self
+    }
+
+    /// At most this many attempts.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The backoff's first pause.
+    pub fn min_delay(&self) -> Duration {
+        self.min_delay
+    }
+
+    /// The backoff's longest pause.
+    pub fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// The longest `Retry-After` waited for.
+    pub fn longest_retry_after(&self) -> Duration {
+        self.max_retry_after
+    }
+}
+
+/// A call's time limits and retries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallOptions {
+    attempt_timeout: Duration,
+    deadline: Duration,
+    retry: RetryPolicy,
+}
+
+impl Default for CallOptions {
+    /// 15 s per attempt, 60 s for the whole call, [`RetryPolicy::default`].
+    fn default() -> Self {
+        Self {
+            attempt_timeout: Duration::from_secs(15),
+            deadline: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl CallOptions {
+    /// Each attempt's time limit: connecting, sending and receiving.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// The whole call's time limit: every attempt, every pause between them,
+    /// and a token refresh. When it passes, a call safe to repeat fails with
+    /// `Error::Timeout`; a send or cancel already sent with
+    /// `Error::OutcomeUnknown`.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// How the operations safe to repeat are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Each attempt's time limit.
+    pub fn attempt_time_limit(&self) -> Duration {
+        self.attempt_timeout
+    }
+
+    /// The whole call's time limit.
+    pub fn call_time_limit(&self) -> Duration {
+        self.deadline
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+}
