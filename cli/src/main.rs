@@ -4,6 +4,9 @@
 
 #![deny(missing_docs)]
 
+mod payout;
+mod stand_in;
+
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -34,8 +37,15 @@ send-points and cancel-points in a live environment (Production) ask for confirm
 unless --yes is given. Tokens in answers are printed as <redacted> unless --show-token.
 
 Exit status: 0 done; 1 failed, nothing was done (or a refusal, a bad value, a usage
-error: 2); 3 partly done (a cancel where some credits were not cancelled); 4 maybe done
-(a send or cancel whose answer was lost: check before running it again).";
+error: 2); 3 partly done (a cancel where some credits were not cancelled; a payout run with
+refused or unsent rows); 4 maybe done (a send or cancel whose answer was lost, a payout run
+with rows in doubt: check before running it again); 5 a payout run stopped before its end
+(Ctrl-C, a token to replace): run it again.
+
+Bulk payouts: `payout FILE` pays every row of a CSV (name,email,points[,citation,
+sender_email,expiry_months]) once, with a journal beside it (FILE.journal) so that running
+it again never credits a row twice; `payout-undo FILE --lines all` cancels its credits.
+`stand-in --port P` serves a local stand-in of the API to try it on.";
 
 /// The Xoxoday Reward Points API from a shell; answers are printed as JSON.
 #[derive(Parser)]
@@ -77,8 +87,16 @@ struct Cli {
     show_token: bool,
 
     /// Send one vendor origin to another, such as a local test server:
-    /// `https://accounts.xoxoday.com=http://127.0.0.1:8080`. Repeatable.
-    #[arg(long, value_name = "VENDOR=REPLACEMENT", global = true)]
+    /// `https://accounts.xoxoday.com=http://127.0.0.1:8080`. Repeatable; or
+    /// several, space-separated, in XOXODAY_ORIGIN_OVERRIDES (what
+    /// `stand-in` prints).
+    #[arg(
+        long,
+        value_name = "VENDOR=REPLACEMENT",
+        global = true,
+        env = "XOXODAY_ORIGIN_OVERRIDES",
+        value_delimiter = ' '
+    )]
     origin_override: Vec<String>,
 
     #[command(subcommand)]
@@ -154,6 +172,108 @@ enum Command {
         #[arg(long = "unique-id", required = true)]
         unique_ids: Vec<i64>,
     },
+    /// Pay every row of a CSV of recipients, each once: all rows are checked
+    /// first, each send is journaled before and after, and a run started
+    /// again skips what was credited and lists what is in doubt.
+    Payout {
+        /// The CSV: name,email,points and optionally citation,sender_email,
+        /// expiry_months, with a header row.
+        file: std::path::PathBuf,
+        /// The Super Admin's email address, for rows without sender_email.
+        #[arg(long)]
+        sender_email: Option<String>,
+        /// Months until the points expire, for rows without expiry_months.
+        #[arg(long)]
+        expiry_months: Option<u32>,
+        #[command(flatten)]
+        journal: JournalArgs,
+        /// Sends in flight at most.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Every row's outcome, as JSON (or CSV for a .csv path); default:
+        /// FILE.report.json.
+        #[arg(long, value_name = "PATH")]
+        report: Option<std::path::PathBuf>,
+        /// Rows in doubt that you found NOT credited in the vendor's ledger:
+        /// send them again (lines such as 12,40, or all).
+        #[arg(long, value_name = "LINES|all", value_parser = payout::selection)]
+        resend_in_doubt: Option<xoxoday_reward_points_payouts::Selection>,
+        /// Rows in doubt that you found credited in the vendor's ledger:
+        /// record them so, without sending.
+        #[arg(long, value_name = "LINES|all", value_parser = payout::selection)]
+        confirm_sent: Option<xoxoday_reward_points_payouts::Selection>,
+        /// Send the rows the vendor refused again.
+        #[arg(long)]
+        retry_refused: bool,
+    },
+    /// Cancel the credits of a payout run, from its journal.
+    PayoutUndo {
+        /// The run's CSV (it names the journal and the run).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        journal: JournalArgs,
+        /// Which rows' credits: lines such as 12,40, or all.
+        #[arg(long, value_name = "LINES|all", value_parser = payout::selection)]
+        lines: xoxoday_reward_points_payouts::Selection,
+        /// Cancels in flight at most.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Every row's outcome, as JSON (or CSV); default: FILE.undo.json.
+        #[arg(long, value_name = "PATH")]
+        report: Option<std::path::PathBuf>,
+    },
+    /// Serve a stand-in of the API on 127.0.0.1 (state kept in memory) and
+    /// print the environment that sends this tool's calls to it.
+    StandIn {
+        /// The port (0: any free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Milliseconds before each points request is answered.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        latency_ms: u64,
+        /// Share of points requests answered 429 (not processed).
+        #[arg(long, value_name = "SHARE", default_value = "0", value_parser = stand_in::share)]
+        rate_limited: f64,
+        /// The Retry-After of those 429s, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1)]
+        retry_after: u64,
+        /// Share of points requests answered 500 (not processed).
+        #[arg(long, value_name = "SHARE", default_value = "0", value_parser = stand_in::share)]
+        server_errors: f64,
+        /// Share of sends credited and then left without an answer.
+        #[arg(long, value_name = "SHARE", default_value = "0", value_parser = stand_in::share)]
+        dropped_answers: f64,
+        /// The seed that picks which requests get a fault.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+/// Where a payout run's journal is.
+#[derive(clap::Args)]
+struct JournalArgs {
+    /// The journal: a file (default FILE.journal) or a `postgres://` URL
+    /// that workers on several machines share.
+    #[arg(long, value_name = "PATH|URL")]
+    journal: Option<String>,
+    /// With a PostgreSQL journal: its table (default
+    /// reward_points_payout_journal).
+    #[arg(long, value_name = "TABLE", requires = "journal")]
+    journal_table: Option<String>,
+    /// With a PostgreSQL journal: the run's name, shared by its workers
+    /// (default: the file's name and digest).
+    #[arg(long, value_name = "NAME", requires = "journal")]
+    run: Option<String>,
+}
+
+impl JournalArgs {
+    fn choice(&self) -> payout::JournalChoice<'_> {
+        payout::JournalChoice {
+            location: self.journal.as_deref(),
+            table: self.journal_table.as_deref(),
+            run: self.run.as_deref(),
+        }
+    }
 }
 
 /// How a command ended, and its exit status.
@@ -193,6 +313,9 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start: {error}"), 1),
     };
+    if let Some(exit) = runtime.block_on(bulk(&cli)) {
+        return exit;
+    }
     let show_token = cli.show_token;
     let print = |answer: Value| {
         let answer = if show_token { answer } else { redacted(answer) };
@@ -214,6 +337,92 @@ fn main() -> ExitCode {
         Outcome::Failed(message) => fail(&message, 1),
         Outcome::Unknown(message) => fail(&message, 4),
     }
+}
+
+/// The commands with exit statuses of their own: payout runs and the
+/// stand-in. `None` for the others.
+async fn bulk(cli: &Cli) -> Option<ExitCode> {
+    let client = || client(cli).map_err(|message| fail(&message, payout::status::NOT_STARTED));
+    let confirm = |what: &str| confirm(cli, what);
+    Some(match &cli.command {
+        Command::StandIn {
+            port,
+            latency_ms,
+            rate_limited,
+            retry_after,
+            server_errors,
+            dropped_answers,
+            seed,
+        } => {
+            let faults = xoxoday_reward_points_mocks::Faults::none()
+                .latency(stand_in::millis(*latency_ms))
+                .rate_limited(*rate_limited, *retry_after)
+                .server_errors(*server_errors)
+                .dropped_answers(*dropped_answers)
+                .seed(*seed);
+            stand_in::serve(stand_in::StandInArgs {
+                port: *port,
+                faults,
+            })
+            .await
+        }
+        Command::Payout {
+            file,
+            sender_email,
+            expiry_months,
+            journal,
+            concurrency,
+            report,
+            resend_in_doubt,
+            confirm_sent,
+            retry_refused,
+        } => {
+            let client = match client() {
+                Ok(client) => client,
+                Err(exit) => return Some(exit),
+            };
+            let args = payout::PayoutArgs {
+                file,
+                defaults: xoxoday_reward_points_payouts::RunDefaults {
+                    sender_email: sender_email.clone(),
+                    expiry_months: *expiry_months,
+                },
+                journal: journal.choice(),
+                report: report.as_deref(),
+                options: xoxoday_reward_points_payouts::RunOptions {
+                    concurrency: *concurrency,
+                    resend_in_doubt: resend_in_doubt.clone().unwrap_or_default(),
+                    confirm_sent: confirm_sent.clone().unwrap_or_default(),
+                    retry_refused: *retry_refused,
+                    ..Default::default()
+                },
+            };
+            payout::payout(&client, args, confirm).await
+        }
+        Command::PayoutUndo {
+            file,
+            journal,
+            lines,
+            concurrency,
+            report,
+        } => {
+            let client = match client() {
+                Ok(client) => client,
+                Err(exit) => return Some(exit),
+            };
+            payout::undo(
+                &client,
+                file,
+                journal.choice(),
+                lines.clone(),
+                *concurrency,
+                report.as_deref(),
+                confirm,
+            )
+            .await
+        }
+        _ => return None,
+    })
 }
 
 fn fail(message: &str, status: u8) -> ExitCode {
@@ -447,6 +656,9 @@ async fn answer(cli: &Cli) -> Result<Outcome, Outcome> {
             } else {
                 Outcome::Done(report)
             })
+        }
+        Command::Payout { .. } | Command::PayoutUndo { .. } | Command::StandIn { .. } => {
+            unreachable!("run by `bulk`")
         }
     }
 }

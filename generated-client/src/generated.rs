@@ -4034,6 +4034,7 @@ pub mod routes {
                 "https://accounts.xoxoday.com/chef/v1/oauth",
                 "https://canvas.xoxoday.com/chef/v1/oauth",
             ],
+            body_constants: &[],
         },
         Route {
             operation: Operation::RefreshToken,
@@ -4047,6 +4048,7 @@ pub mod routes {
                 "https://accounts.xoxoday.com/chef/v1/oauth",
                 "https://canvas.xoxoday.com/chef/v1/oauth",
             ],
+            body_constants: &[("grant_type", "\"refresh_token\"")],
         },
         Route {
             operation: Operation::CreateUserToken,
@@ -4060,6 +4062,7 @@ pub mod routes {
                 "https://accounts.xoxoday.com/chef/v1/oauth",
                 "https://canvas.xoxoday.com/chef/v1/oauth",
             ],
+            body_constants: &[],
         },
         Route {
             operation: Operation::FetchPoints,
@@ -4072,6 +4075,10 @@ pub mod routes {
                 "https://stagingstores.xoxoday.com/chef/v1/oauth/api",
                 "https://accounts.xoxoday.com/chef/v1/oauth/api",
                 "https://canvas.xoxoday.com/chef/v1/oauth/api",
+            ],
+            body_constants: &[
+                ("query", "\"storesAdmin.query.user_balance\""),
+                ("tag", "\"storeAdmin\""),
             ],
         },
         Route {
@@ -4086,6 +4093,10 @@ pub mod routes {
                 "https://accounts.xoxoday.com/chef/v1/oauth/api",
                 "https://canvas.xoxoday.com/chef/v1/oauth/api",
             ],
+            body_constants: &[
+                ("query", "\"storesAdmin.mutation.sendBalance\""),
+                ("tag", "\"storeAdmin\""),
+            ],
         },
         Route {
             operation: Operation::CancelPoints,
@@ -4098,6 +4109,10 @@ pub mod routes {
                 "https://accounts.xoxoday.com/chef/v1/oauth/api",
                 "https://accounts.xoxoday.com/chef/v1/oauth/api",
                 "https://accounts.xoxoday.com/chef/v1/oauth/api",
+            ],
+            body_constants: &[
+                ("query", "\"storesAdmin.mutation.cancelBalance\""),
+                ("tag", "\"storeAdmin\""),
             ],
         },
     ];

@@ -206,7 +206,7 @@ pub use generated::*;
 pub use memory_token_store::MemoryTokenStore;
 pub use origins::{OriginError, OriginOverrides};
 #[cfg(feature = "postgres")]
-pub use postgres_token_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore};
+pub use postgres_token_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore, postgres_server};
 pub use request_values::{
     Cancellation, EmailAddress, InvalidValue, Payout, PhoneNumber, Points, Recipient,
     TransactionId, User,

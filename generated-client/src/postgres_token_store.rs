@@ -179,6 +179,15 @@ impl PostgresTokenStore {
 
 /// `postgres table T (token set S) on HOST/DB`: never a password.
 fn location(config: &Config, table: &str, token_set: &str) -> String {
+    format!(
+        "postgres table {table} (token set {token_set:?}) on {}",
+        postgres_server(config)
+    )
+}
+
+/// `HOST/DATABASE` of a PostgreSQL configuration, for messages that say
+/// which database was meant: never the password or any other option.
+pub fn postgres_server(config: &Config) -> String {
     use tokio_postgres::config::Host;
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(host)) => host.clone(),
@@ -190,7 +199,7 @@ fn location(config: &Config, table: &str, token_set: &str) -> String {
         .get_dbname()
         .or(config.get_user())
         .unwrap_or("postgres");
-    format!("postgres table {table} (token set {token_set:?}) on {host}/{database}")
+    format!("{host}/{database}")
 }
 
 impl Shared {

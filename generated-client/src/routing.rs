@@ -39,6 +39,10 @@ pub struct Route<const N: usize> {
     pub idempotent: bool,
     /// The server URL in each environment, in `Environment::ALL` order.
     pub servers: [&'static str; N],
+    /// The body's fields that hold one value for this operation, each with
+    /// that value as JSON text (`("query", "\"storesAdmin.query.user_balance\"")`):
+    /// what tells apart the operations sent to one URL.
+    pub body_constants: &'static [(&'static str, &'static str)],
 }
 
 impl<const N: usize> Route<N> {

@@ -12,6 +12,9 @@
 //! - [`StandIn`]: a stand-in of the whole API that keeps state (send adds to
 //!   a balance, cancel takes it back, bad tokens get 401), for offline demos
 //!   (`cargo run --example quickstart`) and for your own tests.
+//! - [`StandInServer`]: the same on one port, for a shell or another
+//!   language (`reward-points stand-in --port P`), with faults to inject
+//!   (latency, 429, 500, answers dropped after crediting).
 
 // Every public item, generated ones included: `cargo xtask regen` documents
 // what progenitor and typify leave bare (`xtask/src/generated_docs.rs`).
@@ -22,11 +25,13 @@
 #[rustfmt::skip]
 mod generated;
 pub mod answers;
+mod ledger;
 mod stand_in;
+mod stand_in_server;
 mod vendor;
 
 pub use generated::*;
-pub use stand_in::{
-    RefreshCounts, STAND_IN_ACCESS_TOKEN, STAND_IN_REFRESH_TOKEN, StandIn, StandInBuilder,
-};
+pub use ledger::{Credit, RefreshCounts, STAND_IN_ACCESS_TOKEN, STAND_IN_REFRESH_TOKEN};
+pub use stand_in::{StandIn, StandInBuilder};
+pub use stand_in_server::{FaultCounts, Faults, LEDGER_PATH, StandInServer};
 pub use vendor::MockVendor;

@@ -11,7 +11,7 @@ pub struct MockVendor {
 }
 
 /// The origins the route table and the environments send to.
-fn vendor_origins() -> Vec<String> {
+pub(crate) fn vendor_origins() -> Vec<String> {
     let mut origins: Vec<String> = ROUTES
         .iter()
         .flat_map(|route| route.servers)
@@ -23,7 +23,7 @@ fn vendor_origins() -> Vec<String> {
     origins
 }
 
-fn origin_of(url: &str) -> String {
+pub(crate) fn origin_of(url: &str) -> String {
     let after_scheme = url.find("://").map_or(0, |index| index + 3);
     let end = url[after_scheme..]
         .find('/')

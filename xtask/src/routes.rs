@@ -529,8 +529,14 @@ pub fn routes_source(
             credential,
             idempotent,
             servers,
-            body_constants: _,
+            body_constants,
         } = route;
+        // Each constant as its JSON text: what tells the operations that
+        // share a URL apart in a request's body.
+        let constants = body_constants.iter().map(|(name, value)| {
+            let json = value.to_string();
+            quote!((#name, #json))
+        });
         let credential = match credential {
             Credential::None => quote!(Credential::None),
             Credential::BearerToken => quote!(Credential::BearerToken),
@@ -544,6 +550,7 @@ pub fn routes_source(
                 credential: #credential,
                 idempotent: #idempotent,
                 servers: [#(#servers),*],
+                body_constants: &[#(#constants),*],
             }
         }
     });

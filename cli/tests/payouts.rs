@@ -1,0 +1,422 @@
+//! `reward-points payout` as an operator runs it: real processes against the
+//! stand-in server, killed, interrupted and started again. Whatever happens,
+//! no recipient is credited twice, and every row is either credited once and
+//! journaled, or listed as in doubt.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use xoxoday_reward_points::Operation;
+use xoxoday_reward_points_mocks::{Credit, Faults, STAND_IN_ACCESS_TOKEN, StandInServer};
+
+/// A CSV of `rows` recipients, one email each: row n (line n + 1) pays
+/// `user{n}@example.com` n points.
+fn payout_file(dir: &Path, rows: u64) -> PathBuf {
+    let mut text = String::from("name,email,points,citation\n");
+    for n in 1..=rows {
+        text.push_str(&format!("User {n},user{n}@example.com,{n},March rewards\n"));
+    }
+    let path = dir.join("march.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn points_of(email: &str) -> u64 {
+    email
+        .trim_start_matches("user")
+        .trim_end_matches("@example.com")
+        .parse()
+        .unwrap()
+}
+
+fn command(server: &StandInServer, args: &[&str]) -> Command {
+    let overrides: Vec<String> = server
+        .origin_overrides()
+        .into_iter()
+        .map(|(vendor, local)| format!("{vendor}={local}"))
+        .collect();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reward-points"));
+    command
+        .args(args)
+        .env("XOXODAY_ACCESS_TOKEN", STAND_IN_ACCESS_TOKEN)
+        .env("XOXODAY_ORIGIN_OVERRIDES", overrides.join(" "))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+async fn run(server: &StandInServer, args: &[&str]) -> Output {
+    let mut command = command(server, args);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn pay<'a>(file: &'a Path, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "payout",
+        file.to_str().unwrap(),
+        "--sender-email",
+        "admin@example.com",
+        "--expiry-months",
+        "12",
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
+/// The report's rows, by line.
+fn report(file: &Path) -> BTreeMap<u64, Value> {
+    let text = std::fs::read_to_string(format!("{}.report.json", file.display())).unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&text).unwrap();
+    rows.into_iter()
+        .map(|row| (row["line"].as_u64().unwrap(), row))
+        .collect()
+}
+
+/// Credits per email; panics on an email credited twice.
+fn credited_once(credits: &[Credit]) -> BTreeMap<String, Credit> {
+    let mut by_email = BTreeMap::new();
+    for credit in credits {
+        if let Some(earlier) = by_email.insert(credit.email.clone(), credit.clone()) {
+            panic!("credited twice: {earlier:?} and {credit:?}");
+        }
+        assert_eq!(credit.points as u64, points_of(&credit.email));
+    }
+    by_email
+}
+
+fn joined(lines: &BTreeSet<u64>) -> String {
+    lines
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_twenty_times_no_one_is_credited_twice() {
+    const ROWS: u64 = 1_000;
+    // 50 ms per send, 16 in flight: some 320 rows a second, so each run,
+    // killed 50 to 250 ms after its start, gets through a few dozen rows
+    // and every kill lands in the middle of one.
+    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(50)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), ROWS);
+    let seed = std::env::var("PAYOUT_KILL_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    println!("kill moments from seed {seed} (PAYOUT_KILL_SEED={seed} repeats them)");
+    let mut moments = fastrand::Rng::with_seed(seed);
+
+    for kill in 0..20 {
+        let mut child = command(&server, &pay(&file, &[])).spawn().unwrap();
+        let moment = Duration::from_millis(moments.u64(50..250));
+        tokio::time::sleep(moment).await;
+        // SIGKILL: no handler runs, nothing is flushed.
+        child.kill().unwrap();
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        println!(
+            "kill {kill} at {moment:?}: {status}, {} credited",
+            server.credits().len()
+        );
+        assert_eq!(status.code(), None, "the run ended before kill {kill}");
+        credited_once(&server.credits());
+    }
+
+    // A full run: what was credited is skipped, what was in flight at a kill
+    // is in doubt, the rest is sent.
+    let finished = run(&server, &pay(&file, &[])).await;
+    let stderr = String::from_utf8_lossy(&finished.stderr);
+    let credits = credited_once(&server.credits());
+    let rows = report(&file);
+    assert_eq!(rows.len() as u64, ROWS, "{stderr}");
+    let mut in_doubt = BTreeSet::new();
+    for (line, row) in &rows {
+        let email = row["email"].as_str().unwrap();
+        match row["status"].as_str().unwrap() {
+            "sent" | "already_sent" => {
+                let credit = credits
+                    .get(email)
+                    .unwrap_or_else(|| panic!("{row} not credited"));
+                assert_eq!(row["transaction"].as_i64(), Some(credit.unique_id), "{row}");
+            }
+            "in_doubt" => {
+                in_doubt.insert(*line);
+            }
+            other => panic!("line {line}: {other}: {stderr}"),
+        }
+    }
+    let code = finished.status.code();
+    assert_eq!(
+        code,
+        Some(if in_doubt.is_empty() { 0 } else { 4 }),
+        "{stderr}"
+    );
+    println!("{} rows in doubt after 20 kills", in_doubt.len());
+
+    // A person checks each row in doubt against the vendor's ledger.
+    let (found, missing): (BTreeSet<u64>, BTreeSet<u64>) = in_doubt
+        .iter()
+        .partition(|line| credits.contains_key(&format!("user{}@example.com", *line - 1)));
+    let mut settle = Vec::new();
+    let (found_lines, missing_lines) = (joined(&found), joined(&missing));
+    if !found.is_empty() {
+        settle.extend(["--confirm-sent", found_lines.as_str()]);
+    }
+    if !missing.is_empty() {
+        settle.extend(["--resend-in-doubt", missing_lines.as_str()]);
+    }
+    let settled = run(&server, &pay(&file, &settle)).await;
+    assert_eq!(
+        settled.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&settled.stderr)
+    );
+
+    let credits = credited_once(&server.credits());
+    assert_eq!(credits.len() as u64, ROWS);
+    for n in 1..=ROWS {
+        assert_eq!(server.balance(&format!("user{n}@example.com")), n as f64);
+    }
+    // And once more: nothing is sent.
+    let sends = server.requests_received(Operation::SendPoints);
+    let again = run(&server, &pay(&file, &[])).await;
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(server.requests_received(Operation::SendPoints), sends);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_bad_rows_among_a_thousand_are_all_reported_before_anything_is_sent() {
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 1_000);
+    let mut lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    // Lines 3, 150, 420, 777 and 1001 (the last row).
+    lines[2] = "User 2,user2@example.com,-50,".into();
+    lines[149] = "User 149,user149@example.com,1e3,".into();
+    lines[419] = ",user419@example.com,419,".into();
+    lines[776] = "User 776,john.doe@exmaple,776,".into();
+    lines[1000] = "User 1000,user1000@example.com,1000,too,many".into();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+
+    let output = run(&server, &pay(&file, &[])).await;
+
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "error: {} has 5 problem(s); nothing was sent:\n\
+             \x20 line 3, column `points`: `-50` is not a whole number of points written in digits\n\
+             \x20 line 150, column `points`: `1e3` is not a whole number of points written in digits\n\
+             \x20 line 420, column `name`: the recipient's name is empty\n\
+             \x20 line 777, column `email`: `john.doe@exmaple` is not an email address: its domain \
+             has no top-level domain (such as `.com`)\n\
+             \x20 line 1001: 5 fields where the header has 4\n",
+            file.display()
+        )
+    );
+    assert_eq!(server.requests_received(Operation::SendPoints), 0);
+    assert!(!Path::new(&format!("{}.journal", file.display())).exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropped_answers_end_in_doubt_and_are_never_sent_again() {
+    let server = StandInServer::start(0, Faults::none().dropped_answers(0.1).seed(11))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 200);
+
+    let first = run(&server, &pay(&file, &[])).await;
+    let dropped = server.fault_counts().dropped_answers;
+    assert!(dropped > 0);
+    assert_eq!(first.status.code(), Some(4));
+    let summary: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(summary["rows"]["in_doubt"].as_u64(), Some(dropped));
+    assert_eq!(summary["rows"]["sent"].as_u64(), Some(200 - dropped));
+
+    // Run again: the rows in doubt stay in doubt, nothing is sent.
+    let sends = server.requests_received(Operation::SendPoints);
+    let second = run(&server, &pay(&file, &[])).await;
+    assert_eq!(second.status.code(), Some(4));
+    assert_eq!(server.requests_received(Operation::SendPoints), sends);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("in doubt, maybe credited (lines "),
+        "{stderr}"
+    );
+    // Each was credited exactly once, by the send whose answer was dropped.
+    assert_eq!(credited_once(&server.credits()).len(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_slows_the_whole_run_and_repeats_no_send() {
+    let server = StandInServer::start(0, Faults::none().rate_limited(0.2, 1).seed(5))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 60);
+
+    let output = run(&server, &pay(&file, &["--concurrency", "4"])).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(server.fault_counts().rate_limited > 0);
+    assert!(
+        stderr.contains("the vendor asked to slow down: no send starts for 1.0 s"),
+        "{stderr}"
+    );
+    assert_eq!(credited_once(&server.credits()).len(), 60);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_finishes_the_sends_in_flight_and_says_the_run_is_incomplete() {
+    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(50)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 400);
+
+    let child = command(&server, &pay(&file, &[])).spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("stopping: no new row is started"),
+        "{stderr}"
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["interrupted"], true);
+    assert!(summary["rows"].get("in_doubt").is_none(), "{summary}");
+    let sent = summary["rows"]["sent"].as_u64().unwrap();
+    assert_eq!(
+        server.credits().len() as u64,
+        sent,
+        "every send in flight was recorded"
+    );
+    assert!(sent < 400);
+
+    let rest = run(&server, &pay(&file, &[])).await;
+    assert_eq!(rest.status.code(), Some(0));
+    assert_eq!(credited_once(&server.credits()).len(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undo_cancels_the_runs_credits_once_and_a_new_run_does_not_send_them_again() {
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 30);
+    assert_eq!(run(&server, &pay(&file, &[])).await.status.code(), Some(0));
+
+    let path = file.to_str().unwrap();
+    let undo = run(&server, &["payout-undo", path, "--lines", "2,3,4"]).await;
+    assert_eq!(
+        undo.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&undo.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&undo.stdout).unwrap();
+    assert_eq!(summary["rows"]["cancelled"].as_u64(), Some(3));
+    let cancelled = server
+        .credits()
+        .into_iter()
+        .filter(|credit| credit.cancelled)
+        .count();
+    assert_eq!(cancelled, 3);
+    for n in 1..=3 {
+        assert_eq!(server.balance(&format!("user{n}@example.com")), 0.0);
+    }
+
+    // Undo again: already cancelled, nothing sent.
+    let cancels = server.requests_received(Operation::CancelPoints);
+    let again = run(&server, &["payout-undo", path, "--lines", "all"]).await;
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(
+        server.requests_received(Operation::CancelPoints),
+        cancels + 27
+    );
+    // And the payout run does not pay the cancelled rows again.
+    let sends = server.requests_received(Operation::SendPoints);
+    let rerun = run(&server, &pay(&file, &[])).await;
+    assert_eq!(rerun.status.code(), Some(0));
+    assert_eq!(server.requests_received(Operation::SendPoints), sends);
+}
+
+/// Two worker processes on two "machines" share one run through a
+/// PostgreSQL journal: every row is sent by exactly one of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_workers_share_a_run_through_postgres_and_send_each_row_once() {
+    let url = std::env::var("XOXODAY_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "this test needs a PostgreSQL server: run it with `cargo xtask test`, which starts \
+             a throwaway one from the system's binaries (installing Debian's postgresql package \
+             when missing), or set XOXODAY_TEST_POSTGRES to a server's connection URL"
+        )
+    });
+    // 20 ms per send, 8 in flight each: the two runs overlap.
+    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(20)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 300);
+    let table = format!("payout_journal_test_{}", std::process::id());
+    let shared = [
+        "--journal",
+        url.as_str(),
+        "--journal-table",
+        table.as_str(),
+        "--concurrency",
+        "8",
+    ];
+    let workers: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|worker| {
+            let report = dir.path().join(format!("{worker}.json"));
+            let mut args = pay(&file, &shared);
+            args.extend(["--report", report.to_str().unwrap()]);
+            command(&server, &args).spawn().unwrap()
+        })
+        .collect();
+    let mut sent_by = Vec::new();
+    for worker in workers {
+        let output = tokio::task::spawn_blocking(move || worker.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+        sent_by.push(summary["rows"]["sent"].as_u64().unwrap_or(0));
+    }
+    assert_eq!(credited_once(&server.credits()).len(), 300);
+    assert_eq!(sent_by.iter().sum::<u64>(), 300, "{sent_by:?}");
+    assert!(
+        sent_by.iter().all(|sent| *sent > 0),
+        "both took part: {sent_by:?}"
+    );
+    assert_eq!(server.requests_received(Operation::SendPoints), 300);
+}

@@ -1,0 +1,468 @@
+//! [`FileJournal`]: the journal as a file of JSON lines beside the input
+//! (`payouts.csv.journal` by default), the embedded default.
+//!
+//! The first line binds it to the input file (name, SHA-256, rows); each
+//! later line is a row's new record, and the last one of a row wins. A
+//! record is durable before `transition` returns: a writer thread appends
+//! and `fdatasync`s, committing every record that queued up meanwhile in one
+//! sync, so 16 sends in flight share their syncs (BENCHMARKS.md §7 measures
+//! the cost). A line cut short by a crash is dropped when the file is opened
+//! again; its row then reads as the record before, which is always the safe
+//! side (an intent without its outcome is in doubt).
+//!
+//! The file is locked while a run holds it (an OS lock, released when the
+//! process dies): a second run on the same journal stops at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::journal::{Journal, JournalError, JournalFuture, RowIndex, RowRecord};
+use crate::payout_file::FileIdentity;
+
+/// The journal's first line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Header {
+    journal: u32,
+    file: String,
+    sha256: String,
+    rows: u64,
+}
+
+/// Told when a queued line is on disk (or why it is not).
+type Written = oneshot::Receiver<Result<(), String>>;
+
+struct Pending {
+    line: Vec<u8>,
+    written: oneshot::Sender<Result<(), String>>,
+}
+
+struct State {
+    header: Option<Header>,
+    /// Each row's attempt, for the compare-and-set; the records themselves
+    /// stay on disk, so memory grows by a few bytes per row, not by the
+    /// rows' contents.
+    attempts: HashMap<u64, u32>,
+}
+
+/// A journal in a file of JSON lines.
+pub struct FileJournal {
+    path: PathBuf,
+    state: Mutex<State>,
+    writer: Option<mpsc::Sender<Pending>>,
+    /// Joined on drop, so the file and its lock are released when the
+    /// journal is: the same process can open it again at once.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for FileJournal {
+    fn drop(&mut self) {
+        drop(self.writer.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl FileJournal {
+    /// The default journal of `input`: `input` + `.journal`, beside it.
+    pub fn beside(input: &Path) -> PathBuf {
+        let mut name = input.as_os_str().to_owned();
+        name.push(".journal");
+        PathBuf::from(name)
+    }
+
+    /// Opens (or creates) the journal at `path` and locks it for this run.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let error = |message: String| JournalError {
+            location: path.display().to_string(),
+            message,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| error(format!("cannot open it: {e}")))?;
+        if file.try_lock().is_err() {
+            return Err(error(
+                "another run holds it (a payout run or an undo is still going on): wait for it \
+                 to end, or stop it"
+                    .into(),
+            ));
+        }
+        let mut attempts = HashMap::new();
+        let (header, good_length) = fold(&mut file, |record| {
+            attempts.insert(record.line, record.attempt);
+        })
+        .map_err(error)?;
+        // A line cut short by a crash: dropped, so the next one starts clean.
+        if file.metadata().map_err(|e| error(e.to_string()))?.len() != good_length {
+            file.set_len(good_length)
+                .map_err(|e| error(format!("cannot drop a line cut short: {e}")))?;
+        }
+        let (writer, queue) = mpsc::channel::<Pending>();
+        let thread = std::thread::Builder::new()
+            .name("payout-journal".into())
+            .spawn(move || write_batches(file, queue))
+            .map_err(|e| error(format!("cannot start its writer: {e}")))?;
+        Ok(Self {
+            path: path.to_owned(),
+            state: Mutex::new(State { header, attempts }),
+            writer: Some(writer),
+            thread: Some(thread),
+        })
+    }
+
+    fn error(&self, message: impl Into<String>) -> JournalError {
+        JournalError {
+            location: self.path.display().to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `line` and waits until it is on disk.
+    async fn append(
+        &self,
+        queued: oneshot::Receiver<Result<(), String>>,
+    ) -> Result<(), JournalError> {
+        match queued.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(self.error(format!("cannot write it: {message}"))),
+            Err(_) => Err(self.error("its writer stopped")),
+        }
+    }
+
+    fn queue(
+        &self,
+        value: &impl Serialize,
+    ) -> Result<oneshot::Receiver<Result<(), String>>, JournalError> {
+        let mut line = serde_json::to_vec(value).map_err(|e| self.error(e.to_string()))?;
+        line.push(b'\n');
+        let (written, done) = oneshot::channel();
+        self.writer
+            .as_ref()
+            .and_then(|writer| writer.send(Pending { line, written }).ok())
+            .ok_or_else(|| self.error("its writer stopped"))?;
+        Ok(done)
+    }
+}
+
+/// The latest record of each row.
+fn read_records(file: &mut File) -> Result<BTreeMap<u64, RowRecord>, String> {
+    let mut records = BTreeMap::new();
+    fold(file, |record| {
+        records.insert(record.line, record);
+    })?;
+    Ok(records)
+}
+
+/// Reads the journal, giving each record to `each` in order; returns the
+/// header and the length of the file up to its last complete line.
+fn fold(file: &mut File, mut each: impl FnMut(RowRecord)) -> Result<(Option<Header>, u64), String> {
+    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(&*file);
+    let mut header = None;
+    let mut good_length = 0;
+    let mut number = 0;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| e.to_string())?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        if !line.ends_with(b"\n") {
+            // Cut short by a crash while it was written: never synced, so
+            // nothing relied on it.
+            break;
+        }
+        let bad = |e: serde_json::Error| {
+            format!(
+                "line {number} is not a journal record ({e}): the journal was edited or damaged; \
+                 keep it for the record and start a new one only after checking the vendor's \
+                 ledger for this run's credits"
+            )
+        };
+        if number == 1 {
+            header = Some(serde_json::from_slice::<Header>(&line).map_err(bad)?);
+        } else {
+            each(serde_json::from_slice(&line).map_err(bad)?);
+        }
+        good_length += read as u64;
+    }
+    Ok((header, good_length))
+}
+
+/// Appends what is queued, one sync for all that queued up meanwhile.
+fn write_batches(mut file: File, queue: mpsc::Receiver<Pending>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = queue.try_recv() {
+            batch.push(more);
+        }
+        let bytes: Vec<u8> = batch
+            .iter()
+            .flat_map(|pending| pending.line.iter().copied())
+            .collect();
+        let outcome = file
+            .write_all(&bytes)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| e.to_string());
+        for pending in batch {
+            let _ = pending.written.send(outcome.clone());
+        }
+        if outcome.is_err() {
+            // Nothing after a failed write may be trusted: stop, so every
+            // later record fails too.
+            return;
+        }
+    }
+}
+
+impl Journal for FileJournal {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn bind<'a>(&'a self, file: &'a FileIdentity) -> JournalFuture<'a, ()> {
+        Box::pin(async move {
+            let wanted = Header {
+                journal: 1,
+                file: file.name.clone(),
+                sha256: file.sha256.clone(),
+                rows: file.rows,
+            };
+            let queued = {
+                let mut state = self.lock();
+                match &state.header {
+                    Some(header) if header.sha256 == wanted.sha256 => return Ok(()),
+                    Some(header) => {
+                        return Err(self.error(format!(
+                            "it was made for another version of the file ({} with {} rows, \
+                             SHA-256 {}…; this one is {}…) and holds {} row(s): a changed file \
+                             cannot be matched to it row by row. Pay the rows still to pay from \
+                             a new file with a new journal (--journal NEW), and keep this one \
+                             as the record of what was sent",
+                            header.file,
+                            header.rows,
+                            &header.sha256[..12.min(header.sha256.len())],
+                            &wanted.sha256[..12],
+                            state.attempts.len()
+                        )));
+                    }
+                    None => {
+                        let queued = self.queue(&wanted)?;
+                        state.header = Some(wanted);
+                        queued
+                    }
+                }
+            };
+            self.append(queued).await
+        })
+    }
+
+    fn records(&self) -> JournalFuture<'_, BTreeMap<u64, RowRecord>> {
+        Box::pin(self.read_again(read_records))
+    }
+
+    fn index(&self) -> JournalFuture<'_, RowIndex> {
+        Box::pin(self.read_again(|file| {
+            let mut index = RowIndex::default();
+            fold(file, |record| index.insert(record))?;
+            Ok(index)
+        }))
+    }
+
+    fn transition(&self, seen: Option<u32>, record: RowRecord) -> JournalFuture<'_, bool> {
+        Box::pin(async move {
+            match self.queue_transition(seen, record)? {
+                Some(queued) => self.append(queued).await.map(|()| true),
+                None => Ok(false),
+            }
+        })
+    }
+
+    fn transition_soon(&self, seen: Option<u32>, record: RowRecord) -> JournalFuture<'_, bool> {
+        // Queued in order; the writer syncs it with the next batch.
+        let queued = self.queue_transition(seen, record);
+        Box::pin(async move { queued.map(|queued| queued.is_some()) })
+    }
+
+    fn sync(&self) -> JournalFuture<'_, ()> {
+        Box::pin(async move {
+            // An empty line is skipped when read: a marker to wait for.
+            let (written, done) = oneshot::channel();
+            self.writer
+                .as_ref()
+                .and_then(|writer| {
+                    writer
+                        .send(Pending {
+                            line: Vec::new(),
+                            written,
+                        })
+                        .ok()
+                })
+                .ok_or_else(|| self.error("its writer stopped"))?;
+            self.append(done).await
+        })
+    }
+}
+
+impl FileJournal {
+    /// What was queued is on disk first; then the file is read again.
+    async fn read_again<T: Send + 'static>(
+        &self,
+        reading: impl FnOnce(&mut File) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, JournalError> {
+        self.sync().await?;
+        let path = self.path.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let mut file = File::open(&path).map_err(|e| e.to_string())?;
+            reading(&mut file)
+        });
+        match read.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => Err(self.error(message)),
+            Err(error) => Err(self.error(error.to_string())),
+        }
+    }
+
+    /// Checks the attempt and queues the record: `None` when the row moved.
+    fn queue_transition(
+        &self,
+        seen: Option<u32>,
+        record: RowRecord,
+    ) -> Result<Option<Written>, JournalError> {
+        let mut state = self.lock();
+        if state.header.is_none() {
+            return Err(self.error("not bound to a file: call `bind` first"));
+        }
+        let current = state.attempts.get(&record.line).copied();
+        if current != seen {
+            return Ok(None);
+        }
+        let queued = self.queue(&record)?;
+        state.attempts.insert(record.line, record.attempt);
+        Ok(Some(queued))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::RowState;
+
+    fn identity(sha256: &str) -> FileIdentity {
+        FileIdentity {
+            name: "payouts.csv".into(),
+            sha256: sha256.repeat(64 / sha256.len()),
+            rows: 3,
+        }
+    }
+
+    fn record(line: u64, attempt: u32, state: RowState) -> RowRecord {
+        RowRecord {
+            line,
+            attempt,
+            email: "ann@example.com".into(),
+            points: 100,
+            state,
+        }
+    }
+
+    #[tokio::test]
+    async fn records_survive_reopening_and_a_line_cut_short_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        {
+            let journal = FileJournal::open(&path).unwrap();
+            journal.bind(&identity("a")).await.unwrap();
+            assert!(
+                journal
+                    .transition(None, record(2, 1, RowState::Sending))
+                    .await
+                    .unwrap()
+            );
+            // A stale attempt loses.
+            assert!(
+                !journal
+                    .transition(None, record(2, 1, RowState::Sending))
+                    .await
+                    .unwrap()
+            );
+            let sent = RowState::Sent {
+                transaction: Some(7),
+            };
+            assert!(
+                journal
+                    .transition(Some(1), record(2, 1, sent))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                journal
+                    .transition(None, record(3, 1, RowState::Sending))
+                    .await
+                    .unwrap()
+            );
+        }
+        // A crash in the middle of a write.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"line\":3,\"attempt\":1,\"ema").unwrap();
+        drop(file);
+
+        let journal = FileJournal::open(&path).unwrap();
+        journal.bind(&identity("a")).await.unwrap();
+        let records = journal.records().await.unwrap();
+        assert_eq!(
+            records[&2].state,
+            RowState::Sent {
+                transaction: Some(7)
+            }
+        );
+        assert_eq!(records[&3].state, RowState::Sending);
+        assert!(
+            journal
+                .transition(Some(1), record(3, 2, RowState::Sending))
+                .await
+                .unwrap()
+        );
+        drop(journal);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 5, "{text}");
+        assert!(!text.contains("\"ema\n"));
+    }
+
+    #[tokio::test]
+    async fn another_file_or_another_run_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let journal = FileJournal::open(&path).unwrap();
+        journal.bind(&identity("a")).await.unwrap();
+        let held = FileJournal::open(&path).err().unwrap();
+        assert!(held.message.starts_with("another run holds it"), "{held}");
+        drop(journal);
+        let journal = FileJournal::open(&path).unwrap();
+        let other = journal.bind(&identity("b")).await.unwrap_err();
+        assert!(
+            other.message.starts_with(
+                "it was made for another version of the file (payouts.csv with 3 rows, SHA-256 \
+                 aaaaaaaaaaaa…; this one is bbbbbbbbbbbb…) and holds 0 row(s)"
+            ),
+            "{other}"
+        );
+    }
+}

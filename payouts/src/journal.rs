@@ -1,0 +1,226 @@
+//! The run's journal: what happened to each row, recorded durably before
+//! and after each send, so that a run that dies and is started again never
+//! sends a row twice.
+//!
+//! A row moves by compare-and-set on its attempt number: a worker claims a
+//! row (its intent, `Sending`, with the next attempt) only if the row is
+//! still at the attempt it saw, and records the outcome for its own attempt.
+//! So two workers sharing a journal (PostgreSQL) never both send a row, and
+//! a row whose intent has no outcome — the process died, or the answer was
+//! lost — stays in doubt until a person says what to do.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::payout_file::FileIdentity;
+
+/// Where a row stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RowState {
+    /// The intent is recorded and the send may have left: found at the start
+    /// of a run, the outcome is unknown (the process stopped).
+    Sending,
+    /// Credited: the vendor answered with this transaction id (or with its
+    /// other answer shape, which carries none).
+    Sent {
+        /// The credit's transaction id.
+        transaction: Option<i64>,
+    },
+    /// A person checked an in-doubt row and found it credited.
+    ConfirmedSent,
+    /// The request may have reached the vendor, but its answer was lost.
+    InDoubt {
+        /// How the answer was lost.
+        cause: String,
+    },
+    /// The request did not leave, or the vendor did not process it (429,
+    /// no connection, no usable token): the next run sends it again.
+    NotSent {
+        /// Why.
+        reason: String,
+    },
+    /// The vendor refused the row: sent again only when asked to.
+    Refused {
+        /// The vendor's message.
+        message: String,
+    },
+    /// Undo: the cancel's intent is recorded.
+    Cancelling {
+        /// The credit being cancelled.
+        transaction: i64,
+    },
+    /// Undo: the credit was cancelled.
+    Cancelled {
+        /// The credit.
+        transaction: i64,
+    },
+    /// Undo: the vendor refused to cancel the credit.
+    CancelRefused {
+        /// The credit.
+        transaction: i64,
+        /// The vendor's message.
+        message: String,
+    },
+    /// Undo: the cancel may have reached the vendor, but its answer was
+    /// lost.
+    CancelInDoubt {
+        /// The credit.
+        transaction: i64,
+        /// How the answer was lost.
+        cause: String,
+    },
+}
+
+impl std::fmt::Display for RowState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowState::Sending => f.write_str("sending, no outcome recorded"),
+            RowState::Sent {
+                transaction: Some(transaction),
+            } => write!(f, "sent, transaction {transaction}"),
+            RowState::Sent { transaction: None } => f.write_str("sent"),
+            RowState::ConfirmedSent => f.write_str("confirmed sent by a person"),
+            RowState::InDoubt { cause } => write!(f, "in doubt: {cause}"),
+            RowState::NotSent { reason } => write!(f, "not sent: {reason}"),
+            RowState::Refused { message } => write!(f, "refused: {message}"),
+            RowState::Cancelling { transaction } => {
+                write!(f, "cancelling transaction {transaction}")
+            }
+            RowState::Cancelled { transaction } => write!(f, "transaction {transaction} cancelled"),
+            RowState::CancelRefused {
+                transaction,
+                message,
+            } => write!(f, "cancel of transaction {transaction} refused: {message}"),
+            RowState::CancelInDoubt { transaction, cause } => {
+                write!(f, "cancel of transaction {transaction} in doubt: {cause}")
+            }
+        }
+    }
+}
+
+/// A row's latest record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowRecord {
+    /// The row's line in the file.
+    pub line: u64,
+    /// Incremented by each claim: the compare-and-set's version.
+    pub attempt: u32,
+    /// The recipient.
+    pub email: String,
+    /// The points.
+    pub points: u64,
+    /// Where it stands.
+    #[serde(flatten)]
+    pub state: RowState,
+}
+
+/// Each row's attempt and state, kept small: a credited row (most of a
+/// run) costs a few bytes, so a run of a large file holds its journal's
+/// index, not its rows.
+#[derive(Clone, Debug, Default)]
+pub struct RowIndex {
+    sent: HashMap<u64, (u32, Option<i64>)>,
+    other: BTreeMap<u64, (u32, RowState)>,
+}
+
+impl RowIndex {
+    /// Adds (or replaces) a row's record.
+    pub fn insert(&mut self, record: RowRecord) {
+        self.sent.remove(&record.line);
+        self.other.remove(&record.line);
+        match record.state {
+            RowState::Sent { transaction } => {
+                self.sent.insert(record.line, (record.attempt, transaction));
+            }
+            state => {
+                self.other.insert(record.line, (record.attempt, state));
+            }
+        }
+    }
+
+    /// A row's attempt and state.
+    pub fn get(&self, line: u64) -> Option<(u32, RowState)> {
+        if let Some((attempt, transaction)) = self.sent.get(&line) {
+            return Some((
+                *attempt,
+                RowState::Sent {
+                    transaction: *transaction,
+                },
+            ));
+        }
+        self.other.get(&line).cloned()
+    }
+
+    /// How many rows it holds.
+    pub fn len(&self) -> usize {
+        self.sent.len() + self.other.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl FromIterator<RowRecord> for RowIndex {
+    fn from_iter<T: IntoIterator<Item = RowRecord>>(records: T) -> Self {
+        let mut index = RowIndex::default();
+        for record in records {
+            index.insert(record);
+        }
+        index
+    }
+}
+
+/// Why the journal failed. A run stops at the first: it cannot go on
+/// without knowing what it did.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("journal {location}: {message}")]
+pub struct JournalError {
+    /// The journal.
+    pub location: String,
+    /// What failed, and what to do.
+    pub message: String,
+}
+
+/// A journal operation in flight.
+pub type JournalFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, JournalError>> + Send + 'a>>;
+
+/// A durable record of a payout run, row by row.
+pub trait Journal: Send + Sync {
+    /// Where it is, for messages.
+    fn location(&self) -> String;
+
+    /// Binds a new journal to `file`, or checks that it was made for the
+    /// same file (byte for byte: a line always means the same row).
+    fn bind<'a>(&'a self, file: &'a FileIdentity) -> JournalFuture<'a, ()>;
+
+    /// Every row's latest record, by line.
+    fn records(&self) -> JournalFuture<'_, BTreeMap<u64, RowRecord>>;
+
+    /// Every row's attempt and state, small: what a run reads at its start.
+    fn index(&self) -> JournalFuture<'_, RowIndex> {
+        Box::pin(async move { Ok(self.records().await?.into_values().collect()) })
+    }
+
+    /// Writes `record` durably if the row is still at attempt `seen` (`None`:
+    /// no record yet). `false`: another worker moved it first.
+    fn transition(&self, seen: Option<u32>, record: RowRecord) -> JournalFuture<'_, bool>;
+
+    /// As [`Journal::transition`], but durable only by the next
+    /// [`Journal::sync`] (or the next durable transition): for outcomes,
+    /// whose loss in a crash leaves the row's intent alone, in doubt — the
+    /// safe side. Journals that cannot defer write at once.
+    fn transition_soon(&self, seen: Option<u32>, record: RowRecord) -> JournalFuture<'_, bool> {
+        self.transition(seen, record)
+    }
+
+    /// Returns when every record written so far is durable.
+    fn sync(&self) -> JournalFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+}

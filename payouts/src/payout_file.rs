@@ -1,0 +1,520 @@
+//! The CSV of recipients: read twice, never held whole. [`PayoutFile::open`]
+//! checks every row and reports every problem at once (line, column, why)
+//! before anything is sent; [`PayoutFile::rows`] then streams the checked
+//! rows to the run. Rows are known by their line: the journal is bound to the
+//! file's SHA-256, so a line always means the same row.
+//!
+//! Columns (a header row names them, in any order): `name`, `email`,
+//! `points` (required); `citation`, `sender_email`, `expiry_months`
+//! (optional: per row, or for the whole run from [`RunDefaults`]).
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use xoxoday_reward_points::{InvalidValue, Payout, Points, Recipient};
+
+/// What applies to every row that does not say otherwise.
+#[derive(Clone, Debug, Default)]
+pub struct RunDefaults {
+    /// The Super Admin's email address the points come from.
+    pub sender_email: Option<String>,
+    /// Months until the points expire.
+    pub expiry_months: Option<u32>,
+}
+
+/// One problem with one row (or the header).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowProblem {
+    /// 1-based line in the file.
+    pub line: u64,
+    /// The column, when the problem is one value.
+    pub column: Option<String>,
+    /// What is wrong, and how to fix it.
+    pub problem: String,
+}
+
+impl fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "line {}, column `{column}`: {}", self.line, self.problem),
+            None => write!(f, "line {}: {}", self.line, self.problem),
+        }
+    }
+}
+
+/// Why a file cannot be paid out: it cannot be read, or rows are bad.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Every bad row, in file order; nothing was sent.
+    #[error("{} has {} problem(s); nothing was sent:\n{}", path.display(), problems.len(), list(problems))]
+    BadRows {
+        /// The file.
+        path: PathBuf,
+        /// Each problem.
+        problems: Vec<RowProblem>,
+    },
+    /// The file changed after it was checked.
+    #[error("{} changed while the run read it: start the run again", path.display())]
+    ChangedDuringRun {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+fn list(problems: &[RowProblem]) -> String {
+    problems
+        .iter()
+        .map(|problem| format!("  {problem}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A checked payout file.
+#[derive(Clone, Debug)]
+pub struct PayoutFile {
+    path: PathBuf,
+    defaults: RunDefaults,
+    identity: FileIdentity,
+}
+
+/// What binds a journal to a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    /// The file's name, as given.
+    pub name: String,
+    /// The SHA-256 of its bytes, hex.
+    pub sha256: String,
+    /// How many rows it has (not counting the header).
+    pub rows: u64,
+}
+
+/// One checked row.
+#[derive(Clone, Debug)]
+pub struct PayoutRow {
+    /// 1-based line in the file: the row's key in the journal.
+    pub line: u64,
+    /// The recipient's email address.
+    pub email: String,
+    /// The points to credit.
+    pub points: Points,
+    /// The payout this row sends: one recipient, so that every credit has
+    /// its own transaction id.
+    pub payout: Payout,
+}
+
+const REQUIRED: [&str; 3] = ["name", "email", "points"];
+const OPTIONAL: [&str; 3] = ["citation", "sender_email", "expiry_months"];
+
+/// The positions of the known columns in the header.
+struct Columns {
+    name: usize,
+    email: usize,
+    points: usize,
+    citation: Option<usize>,
+    sender_email: Option<usize>,
+    expiry_months: Option<usize>,
+}
+
+impl PayoutFile {
+    /// Reads and checks the whole file: every problem is reported at once.
+    pub fn open(path: &Path, defaults: RunDefaults) -> Result<Self, FileError> {
+        let unreadable = |source| FileError::Unreadable {
+            path: path.to_owned(),
+            source,
+        };
+        let mut problems = Vec::new();
+        let mut rows = 0;
+        let mut hasher = Sha256::new();
+        {
+            let file = File::open(path).map_err(unreadable)?;
+            let mut reader = csv_reader(HashingReader {
+                inner: file,
+                hasher: &mut hasher,
+            });
+            match columns(&mut reader) {
+                Ok(columns) => {
+                    let mut record = csv::StringRecord::new();
+                    loop {
+                        match reader.read_record(&mut record) {
+                            Ok(false) => break,
+                            Ok(true) => {
+                                rows += 1;
+                                if let Err(mut found) = row(&record, &columns, &defaults) {
+                                    problems.append(&mut found);
+                                }
+                            }
+                            Err(error) => problems.push(csv_problem(&error)),
+                        }
+                    }
+                }
+                Err(mut found) => problems.append(&mut found),
+            }
+            // The rest of the bytes, should the reader have stopped early.
+            std::io::copy(reader.get_mut(), &mut std::io::sink()).map_err(unreadable)?;
+        }
+        if rows == 0 && problems.is_empty() {
+            problems.push(RowProblem {
+                line: 2,
+                column: None,
+                problem: "no rows: the file has only a header".into(),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(FileError::BadRows {
+                path: path.to_owned(),
+                problems,
+            });
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            defaults,
+            identity: identity(path, hasher, rows),
+        })
+    }
+
+    /// What binds a journal to the file at `path`, without checking its
+    /// rows (an undo reads them from the journal).
+    pub fn identify(path: &Path) -> Result<FileIdentity, FileError> {
+        let unreadable = |source| FileError::Unreadable {
+            path: path.to_owned(),
+            source,
+        };
+        let mut hasher = Sha256::new();
+        let file = File::open(path).map_err(unreadable)?;
+        let mut reader = csv_reader(HashingReader {
+            inner: file,
+            hasher: &mut hasher,
+        });
+        let rows = reader.records().count() as u64;
+        std::io::copy(reader.get_mut(), &mut std::io::sink()).map_err(unreadable)?;
+        Ok(identity(path, hasher, rows))
+    }
+
+    /// What binds a journal to this file.
+    pub fn identity(&self) -> &FileIdentity {
+        &self.identity
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The checked rows, read again from the file, one at a time.
+    pub fn rows(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<PayoutRow, FileError>> + '_, FileError> {
+        let changed = || FileError::ChangedDuringRun {
+            path: self.path.clone(),
+        };
+        let file = File::open(&self.path).map_err(|source| FileError::Unreadable {
+            path: self.path.clone(),
+            source,
+        })?;
+        let mut reader = csv_reader(file);
+        let columns = columns(&mut reader).map_err(|_| changed())?;
+        Ok(reader.into_records().map(move |record| {
+            let record = record.map_err(|_| changed())?;
+            row(&record, &columns, &self.defaults).map_err(|_| changed())
+        }))
+    }
+}
+
+fn identity(path: &Path, hasher: Sha256, rows: u64) -> FileIdentity {
+    FileIdentity {
+        name: path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        sha256: hasher
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect(),
+        rows,
+    }
+}
+
+fn csv_reader<R: Read>(read: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(read)
+}
+
+/// Hashes what the CSV reader reads.
+struct HashingReader<'a, R> {
+    inner: R,
+    hasher: &'a mut Sha256,
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..read]);
+        Ok(read)
+    }
+}
+
+fn csv_problem(error: &csv::Error) -> RowProblem {
+    let line = error.position().map_or(0, csv::Position::line);
+    let problem = match error.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields where the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "not UTF-8 text".to_owned(),
+        _ => error.to_string(),
+    };
+    RowProblem {
+        line,
+        column: None,
+        problem,
+    }
+}
+
+fn columns<R: Read>(reader: &mut csv::Reader<R>) -> Result<Columns, Vec<RowProblem>> {
+    let header = reader
+        .headers()
+        .map_err(|error| vec![csv_problem(&error)])?
+        .clone();
+    let mut problems = Vec::new();
+    let find = |name: &str| header.iter().position(|column| column == name);
+    for (index, column) in header.iter().enumerate() {
+        if !REQUIRED.contains(&column) && !OPTIONAL.contains(&column) {
+            problems.push(RowProblem {
+                line: 1,
+                column: Some(column.to_owned()),
+                problem: format!(
+                    "unknown column (column {}); the columns are {} and, optionally, {}",
+                    index + 1,
+                    REQUIRED.join(", "),
+                    OPTIONAL.join(", ")
+                ),
+            });
+        } else if header.iter().filter(|other| *other == column).count() > 1
+            && find(column) != Some(index)
+        {
+            problems.push(RowProblem {
+                line: 1,
+                column: Some(column.to_owned()),
+                problem: "named twice".into(),
+            });
+        }
+    }
+    for required in REQUIRED {
+        if find(required).is_none() {
+            problems.push(RowProblem {
+                line: 1,
+                column: Some(required.to_owned()),
+                problem: "missing from the header: every row needs it".into(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Columns {
+        name: find("name").unwrap_or_default(),
+        email: find("email").unwrap_or_default(),
+        points: find("points").unwrap_or_default(),
+        citation: find("citation"),
+        sender_email: find("sender_email"),
+        expiry_months: find("expiry_months"),
+    })
+}
+
+/// The column an [`InvalidValue`]'s vendor field came from.
+fn column_of(invalid: &InvalidValue) -> &'static str {
+    match invalid.field {
+        "to_name" => "name",
+        "to_email" => "email",
+        "amount" => "points",
+        "sender_email" => "sender_email",
+        "expiry_month" => "expiry_months",
+        other => other,
+    }
+}
+
+fn row(
+    record: &csv::StringRecord,
+    columns: &Columns,
+    defaults: &RunDefaults,
+) -> Result<PayoutRow, Vec<RowProblem>> {
+    let line = record.position().map_or(0, csv::Position::line);
+    let get = |index: usize| record.get(index).unwrap_or_default();
+    let optional = |index: Option<usize>| index.map(get).filter(|value| !value.is_empty());
+    let mut problems = Vec::new();
+    let invalid = |problems: &mut Vec<RowProblem>, invalid: InvalidValue| {
+        problems.push(RowProblem {
+            line,
+            column: Some(column_of(&invalid).to_owned()),
+            problem: invalid.problem,
+        });
+    };
+
+    let points = get(columns.points).parse::<Points>();
+    if let Err(refused) = &points {
+        invalid(&mut problems, refused.clone());
+    }
+    // With a bad amount the other columns are still checked.
+    let checked_points = points.as_ref().map_or(1, |points| points.get());
+    let recipient = match Recipient::new(get(columns.name), get(columns.email), checked_points) {
+        Ok(recipient) => match optional(columns.citation) {
+            Some(citation) => Some(recipient.citation(citation)),
+            None => Some(recipient),
+        },
+        Err(refused) => {
+            invalid(&mut problems, refused);
+            None
+        }
+    };
+
+    let sender = optional(columns.sender_email)
+        .map(str::to_owned)
+        .or_else(|| defaults.sender_email.clone());
+    let payout = match sender.as_deref().map(Payout::new) {
+        Some(Ok(payout)) => Some(payout),
+        Some(Err(refused)) => {
+            invalid(&mut problems, refused);
+            None
+        }
+        None => {
+            problems.push(RowProblem {
+                line,
+                column: Some("sender_email".into()),
+                problem: "no sender: give the run's sender (--sender-email) or fill the \
+                          sender_email column"
+                    .into(),
+            });
+            None
+        }
+    };
+    let expiry = match optional(columns.expiry_months) {
+        Some(text) => match text.parse::<u32>() {
+            Ok(months) => Some(months),
+            Err(_) => {
+                problems.push(RowProblem {
+                    line,
+                    column: Some("expiry_months".into()),
+                    problem: format!("`{text}` is not a whole number of months"),
+                });
+                None
+            }
+        },
+        None => defaults.expiry_months,
+    };
+    let payout = match (payout, expiry) {
+        (Some(checked), Some(months)) => match checked.expiry_months(months) {
+            Ok(with_expiry) => Some(with_expiry),
+            Err(refused) => {
+                invalid(&mut problems, refused);
+                None
+            }
+        },
+        (payout, _) => payout,
+    };
+    match (payout, recipient, points) {
+        (Some(payout), Some(recipient), Ok(points)) if problems.is_empty() => Ok(PayoutRow {
+            line,
+            email: recipient.email().as_str().to_owned(),
+            points,
+            payout: payout.to(recipient),
+        }),
+        _ => Err(problems),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(text: &str, defaults: RunDefaults) -> Result<PayoutFile, FileError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payouts.csv");
+        std::fs::write(&path, text).unwrap();
+        let file = PayoutFile::open(&path, defaults);
+        // Keep the directory for `rows()`.
+        std::mem::forget(dir);
+        file
+    }
+
+    fn sender() -> RunDefaults {
+        RunDefaults {
+            sender_email: Some("admin@example.com".into()),
+            expiry_months: Some(12),
+        }
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_line_and_column() {
+        let text = "name,email,points,citation\n\
+                    Ann,ann@example.com,100,Thanks\n\
+                    ,bob@example.com,-50,\n\
+                    Cy,cy@exmaple,1e3,\n\
+                    Di,di@example.com,10,too,many\n\
+                    Ed,ed@example.com,20,\n";
+        let Err(FileError::BadRows { problems, .. }) = open(text, sender()) else {
+            panic!("bad rows accepted");
+        };
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "line 3, column `points`: `-50` is not a whole number of points written in digits",
+                "line 3, column `name`: the recipient's name is empty",
+                "line 4, column `points`: `1e3` is not a whole number of points written in digits",
+                "line 4, column `email`: `cy@exmaple` is not an email address: its domain has no \
+                 top-level domain (such as `.com`)",
+                "line 5: 5 fields where the header has 4",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_header_must_name_the_columns() {
+        let Err(FileError::BadRows { problems, .. }) =
+            open("name,mail,points,bonus\nAnn,a@example.com,1,x\n", sender())
+        else {
+            panic!("bad header accepted");
+        };
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "line 1, column `mail`: unknown column (column 2); the columns are name, email, \
+                 points and, optionally, citation, sender_email, expiry_months",
+                "line 1, column `bonus`: unknown column (column 4); the columns are name, email, \
+                 points and, optionally, citation, sender_email, expiry_months",
+                "line 1, column `email`: missing from the header: every row needs it",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_without_a_sender_is_refused_unless_the_run_gives_one() {
+        let text = "name,email,points,sender_email\nAnn,ann@example.com,1,\nBo,bo@example.com,2,boss@example.com\n";
+        let Err(FileError::BadRows { problems, .. }) = open(text, RunDefaults::default()) else {
+            panic!("no sender accepted");
+        };
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 2);
+        let file = open(text, sender()).unwrap();
+        let rows: Vec<PayoutRow> = file.rows().unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].line, 3);
+        assert_eq!(rows[1].points.get(), 2);
+        assert_eq!(file.identity().rows, 2);
+        assert_eq!(file.identity().sha256.len(), 64);
+    }
+}

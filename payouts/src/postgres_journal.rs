@@ -1,0 +1,252 @@
+//! [`PostgresJournal`] (feature `postgres`): the journal as rows of a
+//! PostgreSQL table, so that workers on several machines share one run —
+//! the same server the replicas' token store uses, if you like.
+//!
+//! Each row of the file is one row of the table, keyed by (run, line); a
+//! claim is an `INSERT … ON CONFLICT DO NOTHING` (first attempt) or an
+//! `UPDATE … WHERE attempt = <seen>` (later ones), so of several workers
+//! exactly one gets each row. Every statement commits on its own: a record
+//! is durable when `transition` returns.
+//!
+//! ```sql
+//! CREATE TABLE <table>_runs (run TEXT PRIMARY KEY, file TEXT NOT NULL,
+//!   sha256 TEXT NOT NULL, rows BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now());
+//! CREATE TABLE <table> (run TEXT NOT NULL, line BIGINT NOT NULL, attempt INTEGER NOT NULL,
+//!   email TEXT NOT NULL, points BIGINT NOT NULL, state TEXT NOT NULL,
+//!   updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (run, line));
+//! ```
+//!
+//! Both are created when missing. Errors carry the server's SQLSTATE and
+//! message, never its detail (which can quote a row) nor the password.
+
+use std::collections::BTreeMap;
+
+use tokio_postgres::{Client, Config, NoTls};
+use xoxoday_reward_points::postgres_server;
+
+use crate::journal::{Journal, JournalError, JournalFuture, RowRecord, RowState};
+use crate::payout_file::FileIdentity;
+
+/// The table's name unless told otherwise.
+pub const DEFAULT_JOURNAL_TABLE: &str = "reward_points_payout_journal";
+
+/// A journal in a PostgreSQL table, shared by every worker of a run.
+pub struct PostgresJournal {
+    client: Client,
+    table: String,
+    run: String,
+    location: String,
+}
+
+impl PostgresJournal {
+    /// Connects to `url` and creates the tables when missing. `run` names
+    /// the run: workers given the same name share it; `None` names it after
+    /// the file (its name and SHA-256), so the same file is the same run.
+    pub async fn connect(
+        url: &str,
+        table: &str,
+        run: Option<&str>,
+        file: &FileIdentity,
+    ) -> Result<Self, JournalError> {
+        let config: Config = url.parse().map_err(|error| JournalError {
+            location: "postgres".into(),
+            message: format!("not a PostgreSQL connection string: {error}"),
+        })?;
+        if !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(JournalError {
+                location: table.to_owned(),
+                message: "a table name is letters, digits and `_`".into(),
+            });
+        }
+        let run = run.map_or_else(
+            || format!("{}:{}", file.name, &file.sha256[..16]),
+            str::to_owned,
+        );
+        let location = format!(
+            "postgres {} table {table}, run {run}",
+            postgres_server(&config)
+        );
+        let fail =
+            |doing: &str, error: tokio_postgres::Error| database_error(&location, doing, &error);
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|error| fail("connect", error))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        // Two workers starting the same run at once would collide in
+        // `CREATE TABLE IF NOT EXISTS` (PostgreSQL checks the catalog before
+        // it locks it): one at a time, under an advisory lock of its own.
+        client
+            .batch_execute(&format!(
+                "BEGIN;
+                 SELECT pg_advisory_xact_lock(hashtextextended('xoxoday-reward-points:create:{table}', 0));
+                 CREATE TABLE IF NOT EXISTS {table}_runs (run TEXT PRIMARY KEY, file TEXT NOT NULL, \
+                 sha256 TEXT NOT NULL, rows BIGINT NOT NULL, \
+                 created_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                 CREATE TABLE IF NOT EXISTS {table} (run TEXT NOT NULL, line BIGINT NOT NULL, \
+                 attempt INTEGER NOT NULL, email TEXT NOT NULL, points BIGINT NOT NULL, \
+                 state TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
+                 PRIMARY KEY (run, line));
+                 COMMIT;"
+            ))
+            .await
+            .map_err(|error| fail("create the journal's tables", error))?;
+        Ok(Self {
+            client,
+            table: table.to_owned(),
+            run,
+            location,
+        })
+    }
+
+    fn error(&self, doing: &str, error: &tokio_postgres::Error) -> JournalError {
+        database_error(&self.location, doing, error)
+    }
+}
+
+/// The server's SQLSTATE and message, or the connection's failure; no
+/// detail (it can quote a row's values).
+fn database_error(location: &str, doing: &str, error: &tokio_postgres::Error) -> JournalError {
+    let message = match error.as_db_error() {
+        Some(db) => format!(
+            "cannot {doing}: {} (SQLSTATE {})",
+            db.message(),
+            db.code().code()
+        ),
+        None => {
+            let cause = std::error::Error::source(error)
+                .map(|cause| format!(": {cause}"))
+                .unwrap_or_default();
+            format!("cannot {doing}: {error}{cause}")
+        }
+    };
+    JournalError {
+        location: location.to_owned(),
+        message,
+    }
+}
+
+impl Journal for PostgresJournal {
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn bind<'a>(&'a self, file: &'a FileIdentity) -> JournalFuture<'a, ()> {
+        Box::pin(async move {
+            let table = &self.table;
+            self.client
+                .execute(
+                    &format!(
+                        "INSERT INTO {table}_runs (run, file, sha256, rows) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (run) DO NOTHING"
+                    ),
+                    &[&self.run, &file.name, &file.sha256, &(file.rows as i64)],
+                )
+                .await
+                .map_err(|error| self.error("record the run", &error))?;
+            let row = self
+                .client
+                .query_one(
+                    &format!("SELECT file, sha256 FROM {table}_runs WHERE run = $1"),
+                    &[&self.run],
+                )
+                .await
+                .map_err(|error| self.error("read the run", &error))?;
+            let (name, sha256): (String, String) = (row.get(0), row.get(1));
+            if sha256 != file.sha256 {
+                return Err(JournalError {
+                    location: self.location.clone(),
+                    message: format!(
+                        "the run was started with another version of the file ({name}, SHA-256 \
+                         {}…; this one is {}…): a changed file cannot be matched to it row by \
+                         row. Pay the rows still to pay from a new file under another run name",
+                        &sha256[..12.min(sha256.len())],
+                        &file.sha256[..12]
+                    ),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn records(&self) -> JournalFuture<'_, BTreeMap<u64, RowRecord>> {
+        Box::pin(async move {
+            let rows = self
+                .client
+                .query(
+                    &format!(
+                        "SELECT line, attempt, email, points, state FROM {} WHERE run = $1",
+                        self.table
+                    ),
+                    &[&self.run],
+                )
+                .await
+                .map_err(|error| self.error("read the journal", &error))?;
+            let mut records = BTreeMap::new();
+            for row in rows {
+                let line: i64 = row.get(0);
+                let attempt: i32 = row.get(1);
+                let points: i64 = row.get(3);
+                let state: String = row.get(4);
+                let state: RowState =
+                    serde_json::from_str(&state).map_err(|error| JournalError {
+                        location: self.location.clone(),
+                        message: format!("line {line}'s state is not a journal state: {error}"),
+                    })?;
+                records.insert(
+                    line as u64,
+                    RowRecord {
+                        line: line as u64,
+                        attempt: attempt as u32,
+                        email: row.get(2),
+                        points: points as u64,
+                        state,
+                    },
+                );
+            }
+            Ok(records)
+        })
+    }
+
+    fn transition(&self, seen: Option<u32>, record: RowRecord) -> JournalFuture<'_, bool> {
+        Box::pin(async move {
+            let state = serde_json::to_string(&record.state).map_err(|error| JournalError {
+                location: self.location.clone(),
+                message: error.to_string(),
+            })?;
+            let (line, attempt, points) = (
+                record.line as i64,
+                record.attempt as i32,
+                record.points as i64,
+            );
+            let table = &self.table;
+            let changed =
+                match seen {
+                    None => self
+                        .client
+                        .execute(
+                            &format!(
+                                "INSERT INTO {table} (run, line, attempt, email, points, state) \
+                                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run, line) DO NOTHING"
+                            ),
+                            &[&self.run, &line, &attempt, &record.email, &points, &state],
+                        )
+                        .await,
+                    Some(seen) => self
+                        .client
+                        .execute(
+                            &format!(
+                                "UPDATE {table} SET attempt = $3, state = $4, updated_at = now() \
+                                 WHERE run = $1 AND line = $2 AND attempt = $5"
+                            ),
+                            &[&self.run, &line, &attempt, &state, &(seen as i32)],
+                        )
+                        .await,
+                }
+                .map_err(|error| self.error("record a row", &error))?;
+            Ok(changed == 1)
+        })
+    }
+}

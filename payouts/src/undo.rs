@@ -1,0 +1,212 @@
+//! Undo: cancel the credits of a run (all of them, or chosen rows) from its
+//! journal, one cancel per credit, with the same discipline as sending: the
+//! intent is recorded before the cancel leaves and the outcome after, a
+//! lost answer leaves the row in doubt (`CancelInDoubt`, not cancelled
+//! again without a person), and a row already cancelled is skipped.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use xoxoday_reward_points::{Cancellation, Client, Error, TransactionId};
+
+use crate::journal::{Journal, JournalError, RowRecord, RowState};
+use crate::outcome::{Progress, RowOutcome, RowStatus, Stop, Summary};
+use crate::run::Selection;
+
+/// Cancels the credits `selection` names (`Selection::All`: every credit
+/// the journal holds), at most `concurrency` at a time.
+pub async fn undo_payouts(
+    client: &Client,
+    journal: Arc<dyn Journal>,
+    selection: &Selection,
+    concurrency: usize,
+    progress: Arc<dyn Progress>,
+    stop: &Stop,
+) -> Result<Summary, JournalError> {
+    let records = journal.records().await?;
+    let chosen: Vec<RowRecord> = records
+        .into_values()
+        .filter(|record| selection.contains(record.line))
+        .collect();
+    progress.start(chosen.len() as u64);
+    let summary = Arc::new(Mutex::new(Summary::default()));
+    let failure: Arc<Mutex<Option<JournalError>>> = Arc::default();
+    let done = {
+        let summary = summary.clone();
+        let progress = progress.clone();
+        move |outcome: RowOutcome| {
+            progress.row(&outcome);
+            summary
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(&outcome);
+        }
+    };
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut cancels = JoinSet::new();
+    for record in chosen {
+        let outcome = |status, transaction, message: Option<String>| RowOutcome {
+            line: record.line,
+            email: record.email.clone(),
+            points: record.points,
+            status,
+            transaction,
+            message,
+        };
+        let transaction = match &record.state {
+            RowState::Sent {
+                transaction: Some(transaction),
+            }
+            | RowState::CancelRefused { transaction, .. } => *transaction,
+            RowState::Cancelled { transaction } => {
+                done(outcome(RowStatus::Cancelled, Some(*transaction), None));
+                continue;
+            }
+            RowState::Cancelling { transaction } | RowState::CancelInDoubt { transaction, .. } => {
+                let message = "a cancel may have reached the vendor: check its ledger".into();
+                done(outcome(
+                    RowStatus::CancelInDoubt,
+                    Some(*transaction),
+                    Some(message),
+                ));
+                continue;
+            }
+            RowState::Sent { transaction: None } => {
+                let message = "credited, but the vendor's answer named no transaction id: \
+                               cancel it in the dashboard"
+                    .into();
+                done(outcome(RowStatus::NotCancellable, None, Some(message)));
+                continue;
+            }
+            RowState::ConfirmedSent => {
+                let message = "a person confirmed it credited, without its transaction id: \
+                               cancel it in the dashboard"
+                    .into();
+                done(outcome(RowStatus::NotCancellable, None, Some(message)));
+                continue;
+            }
+            RowState::Sending | RowState::InDoubt { .. } => {
+                let message = "in doubt: settle it with the payout run first".into();
+                done(outcome(RowStatus::NotCancellable, None, Some(message)));
+                continue;
+            }
+            RowState::NotSent { .. } | RowState::Refused { .. } => {
+                done(outcome(
+                    RowStatus::NotCancellable,
+                    None,
+                    Some("never credited".into()),
+                ));
+                continue;
+            }
+        };
+        let slot = slots.clone().acquire_owned().await;
+        if stop.requested() {
+            done(outcome(RowStatus::NotStarted, Some(transaction), None));
+            continue;
+        }
+        let (client, journal, done, failure) = (
+            client.clone(),
+            journal.clone(),
+            done.clone(),
+            failure.clone(),
+        );
+        cancels.spawn(async move {
+            let result = cancel_one(&client, journal.as_ref(), &record, transaction).await;
+            match result {
+                Ok(outcome) => done(outcome),
+                Err(error) => {
+                    failure
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(error);
+                }
+            }
+            drop(slot);
+        });
+        while cancels.try_join_next().is_some() {}
+    }
+    while cancels.join_next().await.is_some() {}
+    journal.sync().await?;
+    if let Some(error) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(error);
+    }
+    let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    summary.interrupted = stop.requested();
+    summary.undo = true;
+    Ok(summary)
+}
+
+async fn cancel_one(
+    client: &Client,
+    journal: &dyn Journal,
+    record: &RowRecord,
+    transaction: i64,
+) -> Result<RowOutcome, JournalError> {
+    let moved = |state| RowRecord {
+        state,
+        attempt: record.attempt + 1,
+        ..record.clone()
+    };
+    let outcome = |status, message| RowOutcome {
+        line: record.line,
+        email: record.email.clone(),
+        points: record.points,
+        status,
+        transaction: Some(transaction),
+        message,
+    };
+    if !journal
+        .transition(
+            Some(record.attempt),
+            moved(RowState::Cancelling { transaction }),
+        )
+        .await?
+    {
+        return Ok(outcome(RowStatus::HandledElsewhere, None));
+    }
+    let settled = |state| RowRecord {
+        state,
+        attempt: record.attempt + 1,
+        ..record.clone()
+    };
+    let cancellation = Cancellation::of([TransactionId(transaction)])
+        .expect("a journaled transaction id is positive");
+    let answer = client
+        .cancel_points()
+        .transactions(cancellation)
+        .send()
+        .await;
+    let (state, status, message) = match answer {
+        Ok(_) => (
+            RowState::Cancelled { transaction },
+            RowStatus::Cancelled,
+            None,
+        ),
+        Err(Error::OutcomeUnknown { cause, .. }) => (
+            RowState::CancelInDoubt {
+                transaction,
+                cause: cause.to_string(),
+            },
+            RowStatus::CancelInDoubt,
+            Some(cause.to_string()),
+        ),
+        Err(error) => {
+            let message = error.to_string();
+            (
+                RowState::CancelRefused {
+                    transaction,
+                    message: message.clone(),
+                },
+                RowStatus::CancelRefused,
+                Some(message),
+            )
+        }
+    };
+    // Durable by the sync at the end of the undo (lost in a crash, the
+    // cancel's intent stays: in doubt, the safe side).
+    journal
+        .transition_soon(Some(record.attempt + 1), settled(state))
+        .await?;
+    Ok(outcome(status, message))
+}
