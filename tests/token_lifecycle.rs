@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use xoxoday_reward_points::{
     AuthError, EpochMillis, Error, MemoryTokenStore, Secret, StoreError, StoreFuture, StoredTokens,
@@ -23,21 +23,6 @@ async fn refresh_answers(server: &MockServer, answer: ResponseTemplate) {
     Mock::given(method("POST"))
         .and(path(REFRESH_PATH))
         .respond_with(answer)
-        .mount(server)
-        .await;
-}
-
-/// Validate token answers 200 to `token` only, 401 to anything else.
-async fn validate_accepts(server: &MockServer, token: &str) {
-    Mock::given(method("GET"))
-        .and(path(TOKEN_PATH))
-        .and(header("authorization", format!("Bearer {token}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token_type": "bearer" })))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(TOKEN_PATH))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({ "error": "Unauthorized" })))
         .mount(server)
         .await;
 }

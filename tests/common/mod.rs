@@ -156,14 +156,15 @@ pub async fn mount_refresh(server: &MockServer, delay: Duration) {
 }
 
 pub async fn mount_validate(server: &MockServer) {
-    let valid =
-        json!({ "access_token": NEW_ACCESS, "token_type": "bearer", "expires_in": 1296000 });
+    validate_accepts(server, NEW_ACCESS).await;
+}
+
+/// Validate token answers 200 to `token` only, 401 to anything else.
+pub async fn validate_accepts(server: &MockServer, token: &str) {
+    let valid = json!({ "access_token": token, "token_type": "bearer", "expires_in": 1296000 });
     Mock::given(method("GET"))
         .and(path(TOKEN_PATH))
-        .and(header(
-            "authorization",
-            format!("Bearer {NEW_ACCESS}").as_str(),
-        ))
+        .and(header("authorization", format!("Bearer {token}").as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(valid))
         .mount(server)
         .await;

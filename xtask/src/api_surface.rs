@@ -11,9 +11,10 @@
 use std::collections::BTreeMap;
 
 use quote::ToTokens;
-use syn::{Fields, GenericArgument, ImplItem, Item, PathArguments, ReturnType, Type};
+use syn::{Fields, ImplItem, Item, ReturnType, Type};
 
 use crate::routes::{Credential, Environment, Route};
+use crate::send_wrappers::{first_type_argument, response_type};
 
 /// The file's first lines.
 pub const HEADER: &str = "\
@@ -332,25 +333,10 @@ fn answer_type(client: &syn::File, builder: &str) -> Option<String> {
         }
         block.items.iter().find_map(|item| match item {
             ImplItem::Fn(function) if function.sig.ident == "send" => {
-                let ReturnType::Type(_, returned) = &function.sig.output else {
-                    return None;
-                };
-                let value = first_type_argument(returned)?;
-                first_type_argument(&value).map(|answer| type_text(&answer))
+                response_type(&function.sig.output).map(|answer| type_text(&answer))
             }
             _ => None,
         })
-    })
-}
-
-fn first_type_argument(ty: &Type) -> Option<Type> {
-    let Type::Path(path) = ty else { return None };
-    let PathArguments::AngleBracketed(arguments) = &path.path.segments.last()?.arguments else {
-        return None;
-    };
-    arguments.args.iter().find_map(|argument| match argument {
-        GenericArgument::Type(ty) => Some(ty.clone()),
-        _ => None,
     })
 }
 

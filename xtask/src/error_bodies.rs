@@ -106,16 +106,7 @@ pub fn name_error_bodies(document: &mut Value, spec_file: &str) -> Result<(), Di
     let root = document
         .as_object_mut()
         .ok_or_else(|| Diagnostic::new(spec_file, "the document is not a mapping"))?;
-    let schemas = root
-        .entry("components")
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
-        .and_then(|components| {
-            components
-                .entry("schemas")
-                .or_insert_with(|| Value::Object(Map::new()))
-                .as_object_mut()
-        })
+    let schemas = component_schemas(root)
         .ok_or_else(|| Diagnostic::at(spec_file, "/components", "`components` is not a mapping"))?;
     for (type_name, schema, _) in hoisted {
         schemas.insert(type_name, schema);
@@ -140,6 +131,20 @@ fn reference(type_name: &str) -> Value {
         Value::String(format!("#/components/schemas/{type_name}")),
     );
     Value::Object(map)
+}
+
+/// `components.schemas` of a document, made when missing; `None` when either
+/// is there but not a mapping.
+pub(crate) fn component_schemas(root: &mut Map<String, Value>) -> Option<&mut Map<String, Value>> {
+    root.entry("components")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .and_then(|components| {
+            components
+                .entry("schemas")
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+        })
 }
 
 #[cfg(test)]

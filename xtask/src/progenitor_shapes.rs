@@ -28,6 +28,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostic::{Diagnostic, Problems};
+use crate::error_bodies::component_schemas;
 use crate::naming::escape;
 use crate::validate::HTTP_METHODS;
 
@@ -131,17 +132,7 @@ pub fn one_type_per_side(document: &mut Value, spec_file: &str, problems: &mut P
     }
     if needs_any_error_body {
         let root = document.as_object_mut().expect("checked to be a mapping");
-        let schemas = root
-            .entry("components")
-            .or_insert_with(|| Value::Object(Map::new()))
-            .as_object_mut()
-            .and_then(|components| {
-                components
-                    .entry("schemas")
-                    .or_insert_with(|| Value::Object(Map::new()))
-                    .as_object_mut()
-            });
-        if let Some(schemas) = schemas {
+        if let Some(schemas) = component_schemas(root) {
             schemas.insert(
                 any_error_body,
                 json!({ "description": "An error answer's body, any JSON." }),

@@ -87,7 +87,7 @@ fn names_operation(send: &syn::ImplItemFn, hook_id: &str) -> bool {
 }
 
 /// `T` of `Result<ResponseValue<T>, Error<E>>`.
-fn response_type(output: &ReturnType) -> Option<Type> {
+pub(crate) fn response_type(output: &ReturnType) -> Option<Type> {
     let ReturnType::Type(_, returned) = output else {
         return None;
     };
@@ -95,7 +95,8 @@ fn response_type(output: &ReturnType) -> Option<Type> {
     first_type_argument(&result)
 }
 
-fn first_type_argument(ty: &Type) -> Option<Type> {
+/// `T` of `Name<T, …>`.
+pub(crate) fn first_type_argument(ty: &Type) -> Option<Type> {
     let Type::Path(path) = ty else { return None };
     let PathArguments::AngleBracketed(arguments) = &path.path.segments.last()?.arguments else {
         return None;
