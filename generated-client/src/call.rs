@@ -24,10 +24,12 @@ use progenitor_client::ResponseValue;
 use serde::Serialize;
 
 use crate::access_token::AccessToken;
+use crate::answer_limit::{self, MAX_ANSWER_BYTES};
 use crate::error::{DecodeProblem, UnknownCause};
 use crate::retry_after::retry_after;
 use crate::routes::Operation;
 use crate::vendor_failures::{Verdict, verdict};
+use crate::vendor_text::vendor_message;
 use crate::{AuthError, Client, Error};
 
 tokio::task_local! {
@@ -91,7 +93,9 @@ pub(crate) fn attempt_time_limit(configured: Duration) -> Duration {
 /// deadline; when not, the deadline has ended the call.
 pub(crate) fn may_wait(delay: Duration) -> bool {
     CALL.try_with(|call| {
-        let fits = Instant::now() + delay < call.deadline;
+        let fits = Instant::now()
+            .checked_add(delay)
+            .is_some_and(|end| end < call.deadline);
         if !fits {
             call.deadline_reached.set(true);
         }
@@ -151,7 +155,7 @@ pub(crate) async fn send<T: 'static, E: Serialize>(
         sent_token: RefCell::new(None),
         sent_values: RefCell::new(Vec::new()),
         sent: Cell::new(false),
-        deadline: Instant::now() + client.inner.options.call_time_limit(),
+        deadline: deadline_after(client.inner.options.call_time_limit()),
         deadline_reached: Cell::new(false),
         attempt_cut_to_deadline: Cell::new(false),
     };
@@ -165,6 +169,15 @@ pub(crate) async fn send<T: 'static, E: Serialize>(
         Ok(answer) => call.checked(answer),
         Err(error) => Err(call.into_error(error).await),
     }
+}
+
+/// `limit` from now; a limit too large for the clock (`Duration::MAX`)
+/// means about a century.
+fn deadline_after(limit: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(limit)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
 }
 
 impl Call {
@@ -221,7 +234,6 @@ impl Call {
                 .and_then(|token| AccessToken::sent_in(&token.bearer_header()?))
                 .map(|token| token.expose_secret().to_owned()),
         );
-        let scrub = |message: Option<String>| scrubbed(message, &sent);
         match error {
             Raw::InvalidRequest(message) | Raw::Custom(message) => Error::InvalidInput {
                 operation,
@@ -233,6 +245,16 @@ impl Call {
                 if source.is_connect() {
                     // It never left.
                     return Error::Network { operation, source };
+                }
+                if answer_limit::too_large(&source) {
+                    return self
+                        .lost(UnknownCause::AnswerTooLarge {
+                            limit: MAX_ANSWER_BYTES,
+                        })
+                        .unwrap_or(Error::AnswerTooLarge {
+                            operation,
+                            limit: MAX_ANSWER_BYTES,
+                        });
                 }
                 let cause = if source.is_timeout() {
                     UnknownCause::TimedOut
@@ -252,19 +274,30 @@ impl Call {
                 let retry_after = retry_after(answer.headers());
                 let message = serde_json::to_value(answer.into_inner())
                     .ok()
-                    .and_then(|body| vendor_message(&body));
-                self.status_error(status, scrub(message), retry_after)
+                    .and_then(|body| vendor_message(&body, &sent));
+                self.status_error(status, message, retry_after)
             }
             Raw::UnexpectedResponse(response) => {
                 let status = response.status().as_u16();
                 let retry_after = retry_after(response.headers());
-                let message = match response.bytes().await {
-                    Ok(bytes) if bytes.len() <= MAX_MESSAGE_BODY => serde_json::from_slice(&bytes)
-                        .ok()
-                        .and_then(|body| vendor_message(&body)),
-                    _ => None,
+                // Only an error status's body may say why; a 2xx or 3xx
+                // other than the documented one is not read at all.
+                let readable = (400..600).contains(&status)
+                    && response
+                        .content_length()
+                        .is_none_or(|length| length <= MAX_MESSAGE_BODY as u64);
+                let message = match readable {
+                    true => match response.bytes().await {
+                        Ok(bytes) if bytes.len() <= MAX_MESSAGE_BODY => {
+                            serde_json::from_slice(&bytes)
+                                .ok()
+                                .and_then(|body| vendor_message(&body, &sent))
+                        }
+                        _ => None,
+                    },
+                    false => None,
                 };
-                self.status_error(status, scrub(message), retry_after)
+                self.status_error(status, message, retry_after)
             }
             Raw::InvalidResponsePayload(_, error) => {
                 let status = self.status.get().unwrap_or(0);
@@ -284,6 +317,11 @@ impl Call {
         }
     }
 
+    /// What an answer's status says, when it is not the operation's
+    /// documented success. Only 401, 429 and the other 4xx say that the
+    /// vendor did not do it; for a send or cancel that left, any other
+    /// status — a 5xx, a 202 Accepted, a redirect (never followed) — leaves
+    /// the outcome unknown.
     fn status_error(
         &self,
         status: u16,
@@ -291,57 +329,33 @@ impl Call {
         retry_after: Option<Duration>,
     ) -> Error {
         let operation = self.operation;
+        let unexpected = |message| Error::UnexpectedStatus {
+            operation,
+            status,
+            message,
+        };
         match status {
             401 => Error::Unauthorized { operation, message },
             429 => Error::RateLimited {
                 operation,
                 retry_after,
             },
-            500..=599 => {
-                self.lost(UnknownCause::ServerError { status })
-                    .unwrap_or(Error::UnexpectedStatus {
-                        operation,
-                        status,
-                        message,
-                    })
-            }
-            _ => Error::UnexpectedStatus {
-                operation,
-                status,
-                message,
-            },
+            400..=499 => unexpected(message),
+            500..=599 => self
+                .lost(UnknownCause::ServerError { status })
+                .unwrap_or_else(|| unexpected(message)),
+            _ => self
+                .lost(UnknownCause::UndocumentedStatus { status })
+                .unwrap_or_else(|| unexpected(message)),
         }
     }
 }
 
 /// Error bodies larger than this are not read for a message.
 const MAX_MESSAGE_BODY: usize = 64 * 1024;
-/// A vendor message longer than this is cut.
-const MAX_MESSAGE_CHARS: usize = 300;
-
-/// The vendor's `error` (or `message`) text in an error body.
-pub(crate) fn vendor_message(body: &serde_json::Value) -> Option<String> {
-    ["error", "message"]
-        .iter()
-        .find_map(|field| body.get(field)?.as_str())
-        .filter(|message| !message.trim().is_empty())
-        .map(|message| message.chars().take(MAX_MESSAGE_CHARS).collect())
-}
 
 /// Sent values shorter than this are not scrubbed (they are not secrets).
 const MIN_SCRUBBED_LEN: usize = 8;
-
-/// A vendor text with what was sent (the token, the refresh call's values)
-/// replaced, should the vendor echo it.
-fn scrubbed(message: Option<String>, sent: &[String]) -> Option<String> {
-    let mut message = message?;
-    for value in sent.iter().filter(|value| !value.is_empty()) {
-        if message.contains(value.as_str()) {
-            message = message.replace(value.as_str(), "<redacted>");
-        }
-    }
-    Some(message)
-}
 
 /// typify's builders wrap a refused value once per level ("error converting
 /// supplied value for variables: …"); the innermost text names the field.

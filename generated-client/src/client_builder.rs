@@ -164,6 +164,11 @@ impl ClientBuilder {
             .connect_timeout(self.options.attempt_time_limit())
             .timeout(self.options.attempt_time_limit())
             .user_agent(USER_AGENT)
+            // A redirect is never followed: it would carry the request —
+            // its bearer token, or the refresh token and client secret in
+            // its body — to another origin, and repeat a send. It is an
+            // answer like any other (`call.rs` says what it means).
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let context = |auth| ClientContext {
             environment: self.environment,

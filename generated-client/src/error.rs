@@ -6,8 +6,8 @@
 //! | --- | --- |
 //! | `InvalidInput`, `Auth` | no: nothing was sent (or a 401 answered it) |
 //! | `Unauthorized`, `RateLimited`, `Refused`, `UnexpectedStatus` (4xx) | no: the vendor said so |
-//! | `Timeout`, `Network`, `Undecodable`, `IncompleteAnswer`, `UnexpectedStatus` (5xx) | maybe, but only for operations safe to repeat |
-//! | `OutcomeUnknown` | maybe: a send or cancel whose answer was lost; reconcile, do not resend |
+//! | `Timeout`, `Network`, `Undecodable`, `AnswerTooLarge`, `IncompleteAnswer`, `UnexpectedStatus` (other than 4xx) | maybe, but only for operations safe to repeat |
+//! | `OutcomeUnknown` | maybe: a send or cancel whose answer was lost, or whose status says neither yes nor no (5xx, a 2xx other than 200, a redirect); reconcile, do not resend |
 //!
 //! No variant carries a response body or a token, so printing one (`Display`
 //! or `Debug`) never leaks a secret.
@@ -119,6 +119,16 @@ pub enum Error {
         /// Where the answer stopped matching.
         problem: DecodeProblem,
     },
+    /// The answer's body is larger than the client reads
+    /// ([`MAX_ANSWER_BYTES`](crate::MAX_ANSWER_BYTES)), for an operation safe
+    /// to repeat. Nothing of it is kept.
+    #[error("{operation}: the answer is larger than {limit} bytes, so it was not read")]
+    AnswerTooLarge {
+        /// The operation called.
+        operation: Operation,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The answer decoded, but lacks a field the client needs.
     #[error("{operation}: the answer has no {missing}")]
     IncompleteAnswer {
@@ -156,6 +166,7 @@ impl Error {
             | Error::Timeout { operation }
             | Error::Network { operation, .. }
             | Error::Undecodable { operation, .. }
+            | Error::AnswerTooLarge { operation, .. }
             | Error::IncompleteAnswer { operation, .. }
             | Error::OutcomeUnknown { operation, .. } => *operation,
         }
@@ -246,6 +257,19 @@ pub enum UnknownCause {
         /// The HTTP status.
         status: u16,
     },
+    /// The vendor answered a status that neither says it was done nor that
+    /// it was not: a 2xx other than 200 (such as 202 Accepted), or a
+    /// redirect, which the client never follows (it would carry the request
+    /// elsewhere).
+    UndocumentedStatus {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The answer's body was larger than the client reads.
+    AnswerTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The vendor answered 2xx, but the answer could not be read.
     Undecodable {
         /// Where the answer stopped matching.
@@ -265,6 +289,19 @@ impl fmt::Display for UnknownCause {
             UnknownCause::DeadlinePassed => f.write_str("the call's deadline passed"),
             UnknownCause::ConnectionLost { reason } => write!(f, "the connection broke: {reason}"),
             UnknownCause::ServerError { status } => write!(f, "the vendor answered HTTP {status}"),
+            UnknownCause::UndocumentedStatus {
+                status: status @ 300..=399,
+            } => write!(
+                f,
+                "the vendor answered HTTP {status}, a redirect, which the client does not follow"
+            ),
+            UnknownCause::UndocumentedStatus { status } => write!(
+                f,
+                "the vendor answered HTTP {status}, which does not say whether it was done"
+            ),
+            UnknownCause::AnswerTooLarge { limit } => {
+                write!(f, "the answer is larger than {limit} bytes")
+            }
             UnknownCause::Undecodable { problem } => write!(f, "the answer is {problem}"),
             UnknownCause::IncompleteAnswer { missing } => write!(f, "the answer has no {missing}"),
         }

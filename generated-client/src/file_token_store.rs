@@ -88,13 +88,16 @@ impl TokenStore for FileTokenStore {
                 })
                 .await?
             };
-            let deadline = Instant::now() + timeout;
+            // A time limit too large for the clock waits without one.
+            let deadline = Instant::now().checked_add(timeout);
             let mut pause = Duration::from_millis(1);
             loop {
                 // LOCK_NB: returns at once, so it may run on the runtime.
                 match lock_file.try_lock() {
                     Ok(()) => break,
-                    Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    Err(TryLockError::WouldBlock)
+                        if deadline.is_none_or(|deadline| Instant::now() < deadline) =>
+                    {
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(MAX_LOCK_POLL);
                     }

@@ -18,6 +18,7 @@ use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::access_token::AccessToken;
+use crate::answer_limit;
 use crate::call;
 use crate::client_builder::Auth;
 use crate::retry_after::retry_after;
@@ -185,7 +186,10 @@ impl Client {
         }
         attempts.fetch_add(1, Ordering::Relaxed);
         call::record_sent();
-        self.client.execute(request).await
+        self.client
+            .execute(request)
+            .await
+            .map(answer_limit::bounded)
     }
 
     /// Bounded retries with exponential backoff and jitter, on connection

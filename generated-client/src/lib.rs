@@ -166,6 +166,7 @@ compile_error!(
 );
 
 mod access_token;
+mod answer_limit;
 mod auth_error;
 mod call;
 mod call_options;
@@ -193,8 +194,10 @@ mod secret;
 mod token_manager;
 mod token_store;
 mod vendor_failures;
+mod vendor_text;
 
 pub use access_token::AccessToken;
+pub use answer_limit::MAX_ANSWER_BYTES;
 pub use auth_error::{AuthError, NeedsPerson, TransientAuth};
 pub use call_options::{CallOptions, RetryPolicy};
 pub use client_builder::{BuildError, ClientBuilder, ClientContext, USER_AGENT};

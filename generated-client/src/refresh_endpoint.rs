@@ -16,11 +16,12 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::call::vendor_message;
+use crate::answer_limit;
 use crate::error::DecodeProblem;
 use crate::token_manager::{ClientCredentials, now_millis};
 use crate::token_store::StoredTokens;
 use crate::types::RefreshTokenBody;
+use crate::vendor_text::vendor_message;
 use crate::{EpochMillis, Secret};
 
 pub(crate) struct RefreshEndpoint {
@@ -83,7 +84,7 @@ impl RefreshEndpoint {
         };
         let status = response.status();
         span.record("status", status.as_u16());
-        let bytes = match response.bytes().await {
+        let bytes = match answer_limit::bounded(response).bytes().await {
             Ok(bytes) => bytes,
             Err(error) => {
                 return RefreshOutcome::Unavailable {
@@ -98,23 +99,23 @@ impl RefreshEndpoint {
             || status == StatusCode::REQUEST_TIMEOUT
             || !status.is_client_error();
         if passing {
+            let redirect = if status.is_redirection() {
+                ", a redirect, which the client does not follow"
+            } else {
+                ""
+            };
             return RefreshOutcome::Unavailable {
-                reason: format!("HTTP {status}"),
+                reason: format!("HTTP {status}{redirect}"),
             };
         }
         // Should the vendor echo what it was sent, it is not repeated.
+        let sent = [
+            held.refresh_token.expose_secret(),
+            credentials.client_secret.expose_secret(),
+        ];
         let message = serde_json::from_slice::<Value>(&bytes)
             .ok()
-            .and_then(|body| vendor_message(&body))
-            .map(|message| {
-                [&held.refresh_token, &credentials.client_secret]
-                    .iter()
-                    .map(|secret| secret.expose_secret())
-                    .filter(|secret| !secret.is_empty())
-                    .fold(message, |message, secret| {
-                        message.replace(secret, "<redacted>")
-                    })
-            });
+            .and_then(|body| vendor_message(&body, &sent));
         RefreshOutcome::Rejected {
             status: status.as_u16(),
             message,
