@@ -63,12 +63,12 @@ async fn logs_name_each_call_and_never_a_secret() {
         )
         .mount(&server)
         .await;
-    let tokens = StoredTokens {
-        access_token: Secret::new(OLD_ACCESS),
-        access_token_expiry: Some(EpochMillis(now_ms() - 1000)),
-        refresh_token: Secret::new(OLD_REFRESH),
-        refresh_token_expiry: Some(EpochMillis(now_ms() + 86_400_000)),
-    };
+    let tokens = StoredTokens::new(
+        Secret::new(OLD_ACCESS),
+        Some(EpochMillis(now_ms() - 1000)),
+        Secret::new(OLD_REFRESH),
+        Some(EpochMillis(now_ms() + 86_400_000)),
+    );
     let client = Client::builder(Environment::Sandbox)
         .token_store(Arc::new(MemoryTokenStore::new(tokens)))
         .client_credentials("your_client_id", Secret::new(CLIENT_SECRET))

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use xoxoday_reward_points::{
-    AuthError, EpochMillis, Error, MemoryTokenStore, Secret, StoreError, StoreFuture, StoredTokens,
-    TokenLease, TokenStore, TransientAuth,
+    AuthError, EpochMillis, Error, MemoryTokenStore, NeedsPerson, Secret, StoreError, StoreFuture,
+    StoredTokens, TokenLease, TokenStore, TransientAuth,
 };
 
 async fn refresh_answers(server: &MockServer, answer: ResponseTemplate) {
@@ -318,12 +318,12 @@ async fn a_refused_refresh_reads_the_store_again_before_asking_for_a_person() {
         validate_accepts(&server, NEW_ACCESS).await;
         let store = WrittenBehindTheLock {
             at_lock: expiring_in(-1),
-            later: StoredTokens {
-                access_token: Secret::new(NEW_ACCESS),
-                access_token_expiry: Some(EpochMillis(now_ms() + DAY_MS)),
-                refresh_token: Secret::new(NEW_REFRESH),
-                refresh_token_expiry: None,
-            },
+            later: StoredTokens::new(
+                Secret::new(NEW_ACCESS),
+                Some(EpochMillis(now_ms() + DAY_MS)),
+                Secret::new(NEW_REFRESH),
+                None,
+            ),
         };
         let client = managed_client(&server.uri(), Arc::new(store));
 
@@ -333,6 +333,310 @@ async fn a_refused_refresh_reads_the_store_again_before_asking_for_a_person() {
         assert_eq!(refreshes.len(), 1);
         let sent: Value = serde_json::from_slice(&refreshes[0].body).unwrap();
         assert_eq!(sent["refresh_token"], OLD_REFRESH);
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// A refresh token the vendor refuses: no storm, calls go on, the store knows.
+
+#[tokio::test]
+async fn a_refused_refresh_token_is_not_tried_again_and_calls_go_on_while_the_token_is_valid() {
+    within(async {
+        let server = MockServer::start().await;
+        refresh_answers(
+            &server,
+            ResponseTemplate::new(400).set_body_json(json!({ "error": "invalid_grant" })),
+        )
+        .await;
+        validate_accepts(&server, OLD_ACCESS).await;
+        // Valid for two more minutes: inside the five-minute margin.
+        let store = MemoryTokenStore::new(expiring_in(120));
+        let first = managed_client(&server.uri(), Arc::new(store.clone()));
+
+        // A long-running client, busy: every call wants a refresh.
+        for _ in 0..200 {
+            first.validate_token_points().send().await.unwrap();
+        }
+        let calls = (0..100).map(|_| {
+            let client = first.clone();
+            async move { client.validate_token_points().send().await.map(drop) }
+        });
+        for answer in futures_join_all(calls).await {
+            answer.unwrap();
+        }
+
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+        let manager = first.token_manager().unwrap();
+        match manager.health() {
+            Err(AuthError::NeedsPerson(NeedsPerson::RefreshRejected {
+                status: 400,
+                message,
+            })) => {
+                assert_eq!(message.as_deref(), Some("invalid_grant"))
+            }
+            other => panic!("{other:?}"),
+        }
+        // The refusal is in the store, for the other processes.
+        let held = store.load().await.unwrap().unwrap();
+        let rejection = held.refresh_rejected.expect("recorded in the store");
+        assert_eq!(rejection.status, 400);
+        assert_eq!(held.refresh_token.expose_secret(), OLD_REFRESH);
+
+        // Another process sharing the store does not try the dead token.
+        let second = managed_client(&server.uri(), Arc::new(store.clone()));
+        for _ in 0..50 {
+            second.validate_token_points().send().await.unwrap();
+        }
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+        assert!(
+            second
+                .token_manager()
+                .unwrap()
+                .health()
+                .unwrap_err()
+                .needs_person()
+        );
+        assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 350);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_refused_refresh_token_with_an_expired_access_token_fails_fast_and_new_tokens_heal_it() {
+    within(async {
+        let server = MockServer::start().await;
+        refresh_answers(
+            &server,
+            ResponseTemplate::new(401).set_body_json(json!({ "error": "invalid refresh token" })),
+        )
+        .await;
+        validate_accepts(&server, NEW_ACCESS).await;
+        let store = MemoryTokenStore::new(expiring_in(-1));
+        let client = managed_client(&server.uri(), Arc::new(store.clone()));
+
+        for _ in 0..30 {
+            match client.validate_token_points().send().await {
+                Err(Error::Auth {
+                    source: AuthError::NeedsPerson(NeedsPerson::RefreshRejected { .. }),
+                    ..
+                }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+        assert!(requests_to(&server, TOKEN_PATH).await.is_empty());
+
+        // A person seeds new tokens; the client picks them up within ten
+        // seconds, without a refresh.
+        store
+            .save(StoredTokens::new(
+                Secret::new(NEW_ACCESS),
+                Some(EpochMillis(now_ms() + DAY_MS)),
+                Secret::new(NEW_REFRESH),
+                None,
+            ))
+            .await
+            .unwrap();
+        let healed = loop {
+            if client.validate_token_points().send().await.is_ok() {
+                break true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        assert!(healed);
+        client.token_manager().unwrap().health().unwrap();
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+    })
+    .await
+}
+
+/// Runs the futures at once, each in a task, and returns their outputs.
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for future in futures {
+        set.spawn(future);
+    }
+    let mut outputs = Vec::new();
+    while let Some(output) = set.join_next().await {
+        outputs.push(output.unwrap());
+    }
+    outputs
+}
+
+// ---------------------------------------------------------------------------
+// A rotation that already counts as expiring does not start another.
+
+async fn refreshes_after_fifty_calls(rotated: Value) -> usize {
+    let server = MockServer::start().await;
+    refresh_answers(&server, ResponseTemplate::new(200).set_body_json(rotated)).await;
+    validate_accepts(&server, NEW_ACCESS).await;
+    let client = managed_client(
+        &server.uri(),
+        Arc::new(MemoryTokenStore::new(expiring_in(-1))),
+    );
+    for _ in 0..50 {
+        client.validate_token_points().send().await.unwrap();
+    }
+    requests_to(&server, REFRESH_PATH).await.len()
+}
+
+#[tokio::test]
+async fn a_lifetime_shorter_than_the_margin_does_not_make_every_call_refresh() {
+    within(async {
+        // A minute's lifetime, a five-minute margin.
+        let rotated = json!({ "access_token": NEW_ACCESS, "refresh_token": NEW_REFRESH,
+                              "expires_in": 60 });
+        assert_eq!(refreshes_after_fifty_calls(rotated).await, 1);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_expiry_sent_in_seconds_or_a_clock_ahead_does_not_make_every_call_refresh() {
+    within(async {
+        // Epoch seconds where milliseconds belong: 1970, already past.
+        let rotated = json!({ "access_token": NEW_ACCESS, "refresh_token": NEW_REFRESH,
+                              "access_token_expiry": now_ms() / 1000 });
+        assert_eq!(refreshes_after_fifty_calls(rotated).await, 1);
+        // A clock ahead of the vendor's by a day: the vendor's expiry in an
+        // hour is already past here.
+        let rotated = json!({ "access_token": NEW_ACCESS, "refresh_token": NEW_REFRESH,
+                              "access_token_expiry": now_ms() - DAY_MS + 3_600_000 });
+        assert_eq!(refreshes_after_fifty_calls(rotated).await, 1);
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// A rotation the store could not take never overwrites newer tokens.
+
+/// A memory store whose first save fails.
+#[derive(Debug, Clone)]
+struct FirstSaveFails {
+    inner: MemoryTokenStore,
+    failed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct FirstSaveFailsLease {
+    inner: Box<dyn TokenLease>,
+    failed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TokenStore for FirstSaveFails {
+    fn load(&self) -> StoreFuture<'_, Option<StoredTokens>> {
+        self.inner.load()
+    }
+
+    fn lock(&self) -> StoreFuture<'_, Box<dyn TokenLease>> {
+        let failed = self.failed.clone();
+        Box::pin(async move {
+            let inner = self.inner.lock().await?;
+            Ok(Box::new(FirstSaveFailsLease { inner, failed }) as Box<dyn TokenLease>)
+        })
+    }
+
+    fn location(&self) -> String {
+        "first save fails".into()
+    }
+}
+
+impl TokenLease for FirstSaveFailsLease {
+    fn tokens(&self) -> Option<&StoredTokens> {
+        self.inner.tokens()
+    }
+
+    fn reload(&mut self) -> StoreFuture<'_, Option<StoredTokens>> {
+        self.inner.reload()
+    }
+
+    fn save(self: Box<Self>, tokens: StoredTokens) -> StoreFuture<'static, ()> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(StoreError {
+                    location: "first save fails".into(),
+                    message: "disk full".into(),
+                })
+            });
+        }
+        self.inner.save(tokens)
+    }
+
+    fn release(self: Box<Self>) -> StoreFuture<'static, ()> {
+        self.inner.release()
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_the_store_could_not_take_is_saved_later_but_never_over_newer_tokens() {
+    within(async {
+        const SEEDED_ACCESS: &str = "seeded-by-a-person-access-2d7c";
+        const SEEDED_REFRESH: &str = "seeded-by-a-person-refresh-6a1b";
+        let server = MockServer::start().await;
+        mount_refresh(&server, Duration::ZERO).await;
+        validate_accepts(&server, SEEDED_ACCESS).await;
+        let memory = MemoryTokenStore::new(expiring_in(-1));
+        let store = FirstSaveFails {
+            inner: memory.clone(),
+            failed: Arc::default(),
+        };
+        let client = managed_client(&server.uri(), Arc::new(store));
+
+        // The vendor rotated the tokens, the store could not take them.
+        match client.validate_token_points().send().await {
+            Err(Error::Auth {
+                source: AuthError::Transient(TransientAuth::Store(_)),
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // Meanwhile a person (or another replica) stores newer tokens.
+        memory
+            .save(StoredTokens::new(
+                Secret::new(SEEDED_ACCESS),
+                Some(EpochMillis(now_ms() + DAY_MS)),
+                Secret::new(SEEDED_REFRESH),
+                None,
+            ))
+            .await
+            .unwrap();
+
+        client.validate_token_points().send().await.unwrap();
+
+        let held = memory.load().await.unwrap().unwrap();
+        assert_eq!(held.refresh_token.expose_secret(), SEEDED_REFRESH);
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+        let sent = &requests_to(&server, TOKEN_PATH).await[0];
+        assert_eq!(
+            sent.headers["authorization"],
+            format!("Bearer {SEEDED_ACCESS}").as_str()
+        );
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_rotation_the_store_could_not_take_is_saved_at_the_next_call() {
+    within(async {
+        let server = MockServer::start().await;
+        mount_refresh(&server, Duration::ZERO).await;
+        validate_accepts(&server, NEW_ACCESS).await;
+        let memory = MemoryTokenStore::new(expiring_in(-1));
+        let store = FirstSaveFails {
+            inner: memory.clone(),
+            failed: Arc::default(),
+        };
+        let client = managed_client(&server.uri(), Arc::new(store));
+
+        assert!(client.validate_token_points().send().await.is_err());
+        client.validate_token_points().send().await.unwrap();
+
+        assert_eq!(stored_refresh_token(&memory).await, NEW_REFRESH);
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
     })
     .await
 }

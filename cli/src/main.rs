@@ -719,11 +719,12 @@ async fn seed(cli: &Cli, client: &Client, replace: bool) -> Result<Value, String
         match client.validate_token_points().send().await {
             Ok(answer) => {
                 let answer = answer.into_inner();
+                // `as` saturates: a huge `expires_in` is the end of time.
                 let expiry = answer.access_token_expiry.or_else(|| {
                     answer
                         .expires_in
                         .filter(|seconds| *seconds > 0.0)
-                        .map(|seconds| EpochMillis(now_millis() + (seconds * 1000.0) as u64))
+                        .map(|seconds| EpochMillis::now().plus_seconds(seconds as u64))
                 });
                 (expiry, answer.refresh_token_expiry, true)
             }
@@ -736,12 +737,12 @@ async fn seed(cli: &Cli, client: &Client, replace: bool) -> Result<Value, String
                 ));
             }
         };
-    let tokens = StoredTokens {
+    let tokens = StoredTokens::new(
         access_token,
         access_token_expiry,
         refresh_token,
         refresh_token_expiry,
-    };
+    );
     store
         .save(tokens)
         .await
@@ -752,10 +753,4 @@ async fn seed(cli: &Cli, client: &Client, replace: bool) -> Result<Value, String
         "access_token_expiry": access_token_expiry,
         "refresh_token_expiry": refresh_token_expiry,
     }))
-}
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }

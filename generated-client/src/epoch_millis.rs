@@ -4,6 +4,7 @@
 //! readings (the overlay maps the fields to it; regen maps it here).
 
 use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -13,6 +14,24 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct EpochMillis(pub u64);
 
 impl EpochMillis {
+    /// Now, by this machine's clock: the one place the crate reads the wall
+    /// clock (0 before 1970).
+    pub fn now() -> Self {
+        Self(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |elapsed| {
+                    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+                }),
+        )
+    }
+
+    /// `seconds` after `self` (an `expires_in`), saturating: a huge number
+    /// of seconds is the end of time, not a panic.
+    pub fn plus_seconds(self, seconds: u64) -> Self {
+        Self(self.0.saturating_add(seconds.saturating_mul(1000)))
+    }
+
     /// The timestamp in milliseconds since the Unix epoch.
     pub fn as_millis(self) -> u64 {
         self.0

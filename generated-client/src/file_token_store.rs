@@ -249,12 +249,12 @@ mod tests {
     use crate::{EpochMillis, Secret};
 
     fn tokens(refresh: &str) -> StoredTokens {
-        StoredTokens {
-            access_token: Secret::new("access-secret"),
-            access_token_expiry: Some(EpochMillis(1_718_000_000_000)),
-            refresh_token: Secret::new(refresh),
-            refresh_token_expiry: None,
-        }
+        StoredTokens::new(
+            Secret::new("access-secret"),
+            Some(EpochMillis(1_718_000_000_000)),
+            Secret::new(refresh),
+            None,
+        )
     }
 
     #[tokio::test]

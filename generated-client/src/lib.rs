@@ -185,6 +185,8 @@ mod memory_token_store;
 mod origins;
 mod points_setters;
 #[cfg(feature = "postgres")]
+mod postgres_connection;
+#[cfg(feature = "postgres")]
 mod postgres_token_store;
 mod refresh_endpoint;
 mod request_values;
@@ -209,7 +211,12 @@ pub use generated::*;
 pub use memory_token_store::MemoryTokenStore;
 pub use origins::{OriginError, OriginOverrides};
 #[cfg(feature = "postgres")]
-pub use postgres_token_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore, postgres_server};
+pub use postgres_connection::{
+    ConnectError, DEFAULT_LEASE_TIMEOUT, PostgresTarget, SecretParam, describe_database_error,
+    postgres_server,
+};
+#[cfg(feature = "postgres")]
+pub use postgres_token_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore};
 pub use request_values::{
     Cancellation, EmailAddress, InvalidValue, Payout, PhoneNumber, Points, Recipient,
     TransactionId, User,
@@ -217,7 +224,9 @@ pub use request_values::{
 pub use routing::{Credential, Route};
 pub use secret::Secret;
 pub use token_manager::{ClientCredentials, TokenManager};
-pub use token_store::{StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore};
+pub use token_store::{
+    RefreshRejection, StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore,
+};
 
 /// The workspace README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

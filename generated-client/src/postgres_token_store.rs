@@ -3,23 +3,43 @@
 //! they already run.
 //!
 //! The lock is a transaction-scoped advisory lock
-//! (`pg_advisory_xact_lock`), keyed by the table and the token set's name: it
-//! is taken in a transaction, and released by its commit, its rollback, or the
-//! server when the holder's connection ends (a crash, a dropped lease). Saving
-//! writes the row and commits: durable when it returns.
+//! (`pg_advisory_xact_lock`), keyed by the table's identity (its OID, so
+//! `tokens` and `public.tokens` are one lock) and the token set's name: it is
+//! taken in a transaction, and released by its commit, its rollback, or the
+//! server when the holder's session ends — a crash, a dropped lease, or a
+//! holder that vanished mid-transaction, whose session the server ends after
+//! the lease timeout (`idle_in_transaction_session_timeout`, 60 s by
+//! default). Saving writes the row and commits: durable when it returns.
 //!
-//! The table is created when missing:
+//! The connection is made as [`PostgresTarget`] says: libpq's environment
+//! variables and password file fill what the URL leaves out, and a server
+//! off loopback is reached only through TLS unless the URL says
+//! `sslmode=disable`. No token ever reaches a log: tokio-postgres logs
+//! statement parameters at debug level, and the tokens are given to it as
+//! parameters that print as `<redacted>`.
+//!
+//! The table is created when it is missing (which needs the CREATE privilege
+//! on the schema); an existing one is used as it is, so a role with only
+//! `GRANT SELECT, INSERT, UPDATE ON xoxoday_reward_points_tokens TO app` can
+//! use a table its owner created:
 //!
 //! ```sql
-//! CREATE TABLE IF NOT EXISTS xoxoday_reward_points_tokens (
-//!     name                 text PRIMARY KEY,   -- the token set, `default` unless named
-//!     access_token         text NOT NULL,
-//!     access_token_expiry  bigint,             -- epoch ms; NULL when unknown
-//!     refresh_token        text NOT NULL,
-//!     refresh_token_expiry bigint,             -- epoch ms; NULL when unknown
-//!     updated_at           timestamptz NOT NULL DEFAULT now()
+//! CREATE TABLE xoxoday_reward_points_tokens (
+//!     name                    text PRIMARY KEY,   -- the token set, `default` unless named
+//!     access_token            text NOT NULL,
+//!     access_token_expiry     bigint,             -- epoch ms; NULL when unknown
+//!     refresh_token           text NOT NULL,
+//!     refresh_token_expiry    bigint,             -- epoch ms; NULL when unknown
+//!     updated_at              timestamptz NOT NULL DEFAULT now(),
+//!     refreshed_at            bigint,             -- epoch ms of the rotation; NULL from the dashboard
+//!     refresh_rejected_at     bigint,             -- the vendor refused refresh_token then
+//!     refresh_rejected_status integer
 //! );
 //! ```
+//!
+//! A table made by an earlier version lacks the last three columns: the
+//! store adds them when its role may (the table's owner), and otherwise
+//! stops, printing the `ALTER TABLE` for the owner to run.
 //!
 //! The table holds live credentials: grant access to it as to a secret.
 //! Errors name the table and the server's SQLSTATE and message, never a
@@ -28,23 +48,33 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::{Client, Config, NoTls, Socket};
+use tokio_postgres::{Client, Config, Socket};
 
-use crate::token_store::{StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore};
+use crate::postgres_connection::{
+    ConnectError, PostgresTarget, SecretParam, describe_database_error,
+};
+use crate::token_store::{
+    RefreshRejection, StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore,
+};
 use crate::{EpochMillis, Secret};
 
 /// The table's default name.
 pub const DEFAULT_TOKEN_TABLE: &str = "xoxoday_reward_points_tokens";
 /// How long `lock` waits for another replica by default.
 const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// The columns this version added to the table, as `ALTER TABLE` adds them.
+const ADDED_COLUMNS: [(&str, &str); 3] = [
+    ("refreshed_at", "bigint"),
+    ("refresh_rejected_at", "bigint"),
+    ("refresh_rejected_status", "integer"),
+];
 
-type Connect = dyn Fn(Config) -> Pin<Box<dyn Future<Output = Result<Client, tokio_postgres::Error>> + Send>>
+type Connect = dyn Fn(PostgresTarget) -> Pin<Box<dyn Future<Output = Result<Client, ConnectError>> + Send>>
     + Send
     + Sync;
 
@@ -57,13 +87,14 @@ pub struct PostgresTokenStore {
 
 #[derive(Clone)]
 struct Shared {
-    config: Config,
+    target: PostgresTarget,
     connect: Arc<Connect>,
     table: String,
     token_set: String,
     lock_timeout: Duration,
-    /// One connection, opened on first use and again after a failure.
-    connection: Arc<Mutex<Option<Client>>>,
+    /// One connection, opened on first use and again after a failure, with
+    /// the table's OID (the lock's key).
+    connection: Arc<Mutex<Option<(Client, u32)>>>,
     /// What the messages call this store: the table, the token set, the
     /// server's host and database. Never the password.
     location: String,
@@ -80,25 +111,35 @@ impl fmt::Debug for PostgresTokenStore {
 
 impl PostgresTokenStore {
     /// A store on the server `url` describes (`postgres://user@host/db`, or
-    /// `host=/run/postgresql user=app dbname=app`), without TLS: for a server
-    /// on a socket, loopback or a private network. Use
-    /// [`PostgresTokenStore::with_tls`] otherwise.
+    /// `host=/run/postgresql user=app dbname=app`), with what it leaves out
+    /// taken from libpq's `PG…` environment variables and password file, so
+    /// the password need not be in it ([`PostgresTarget::from_url`]). A
+    /// server off loopback is reached through TLS.
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
-        let config = Config::from_str(url).map_err(|error| StoreError {
+        let target = PostgresTarget::from_url(url).map_err(|message| StoreError {
             location: "postgres".into(),
             // tokio-postgres names what is wrong, not the string.
-            message: format!("not a PostgreSQL connection string: {error}"),
+            message,
         })?;
-        Ok(Self::new(config))
+        Ok(Self::at(target))
     }
 
-    /// A store on the server `config` describes, without TLS.
+    /// A store on the server `config` describes, as it is: TLS off
+    /// loopback, plain text on a socket or loopback.
     pub fn new(config: Config) -> Self {
-        Self::with_tls(config, NoTls)
+        Self::at(PostgresTarget::new(config))
+    }
+
+    /// A store on `target`.
+    pub fn at(target: PostgresTarget) -> Self {
+        let connect: Arc<Connect> =
+            Arc::new(|target: PostgresTarget| Box::pin(async move { target.connect().await }));
+        Self::with_connect(target, connect)
     }
 
     /// A store on the server `config` describes, connecting through `tls`
-    /// (for example `postgres_native_tls::MakeTlsConnector`).
+    /// (another TLS backend than native-tls, or client certificates), for
+    /// every host.
     pub fn with_tls<T>(config: Config, tls: T) -> Self
     where
         T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
@@ -106,22 +147,18 @@ impl PostgresTokenStore {
         T::TlsConnect: Send,
         <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
     {
-        let connect: Arc<Connect> = Arc::new(move |config: Config| {
+        let connect: Arc<Connect> = Arc::new(move |target: PostgresTarget| {
             let tls = tls.clone();
-            Box::pin(async move {
-                let (client, connection) = config.connect(tls).await?;
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::warn!(%error, "token store connection ended");
-                    }
-                });
-                Ok(client)
-            })
+            Box::pin(async move { target.connect_through(tls).await })
         });
-        let location = location(&config, DEFAULT_TOKEN_TABLE, "default");
+        Self::with_connect(PostgresTarget::new(config), connect)
+    }
+
+    fn with_connect(target: PostgresTarget, connect: Arc<Connect>) -> Self {
+        let location = location(&target, DEFAULT_TOKEN_TABLE, "default");
         Self {
             shared: Arc::new(Shared {
-                config,
+                target,
                 connect,
                 table: DEFAULT_TOKEN_TABLE.into(),
                 token_set: "default".into(),
@@ -167,10 +204,19 @@ impl PostgresTokenStore {
         self.rebuilt(|shared| shared.lock_timeout = timeout)
     }
 
+    /// How long a replica may hold the lock without a statement before the
+    /// server ends its session and so releases the lock (default 60 s): a
+    /// replica that vanishes while it holds the lock (frozen, cut off by the
+    /// network) holds it no longer than this. It must be longer than a
+    /// refresh request's time limit.
+    pub fn lease_timeout(self, timeout: Duration) -> Self {
+        self.rebuilt(|shared| shared.target = shared.target.clone().lease_timeout(timeout))
+    }
+
     fn rebuilt(mut self, change: impl FnOnce(&mut Shared)) -> Self {
         let shared = Arc::make_mut(&mut self.shared);
         change(shared);
-        shared.location = location(&shared.config, &shared.table, &shared.token_set);
+        shared.location = location(&shared.target, &shared.table, &shared.token_set);
         // A connection opened for other settings is not reused.
         shared.connection = Arc::new(Mutex::new(None));
         self
@@ -178,29 +224,14 @@ impl PostgresTokenStore {
 }
 
 /// `postgres table T (token set S) on HOST/DB`: never a password.
-fn location(config: &Config, table: &str, token_set: &str) -> String {
+fn location(target: &PostgresTarget, table: &str, token_set: &str) -> String {
     format!(
         "postgres table {table} (token set {token_set:?}) on {}",
-        postgres_server(config)
+        target.server()
     )
 }
 
-/// `HOST/DATABASE` of a PostgreSQL configuration, for messages that say
-/// which database was meant: never the password or any other option.
-pub fn postgres_server(config: &Config) -> String {
-    use tokio_postgres::config::Host;
-    let host = match config.get_hosts().first() {
-        Some(Host::Tcp(host)) => host.clone(),
-        #[cfg(unix)]
-        Some(Host::Unix(path)) => path.display().to_string(),
-        None => "localhost".into(),
-    };
-    let database = config
-        .get_dbname()
-        .or(config.get_user())
-        .unwrap_or("postgres");
-    format!("{host}/{database}")
-}
+type Slot = OwnedMutexGuard<Option<(Client, u32)>>;
 
 impl Shared {
     fn error(&self, message: impl fmt::Display) -> StoreError {
@@ -213,71 +244,122 @@ impl Shared {
     /// The server's SQLSTATE and message, or the connection's failure; no
     /// detail (it can quote a row's values).
     fn database_error(&self, doing: &str, error: &tokio_postgres::Error) -> StoreError {
-        if let Some(db) = error.as_db_error() {
-            if db.code() == &tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE {
-                return self.error(format!(
-                    "another replica has held the lock for more than {} s",
-                    self.lock_timeout.as_secs_f64()
-                ));
-            }
+        if let Some(db) = error.as_db_error()
+            && db.code() == &tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE
+        {
             return self.error(format!(
-                "cannot {doing}: {} (SQLSTATE {})",
-                db.message(),
-                db.code().code()
+                "another replica has held the lock for more than {} s",
+                self.lock_timeout.as_secs_f64()
             ));
         }
-        let cause = std::error::Error::source(error)
-            .map(|cause| format!(": {cause}"))
-            .unwrap_or_default();
-        self.error(format!("cannot {doing}: {error}{cause}"))
+        self.error(format!(
+            "cannot {doing}: {}",
+            describe_database_error(error)
+        ))
     }
 
-    fn lock_key(&self) -> String {
-        format!("xoxoday-reward-points:{}:{}", self.table, self.token_set)
-    }
-
-    /// The connection, opened (and the table created) when there is none.
-    async fn connection(&self) -> Result<OwnedMutexGuard<Option<Client>>, StoreError> {
+    /// The connection (opened, and the table found or created, when there is
+    /// none) and the table's OID.
+    async fn connection(&self) -> Result<Slot, StoreError> {
         let mut slot = self.connection.clone().lock_owned().await;
-        if slot.as_ref().is_some_and(Client::is_closed) {
+        if slot.as_ref().is_some_and(|(client, _)| client.is_closed()) {
             *slot = None;
         }
         if slot.is_none() {
-            let client = (self.connect)(self.config.clone())
+            let client = (self.connect)(self.target.clone())
                 .await
-                .map_err(|error| self.database_error("connect", &error))?;
-            self.create_table(&client).await?;
-            *slot = Some(client);
+                .map_err(|error| self.error(format!("cannot connect: {error}")))?;
+            let table = self.table_oid(&client).await?;
+            *slot = Some((client, table));
         }
         Ok(slot)
     }
 
+    /// The table's OID, after creating the table when it is missing and
+    /// adding the columns an earlier version's table lacks.
+    async fn table_oid(&self, client: &Client) -> Result<u32, StoreError> {
+        let find = || async {
+            client
+                .query_one("SELECT to_regclass($1)::oid", &[&self.table])
+                .await
+                .map_err(|error| self.database_error("look for the table", &error))
+                .map(|row| row.get::<_, Option<u32>>(0))
+        };
+        let oid = match find().await? {
+            Some(oid) => oid,
+            None => {
+                self.create_table(client).await?;
+                find()
+                    .await?
+                    .ok_or_else(|| self.error("the table was created but cannot be found"))?
+            }
+        };
+        let present: Vec<String> = client
+            .query(
+                "SELECT attname::text FROM pg_attribute \
+                 WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+                &[&oid],
+            )
+            .await
+            .map_err(|error| self.database_error("read the table's columns", &error))?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let missing: Vec<String> = ADDED_COLUMNS
+            .iter()
+            .filter(|(name, _)| !present.iter().any(|column| column == name))
+            .map(|(name, kind)| format!("ADD COLUMN IF NOT EXISTS {name} {kind}"))
+            .collect();
+        if !missing.is_empty() {
+            let alter = format!("ALTER TABLE {} {}", self.table, missing.join(", "));
+            client.batch_execute(&alter).await.map_err(|error| {
+                self.error(format!(
+                    "the table lacks columns this version needs, and this role cannot add them \
+                     ({}): have the table's owner run `{alter}`",
+                    describe_database_error(&error)
+                ))
+            })?;
+        }
+        Ok(oid)
+    }
+
     async fn create_table(&self, client: &Client) -> Result<(), StoreError> {
         // Two replicas creating the table at once would collide: one at a
-        // time, under a lock of its own.
+        // time, under a lock of its own, and only when still missing.
         let sql = format!(
             "BEGIN;
-             SELECT pg_advisory_xact_lock(hashtextextended('xoxoday-reward-points:create:{table}', 0));
+             SELECT pg_advisory_xact_lock(hashtextextended('xoxoday-reward-points:create-table', 0));
              CREATE TABLE IF NOT EXISTS {table} (
-                 name                 text PRIMARY KEY,
-                 access_token         text NOT NULL,
-                 access_token_expiry  bigint,
-                 refresh_token        text NOT NULL,
-                 refresh_token_expiry bigint,
-                 updated_at           timestamptz NOT NULL DEFAULT now()
+                 name                    text PRIMARY KEY,
+                 access_token            text NOT NULL,
+                 access_token_expiry     bigint,
+                 refresh_token           text NOT NULL,
+                 refresh_token_expiry    bigint,
+                 updated_at              timestamptz NOT NULL DEFAULT now(),
+                 refreshed_at            bigint,
+                 refresh_rejected_at     bigint,
+                 refresh_rejected_status integer
              );
              COMMIT;",
             table = self.table
         );
-        client
-            .batch_execute(&sql)
-            .await
-            .map_err(|error| self.database_error("create the table", &error))
+        client.batch_execute(&sql).await.map_err(|error| {
+            self.error(format!(
+                "the table is missing and this role cannot create it ({}): create it as the \
+                 type's documentation shows, and grant this role SELECT, INSERT and UPDATE on it",
+                describe_database_error(&error)
+            ))
+        })
+    }
+
+    fn lock_key(&self, table: u32) -> String {
+        format!("xoxoday-reward-points:tokens:{table}:{}", self.token_set)
     }
 
     async fn read(&self, client: &Client) -> Result<Option<StoredTokens>, StoreError> {
         let sql = format!(
-            "SELECT access_token, access_token_expiry, refresh_token, refresh_token_expiry
+            "SELECT access_token, access_token_expiry, refresh_token, refresh_token_expiry,
+                    refreshed_at, refresh_rejected_at, refresh_rejected_status
              FROM {} WHERE name = $1",
             self.table
         );
@@ -288,12 +370,22 @@ impl Shared {
         let Some(row) = row else { return Ok(None) };
         let decode = |error: tokio_postgres::Error| self.database_error("read the tokens", &error);
         let millis = |value: Option<i64>| value.map(|ms| EpochMillis(ms.max(0) as u64));
-        Ok(Some(StoredTokens {
-            access_token: Secret::new(row.try_get::<_, String>(0).map_err(decode)?),
-            access_token_expiry: millis(row.try_get(1).map_err(decode)?),
-            refresh_token: Secret::new(row.try_get::<_, String>(2).map_err(decode)?),
-            refresh_token_expiry: millis(row.try_get(3).map_err(decode)?),
-        }))
+        let mut tokens = StoredTokens::new(
+            Secret::new(row.try_get::<_, String>(0).map_err(decode)?),
+            millis(row.try_get(1).map_err(decode)?),
+            Secret::new(row.try_get::<_, String>(2).map_err(decode)?),
+            millis(row.try_get(3).map_err(decode)?),
+        );
+        tokens.refreshed_at = millis(row.try_get(4).map_err(decode)?);
+        let rejected_at = millis(row.try_get(5).map_err(decode)?);
+        let rejected_status: Option<i32> = row.try_get(6).map_err(decode)?;
+        tokens.refresh_rejected = rejected_at.map(|at| RefreshRejection {
+            at,
+            status: rejected_status
+                .and_then(|status| u16::try_from(status).ok())
+                .unwrap_or(0),
+        });
+        Ok(Some(tokens))
     }
 }
 
@@ -301,7 +393,7 @@ impl TokenStore for PostgresTokenStore {
     fn load(&self) -> StoreFuture<'_, Option<StoredTokens>> {
         Box::pin(async move {
             let mut slot = self.shared.connection().await?;
-            let client = slot.as_ref().expect("connected above");
+            let (client, _) = slot.as_ref().expect("connected above");
             let tokens = self.shared.read(client).await;
             if tokens.is_err() {
                 *slot = None;
@@ -314,7 +406,7 @@ impl TokenStore for PostgresTokenStore {
         Box::pin(async move {
             let shared = self.shared.clone();
             let mut slot = shared.connection().await?;
-            let client = slot.as_ref().expect("connected above");
+            let (client, table) = slot.as_ref().expect("connected above");
             let begin = format!(
                 "BEGIN; SET LOCAL lock_timeout = '{}ms'",
                 shared.lock_timeout.as_millis().max(1)
@@ -324,7 +416,7 @@ impl TokenStore for PostgresTokenStore {
                 client
                     .execute(
                         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                        &[&shared.lock_key()],
+                        &[&shared.lock_key(*table)],
                     )
                     .await
             }
@@ -358,16 +450,21 @@ impl TokenStore for PostgresTokenStore {
 struct PostgresLease {
     shared: Arc<Shared>,
     /// `None` once the transaction has ended.
-    slot: Option<OwnedMutexGuard<Option<Client>>>,
+    slot: Option<Slot>,
     tokens: Option<StoredTokens>,
 }
 
 impl PostgresLease {
+    fn client(&self) -> &Client {
+        let slot = self.slot.as_ref().expect("a live lease holds a connection");
+        &slot.as_ref().expect("a lease holds a connection").0
+    }
+
     /// Ends the transaction with `sql` (COMMIT or ROLLBACK); on failure the
     /// connection is closed, which ends it on the server.
     async fn finish(mut self: Box<Self>, sql: &'static str, doing: &str) -> Result<(), StoreError> {
         let mut slot = self.slot.take().expect("a lease ends once");
-        let client = slot.as_ref().expect("a lease holds a connection");
+        let (client, _) = slot.as_ref().expect("a lease holds a connection");
         if let Err(error) = client.batch_execute(sql).await {
             *slot = None;
             return Err(self.shared.database_error(doing, &error));
@@ -383,9 +480,7 @@ impl TokenLease for PostgresLease {
 
     fn reload(&mut self) -> StoreFuture<'_, Option<StoredTokens>> {
         Box::pin(async move {
-            let slot = self.slot.as_ref().expect("a live lease holds a connection");
-            let client = slot.as_ref().expect("a lease holds a connection");
-            self.tokens = self.shared.read(client).await?;
+            self.tokens = self.shared.read(self.client()).await?;
             Ok(self.tokens.clone())
         })
     }
@@ -395,35 +490,40 @@ impl TokenLease for PostgresLease {
             let shared = self.shared.clone();
             let sql = format!(
                 "INSERT INTO {} (name, access_token, access_token_expiry, refresh_token,
-                                 refresh_token_expiry, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, now())
+                                 refresh_token_expiry, refreshed_at, refresh_rejected_at,
+                                 refresh_rejected_status, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
                  ON CONFLICT (name) DO UPDATE SET
                      access_token = EXCLUDED.access_token,
                      access_token_expiry = EXCLUDED.access_token_expiry,
                      refresh_token = EXCLUDED.refresh_token,
                      refresh_token_expiry = EXCLUDED.refresh_token_expiry,
+                     refreshed_at = EXCLUDED.refreshed_at,
+                     refresh_rejected_at = EXCLUDED.refresh_rejected_at,
+                     refresh_rejected_status = EXCLUDED.refresh_rejected_status,
                      updated_at = EXCLUDED.updated_at",
                 shared.table
             );
             let millis = |expiry: Option<EpochMillis>| {
                 expiry.map(|ms| i64::try_from(ms.as_millis()).unwrap_or(i64::MAX))
             };
-            let written = {
-                let slot = self.slot.as_ref().expect("a live lease holds a connection");
-                let client = slot.as_ref().expect("a lease holds a connection");
-                client
-                    .execute(
-                        &sql,
-                        &[
-                            &shared.token_set,
-                            &tokens.access_token.expose_secret(),
-                            &millis(tokens.access_token_expiry),
-                            &tokens.refresh_token.expose_secret(),
-                            &millis(tokens.refresh_token_expiry),
-                        ],
-                    )
-                    .await
-            };
+            let rejection = tokens.refresh_rejected;
+            let written = self
+                .client()
+                .execute(
+                    &sql,
+                    &[
+                        &shared.token_set,
+                        &SecretParam(&tokens.access_token),
+                        &millis(tokens.access_token_expiry),
+                        &SecretParam(&tokens.refresh_token),
+                        &millis(tokens.refresh_token_expiry),
+                        &millis(tokens.refreshed_at),
+                        &millis(rejection.map(|rejection| rejection.at)),
+                        &rejection.map(|rejection| i32::from(rejection.status)),
+                    ],
+                )
+                .await;
             if let Err(error) = written {
                 let mut lease = self;
                 if let Some(mut slot) = lease.slot.take() {

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use crate::answer_limit;
 use crate::error::DecodeProblem;
-use crate::token_manager::{ClientCredentials, now_millis};
+use crate::token_manager::ClientCredentials;
 use crate::token_store::StoredTokens;
 use crate::types::RefreshTokenBody;
 use crate::vendor_text::vendor_message;
@@ -64,7 +64,7 @@ impl RefreshEndpoint {
             "xoxoday_reward_points.refresh",
             status = tracing::field::Empty
         );
-        let sent_at = now_millis();
+        let sent_at = EpochMillis::now();
         let response = match self
             .http
             .post(self.url.clone())
@@ -124,7 +124,7 @@ impl RefreshEndpoint {
 }
 
 /// The tokens in a successful refresh answer, the refresh token first.
-fn rotated(bytes: &[u8], held: &StoredTokens, sent_at: u64) -> RefreshOutcome {
+fn rotated(bytes: &[u8], held: &StoredTokens, sent_at: EpochMillis) -> RefreshOutcome {
     let answer: Value = match serde_json::from_slice(bytes) {
         Ok(answer) => answer,
         Err(error) => {
@@ -150,26 +150,26 @@ fn rotated(bytes: &[u8], held: &StoredTokens, sent_at: u64) -> RefreshOutcome {
     let refresh_token_expiry = epoch_millis(answer.get("refresh_token_expiry"));
     let Some(access_token) = text("access_token") else {
         return RefreshOutcome::Rotated {
-            tokens: StoredTokens {
-                access_token: held.access_token.clone(),
-                access_token_expiry: Some(EpochMillis(0)),
+            tokens: StoredTokens::new(
+                held.access_token.clone(),
+                Some(EpochMillis(0)),
                 refresh_token,
                 refresh_token_expiry,
-            },
+            ),
             missing: Some("access_token"),
         };
     };
-    let access_token_expiry = epoch_millis(answer.get("access_token_expiry")).or_else(|| {
-        seconds(answer.get("expires_in"))
-            .map(|seconds| EpochMillis(sent_at.saturating_add(seconds.saturating_mul(1000))))
-    });
+    let access_token_expiry = epoch_millis(answer.get("access_token_expiry"))
+        .or_else(|| seconds(answer.get("expires_in")).map(|seconds| sent_at.plus_seconds(seconds)));
+    let mut tokens = StoredTokens::new(
+        access_token,
+        access_token_expiry,
+        refresh_token,
+        refresh_token_expiry,
+    );
+    tokens.refreshed_at = Some(sent_at);
     RefreshOutcome::Rotated {
-        tokens: StoredTokens {
-            access_token,
-            access_token_expiry,
-            refresh_token,
-            refresh_token_expiry,
-        },
+        tokens,
         missing: None,
     }
 }
@@ -200,16 +200,20 @@ mod tests {
     use crate::{EpochMillis, Secret};
 
     fn held() -> StoredTokens {
-        StoredTokens {
-            access_token: Secret::new("old-access"),
-            access_token_expiry: Some(EpochMillis(1)),
-            refresh_token: Secret::new("old-refresh"),
-            refresh_token_expiry: None,
-        }
+        StoredTokens::new(
+            Secret::new("old-access"),
+            Some(EpochMillis(1)),
+            Secret::new("old-refresh"),
+            None,
+        )
     }
 
     fn tokens_of(answer: serde_json::Value) -> (StoredTokens, Option<&'static str>) {
-        match rotated(answer.to_string().as_bytes(), &held(), 1_000_000) {
+        match rotated(
+            answer.to_string().as_bytes(),
+            &held(),
+            EpochMillis(1_000_000),
+        ) {
             RefreshOutcome::Rotated { tokens, missing } => (tokens, missing),
             other => panic!("expected the rotated tokens, got {other:?}"),
         }
@@ -254,9 +258,13 @@ mod tests {
 
     #[test]
     fn an_answer_without_a_refresh_token_is_passing_and_changes_nothing() {
-        let outcome = rotated(br#"{"access_token": "new-access"}"#, &held(), 0);
+        let outcome = rotated(
+            br#"{"access_token": "new-access"}"#,
+            &held(),
+            EpochMillis(0),
+        );
         assert!(matches!(outcome, RefreshOutcome::Unavailable { .. }));
-        let outcome = rotated(b"<html>", &held(), 0);
+        let outcome = rotated(b"<html>", &held(), EpochMillis(0));
         match outcome {
             RefreshOutcome::Unavailable { reason } => {
                 assert_eq!(reason, "the answer is not JSON at line 1 column 1")

@@ -23,26 +23,38 @@
 //! call goes out with the valid token, and refreshing backs off (1 s,
 //! doubling, at most 5 minutes). A 401 that a refresh did not cure does not
 //! start a refresh on every call: the next forced refresh waits, with the same
-//! backoff, until a call succeeds again.
+//! backoff, until a call succeeds again. A refresh token the vendor refused is
+//! recorded in the store ([`StoredTokens::refresh_rejected`]), and nobody
+//! sharing the store tries it again for 15 minutes, then 30, then at most
+//! once an hour; meanwhile calls go out with the access token while it is
+//! valid, an error-level event says a person must act, and
+//! [`TokenManager::health`] says so to whoever asks. A token is never due for
+//! refresh before half its lifetime has passed since it was rotated, so a
+//! rotation that already counts as expiring (a lifetime shorter than the
+//! margin, a clock ahead of the vendor's, an expiry sent in seconds) does not
+//! start another.
 //!
 //! **What can still be lost.** The vendor invalidates the old refresh token
 //! when it answers. If the process dies (or the network drops the answer)
 //! between the vendor's answer and the save, the new refresh token is lost
 //! and a person must make a new one. The window is kept as short as it can
 //! be: the answer's refresh token is taken first and saved before anything
-//! else is done with it.
+//! else is done with it. A rotation the store could not take is kept in
+//! memory, unused, and saved at the next step — unless the store meanwhile
+//! holds other tokens than the ones it was rotated from (a person seeded new
+//! ones): those are newer, and are never overwritten.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
 use crate::access_token::AccessToken;
 use crate::auth_error::{AuthError, NeedsPerson, TransientAuth};
 use crate::refresh_endpoint::{RefreshEndpoint, RefreshOutcome};
-use crate::token_store::{StoreError, StoredTokens, TokenStore};
+use crate::token_store::{RefreshRejection, StoreError, StoredTokens, TokenLease, TokenStore};
 use crate::{EpochMillis, Secret};
 
 /// The integration's credentials for refreshing tokens. `Debug` redacts the
@@ -55,10 +67,37 @@ pub struct ClientCredentials {
     pub client_secret: Secret,
 }
 
-/// The first pause after a failed refresh; it doubles with each failure.
-const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-/// The longest pause between refresh attempts.
-const BACKOFF_LONGEST: Duration = Duration::from_secs(300);
+/// Pauses that double from `first` up to `longest`.
+#[derive(Clone, Copy, Debug)]
+struct BackoffPolicy {
+    first: Duration,
+    longest: Duration,
+}
+
+impl BackoffPolicy {
+    /// The pause after `failures` failures (0: the first pause).
+    fn delay(self, failures: u32) -> Duration {
+        self.first
+            .saturating_mul(1 << failures.min(16))
+            .min(self.longest)
+    }
+}
+
+/// After a refresh that failed for a passing reason, and after a 401 that a
+/// refresh did not cure.
+const PASSING_FAILURE: BackoffPolicy = BackoffPolicy {
+    first: Duration::from_secs(1),
+    longest: Duration::from_secs(300),
+};
+/// After the vendor refused the refresh token: a handful of tries an hour
+/// at most, in case the refusal was the vendor's mistake.
+const REFUSED_REFRESH_TOKEN: BackoffPolicy = BackoffPolicy {
+    first: Duration::from_secs(15 * 60),
+    longest: Duration::from_secs(60 * 60),
+};
+/// While a refused refresh token stands, how often the store is read again
+/// (without its lock) for tokens a person put there.
+const LOOK_AGAIN: Duration = Duration::from_secs(10);
 
 /// Holds the tokens, refreshes them in step with every other process sharing
 /// the store, and saves every rotation. Cheap to clone; clones share state.
@@ -87,15 +126,30 @@ struct State {
     tokens: Option<StoredTokens>,
     /// `tokens`' access token as a header, built once per token.
     bearer: Option<AccessToken>,
-    /// Rotated tokens the store has not taken yet: not used until it has.
-    unsaved: bool,
+    /// Rotated tokens the store has not taken yet (not used until it has),
+    /// and the refresh token they were rotated from.
+    unsaved_from: Option<Secret>,
     /// After refreshes that failed for a passing reason.
     refresh_backoff: Backoff,
     /// After refreshes forced by a 401.
     rejection_backoff: Backoff,
+    /// The vendor refused the refresh token `tokens` hold.
+    refused: Option<Refused>,
 }
 
-/// Exponential backoff: 1 s, 2 s, 4 s, … at most 5 minutes.
+/// A refresh token the vendor refused, and when to try it again.
+struct Refused {
+    refresh_token: Secret,
+    error: NeedsPerson,
+    /// No refresh with it before this.
+    not_before: Instant,
+    /// The store is read again for new tokens after this.
+    look_again: Instant,
+    /// How often it was refused in a row, here.
+    failures: u32,
+}
+
+/// A backoff's state: failures so far, and the end of the current pause.
 #[derive(Default)]
 struct Backoff {
     failures: u32,
@@ -110,12 +164,9 @@ impl Backoff {
             .filter(|wait| !wait.is_zero())
     }
 
-    fn arm(&mut self, now: Instant) {
-        let delay = BACKOFF_FIRST
-            .saturating_mul(1 << self.failures.min(16))
-            .min(BACKOFF_LONGEST);
-        self.not_before = Some(now + delay);
-        self.failures += 1;
+    fn arm(&mut self, now: Instant, policy: BackoffPolicy) {
+        self.not_before = now.checked_add(policy.delay(self.failures));
+        self.failures = self.failures.saturating_add(1);
     }
 
     fn reset(&mut self) {
@@ -127,7 +178,8 @@ impl Backoff {
 enum Step {
     /// Settled: the tokens to use, or `None` when a 401 stands.
     Done(Option<StoredTokens>),
-    /// An earlier rotation was just saved: start again.
+    /// An earlier rotation was just saved (or given up for newer tokens):
+    /// start again.
     Again,
 }
 
@@ -161,17 +213,20 @@ impl fmt::Debug for TokenManager {
     }
 }
 
-pub(crate) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or(0)
+/// The access token's expiry, unless it is one nothing can be read from: an
+/// expiry before the moment the token was made (an expiry sent in seconds,
+/// a clock far ahead of the vendor's). Such a token is used until the vendor
+/// answers 401.
+fn meaningful_expiry(tokens: &StoredTokens) -> Option<u64> {
+    let expiry = tokens.access_token_expiry?.as_millis();
+    match tokens.refreshed_at {
+        Some(made) if expiry <= made.as_millis() => None,
+        _ => Some(expiry),
+    }
 }
 
 fn expired(tokens: &StoredTokens) -> bool {
-    tokens
-        .access_token_expiry
-        .is_some_and(|expiry| now_millis() >= expiry.as_millis())
+    meaningful_expiry(tokens).is_some_and(|expiry| EpochMillis::now().as_millis() >= expiry)
 }
 
 impl TokenManager {
@@ -206,6 +261,21 @@ impl TokenManager {
         &self.shared.store
     }
 
+    /// `Ok` while the tokens can be kept fresh on their own;
+    /// `Err(AuthError::NeedsPerson)` once the vendor refused the refresh
+    /// token (here or in another process sharing the store). Calls go on
+    /// with the access token until it expires: a health check or an alert
+    /// can ask this, so that a person replaces the tokens before then.
+    pub fn health(&self) -> Result<(), AuthError> {
+        let state = self.shared.state();
+        match (&state.refused, &state.tokens) {
+            (Some(refused), Some(tokens)) if refused.refresh_token == tokens.refresh_token => {
+                Err(refused.error.clone().into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Refreshes now, whatever the access token's expiry, in step with every
     /// process sharing the store (an operator's `reward-points
     /// refresh-token`), and returns the new tokens.
@@ -221,8 +291,8 @@ impl TokenManager {
         {
             let state = self.shared.state();
             if let (Some(tokens), Some(bearer)) = (&state.tokens, &state.bearer)
-                && !state.unsaved
-                && self.shared.usable(tokens)
+                && state.unsaved_from.is_none()
+                && (self.shared.usable(tokens) || state.waiting_for_a_person(tokens))
             {
                 return Ok(bearer.clone());
             }
@@ -269,6 +339,19 @@ impl TokenManager {
     }
 }
 
+impl State {
+    /// A refused refresh token stands for `tokens`, whose access token is
+    /// still valid, and it is not yet time to read the store again: calls go
+    /// out with the access token.
+    fn waiting_for_a_person(&self, tokens: &StoredTokens) -> bool {
+        self.refused.as_ref().is_some_and(|refused| {
+            refused.refresh_token == tokens.refresh_token
+                && Instant::now() < refused.look_again
+                && !expired(tokens)
+        })
+    }
+}
+
 fn unreachable_stand(what: &str) -> AuthError {
     TransientAuth::RefreshUnavailable {
         reason: format!("internal error: {what} found no token"),
@@ -285,12 +368,19 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Not expiring within the margin (or of unknown expiry).
+    /// Not due for refresh: not expiring within the margin, or of unknown
+    /// expiry. The margin is at most half the token's lifetime when it is
+    /// known when the token was made.
     fn usable(&self, tokens: &StoredTokens) -> bool {
-        let margin = self.margin.as_millis() as u64;
-        tokens
-            .access_token_expiry
-            .is_none_or(|expiry| now_millis().saturating_add(margin) < expiry.as_millis())
+        let Some(expiry) = meaningful_expiry(tokens) else {
+            return true;
+        };
+        let margin = u64::try_from(self.margin.as_millis()).unwrap_or(u64::MAX);
+        let margin = match tokens.refreshed_at {
+            Some(made) => margin.min((expiry - made.as_millis()) / 2),
+            None => margin,
+        };
+        EpochMillis::now().as_millis().saturating_add(margin) < expiry
     }
 
     /// Whether `tokens` settle what `trigger` asked for, with no refresh.
@@ -302,13 +392,25 @@ impl Shared {
         }
     }
 
-    fn remember(&self, tokens: &StoredTokens, unsaved: bool) {
+    /// Takes `tokens` as the ones to use; `unsaved_from`: a rotation of ours
+    /// from that refresh token, which the store has not taken yet.
+    fn remember(&self, tokens: &StoredTokens, unsaved_from: Option<Secret>) {
         let mut state = self.state();
         if state.tokens.as_ref() != Some(tokens) {
-            state.bearer = Some(AccessToken::from_secret(&tokens.access_token));
+            if state.tokens.as_ref().map(|t| &t.access_token) != Some(&tokens.access_token) {
+                state.bearer = Some(AccessToken::from_secret(&tokens.access_token));
+            }
             state.tokens = Some(tokens.clone());
         }
-        state.unsaved = unsaved;
+        state.unsaved_from = unsaved_from;
+        if state
+            .refused
+            .as_ref()
+            .is_some_and(|refused| refused.refresh_token != tokens.refresh_token)
+        {
+            // New tokens: the refusal was about others.
+            state.refused = None;
+        }
     }
 
     fn bearer_for(&self, tokens: &StoredTokens) -> AccessToken {
@@ -333,17 +435,32 @@ impl Shared {
             {
                 let state = self.state();
                 if let Some(tokens) = &state.tokens
-                    && !state.unsaved
-                    && self.settles(&trigger, tokens)
+                    && state.unsaved_from.is_none()
+                    && (self.settles(&trigger, tokens)
+                        || (matches!(trigger, Trigger::Expiring)
+                            && state.waiting_for_a_person(tokens)))
                 {
                     return Ok(Some(tokens.clone()));
                 }
             }
-            // A cold start reads without the lock first.
-            if self.state().tokens.is_none()
-                && let Some(tokens) = self.store.load().await.map_err(store_failed)?
-            {
-                self.remember(&tokens, false);
+            // A cold start, or a refused refresh token that a person may
+            // have replaced meanwhile: read without the lock first.
+            let look = {
+                let state = self.state();
+                state.tokens.is_none()
+                    || (state.unsaved_from.is_none()
+                        && state
+                            .refused
+                            .as_ref()
+                            .is_some_and(|refused| Instant::now() >= refused.look_again))
+            };
+            if look && let Some(tokens) = self.store.load().await.map_err(store_failed)? {
+                if let Some(refused) = self.state().refused.as_mut() {
+                    let now = Instant::now();
+                    refused.look_again = now.checked_add(LOOK_AGAIN).unwrap_or(now);
+                }
+                self.remember(&tokens, None);
+                self.note_recorded_refusal(&tokens);
                 if self.settles(&trigger, &tokens) {
                     return Ok(Some(tokens));
                 }
@@ -355,24 +472,93 @@ impl Shared {
         }
     }
 
+    /// A refusal another process recorded in the store, for the refresh
+    /// token `tokens` hold: tried again only when its backoff has passed.
+    fn note_recorded_refusal(&self, tokens: &StoredTokens) {
+        let Some(rejection) = tokens.refresh_rejected else {
+            return;
+        };
+        let mut state = self.state();
+        if state
+            .refused
+            .as_ref()
+            .is_some_and(|refused| refused.refresh_token == tokens.refresh_token)
+        {
+            return;
+        }
+        let since = Duration::from_millis(
+            EpochMillis::now()
+                .as_millis()
+                .saturating_sub(rejection.at.as_millis()),
+        );
+        let now = Instant::now();
+        let wait = REFUSED_REFRESH_TOKEN.first.saturating_sub(since);
+        state.refused = Some(Refused {
+            refresh_token: tokens.refresh_token.clone(),
+            error: NeedsPerson::RefreshRejected {
+                status: rejection.status,
+                message: None,
+            },
+            not_before: now.checked_add(wait).unwrap_or(now),
+            look_again: now.checked_add(LOOK_AGAIN).unwrap_or(now),
+            failures: 1,
+        });
+        drop(state);
+        tracing::error!(
+            status = rejection.status,
+            "the vendor refused the stored refresh token (recorded in the store by another \
+             process); a new one must be made in the dashboard"
+        );
+    }
+
+    /// Decides a trigger without refreshing, while a refused refresh token
+    /// stands and its backoff has not passed: the access token while it is
+    /// valid (for an expiring one), else what the person must do.
+    fn while_refused(
+        &self,
+        trigger: &Trigger,
+        held: &StoredTokens,
+    ) -> Option<Result<Step, AuthError>> {
+        let state = self.state();
+        let now = Instant::now();
+        let refused = state
+            .refused
+            .as_ref()
+            .filter(|refused| refused.refresh_token == held.refresh_token)?;
+        if matches!(trigger, Trigger::Forced) || now >= refused.not_before {
+            return None;
+        }
+        let error = refused.error.clone();
+        Some(match trigger {
+            Trigger::Expiring if !expired(held) => Ok(Step::Done(Some(held.clone()))),
+            _ => Err(error.into()),
+        })
+    }
+
     /// Takes the lock and settles `trigger`.
     async fn step_under_lock(&self, trigger: &Trigger) -> Result<Step, AuthError> {
         let now = Instant::now();
-        let (refresh_wait, rejection_wait, known) = {
+        let (refresh_wait, rejection_wait, known, unsaved) = {
             let state = self.state();
             (
                 state.refresh_backoff.remaining(now),
                 state.rejection_backoff.remaining(now),
                 state.tokens.clone(),
+                state.unsaved_from.is_some(),
             )
         };
         // Backing off after failed refreshes, with a token still valid: use
         // it, and do not even take the lock.
         if let (Trigger::Expiring, Some(_), Some(tokens)) = (trigger, refresh_wait, &known)
             && !expired(tokens)
-            && !self.state().unsaved
+            && !unsaved
         {
             return Ok(Step::Done(Some(tokens.clone())));
+        }
+        if let Some(tokens) = known.as_ref().filter(|_| !unsaved)
+            && let Some(decided) = self.while_refused(trigger, tokens)
+        {
+            return decided;
         }
 
         let lease = match self.store.lock().await {
@@ -380,7 +566,7 @@ impl Shared {
             Err(error) => {
                 if let (Trigger::Expiring, Some(tokens)) = (trigger, &known)
                     && !expired(tokens)
-                    && !self.state().unsaved
+                    && !unsaved
                 {
                     tracing::warn!(%error, "token store unavailable; the access token is still valid");
                     return Ok(Step::Done(Some(tokens.clone())));
@@ -389,17 +575,8 @@ impl Shared {
             }
         };
 
-        // An earlier rotation the store did not take: it is newer than what
-        // the store holds (whose refresh token the vendor already killed).
-        let pending = {
-            let state = self.state();
-            state.unsaved.then(|| state.tokens.clone()).flatten()
-        };
-        if let Some(pending) = pending {
-            lease.save(pending.clone()).await.map_err(store_failed)?;
-            self.remember(&pending, false);
-            tracing::info!("rotated tokens saved to the store");
-            return Ok(Step::Again);
+        if unsaved {
+            return self.save_pending(lease).await;
         }
 
         let Some(held) = lease.tokens().cloned() else {
@@ -409,10 +586,15 @@ impl Shared {
             }
             .into());
         };
-        self.remember(&held, false);
+        self.remember(&held, None);
+        self.note_recorded_refusal(&held);
         if self.settles(trigger, &held) {
             lease.release().await.map_err(store_failed)?;
             return Ok(Step::Done(Some(held)));
+        }
+        if let Some(decided) = self.while_refused(trigger, &held) {
+            lease.release().await.map_err(store_failed)?;
+            return decided;
         }
         match trigger {
             Trigger::Expiring if refresh_wait.is_some() => {
@@ -432,33 +614,86 @@ impl Shared {
             _ => {}
         }
         if let Some(expired_at) = held.refresh_token_expiry
-            && now_millis() >= expired_at.as_millis()
+            && EpochMillis::now() >= expired_at
         {
             lease.release().await.map_err(store_failed)?;
             tracing::error!("refresh token expired; a new one must be made in the dashboard");
             return Err(NeedsPerson::RefreshTokenExpired { expired_at }.into());
         }
+        self.refresh(trigger, lease, held, now).await
+    }
 
+    /// An earlier rotation the store did not take: it is newer than what the
+    /// store holds (whose refresh token the vendor already killed) — unless
+    /// the store meanwhile holds other tokens than the ones it was rotated
+    /// from (a person seeded new ones), which are never overwritten.
+    async fn save_pending(&self, lease: Box<dyn TokenLease>) -> Result<Step, AuthError> {
+        let (pending, rotated_from) = {
+            let state = self.state();
+            (state.tokens.clone(), state.unsaved_from.clone())
+        };
+        let (Some(pending), Some(rotated_from)) = (pending, rotated_from) else {
+            lease.release().await.map_err(store_failed)?;
+            return Ok(Step::Again);
+        };
+        let store_moved_on = lease
+            .tokens()
+            .is_some_and(|held| held.refresh_token != rotated_from);
+        if store_moved_on {
+            let held = lease.tokens().cloned();
+            lease.release().await.map_err(store_failed)?;
+            tracing::warn!(
+                "the token store holds tokens written after this process rotated its own, which \
+                 it could not save: keeping the store's, and dropping this process's rotation"
+            );
+            match held {
+                Some(held) => self.remember(&held, None),
+                None => self.state().unsaved_from = None,
+            }
+            return Ok(Step::Again);
+        }
+        lease.save(pending.clone()).await.map_err(store_failed)?;
+        self.remember(&pending, None);
+        tracing::info!("rotated tokens saved to the store");
+        Ok(Step::Again)
+    }
+
+    /// Refreshes `held` under `lease` and settles `trigger` with the
+    /// outcome.
+    async fn refresh(
+        &self,
+        trigger: &Trigger,
+        lease: Box<dyn TokenLease>,
+        held: StoredTokens,
+        now: Instant,
+    ) -> Result<Step, AuthError> {
         match self.endpoint.refresh(&self.credentials, &held).await {
             RefreshOutcome::Rotated { tokens, missing } => {
                 if let Err(error) = lease.save(tokens.clone()).await {
                     // The old refresh token is already dead: keep the new one
                     // in memory, unused, and give it to the store next time.
-                    self.remember(&tokens, true);
+                    self.remember(&tokens, Some(held.refresh_token.clone()));
                     tracing::error!(%error, "rotated tokens could not be saved");
                     return Err(store_failed(error));
                 }
-                self.remember(&tokens, false);
+                self.remember(&tokens, None);
                 {
                     let mut state = self.state();
                     match missing {
                         None => state.refresh_backoff.reset(),
-                        Some(_) => state.refresh_backoff.arm(now),
+                        Some(_) => state.refresh_backoff.arm(now, PASSING_FAILURE),
                     }
                     if let Trigger::Rejected(_) = trigger {
-                        state.rejection_backoff.arm(now);
+                        state.rejection_backoff.arm(now, PASSING_FAILURE);
                         self.rejection_armed.store(true, Ordering::Relaxed);
                     }
+                }
+                if !self.usable(&tokens) && missing.is_none() {
+                    tracing::warn!(
+                        "the vendor's new access token already counts as expiring (its lifetime \
+                         is shorter than the refresh margin, or this clock is ahead of the \
+                         vendor's): it is used until the vendor refuses it"
+                    );
                 }
                 tracing::info!(
                     access_token_expiry = ?tokens.access_token_expiry.map(EpochMillis::as_millis),
@@ -470,25 +705,11 @@ impl Shared {
                 }
             }
             RefreshOutcome::Rejected { status, message } => {
-                // Another writer may have rotated it without the lock.
-                let mut lease = lease;
-                let again = lease.reload().await;
-                lease.release().await.map_err(store_failed)?;
-                if let Ok(Some(current)) = again
-                    && current.refresh_token != held.refresh_token
-                {
-                    self.remember(&current, false);
-                    return Ok(Step::Done(Some(current)));
-                }
-                tracing::error!(
-                    status,
-                    "the vendor refused the stored refresh token; a new one must be made in the dashboard"
-                );
-                Err(NeedsPerson::RefreshRejected { status, message }.into())
+                self.refused(trigger, lease, held, status, message).await
             }
             RefreshOutcome::Unavailable { reason } => {
                 lease.release().await.map_err(store_failed)?;
-                self.state().refresh_backoff.arm(now);
+                self.state().refresh_backoff.arm(now, PASSING_FAILURE);
                 tracing::warn!(%reason, "refresh failed; backing off");
                 if matches!(trigger, Trigger::Expiring) && !expired(&held) {
                     Ok(Step::Done(Some(held)))
@@ -496,6 +717,64 @@ impl Shared {
                     Err(TransientAuth::RefreshUnavailable { reason }.into())
                 }
             }
+        }
+    }
+
+    /// The vendor refused `held`'s refresh token: unless another writer
+    /// replaced it meanwhile, record the refusal in the store, back off, and
+    /// call for a person — while calls go on with a valid access token.
+    async fn refused(
+        &self,
+        trigger: &Trigger,
+        mut lease: Box<dyn TokenLease>,
+        held: StoredTokens,
+        status: u16,
+        message: Option<String>,
+    ) -> Result<Step, AuthError> {
+        // Another writer may have rotated it without the lock.
+        if let Ok(Some(current)) = lease.reload().await
+            && current.refresh_token != held.refresh_token
+        {
+            lease.release().await.map_err(store_failed)?;
+            self.remember(&current, None);
+            return Ok(Step::Done(Some(current)));
+        }
+        let mut marked = held.clone();
+        marked.refresh_rejected = Some(RefreshRejection {
+            at: EpochMillis::now(),
+            status,
+        });
+        if let Err(error) = lease.save(marked.clone()).await {
+            tracing::warn!(%error, "the refusal could not be recorded in the token store");
+        } else {
+            self.remember(&marked, None);
+        }
+        let error = NeedsPerson::RefreshRejected { status, message };
+        {
+            let mut state = self.state();
+            let now = Instant::now();
+            let failures = state
+                .refused
+                .as_ref()
+                .filter(|refused| refused.refresh_token == held.refresh_token)
+                .map_or(0, |refused| refused.failures);
+            state.refused = Some(Refused {
+                refresh_token: held.refresh_token.clone(),
+                error: error.clone(),
+                not_before: now
+                    .checked_add(REFUSED_REFRESH_TOKEN.delay(failures))
+                    .unwrap_or(now),
+                look_again: now.checked_add(LOOK_AGAIN).unwrap_or(now),
+                failures: failures.saturating_add(1),
+            });
+        }
+        tracing::error!(
+            status,
+            "the vendor refused the stored refresh token; a new one must be made in the dashboard"
+        );
+        match trigger {
+            Trigger::Expiring if !expired(&held) => Ok(Step::Done(Some(marked))),
+            _ => Err(error.into()),
         }
     }
 }

@@ -22,8 +22,11 @@ use serde::{Deserialize, Serialize};
 use crate::{EpochMillis, Secret};
 
 /// The tokens a client needs to keep working: the access token, the refresh
-/// token and their expiries (epoch milliseconds). `Debug` redacts the tokens.
+/// token and their expiries (epoch milliseconds), and what the token manager
+/// records about them for the other processes sharing the store. `Debug`
+/// redacts the tokens. Made with [`StoredTokens::new`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StoredTokens {
     /// The bearer token calls are sent with.
     pub access_token: Secret,
@@ -36,6 +39,47 @@ pub struct StoredTokens {
     /// `None` when the vendor did not say; the refresh is then attempted.
     #[serde(default)]
     pub refresh_token_expiry: Option<EpochMillis>,
+    /// When a refresh made these tokens, by the clock of the process that
+    /// made it; `None` for tokens from the dashboard. A token is never due
+    /// for refresh before half its lifetime from here has passed, so a
+    /// lifetime shorter than the refresh margin, or a clock ahead of the
+    /// vendor's, cannot make every call refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_at: Option<EpochMillis>,
+    /// The vendor refused `refresh_token`: recorded by the process it was
+    /// refused to, so that the others sharing the store do not each try the
+    /// dead token again. Saving new tokens clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_rejected: Option<RefreshRejection>,
+}
+
+impl StoredTokens {
+    /// Tokens as the dashboard (or a refresh) gives them, with their
+    /// expiries when known.
+    pub fn new(
+        access_token: Secret,
+        access_token_expiry: Option<EpochMillis>,
+        refresh_token: Secret,
+        refresh_token_expiry: Option<EpochMillis>,
+    ) -> Self {
+        Self {
+            access_token,
+            access_token_expiry,
+            refresh_token,
+            refresh_token_expiry,
+            refreshed_at: None,
+            refresh_rejected: None,
+        }
+    }
+}
+
+/// The vendor's refusal of a refresh token, as the store records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRejection {
+    /// When the vendor refused it (the refused process's clock).
+    pub at: EpochMillis,
+    /// The HTTP status of the refusal.
+    pub status: u16,
 }
 
 /// Why the store could not be read, locked or written. Its text names the

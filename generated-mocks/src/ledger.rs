@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -94,9 +94,7 @@ pub(crate) fn lock(ledger: &Shared) -> MutexGuard<'_, Ledger> {
 }
 
 fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+    EpochMillis::now().as_millis()
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -127,12 +125,12 @@ fn unauthorized() -> Answer {
 impl Ledger {
     pub(crate) fn new(token_lifetime: Duration, revoke_replaced: bool) -> Shared {
         let now = now_millis();
-        let initial_tokens = StoredTokens {
-            access_token: Secret::new(STAND_IN_ACCESS_TOKEN),
-            access_token_expiry: Some(EpochMillis(now + millis(token_lifetime))),
-            refresh_token: Secret::new(STAND_IN_REFRESH_TOKEN),
-            refresh_token_expiry: Some(EpochMillis(now + millis(REFRESH_TOKEN_LIFETIME))),
-        };
+        let initial_tokens = StoredTokens::new(
+            Secret::new(STAND_IN_ACCESS_TOKEN),
+            Some(EpochMillis(now + millis(token_lifetime))),
+            Secret::new(STAND_IN_REFRESH_TOKEN),
+            Some(EpochMillis(now + millis(REFRESH_TOKEN_LIFETIME))),
+        );
         Arc::new(Mutex::new(Ledger {
             balances: HashMap::new(),
             phones: HashMap::new(),

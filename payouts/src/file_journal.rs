@@ -258,8 +258,8 @@ impl Journal for FileJournal {
                              as the record of what was sent",
                             header.file,
                             header.rows,
-                            &header.sha256[..12.min(header.sha256.len())],
-                            &wanted.sha256[..12],
+                            header.sha256.chars().take(12).collect::<String>(),
+                            wanted.sha256.chars().take(12).collect::<String>(),
                             state.attempts.len()
                         )));
                     }

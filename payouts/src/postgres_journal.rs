@@ -21,8 +21,8 @@
 
 use std::collections::BTreeMap;
 
-use tokio_postgres::{Client, Config, NoTls};
-use xoxoday_reward_points::postgres_server;
+use tokio_postgres::Client;
+use xoxoday_reward_points::{PostgresTarget, describe_database_error};
 
 use crate::journal::{Journal, JournalError, JournalFuture, RowRecord, RowState};
 use crate::payout_file::FileIdentity;
@@ -39,7 +39,9 @@ pub struct PostgresJournal {
 }
 
 impl PostgresJournal {
-    /// Connects to `url` and creates the tables when missing. `run` names
+    /// Connects to `url` (completed from libpq's environment variables and
+    /// password file; TLS off loopback, as `PostgresTarget` says) and
+    /// creates the tables when missing. `run` names
     /// the run: workers given the same name share it; `None` names it after
     /// the file (its name and SHA-256), so the same file is the same run.
     pub async fn connect(
@@ -48,9 +50,9 @@ impl PostgresJournal {
         run: Option<&str>,
         file: &FileIdentity,
     ) -> Result<Self, JournalError> {
-        let config: Config = url.parse().map_err(|error| JournalError {
+        let target = PostgresTarget::from_url(url).map_err(|message| JournalError {
             location: "postgres".into(),
-            message: format!("not a PostgreSQL connection string: {error}"),
+            message,
         })?;
         if !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(JournalError {
@@ -59,40 +61,49 @@ impl PostgresJournal {
             });
         }
         let run = run.map_or_else(
-            || format!("{}:{}", file.name, &file.sha256[..16]),
+            || {
+                let digest: String = file.sha256.chars().take(16).collect();
+                format!("{}:{digest}", file.name)
+            },
             str::to_owned,
         );
-        let location = format!(
-            "postgres {} table {table}, run {run}",
-            postgres_server(&config)
-        );
+        let location = format!("postgres {} table {table}, run {run}", target.server());
         let fail =
             |doing: &str, error: tokio_postgres::Error| database_error(&location, doing, &error);
-        let (client, connection) = config
-            .connect(NoTls)
+        let client = target.connect().await.map_err(|error| JournalError {
+            location: location.clone(),
+            message: format!("cannot connect: {error}"),
+        })?;
+        let exists = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+                &[&format!("{table}_runs"), &table],
+            )
             .await
-            .map_err(|error| fail("connect", error))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        // Two workers starting the same run at once would collide in
-        // `CREATE TABLE IF NOT EXISTS` (PostgreSQL checks the catalog before
-        // it locks it): one at a time, under an advisory lock of its own.
-        client
-            .batch_execute(&format!(
-                "BEGIN;
-                 SELECT pg_advisory_xact_lock(hashtextextended('xoxoday-reward-points:create:{table}', 0));
-                 CREATE TABLE IF NOT EXISTS {table}_runs (run TEXT PRIMARY KEY, file TEXT NOT NULL, \
-                 sha256 TEXT NOT NULL, rows BIGINT NOT NULL, \
-                 created_at TIMESTAMPTZ NOT NULL DEFAULT now());
-                 CREATE TABLE IF NOT EXISTS {table} (run TEXT NOT NULL, line BIGINT NOT NULL, \
-                 attempt INTEGER NOT NULL, email TEXT NOT NULL, points BIGINT NOT NULL, \
-                 state TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
-                 PRIMARY KEY (run, line));
-                 COMMIT;"
-            ))
-            .await
-            .map_err(|error| fail("create the journal's tables", error))?;
+            .map_err(|error| fail("look for the journal's tables", error))?
+            .get::<_, bool>(0);
+        if !exists {
+            // Two workers starting the same run at once would collide in
+            // `CREATE TABLE IF NOT EXISTS` (PostgreSQL checks the catalog
+            // before it locks it): one at a time, under an advisory lock of
+            // its own. Only when missing, so a role without CREATE can use
+            // tables made for it.
+            client
+                .batch_execute(&format!(
+                    "BEGIN;
+                     SELECT pg_advisory_xact_lock(hashtextextended('xoxoday-reward-points:create-table', 0));
+                     CREATE TABLE IF NOT EXISTS {table}_runs (run TEXT PRIMARY KEY, file TEXT NOT NULL, \
+                     sha256 TEXT NOT NULL, rows BIGINT NOT NULL, \
+                     created_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                     CREATE TABLE IF NOT EXISTS {table} (run TEXT NOT NULL, line BIGINT NOT NULL, \
+                     attempt INTEGER NOT NULL, email TEXT NOT NULL, points BIGINT NOT NULL, \
+                     state TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
+                     PRIMARY KEY (run, line));
+                     COMMIT;"
+                ))
+                .await
+                .map_err(|error| fail("create the journal's tables", error))?;
+        }
         Ok(Self {
             client,
             table: table.to_owned(),
@@ -109,22 +120,9 @@ impl PostgresJournal {
 /// The server's SQLSTATE and message, or the connection's failure; no
 /// detail (it can quote a row's values).
 fn database_error(location: &str, doing: &str, error: &tokio_postgres::Error) -> JournalError {
-    let message = match error.as_db_error() {
-        Some(db) => format!(
-            "cannot {doing}: {} (SQLSTATE {})",
-            db.message(),
-            db.code().code()
-        ),
-        None => {
-            let cause = std::error::Error::source(error)
-                .map(|cause| format!(": {cause}"))
-                .unwrap_or_default();
-            format!("cannot {doing}: {error}{cause}")
-        }
-    };
     JournalError {
         location: location.to_owned(),
-        message,
+        message: format!("cannot {doing}: {}", describe_database_error(error)),
     }
 }
 
@@ -162,8 +160,8 @@ impl Journal for PostgresJournal {
                         "the run was started with another version of the file ({name}, SHA-256 \
                          {}…; this one is {}…): a changed file cannot be matched to it row by \
                          row. Pay the rows still to pay from a new file under another run name",
-                        &sha256[..12.min(sha256.len())],
-                        &file.sha256[..12]
+                        sha256.chars().take(12).collect::<String>(),
+                        file.sha256.chars().take(12).collect::<String>()
                     ),
                 });
             }

@@ -55,20 +55,20 @@ pub const DAY_MS: u64 = 86_400_000;
 
 pub fn stored(access_valid: bool, refresh_valid: bool) -> StoredTokens {
     let now = now_ms();
-    StoredTokens {
-        access_token: Secret::new(OLD_ACCESS),
-        access_token_expiry: Some(EpochMillis(if access_valid {
+    StoredTokens::new(
+        Secret::new(OLD_ACCESS),
+        Some(EpochMillis(if access_valid {
             now + DAY_MS
         } else {
             now - 1000
         })),
-        refresh_token: Secret::new(OLD_REFRESH),
-        refresh_token_expiry: Some(EpochMillis(if refresh_valid {
+        Secret::new(OLD_REFRESH),
+        Some(EpochMillis(if refresh_valid {
             now + 30 * DAY_MS
         } else {
             now - 1000
         })),
-    }
+    )
 }
 
 pub fn fast_retries() -> RetryPolicy {
