@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::builder::TypedValueParser;
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde::Serialize;
 use serde_json::{Value, json};
 use xoxoday_reward_points::types::{CreateUserTokenBody, RefreshTokenBody};
 use xoxoday_reward_points::{
-    AccessToken, Cancellation, Client, Environment, EpochMillis, Error, FileTokenStore, Payout,
-    Recipient, Secret, StoredTokens, TokenStore, TransactionId, User,
+    AccessToken, Cancellation, Client, Environment, EpochMillis, Error, FileTokenStore, Operation,
+    Payout, Recipient, Secret, StoredTokens, TokenStore, TransactionId, User,
 };
 
 const AFTER_HELP: &str = "\
@@ -33,8 +34,9 @@ With --token-store PATH the tokens are read from that file and refreshed on thei
 step with every other process using the same file (each rotated refresh token is saved
 there first); XOXODAY_ACCESS_TOKEN is then ignored. Start a store with seed-token-store.
 
-send-points and cancel-points in a live environment (Production) ask for confirmation
-unless --yes is given. Tokens in answers are printed as <redacted> unless --show-token.
+A call that reaches a live host asks for confirmation, naming the host, unless --yes is
+given: every call in Production, and cancel-points and payout-undo in every environment
+(the vendor sends cancel points to Production's host from all of them). Tokens in answers are printed as <redacted> unless --show-token.
 
 Exit status: 0 done; 1 failed, nothing was done (or a refusal, a bad value, a usage
 error: 2); 3 partly done (a cancel where some credits were not cancelled; a payout run with
@@ -63,8 +65,15 @@ struct Cli {
 
     /// Keep the tokens in this file (or PostgreSQL database, given as a
     /// `postgres://` URL) and refresh them on their own, in step with every
-    /// other process using it.
-    #[arg(long, value_name = "PATH|URL", global = true)]
+    /// other process using it. A URL's password belongs in PGPASSWORD,
+    /// ~/.pgpass or XOXODAY_TOKEN_STORE, never on the command line.
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        global = true,
+        env = "XOXODAY_TOKEN_STORE",
+        hide_env_values = true
+    )]
     token_store: Option<String>,
 
     /// With a PostgreSQL --token-store: the table that holds the tokens
@@ -77,8 +86,14 @@ struct Cli {
     #[arg(long, global = true)]
     yes: bool,
 
-    /// Seconds before an attempt is abandoned.
-    #[arg(long, value_name = "SECONDS", default_value_t = 15, global = true)]
+    /// Seconds before an attempt is abandoned (1 to 3600).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 15,
+        global = true,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
     timeout: u64,
 
     /// Print tokens in answers instead of <redacted> (they grant access to
@@ -87,20 +102,74 @@ struct Cli {
     show_token: bool,
 
     /// Send one vendor origin to another, such as a local test server:
-    /// `https://accounts.xoxoday.com=http://127.0.0.1:8080`. Repeatable; or
-    /// several, space-separated, in XOXODAY_ORIGIN_OVERRIDES (what
-    /// `stand-in` prints).
-    #[arg(
-        long,
-        value_name = "VENDOR=REPLACEMENT",
-        global = true,
-        env = "XOXODAY_ORIGIN_OVERRIDES",
-        value_delimiter = ' '
-    )]
+    /// `https://accounts.xoxoday.com=http://127.0.0.1:8080`. Repeatable.
+    /// Without it, XOXODAY_ORIGIN_OVERRIDES (what `stand-in` prints:
+    /// several, separated by spaces or newlines) applies, but never to a
+    /// live environment.
+    #[arg(long, value_name = "VENDOR=REPLACEMENT", global = true)]
     origin_override: Vec<String>,
 
     #[command(subcommand)]
     command: Command,
+
+    /// Which values were typed on the command line (not taken from the
+    /// environment).
+    #[arg(skip)]
+    typed: Typed,
+}
+
+/// Values typed on the command line, where `ps` shows them to everyone on
+/// the machine: a connection string there must not hold a password.
+#[derive(Clone, Copy, Debug, Default)]
+struct Typed {
+    token_store: bool,
+    journal: bool,
+}
+
+impl Typed {
+    fn of(matches: &ArgMatches) -> Self {
+        let typed = |matches: &ArgMatches, id: &str| {
+            matches.try_get_raw(id).is_ok_and(|value| value.is_some())
+                && matches.value_source(id) == Some(ValueSource::CommandLine)
+        };
+        let journal = matches
+            .subcommand()
+            .is_some_and(|(_, sub)| typed(sub, "journal"));
+        let token_store = typed(matches, "token_store")
+            || matches
+                .subcommand()
+                .is_some_and(|(_, sub)| typed(sub, "token_store"));
+        Self {
+            token_store,
+            journal,
+        }
+    }
+}
+
+/// Refuses a connection string typed on the command line that holds a
+/// password.
+fn no_password_typed(option: &str, variable: &str, location: &str) -> Result<(), String> {
+    #[cfg(feature = "postgres")]
+    if xoxoday_reward_points::PostgresTarget::names_a_password(location) {
+        return Err(format!(
+            "{option}: the connection string holds a password, which `ps` shows to everyone on \
+             this machine: put the password in PGPASSWORD or ~/.pgpass, or the whole string in \
+             {variable}; nothing was done"
+        ));
+    }
+    let _ = (option, variable, location);
+    Ok(())
+}
+
+/// Where `stand-in` tells this tool to send the vendor's origins.
+const ORIGIN_OVERRIDES_VARIABLE: &str = "XOXODAY_ORIGIN_OVERRIDES";
+
+/// Sends and cancels in flight: 1 to 256.
+fn concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(count @ 1..=256) => Ok(count),
+        _ => Err(format!("`{text}` is not a number from 1 to 256")),
+    }
 }
 
 /// `--env`'s values: the generated `Environment`s, by their slug.
@@ -187,8 +256,8 @@ enum Command {
         expiry_months: Option<u32>,
         #[command(flatten)]
         journal: JournalArgs,
-        /// Sends in flight at most.
-        #[arg(long, default_value_t = 16)]
+        /// Sends in flight at most (1 to 256).
+        #[arg(long, default_value_t = 16, value_parser = concurrency)]
         concurrency: usize,
         /// Every row's outcome, as JSON (or CSV for a .csv path); default:
         /// FILE.report.json.
@@ -215,8 +284,8 @@ enum Command {
         /// Which rows' credits: lines such as 12,40, or all.
         #[arg(long, value_name = "LINES|all", value_parser = payout::selection)]
         lines: xoxoday_reward_points_payouts::Selection,
-        /// Cancels in flight at most.
-        #[arg(long, default_value_t = 16)]
+        /// Cancels in flight at most (1 to 256).
+        #[arg(long, default_value_t = 16, value_parser = concurrency)]
         concurrency: usize,
         /// Every row's outcome, as JSON (or CSV); default: FILE.undo.json.
         #[arg(long, value_name = "PATH")]
@@ -253,8 +322,14 @@ enum Command {
 #[derive(clap::Args)]
 struct JournalArgs {
     /// The journal: a file (default FILE.journal) or a `postgres://` URL
-    /// that workers on several machines share.
-    #[arg(long, value_name = "PATH|URL")]
+    /// that workers on several machines share (its password in PGPASSWORD,
+    /// ~/.pgpass or XOXODAY_PAYOUT_JOURNAL, never on the command line).
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "XOXODAY_PAYOUT_JOURNAL",
+        hide_env_values = true
+    )]
     journal: Option<String>,
     /// With a PostgreSQL journal: its table (default
     /// reward_points_payout_journal).
@@ -305,7 +380,9 @@ impl From<Error> for Outcome {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    cli.typed = Typed::of(&matches);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -342,8 +419,16 @@ fn main() -> ExitCode {
 /// The commands with exit statuses of their own: payout runs and the
 /// stand-in. `None` for the others.
 async fn bulk(cli: &Cli) -> Option<ExitCode> {
-    let client = || client(cli).map_err(|message| fail(&message, payout::status::NOT_STARTED));
-    let confirm = |what: &str| confirm(cli, what);
+    let client = || {
+        if let Command::Payout { journal, .. } | Command::PayoutUndo { journal, .. } = &cli.command
+            && let Some(location) = &journal.journal
+            && cli.typed.journal
+        {
+            no_password_typed("--journal", "XOXODAY_PAYOUT_JOURNAL", location)?;
+        }
+        client(cli)
+    };
+    let client = || client().map_err(|message| fail(&message, payout::status::NOT_STARTED));
     Some(match &cli.command {
         Command::StandIn {
             port,
@@ -397,6 +482,7 @@ async fn bulk(cli: &Cli) -> Option<ExitCode> {
                     ..Default::default()
                 },
             };
+            let confirm = |what: &str| confirm(cli, &client, what, &[Operation::SendPoints]);
             payout::payout(&client, args, confirm).await
         }
         Command::PayoutUndo {
@@ -417,7 +503,7 @@ async fn bulk(cli: &Cli) -> Option<ExitCode> {
                 lines.clone(),
                 *concurrency,
                 report.as_deref(),
-                confirm,
+                |what: &str| confirm(cli, &client, what, &[Operation::CancelPoints]),
             )
             .await
         }
@@ -463,13 +549,18 @@ fn secret_from_env(name: &str) -> Result<Secret, String> {
 
 fn client(cli: &Cli) -> Result<Client, String> {
     let mut builder = Client::builder(cli.environment).timeout(Duration::from_secs(cli.timeout));
-    for rule in &cli.origin_override {
+    for rule in &origin_overrides(cli)? {
         let (vendor, replacement) = rule
             .split_once('=')
             .ok_or_else(|| format!("--origin-override `{rule}` is not VENDOR=REPLACEMENT"))?;
         builder = builder
             .origin_override(vendor, replacement)
             .map_err(|error| error.to_string())?;
+    }
+    if let Some(location) = &cli.token_store
+        && cli.typed.token_store
+    {
+        no_password_typed("--token-store", "XOXODAY_TOKEN_STORE", location)?;
     }
     builder = match &cli.token_store {
         // Seeding asks the vendor about the tokens it is given, not the store's.
@@ -490,6 +581,30 @@ fn client(cli: &Cli) -> Result<Client, String> {
         },
     };
     builder.build().map_err(|error| error.to_string())
+}
+
+/// The origin overrides of this run: those on the command line, else those
+/// of XOXODAY_ORIGIN_OVERRIDES (separated by any white space) — which never
+/// apply to a live environment silently.
+fn origin_overrides(cli: &Cli) -> Result<Vec<String>, String> {
+    if !cli.origin_override.is_empty() {
+        return Ok(cli.origin_override.clone());
+    }
+    let from_environment: Vec<String> = std::env::var(ORIGIN_OVERRIDES_VARIABLE)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if !from_environment.is_empty() && cli.environment.is_live() {
+        return Err(format!(
+            "{ORIGIN_OVERRIDES_VARIABLE} is set ({}), and would send {}'s calls and token \
+             elsewhere: unset it (`unset {ORIGIN_OVERRIDES_VARIABLE}`), or give each override \
+             with --origin-override for this run; nothing was sent",
+            from_environment.join(" "),
+            cli.environment.name()
+        ));
+    }
+    Ok(from_environment)
 }
 
 /// A file store, or a PostgreSQL store for a `postgres://` URL.
@@ -520,20 +635,47 @@ fn token_store(location: &str, table: Option<&str>) -> Result<Arc<dyn TokenStore
     )
 }
 
-/// Asks before sending or cancelling points in a live environment.
-fn confirm(cli: &Cli, what: &str) -> Result<(), String> {
-    if cli.yes || !cli.environment.is_live() {
+/// Asks before a call that reaches a live host: every call in a live
+/// environment (Production), and a call whose host is a live environment's
+/// from any environment (cancel points), naming the host.
+fn confirm(cli: &Cli, client: &Client, what: &str, operations: &[Operation]) -> Result<(), String> {
+    let environment = cli.environment;
+    let live = environment.is_live()
+        || operations
+            .iter()
+            .any(|operation| client.reaches_live_host(*operation));
+    if cli.yes || !live {
         return Ok(());
     }
+    let mut hosts: Vec<String> = operations
+        .iter()
+        .map(|operation| {
+            client
+                .destination(*operation)
+                .origin()
+                .ascii_serialization()
+        })
+        .collect();
+    hosts.dedup();
+    let hosts = hosts.join(", ");
+    let question = if environment.is_live() {
+        format!("{what} in {} (to {hosts})?", environment.name())
+    } else {
+        format!(
+            "{what} from {} goes to {hosts}, a live host where real points are, with this \
+             token (the vendor sends it there from every environment)?",
+            environment.name()
+        )
+    };
     let refused = || {
         format!(
-            "not confirmed, so nothing was done: {what} in {} needs `yes` (or --yes)",
-            cli.environment.name()
+            "not confirmed, so nothing was done: {what} in {} (to {hosts}) needs `yes` (or --yes)",
+            environment.name()
         )
     };
     // A closed or empty stdin (a script, CI) reads as no.
     let stdin = std::io::stdin();
-    eprint!("{what} in {}? Type yes to go on: ", cli.environment.name());
+    eprint!("{question} Type yes to go on: ");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
     let read = stdin
@@ -576,12 +718,32 @@ async fn answer(cli: &Cli) -> Result<Outcome, Outcome> {
     let done = |value: Result<Value, String>| value.map(Outcome::Done).map_err(Outcome::Failed);
     match &cli.command {
         Command::ValidateToken => {
+            confirm(
+                cli,
+                &client,
+                "Validate the token",
+                &[Operation::ValidateTokenPoints],
+            )?;
             let answer = client.validate_token_points().send().await?;
             done(json(&answer.into_inner()))
         }
-        Command::RefreshToken => done(refresh(&client).await),
-        Command::SeedTokenStore { replace } => done(seed(cli, &client, *replace).await),
+        Command::RefreshToken => {
+            confirm(
+                cli,
+                &client,
+                "Refresh the tokens",
+                &[Operation::RefreshToken],
+            )?;
+            done(refresh(&client).await)
+        }
+        Command::SeedTokenStore { replace } => {
+            let what = "Ask the vendor about the access token";
+            confirm(cli, &client, what, &[Operation::ValidateTokenPoints])?;
+            done(seed(cli, &client, *replace).await)
+        }
         Command::CreateUserToken { user_email } => {
+            let what = format!("Create a token for {user_email}");
+            confirm(cli, &client, &what, &[Operation::CreateUserToken])?;
             let body = CreateUserTokenBody::user_session(user_email);
             let answer = client.create_user_token().body(body).send().await?;
             done(json(&answer.into_inner()))
@@ -593,6 +755,9 @@ async fn answer(cli: &Cli) -> Result<Outcome, Outcome> {
                 (None, None) => unreachable!("clap requires one"),
             }
             .map_err(|invalid| invalid.to_string())?;
+            let whose = email.as_deref().or(phone.as_deref()).unwrap_or_default();
+            let what = format!("Fetch the points of {whose}");
+            confirm(cli, &client, &what, &[Operation::FetchPoints])?;
             let answer = client.fetch_points().user(user).send().await?;
             done(json(&answer.into_inner()))
         }
@@ -618,7 +783,8 @@ async fn answer(cli: &Cli) -> Result<Outcome, Outcome> {
                 payout = payout.expiry_months(*months).map_err(invalid)?;
             }
             let payout = payout.to(recipient);
-            confirm(cli, &format!("Send {points} points to {to_email}"))?;
+            let what = format!("Send {points} points to {to_email}");
+            confirm(cli, &client, &what, &[Operation::SendPoints])?;
             let answer = client.send_points().payout(payout).send().await?;
             done(json(&answer.into_inner()))
         }
@@ -626,7 +792,8 @@ async fn answer(cli: &Cli) -> Result<Outcome, Outcome> {
             let cancellation = Cancellation::of(unique_ids.iter().copied().map(TransactionId))
                 .map_err(|invalid| invalid.to_string())?;
             let ids: Vec<String> = unique_ids.iter().map(i64::to_string).collect();
-            confirm(cli, &format!("Cancel transaction(s) {}", ids.join(", ")))?;
+            let what = format!("Cancel transaction(s) {}", ids.join(", "));
+            confirm(cli, &client, &what, &[Operation::CancelPoints])?;
             let answer = match client
                 .cancel_points()
                 .transactions(cancellation)

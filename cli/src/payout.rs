@@ -59,24 +59,32 @@ pub fn selection(text: &str) -> Result<Selection, String> {
         .map_err(|_| format!("`{text}` is not `all` or lines such as 12,40,41"))
 }
 
+impl JournalChoice<'_> {
+    /// The journal's file for the payout file at `path`; `None` for a
+    /// PostgreSQL journal.
+    fn file(&self, path: &Path) -> Option<PathBuf> {
+        let postgres = self.location.is_some_and(|location| {
+            ["postgres://", "postgresql://"]
+                .iter()
+                .any(|s| location.starts_with(s))
+        });
+        (!postgres).then(|| {
+            self.location
+                .map_or_else(|| FileJournal::beside(path), PathBuf::from)
+        })
+    }
+}
+
 async fn open_journal(
     path: &Path,
     identity: &FileIdentity,
     choice: &JournalChoice<'_>,
 ) -> Result<Arc<dyn Journal>, String> {
-    let postgres = choice.location.is_some_and(|location| {
-        ["postgres://", "postgresql://"]
-            .iter()
-            .any(|s| location.starts_with(s))
-    });
-    if !postgres {
+    if let Some(journal) = choice.file(path) {
         if choice.table.is_some() || choice.run.is_some() {
             return Err("--journal-table and --run apply to a PostgreSQL --journal only".into());
         }
-        let path = choice
-            .location
-            .map_or_else(|| FileJournal::beside(path), PathBuf::from);
-        return FileJournal::open(&path)
+        return FileJournal::open(&journal)
             .map(|journal| Arc::new(journal) as Arc<dyn Journal>)
             .map_err(|error| error.to_string());
     }
@@ -216,7 +224,7 @@ impl Report {
         };
         if self.csv {
             let mut writer = csv::Writer::from_writer(Vec::new());
-            writer.write_record([
+            let cells = [
                 outcome.line.to_string(),
                 outcome.email.clone(),
                 outcome.points.to_string(),
@@ -226,7 +234,8 @@ impl Report {
                     .map(|id| id.to_string())
                     .unwrap_or_default(),
                 outcome.message.clone().unwrap_or_default(),
-            ])?;
+            ];
+            writer.write_record(cells.iter().map(|cell| no_formula(cell).into_owned()))?;
             out.write_all(&writer.into_inner().map_err(|e| e.into_error())?)?;
         } else {
             let separator = if self.first { "\n  " } else { ",\n  " };
@@ -246,6 +255,57 @@ impl Report {
         }
         Ok(())
     }
+}
+
+/// A cell a spreadsheet shows as text, never runs: one that would start a
+/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading
+/// `'`, as OWASP's rule on CSV injection has it.
+fn no_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// Refuses a report path that is the payout file or the journal: writing
+/// the report would destroy it.
+fn spared_by(report: &Path, file: &Path, journal: &JournalChoice<'_>) -> Result<(), String> {
+    let journal = journal.file(file);
+    let precious = [
+        ("the payout file", Some(file)),
+        ("the journal", journal.as_deref()),
+    ];
+    for (what, path) in precious {
+        if path.is_some_and(|path| same_file(report, path)) {
+            return Err(format!(
+                "--report {} is {what}, which writing the report would destroy: give another \
+                 path; nothing was sent",
+                report.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` name one file (by its identity when both exist: hard
+/// links and other spellings included).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        use std::os::unix::fs::MetadataExt;
+        return a.dev() == b.dev() && a.ino() == b.ino();
+    }
+    let canonical = |path: &Path| {
+        let parent = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::canonicalize(parent)
+            .ok()
+            .map(|parent| parent.join(path.file_name().unwrap_or_default()))
+    };
+    canonical(a).is_some() && canonical(a) == canonical(b)
 }
 
 fn display(report: &Path) -> Result<Arc<Display>, String> {
@@ -395,6 +455,12 @@ pub async fn payout(
         eprintln!("error: {message}");
         ExitCode::from(status::NOT_STARTED)
     };
+    let report = args
+        .report
+        .map_or_else(|| with_suffix(args.file, ".report.json"), Path::to_owned);
+    if let Err(message) = spared_by(&report, args.file, &args.journal) {
+        return failed(message);
+    }
     let file = match PayoutFile::open(args.file, args.defaults) {
         Ok(file) => file,
         Err(error) => return failed(error.to_string()),
@@ -410,9 +476,6 @@ pub async fn payout(
     )) {
         return failed(message);
     }
-    let report = args
-        .report
-        .map_or_else(|| with_suffix(args.file, ".report.json"), Path::to_owned);
     let display = match display(&report) {
         Ok(display) => display,
         Err(message) => return failed(message),
@@ -448,6 +511,10 @@ pub async fn undo(
         eprintln!("error: {message}");
         ExitCode::from(status::NOT_STARTED)
     };
+    let report = report.map_or_else(|| with_suffix(file_path, ".undo.json"), Path::to_owned);
+    if let Err(message) = spared_by(&report, file_path, &journal) {
+        return failed(message);
+    }
     // The file names the journal and the run; its rows are read from the
     // journal.
     let identity = match PayoutFile::identify(file_path) {
@@ -464,7 +531,6 @@ pub async fn undo(
     if let Err(message) = confirm(&format!("Cancel the credits of {}", file_path.display())) {
         return failed(message);
     }
-    let report = report.map_or_else(|| with_suffix(file_path, ".undo.json"), Path::to_owned);
     let display = match display(&report) {
         Ok(display) => display,
         Err(message) => return failed(message),

@@ -50,6 +50,32 @@ fn run_with(
     child.wait_with_output().unwrap()
 }
 
+/// The stand-in's local server for one vendor origin.
+fn local_origin_of(stand_in: &StandIn, vendor: &str) -> String {
+    stand_in
+        .vendor()
+        .origin_overrides()
+        .into_iter()
+        .find(|(origin, _)| origin == vendor)
+        .map(|(_, local)| local.trim_end_matches('/').to_owned())
+        .unwrap()
+}
+
+/// `reward-points ARGS` with only the environment `env` (no overrides on
+/// the command line), stdin closed.
+fn bare(env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reward-points"))
+        .args(args)
+        .env_remove("XOXODAY_ACCESS_TOKEN")
+        .env_remove("XOXODAY_ORIGIN_OVERRIDES")
+        .env_remove("XOXODAY_TOKEN_STORE")
+        .env_remove("XOXODAY_PAYOUT_JOURNAL")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn stdout_json(output: &Output) -> Value {
     assert!(
         output.status.success(),
@@ -179,12 +205,16 @@ async fn production_sends_need_confirmation() {
     let token = Some(STAND_IN_ACCESS_TOKEN);
     let production: Vec<&str> = ["--env", "production"].into_iter().chain(SEND).collect();
 
-    // No answer (a script, CI): nothing is sent.
+    // No answer (a script, CI): nothing is sent. The question names where
+    // the call really goes (here the override's local server).
     let refused = run(&stand_in, token, &production, "");
+    let host = local_origin_of(&stand_in, "https://accounts.xoxoday.com");
     assert_eq!(
         one_line_error(&refused),
-        "error: not confirmed, so nothing was done: Send 100 points to john.doe@example.com in \
-         Production needs `yes` (or --yes)"
+        format!(
+            "error: not confirmed, so nothing was done: Send 100 points to john.doe@example.com \
+             in Production (to {host}) needs `yes` (or --yes)"
+        )
     );
     assert_eq!(stand_in.balance("john.doe@example.com"), 0.0);
 
@@ -363,4 +393,139 @@ async fn seed_token_store_saves_the_dashboard_tokens_with_their_expiries_once() 
         "",
     ));
     assert_eq!(balance["data"]["user_balance"]["success"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overrides_left_in_the_shell_never_send_production_calls_elsewhere() {
+    let stand_in = StandIn::start().await;
+    // As `stand-in` prints them, with the stray white space of a copy.
+    let overrides: Vec<String> = stand_in
+        .vendor()
+        .origin_overrides()
+        .into_iter()
+        .map(|(vendor, local)| format!("{vendor}={local}"))
+        .collect();
+    let overrides = format!(" {} \n", overrides.join("  \n "));
+    let env = [
+        ("XOXODAY_ORIGIN_OVERRIDES", overrides.as_str()),
+        ("XOXODAY_ACCESS_TOKEN", STAND_IN_ACCESS_TOKEN),
+    ];
+    let production: Vec<&str> = ["--env", "production", "--yes"]
+        .into_iter()
+        .chain(SEND)
+        .collect();
+
+    let refused = bare(&env, &production);
+
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: XOXODAY_ORIGIN_OVERRIDES is set (https://"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(
+            "and would send Production's calls and token elsewhere: unset it (`unset \
+             XOXODAY_ORIGIN_OVERRIDES`), or give each override with --origin-override for this \
+             run; nothing was sent\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stand_in.requests_received(Operation::SendPoints), 0);
+
+    // In Sandbox they apply, white space and all.
+    let sandbox: Vec<&str> = SEND.to_vec();
+    stdout_json(&bare(&env, &sandbox));
+    assert_eq!(stand_in.requests_received(Operation::SendPoints), 1);
+}
+
+#[test]
+fn a_cancel_from_sandbox_asks_first_naming_productions_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("march.csv");
+    std::fs::write(&file, "name,email,points\nAnn,ann@example.com,1\n").unwrap();
+    let env = [("XOXODAY_ACCESS_TOKEN", "a-sandbox-token")];
+
+    // Nothing listens for these: a call that left would fail otherwise.
+    let cancel = bare(&env, &["cancel-points", "--unique-id", "5"]);
+    let undo = bare(
+        &env,
+        &["payout-undo", file.to_str().unwrap(), "--lines", "all"],
+    );
+
+    assert_eq!(
+        one_line_error(&cancel),
+        "error: not confirmed, so nothing was done: Cancel transaction(s) 5 in Sandbox (to \
+         https://accounts.xoxoday.com) needs `yes` (or --yes)"
+    );
+    let stderr = String::from_utf8(undo.stderr).unwrap();
+    assert_eq!(undo.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "error: not confirmed, so nothing was done: Cancel the credits of {} in Sandbox (to \
+             https://accounts.xoxoday.com) needs `yes` (or --yes)\n",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.starts_with("Cancel the credits of"),
+        "the question comes first: {stderr}"
+    );
+}
+
+#[test]
+fn huge_numbers_are_usage_errors() {
+    let cases: [&[&str]; 3] = [
+        &[
+            "payout",
+            "march.csv",
+            "--concurrency",
+            "99999999999999999999",
+        ],
+        &["payout", "march.csv", "--concurrency", "0"],
+        &["--timeout", "18446744073709551615", "validate-token"],
+    ];
+    for args in cases {
+        let output = bare(&[("XOXODAY_ACCESS_TOKEN", "t")], args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.starts_with("error: invalid value"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_password_never_goes_on_the_command_line() {
+    let url = "postgresql://app:hunter2@127.0.0.1:9/tokens";
+    let env = [
+        ("XOXODAY_CLIENT_ID", "id"),
+        ("XOXODAY_CLIENT_SECRET", "secret"),
+    ];
+    let typed = bare(&env, &["--token-store", url, "validate-token"]);
+    assert_eq!(
+        one_line_error(&typed),
+        "error: --token-store: the connection string holds a password, which `ps` shows to \
+         everyone on this machine: put the password in PGPASSWORD or ~/.pgpass, or the whole \
+         string in XOXODAY_TOKEN_STORE; nothing was done"
+    );
+    let journal = bare(
+        &[("XOXODAY_ACCESS_TOKEN", "t")],
+        &["payout", "march.csv", "--journal", url],
+    );
+    assert!(
+        String::from_utf8(journal.stderr)
+            .unwrap()
+            .starts_with("error: --journal: the connection string holds a password"),
+    );
+
+    // From the environment it is taken (and this server is not there).
+    let from_environment: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .chain([("XOXODAY_TOKEN_STORE", url)])
+        .collect();
+    let taken = bare(&from_environment, &["validate-token"]);
+    let error = one_line_error(&taken);
+    assert!(error.contains("cannot connect"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
 }

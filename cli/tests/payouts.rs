@@ -420,3 +420,106 @@ async fn two_workers_share_a_run_through_postgres_and_send_each_row_once() {
     );
     assert_eq!(server.requests_received(Operation::SendPoints), 300);
 }
+
+/// A send answered 202 or a redirect: the vendor may have credited it, so
+/// `send-points` exits 4 and a payout row is in doubt — never "refused",
+/// which `--retry-refused` would send again. No redirect is followed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_answered_202_or_302_is_in_doubt_and_never_sent_again() {
+    for status in [202, 302] {
+        let server =
+            StandInServer::start(0, Faults::none().undocumented_status(0.25, status).seed(3))
+                .await
+                .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = payout_file(dir.path(), 40);
+
+        let first = run(&server, &pay(&file, &[])).await;
+
+        let odd = server.fault_counts().undocumented_statuses;
+        assert!(odd > 0);
+        let stderr = String::from_utf8_lossy(&first.stderr);
+        assert_eq!(first.status.code(), Some(4), "{stderr}");
+        let summary: Value = serde_json::from_slice(&first.stdout).unwrap();
+        assert_eq!(summary["rows"]["in_doubt"].as_u64(), Some(odd), "{summary}");
+        assert!(summary["rows"].get("refused").is_none(), "{summary}");
+
+        let sends = server.requests_received(Operation::SendPoints);
+        let again = run(&server, &pay(&file, &["--retry-refused"])).await;
+        assert_eq!(again.status.code(), Some(4));
+        assert_eq!(server.requests_received(Operation::SendPoints), sends);
+        assert_eq!(credited_once(&server.credits()).len(), 40);
+        assert_eq!(server.fault_counts().redirects_followed, 0);
+
+        // One send from the command line: "maybe done", exit 4.
+        let all = StandInServer::start(0, Faults::none().undocumented_status(1.0, status))
+            .await
+            .unwrap();
+        let sent = run(
+            &all,
+            &[
+                "send-points",
+                "--sender-email",
+                "admin@example.com",
+                "--to-name",
+                "Ann",
+                "--to-email",
+                "ann@example.com",
+                "--amount",
+                "5",
+            ],
+        )
+        .await;
+        assert_eq!(sent.status.code(), Some(4));
+        let stderr = String::from_utf8_lossy(&sent.stderr);
+        assert!(
+            stderr.contains(&format!("the vendor answered HTTP {status}")),
+            "{stderr}"
+        );
+        assert_eq!(all.balance("ann@example.com"), 5.0);
+        assert_eq!(all.fault_counts().redirects_followed, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_csv_report_escapes_what_a_spreadsheet_would_run_and_spares_the_input() {
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("march.csv");
+    let text = "name,email,points\nAnn,=1+2@example.com,10\nBo,bo@example.com,20\n";
+    std::fs::write(&file, text).unwrap();
+    let journal = format!("{}.journal", file.display());
+
+    // A report over the input or the journal is refused before anything.
+    for precious in [file.to_str().unwrap(), journal.as_str()] {
+        let refused = run(&server, &pay(&file, &["--report", precious])).await;
+        assert_eq!(refused.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("which writing the report would destroy: give another path"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    assert_eq!(server.requests_received(Operation::SendPoints), 0);
+
+    let report = dir.path().join("report.csv");
+    let paid = run(
+        &server,
+        &pay(&file, &["--report", report.to_str().unwrap()]),
+    )
+    .await;
+    assert_eq!(paid.status.code(), Some(0));
+    let written = std::fs::read_to_string(&report).unwrap();
+    let mut reader = csv::Reader::from_reader(written.as_bytes());
+    let emails: Vec<String> = reader
+        .records()
+        .map(|record| record.unwrap()[1].to_owned())
+        .collect();
+    assert_eq!(emails.len(), 2);
+    assert!(
+        emails.contains(&"'=1+2@example.com".to_owned()),
+        "{written}"
+    );
+    assert!(emails.contains(&"bo@example.com".to_owned()), "{written}");
+}

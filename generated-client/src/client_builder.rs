@@ -201,6 +201,20 @@ impl ClientBuilder {
     }
 }
 
+/// The origins of every route in every live environment.
+fn live_origins() -> Vec<String> {
+    Environment::ALL
+        .into_iter()
+        .filter(|environment| environment.is_live())
+        .flat_map(|environment| {
+            crate::routes::ROUTES
+                .iter()
+                .filter_map(move |route| reqwest::Url::parse(&route.url(environment)).ok())
+        })
+        .map(|url| url.origin().ascii_serialization())
+        .collect()
+}
+
 /// Where the refresh call goes in `environment`, from the route table.
 fn refresh_url(environment: Environment, origins: &OriginOverrides) -> reqwest::Url {
     let route = Operation::RefreshToken.route();
@@ -234,6 +248,27 @@ impl Client {
             ..self.inner.clone()
         };
         Client::new_with_client(&self.baseurl, self.client.clone(), context)
+    }
+
+    /// Where a call of `operation` goes from this client: the route
+    /// table's URL in its environment, with the origin overrides applied.
+    pub fn destination(&self, operation: Operation) -> reqwest::Url {
+        let url = reqwest::Url::parse(&operation.route().url(self.inner.environment))
+            .expect("route URLs are checked by regen");
+        self.inner.origins.apply(url)
+    }
+
+    /// Whether a call of `operation` reaches a host where real points live:
+    /// a host of a live environment ([`Environment::is_live`]) that no
+    /// override sends to loopback. Cancel points reaches Production's host
+    /// from every environment, as the vendor documents.
+    pub fn reaches_live_host(&self, operation: Operation) -> bool {
+        let vendor = operation.route().url(self.inner.environment);
+        let Ok(vendor) = reqwest::Url::parse(&vendor) else {
+            return true;
+        };
+        let live = live_origins().contains(&vendor.origin().ascii_serialization());
+        live && !crate::origins::is_loopback(&self.destination(operation))
     }
 
     /// The token manager, for a client built with a token store.

@@ -84,7 +84,8 @@ fn parse_origin(text: &str) -> Result<Url, OriginError> {
     if bare { Ok(url) } else { Err(not_origin()) }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether `url`'s host is loopback (127.0.0.0/8, `[::1]`, `localhost`).
+pub(crate) fn is_loopback(url: &Url) -> bool {
     let host = url.host_str().unwrap_or_default();
     let ip = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost") || ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())

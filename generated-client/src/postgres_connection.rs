@@ -84,6 +84,12 @@ impl PostgresTarget {
         })))
     }
 
+    /// Whether the connection string `url` itself holds a password (which
+    /// a command line would show to everyone on the machine).
+    pub fn names_a_password(url: &str) -> bool {
+        Config::from_str(url).is_ok_and(|config| config.get_password().is_some())
+    }
+
     /// The server `config` describes, as it is (no environment read).
     pub fn new(config: Config) -> Self {
         let tls = tls_choice(&config);

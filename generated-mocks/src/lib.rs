@@ -33,5 +33,5 @@ mod vendor;
 pub use generated::*;
 pub use ledger::{Credit, RefreshCounts, STAND_IN_ACCESS_TOKEN, STAND_IN_REFRESH_TOKEN};
 pub use stand_in::{StandIn, StandInBuilder};
-pub use stand_in_server::{FaultCounts, Faults, LEDGER_PATH, StandInServer};
+pub use stand_in_server::{ELSEWHERE_PATH, FaultCounts, Faults, LEDGER_PATH, StandInServer};
 pub use vendor::MockVendor;

@@ -36,6 +36,8 @@ use crate::ledger::{self, Credit, Ledger, STAND_IN_ACCESS_TOKEN, Shared, VENDOR_
 
 /// The path that answers the ledger.
 pub const LEDGER_PATH: &str = "/stand-in/ledger";
+/// Where the stand-in's redirects point; it counts what reaches it.
+pub const ELSEWHERE_PATH: &str = "/stand-in/elsewhere";
 
 /// Faults the server injects into the points operations (fetch, send,
 /// cancel), each in a share of requests (0.0 to 1.0). Which requests is
@@ -49,6 +51,7 @@ pub struct Faults {
     retry_after_seconds: u64,
     server_errors: f64,
     dropped_answers: f64,
+    undocumented_status: (f64, u16),
     seed: u64,
 }
 
@@ -85,6 +88,15 @@ impl Faults {
         self
     }
 
+    /// This share of sends are credited, then answered with `status` and
+    /// no body: a status that says neither done nor not done (202 Accepted),
+    /// or a redirect (3xx) whose `Location` is [`ELSEWHERE_PATH`] on this
+    /// server, which counts what reaches it.
+    pub fn undocumented_status(mut self, share: f64, status: u16) -> Self {
+        self.undocumented_status = (share, status);
+        self
+    }
+
     /// The generator's seed (0 by default).
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -101,6 +113,10 @@ pub struct FaultCounts {
     pub server_errors: u64,
     /// Credited, then closed without an answer.
     pub dropped_answers: u64,
+    /// Credited, then answered with the undocumented status.
+    pub undocumented_statuses: u64,
+    /// Requests that reached [`ELSEWHERE_PATH`]: a redirect followed.
+    pub redirects_followed: u64,
 }
 
 struct State {
@@ -111,6 +127,10 @@ struct State {
     rate_limited: AtomicU64,
     server_errors: AtomicU64,
     dropped_answers: AtomicU64,
+    undocumented_statuses: AtomicU64,
+    redirects_followed: AtomicU64,
+    /// This server's origin, for the `Location` of its redirects.
+    origin: String,
     /// Where each operation is sent, from the route table.
     routes: Vec<Destination>,
 }
@@ -152,6 +172,9 @@ impl StandInServer {
             rate_limited: AtomicU64::new(0),
             server_errors: AtomicU64::new(0),
             dropped_answers: AtomicU64::new(0),
+            undocumented_statuses: AtomicU64::new(0),
+            redirects_followed: AtomicU64::new(0),
+            origin: format!("http://{address}"),
             routes: route_table(),
         });
         let serving = state.clone();
@@ -234,6 +257,8 @@ impl StandInServer {
             rate_limited: self.state.rate_limited.load(Ordering::Relaxed),
             server_errors: self.state.server_errors.load(Ordering::Relaxed),
             dropped_answers: self.state.dropped_answers.load(Ordering::Relaxed),
+            undocumented_statuses: self.state.undocumented_statuses.load(Ordering::Relaxed),
+            redirects_followed: self.state.redirects_followed.load(Ordering::Relaxed),
         }
     }
 }
@@ -318,6 +343,10 @@ async fn handle(
     if head.method == Method::GET && head.uri.path() == LEDGER_PATH {
         return Ok(json_answer(200, &ledger::lock(&state.ledger).view()));
     }
+    if head.uri.path() == ELSEWHERE_PATH {
+        state.redirects_followed.fetch_add(1, Ordering::Relaxed);
+        return Ok(json_answer(200, &json!({ "followed": true })));
+    }
     let fields: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let operation = state
         .routes
@@ -356,8 +385,32 @@ async fn handle(
             state.server_errors.fetch_add(1, Ordering::Relaxed);
             return Ok(json_answer(500, &json!({ "error": "stand-in fault" })));
         }
-        let dropped = operation == Operation::SendPoints
-            && roll < faults.rate_limited + faults.server_errors + faults.dropped_answers;
+        let before_odd = faults.rate_limited + faults.server_errors + faults.dropped_answers;
+        let dropped = operation == Operation::SendPoints && roll < before_odd;
+        let (odd_share, odd_status) = faults.undocumented_status;
+        if operation == Operation::SendPoints && !dropped && roll < before_odd + odd_share {
+            let bearer = bearer(&head.headers);
+            let request = ledger::Request {
+                bearer: bearer.as_deref(),
+                body: &body,
+            };
+            let credited = ledger::lock(&state.ledger).answer(operation, &request);
+            if credited.status != 200 {
+                return Ok(json_answer(credited.status, &credited.body));
+            }
+            state.undocumented_statuses.fetch_add(1, Ordering::Relaxed);
+            let mut answer = Response::new(Full::new(Bytes::new()));
+            *answer.status_mut() = StatusCode::from_u16(odd_status).unwrap_or(StatusCode::ACCEPTED);
+            if answer.status().is_redirection() {
+                let location = format!("{}{ELSEWHERE_PATH}", state.origin);
+                if let Ok(location) = hyper::header::HeaderValue::from_str(&location) {
+                    answer
+                        .headers_mut()
+                        .insert(hyper::header::LOCATION, location);
+                }
+            }
+            return Ok(answer);
+        }
         if dropped {
             let bearer = bearer(&head.headers);
             let request = ledger::Request {

@@ -432,7 +432,7 @@ async fn send_row(
             return;
         }
         tries += 1;
-        let attempt = seen.map_or(1, |seen| seen + 1);
+        let attempt = seen.map_or(1, |seen| seen.saturating_add(1));
         match shared
             .journal
             .transition(seen, record(row, attempt, RowState::Sending))

@@ -58,6 +58,20 @@ pub async fn undo_payouts(
             RowState::Sent {
                 transaction: Some(transaction),
             }
+            | RowState::CancelRefused { transaction, .. }
+                if *transaction <= 0 =>
+            {
+                let message = format!(
+                    "the journal's transaction id {transaction} is not one the vendor gives \
+                     (they are positive): the journal was edited or damaged; cancel it in the \
+                     dashboard"
+                );
+                done(outcome(RowStatus::NotCancellable, None, Some(message)));
+                continue;
+            }
+            RowState::Sent {
+                transaction: Some(transaction),
+            }
             | RowState::CancelRefused { transaction, .. } => *transaction,
             RowState::Cancelled { transaction } => {
                 done(outcome(RowStatus::Cancelled, Some(*transaction), None));
@@ -145,7 +159,7 @@ async fn cancel_one(
 ) -> Result<RowOutcome, JournalError> {
     let moved = |state| RowRecord {
         state,
-        attempt: record.attempt + 1,
+        attempt: record.attempt.saturating_add(1),
         ..record.clone()
     };
     let outcome = |status, message| RowOutcome {
@@ -155,6 +169,13 @@ async fn cancel_one(
         status,
         transaction: Some(transaction),
         message,
+    };
+    let Ok(cancellation) = Cancellation::of([TransactionId(transaction)]) else {
+        // Checked by the caller; nothing is recorded for a refused id.
+        return Ok(outcome(
+            RowStatus::NotCancellable,
+            Some(format!("transaction id {transaction} cannot be cancelled")),
+        ));
     };
     if !journal
         .transition(
@@ -167,11 +188,9 @@ async fn cancel_one(
     }
     let settled = |state| RowRecord {
         state,
-        attempt: record.attempt + 1,
+        attempt: record.attempt.saturating_add(1),
         ..record.clone()
     };
-    let cancellation = Cancellation::of([TransactionId(transaction)])
-        .expect("a journaled transaction id is positive");
     let answer = client
         .cancel_points()
         .transactions(cancellation)
@@ -206,7 +225,7 @@ async fn cancel_one(
     // Durable by the sync at the end of the undo (lost in a crash, the
     // cancel's intent stays: in doubt, the safe side).
     journal
-        .transition_soon(Some(record.attempt + 1), settled(state))
+        .transition_soon(Some(record.attempt.saturating_add(1)), settled(state))
         .await?;
     Ok(outcome(status, message))
 }
