@@ -274,6 +274,14 @@ enum Command {
         /// Send the rows the vendor refused again.
         #[arg(long)]
         retry_refused: bool,
+        /// Pay the file although another journal shows it (the same
+        /// content, under any name) paid before: its recipients are credited
+        /// again.
+        #[arg(long)]
+        pay_again: bool,
+        /// Pay a recipient who is on several rows once per row.
+        #[arg(long)]
+        allow_duplicates: bool,
     },
     /// Cancel the credits of a payout run, from its journal.
     PayoutUndo {
@@ -461,6 +469,8 @@ async fn bulk(cli: &Cli) -> Option<ExitCode> {
             resend_in_doubt,
             confirm_sent,
             retry_refused,
+            pay_again,
+            allow_duplicates,
         } => {
             let client = match client() {
                 Ok(client) => client,
@@ -479,6 +489,8 @@ async fn bulk(cli: &Cli) -> Option<ExitCode> {
                     resend_in_doubt: resend_in_doubt.clone().unwrap_or_default(),
                     confirm_sent: confirm_sent.clone().unwrap_or_default(),
                     retry_refused: *retry_refused,
+                    pay_again: *pay_again,
+                    allow_duplicate_recipients: *allow_duplicates,
                     ..Default::default()
                 },
             };

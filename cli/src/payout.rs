@@ -16,8 +16,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use xoxoday_reward_points::Client;
 use xoxoday_reward_points_payouts::{
-    FileIdentity, FileJournal, Journal, PayoutFile, Progress, RowOutcome, RowStatus, RunDefaults,
-    RunOptions, Selection, Stop, Summary, run_payouts, undo_payouts,
+    FileIdentity, FileJournal, Journal, PayoutFile, Plan, Progress, RowOutcome, RowStatus,
+    RunDefaults, RunOptions, Selection, Stop, Summary, plan_payouts, run_payouts, undo_payouts,
 };
 
 /// Exit statuses of a run, from the most to the least urgent.
@@ -419,8 +419,17 @@ fn finish(what: &str, summary: &Summary, display: &Display, report: &Path) -> Ex
         "{}",
         serde_json::to_string_pretty(summary).unwrap_or_default()
     );
-    let code = if summary.count(RowStatus::InDoubt) + summary.count(RowStatus::CancelInDoubt) > 0 {
+    if let Some(failure) = &summary.failure {
+        eprintln!(
+            "the run stopped part-way: {failure}; the sends in flight finished and are in the \
+             report: check the rows in doubt before running it again"
+        );
+    }
+    let in_doubt = summary.count(RowStatus::InDoubt) + summary.count(RowStatus::CancelInDoubt);
+    let code = if in_doubt > 0 || (summary.failure.is_some() && summary.claimed > 0) {
         status::IN_DOUBT
+    } else if summary.failure.is_some() {
+        status::NOT_STARTED
     } else if summary.interrupted || summary.stopped.is_some() {
         status::INCOMPLETE
     } else if summary.complete() {
@@ -469,11 +478,14 @@ pub async fn payout(
         Ok(journal) => journal,
         Err(message) => return failed(message),
     };
-    if let Err(message) = confirm(&format!(
-        "Pay the {} rows of {}",
-        file.identity().rows,
-        args.file.display()
-    )) {
+    // Everything that can refuse the run does so before anyone is asked.
+    let plan = match plan_payouts(&file, journal.as_ref(), &args.options).await {
+        Ok(plan) => plan,
+        Err(error) => return failed(error.to_string()),
+    };
+    let what = format!("Pay {} from {}", described(&plan), args.file.display());
+    eprintln!("{what}");
+    if let Err(message) = confirm(&what) {
         return failed(message);
     }
     let display = match display(&report) {
@@ -488,13 +500,47 @@ pub async fn payout(
         client.environment().name(),
         journal.location()
     );
-    match run_payouts(client, &file, journal, args.options, display.clone(), &stop).await {
+    let ran = run_payouts(client, &file, journal, args.options, display.clone(), &stop).await;
+    if file.changed_on_disk() {
+        eprintln!(
+            "warning: {} changed while the run went on: the run paid the rows as they were when \
+             it started, and the journal refuses the file as it is now",
+            args.file.display()
+        );
+    }
+    match ran {
         Ok(summary) => finish("payout run", &summary, &display, &report),
         Err(error) => {
             display.bar.abandon();
             failed(error.to_string())
         }
     }
+}
+
+/// `1,000 rows to 998 recipients, 50,500 points in all (12 already sent, 3
+/// in doubt)`.
+fn described(plan: &Plan) -> String {
+    let contents = &plan.contents;
+    let mut text = format!(
+        "{} row(s) to {} recipient(s), {} points in all",
+        contents.rows, contents.recipients, contents.points
+    );
+    let mut known = Vec::new();
+    for (count, what) in [
+        (plan.to_send, "to send"),
+        (plan.already_sent, "already sent"),
+        (plan.in_doubt, "in doubt"),
+        (plan.refused, "refused"),
+        (plan.cancelled, "cancelled"),
+    ] {
+        if count > 0 && plan.to_send != contents.rows {
+            known.push(format!("{count} {what}"));
+        }
+    }
+    if !known.is_empty() {
+        text.push_str(&format!(" ({})", known.join(", ")));
+    }
+    text
 }
 
 /// `reward-points payout-undo FILE --lines …`.

@@ -90,6 +90,25 @@ fn credited_once(credits: &[Credit]) -> BTreeMap<String, Credit> {
     by_email
 }
 
+/// The rows whose latest journal record is an intent without an outcome.
+fn sending_in_journal(file: &Path) -> BTreeSet<u64> {
+    let text = std::fs::read_to_string(format!("{}.journal", file.display())).unwrap_or_default();
+    let mut latest = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        // A line cut short by the kill is not a record.
+        let Ok(record) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let state = record["state"].as_str().unwrap_or_default().to_owned();
+        latest.insert(record["line"].as_u64().unwrap(), state);
+    }
+    latest
+        .into_iter()
+        .filter(|(_, state)| state == "sending")
+        .map(|(line, _)| line)
+        .collect()
+}
+
 fn joined(lines: &BTreeSet<u64>) -> String {
     lines
         .iter()
@@ -116,6 +135,8 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
     println!("kill moments from seed {seed} (PAYOUT_KILL_SEED={seed} repeats them)");
     let mut moments = fastrand::Rng::with_seed(seed);
 
+    let mut in_doubt_before = 0;
+    let mut most_in_doubt_per_kill = 0;
     for kill in 0..20 {
         let mut child = command(&server, &pay(&file, &[])).spawn().unwrap();
         let moment = Duration::from_millis(moments.u64(50..250));
@@ -131,7 +152,14 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
         );
         assert_eq!(status.code(), None, "the run ended before kill {kill}");
         credited_once(&server.credits());
+        // A crash leaves at most --concurrency (16) rows in doubt.
+        let in_doubt = sending_in_journal(&file).len();
+        let new = in_doubt - in_doubt_before;
+        assert!(new <= 16, "kill {kill} left {new} rows in doubt");
+        most_in_doubt_per_kill = most_in_doubt_per_kill.max(new);
+        in_doubt_before = in_doubt;
     }
+    println!("at most {most_in_doubt_per_kill} rows in doubt per kill");
 
     // A full run: what was credited is skipped, what was in flight at a kill
     // is in doubt, the rest is sent.
@@ -522,4 +550,273 @@ async fn the_csv_report_escapes_what_a_spreadsheet_would_run_and_spares_the_inpu
         "{written}"
     );
     assert!(emails.contains(&"bo@example.com".to_owned()), "{written}");
+}
+
+/// Credits per email, counting each.
+fn credit_counts(credits: &[Credit]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for credit in credits {
+        *counts.entry(credit.email.clone()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_edited_in_place_during_a_run_changes_nothing_the_run_sends() {
+    const ROWS: u64 = 2_000;
+    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(10)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), ROWS);
+    let child = command(&server, &pay(&file, &["--concurrency", "8"]))
+        .spawn()
+        .unwrap();
+
+    // A few rows in, an operator "fixes" line 1901 in place: it now repeats
+    // the recipient of line 2, who was paid already.
+    while server.credits().len() < 50 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited = text.replace(
+        "User 1900,user1900@example.com,1900,",
+        "User 1,user1@example.com,1,",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&file, &edited).unwrap();
+    let credited_at_edit = server.credits().len();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        credited_at_edit < 1_800,
+        "the edit came after line 1901 was sent ({credited_at_edit} credits): it proves nothing"
+    );
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // What was sent is what was checked: line 1901 as it was read.
+    let credits = credited_once(&server.credits());
+    assert_eq!(credits.len() as u64, ROWS);
+    assert!(credits.contains_key("user1900@example.com"));
+    assert!(
+        stderr.contains("changed while the run went on: the run paid the rows as they were"),
+        "{stderr}"
+    );
+    // The edited file is another version: its journal refuses it.
+    let again = run(&server, &pay(&file, &[])).await;
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("it was made for another version of the file"),
+        "{stderr}"
+    );
+    assert_eq!(server.credits().len() as u64, ROWS);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_file_under_another_name_is_not_paid_again_unless_asked() {
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 5);
+    assert_eq!(run(&server, &pay(&file, &[])).await.status.code(), Some(0));
+
+    // `cp march.csv march-final.csv`, then pay the copy.
+    let copy = dir.path().join("march-final.csv");
+    std::fs::copy(&file, &copy).unwrap();
+    let refused = run(&server, &pay(&copy, &[])).await;
+
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let journal = format!("{}.journal", file.display());
+    assert!(
+        stderr.starts_with("error: march-final.csv has the same content (SHA-256 ")
+            && stderr.contains(&format!("{journal} (file march.csv, started "))
+            && stderr.contains(" GMT, 5 row(s) recorded)")
+            && stderr.contains("run again with --pay-again"),
+        "{stderr}"
+    );
+    assert_eq!(server.credits().len(), 5);
+
+    // A copy elsewhere whose journal is kept beside the first one.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let far = elsewhere.path().join("april.csv");
+    std::fs::copy(&file, &far).unwrap();
+    let beside = dir.path().join("april.journal");
+    let refused = run(
+        &server,
+        &pay(&far, &["--journal", beside.to_str().unwrap()]),
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(&journal));
+
+    // Said on purpose: paid again.
+    let again = run(&server, &pay(&copy, &["--pay-again"])).await;
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        credit_counts(&server.credits())
+            .values()
+            .all(|count| *count == 2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recipient_on_two_rows_is_reported_before_anything_is_sent() {
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("march.csv");
+    std::fs::write(
+        &file,
+        "name,email,points\nAnn,ann@example.com,10\nBo,bo@example.com,20\nAnn L.,ANN@example.com,30\n",
+    )
+    .unwrap();
+
+    let refused = run(&server, &pay(&file, &[])).await;
+
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "error: 1 recipient(s) are on more than one row, and each row would be paid:\n  \
+         ann@example.com on lines 2, 4\nnothing was sent: remove the extra rows, or run again \
+         with --allow-duplicates to pay each row\n"
+    );
+    assert_eq!(server.requests_received(Operation::SendPoints), 0);
+
+    let allowed = run(&server, &pay(&file, &["--allow-duplicates"])).await;
+    assert_eq!(allowed.status.code(), Some(0));
+    assert_eq!(server.balance("ann@example.com"), 10.0);
+    assert_eq!(server.credits().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_whose_records_say_other_rows_stops_the_run() {
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 4);
+    let journal = dir.path().join("march.csv.journal");
+    // A run that stopped after line 3, whose journal someone edited.
+    let header = {
+        let first = run(&server, &pay(&file, &[])).await;
+        assert_eq!(first.status.code(), Some(0));
+        std::fs::read_to_string(&journal)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let forged = format!(
+        "{header}\n{}\n",
+        r#"{"line":3,"attempt":1,"email":"mallory@example.com","points":2,"name":"User 2","state":"sending"}"#
+    );
+    std::fs::write(&journal, forged).unwrap();
+    let sends = server.requests_received(Operation::SendPoints);
+
+    let refused = run(&server, &pay(&file, &[])).await;
+
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "recorded other rows than the file holds, so it cannot say what was sent of this \
+             file:\n  line 3: the file pays user2@example.com 2 points (User 2), which is not \
+             what the journal recorded for that line\nnothing was sent"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(server.requests_received(Operation::SendPoints), sends);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_confirmation_says_rows_recipients_points_and_the_host() {
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 3);
+    let mut args = vec!["--env", "production"];
+    let overrides: Vec<String> = server
+        .origin_overrides()
+        .into_iter()
+        .map(|(vendor, local)| format!("{vendor}={local}"))
+        .collect();
+    for rule in &overrides {
+        args.extend(["--origin-override", rule.as_str()]);
+    }
+    args.extend(pay(&file, &[]));
+    let mut command = command(&server, &args);
+    command.env_remove("XOXODAY_ORIGIN_OVERRIDES");
+
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let what = format!(
+        "Pay 3 row(s) to 3 recipient(s), 6 points in all from {}",
+        file.display()
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{what} in Production (to {})? Type yes to go on:",
+            server.origin()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(&format!(
+            "error: not confirmed, so nothing was done: {what} in Production (to {}) needs \
+             `yes` (or --yes)\n",
+            server.origin()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(server.requests_received(Operation::SendPoints), 0);
+}
+
+/// The runs table of a PostgreSQL journal shows earlier runs of the same
+/// content, whatever the run's name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_of_the_same_content_in_a_postgres_journal_is_not_paid_again_unless_asked() {
+    let url = std::env::var("XOXODAY_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "this test needs a PostgreSQL server: run it with `cargo xtask test`, which starts \
+             a throwaway one, or set XOXODAY_TEST_POSTGRES to a server's connection URL"
+        )
+    });
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 3);
+    let table = format!("payout_runs_test_{}", std::process::id());
+    let journal = |run: &'static str| -> Vec<String> {
+        ["--journal", &url, "--journal-table", &table, "--run", run]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let with = |extra: Vec<String>| {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let mut args: Vec<String> = pay(&file, &extra).into_iter().map(str::to_owned).collect();
+        args.push("--report".into());
+        args.push(dir.path().join("report.json").display().to_string());
+        args
+    };
+    let march = with(journal("march"));
+    let march: Vec<&str> = march.iter().map(String::as_str).collect();
+    assert_eq!(run(&server, &march).await.status.code(), Some(0));
+
+    let again = with(journal("march-again"));
+    let again: Vec<&str> = again.iter().map(String::as_str).collect();
+    let refused = run(&server, &again).await;
+
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("run march of postgres ")
+            && stderr.contains(&format!("table {table} (file march.csv, started 20"))
+            && stderr.contains("3 row(s) recorded)")
+            && stderr.contains("--pay-again"),
+        "{stderr}"
+    );
+    assert_eq!(server.credits().len(), 3);
 }

@@ -188,6 +188,8 @@ mod points_setters;
 mod postgres_connection;
 #[cfg(feature = "postgres")]
 mod postgres_token_store;
+#[cfg(test)]
+mod property_tests;
 mod refresh_endpoint;
 mod request_values;
 mod retry_after;
@@ -212,8 +214,8 @@ pub use memory_token_store::MemoryTokenStore;
 pub use origins::{OriginError, OriginOverrides};
 #[cfg(feature = "postgres")]
 pub use postgres_connection::{
-    ConnectError, DEFAULT_LEASE_TIMEOUT, PostgresTarget, SecretParam, describe_database_error,
-    postgres_server,
+    ConnectError, DEFAULT_LEASE_TIMEOUT, PostgresTarget, SecretParam, add_missing_columns,
+    describe_database_error, postgres_server,
 };
 #[cfg(feature = "postgres")]
 pub use postgres_token_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore};

@@ -195,6 +195,48 @@ impl fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
+/// Adds to `table` (which exists) the `columns` (name, SQL type) it lacks:
+/// a table made by an earlier version. A role that may not alter the table
+/// gets the `ALTER TABLE` its owner must run, as the error.
+pub async fn add_missing_columns(
+    client: &Client,
+    table: &str,
+    columns: &[(&str, &str)],
+) -> Result<(), String> {
+    let present: Vec<String> = client
+        .query(
+            "SELECT attname::text FROM pg_attribute \
+             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+            &[&table],
+        )
+        .await
+        .map_err(|error| {
+            format!(
+                "cannot read the columns of {table}: {}",
+                describe_database_error(&error)
+            )
+        })?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let missing: Vec<String> = columns
+        .iter()
+        .filter(|(name, _)| !present.iter().any(|column| column == name))
+        .map(|(name, kind)| format!("ADD COLUMN IF NOT EXISTS {name} {kind}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let alter = format!("ALTER TABLE {table} {}", missing.join(", "));
+    client.batch_execute(&alter).await.map_err(|error| {
+        format!(
+            "the table lacks columns this version needs, and this role cannot add them ({}): \
+             have the table's owner run `{alter}`",
+            describe_database_error(&error)
+        )
+    })
+}
+
 /// The server's SQLSTATE and message, or the connection's failure and its
 /// cause; never the server's detail (it can quote a row's values).
 pub fn describe_database_error(error: &tokio_postgres::Error) -> String {

@@ -56,7 +56,7 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, Config, Socket};
 
 use crate::postgres_connection::{
-    ConnectError, PostgresTarget, SecretParam, describe_database_error,
+    ConnectError, PostgresTarget, SecretParam, add_missing_columns, describe_database_error,
 };
 use crate::token_store::{
     RefreshRejection, StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore,
@@ -294,32 +294,9 @@ impl Shared {
                     .ok_or_else(|| self.error("the table was created but cannot be found"))?
             }
         };
-        let present: Vec<String> = client
-            .query(
-                "SELECT attname::text FROM pg_attribute \
-                 WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
-                &[&oid],
-            )
+        add_missing_columns(client, &self.table, &ADDED_COLUMNS)
             .await
-            .map_err(|error| self.database_error("read the table's columns", &error))?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        let missing: Vec<String> = ADDED_COLUMNS
-            .iter()
-            .filter(|(name, _)| !present.iter().any(|column| column == name))
-            .map(|(name, kind)| format!("ADD COLUMN IF NOT EXISTS {name} {kind}"))
-            .collect();
-        if !missing.is_empty() {
-            let alter = format!("ALTER TABLE {} {}", self.table, missing.join(", "));
-            client.batch_execute(&alter).await.map_err(|error| {
-                self.error(format!(
-                    "the table lacks columns this version needs, and this role cannot add them \
-                     ({}): have the table's owner run `{alter}`",
-                    describe_database_error(&error)
-                ))
-            })?;
-        }
+            .map_err(|message| self.error(message))?;
         Ok(oid)
     }
 

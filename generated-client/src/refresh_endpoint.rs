@@ -124,7 +124,7 @@ impl RefreshEndpoint {
 }
 
 /// The tokens in a successful refresh answer, the refresh token first.
-fn rotated(bytes: &[u8], held: &StoredTokens, sent_at: EpochMillis) -> RefreshOutcome {
+pub(crate) fn rotated(bytes: &[u8], held: &StoredTokens, sent_at: EpochMillis) -> RefreshOutcome {
     let answer: Value = match serde_json::from_slice(bytes) {
         Ok(answer) => answer,
         Err(error) => {

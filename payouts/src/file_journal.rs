@@ -15,14 +15,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::journal::{Journal, JournalError, JournalFuture, RowIndex, RowRecord};
+use crate::journal::{EarlierRun, Journal, JournalError, JournalFuture, RowIndex, RowRecord};
 use crate::payout_file::FileIdentity;
 
 /// The journal's first line.
@@ -32,7 +32,14 @@ struct Header {
     file: String,
     sha256: String,
     rows: u64,
+    /// When the run started (an HTTP date, UTC); absent in journals written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started: Option<String>,
 }
+
+/// The longest first line read when looking for journals among files.
+const LONGEST_HEADER: u64 = 4096;
 
 /// Told when a queued line is on disk (or why it is not).
 type Written = oneshot::Receiver<Result<(), String>>;
@@ -244,6 +251,7 @@ impl Journal for FileJournal {
                 file: file.name.clone(),
                 sha256: file.sha256.clone(),
                 rows: file.rows,
+                started: Some(httpdate::fmt_http_date(std::time::SystemTime::now())),
             };
             let queued = {
                 let mut state = self.lock();
@@ -276,6 +284,21 @@ impl Journal for FileJournal {
 
     fn records(&self) -> JournalFuture<'_, BTreeMap<u64, RowRecord>> {
         Box::pin(self.read_again(read_records))
+    }
+
+    fn earlier_runs<'a>(&'a self, file: &'a FileIdentity) -> JournalFuture<'a, Vec<EarlierRun>> {
+        let directory = self
+            .path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let (sha256, this) = (file.sha256.clone(), self.path.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || journals_in(&directory, &sha256, &this))
+                .await
+                .map_err(|error| self.error(error.to_string()))
+        })
     }
 
     fn index(&self) -> JournalFuture<'_, RowIndex> {
@@ -319,6 +342,63 @@ impl Journal for FileJournal {
             self.append(done).await
         })
     }
+}
+
+/// The file journals in `directory` of the content `sha256` that recorded
+/// some row, `except` the one at that path. Any file whose first line is a
+/// journal's header counts, whatever its name; what cannot be read is
+/// passed over.
+pub fn journals_in(directory: &Path, sha256: &str, except: &Path) -> Vec<EarlierRun> {
+    let except = std::fs::canonicalize(except).ok();
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    let mut found: Vec<EarlierRun> = entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+        .filter_map(|entry| {
+            let path = entry.path();
+            if except.is_some() && std::fs::canonicalize(&path).ok() == except {
+                return None;
+            }
+            let file = File::open(&path).ok()?;
+            let mut first = Vec::new();
+            BufReader::new(file.take(LONGEST_HEADER))
+                .read_until(b'\n', &mut first)
+                .ok()?;
+            let header: Header = serde_json::from_slice(&first).ok()?;
+            if header.sha256 != sha256 {
+                return None;
+            }
+            #[derive(Deserialize)]
+            struct Line {
+                line: u64,
+            }
+            let text = std::fs::read(&path).ok()?;
+            let rows_recorded = text
+                .split(|byte| *byte == b'\n')
+                .skip(1)
+                .filter_map(|record| serde_json::from_slice::<Line>(record).ok())
+                .map(|record| record.line)
+                .collect::<std::collections::BTreeSet<u64>>()
+                .len() as u64;
+            let started = header.started.or_else(|| {
+                let modified = entry.metadata().ok()?.modified().ok()?;
+                Some(format!(
+                    "before {} (last written)",
+                    httpdate::fmt_http_date(modified)
+                ))
+            });
+            (rows_recorded > 0).then(|| EarlierRun {
+                journal: path.display().to_string(),
+                file: header.file,
+                started: started.unwrap_or_else(|| "at an unknown time".into()),
+                rows_recorded,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.journal.cmp(&b.journal));
+    found
 }
 
 impl FileJournal {
@@ -379,6 +459,7 @@ mod tests {
             attempt,
             email: "ann@example.com".into(),
             points: 100,
+            name: Some("Ann".into()),
             state,
         }
     }

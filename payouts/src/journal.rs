@@ -102,7 +102,8 @@ impl std::fmt::Display for RowState {
     }
 }
 
-/// A row's latest record.
+/// A row's latest record: where it stands, and what the row held (so that a
+/// row is skipped or sent only when the file still says the same).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowRecord {
     /// The row's line in the file.
@@ -113,18 +114,58 @@ pub struct RowRecord {
     pub email: String,
     /// The points.
     pub points: u64,
+    /// The recipient's name (`None` in journals written before it was
+    /// recorded: such a record is matched on its email and points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Where it stands.
     #[serde(flatten)]
     pub state: RowState,
 }
 
-/// Each row's attempt and state, kept small: a credited row (most of a
-/// run) costs a few bytes, so a run of a large file holds its journal's
-/// index, not its rows.
+/// What a row holds, as a record and a checked row both tell it: compared
+/// through a fingerprint, so that the index stays small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowContent {
+    fingerprint: u64,
+    /// Whether the name is part of the fingerprint.
+    named: bool,
+}
+
+impl RowContent {
+    /// The content of a row holding `email`, `points` and `name`.
+    pub fn of(email: &str, points: u64, name: Option<&str>) -> Self {
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(email, points, name), &mut hasher);
+        Self {
+            fingerprint: std::hash::Hasher::finish(&hasher),
+            named: name.is_some(),
+        }
+    }
+
+    /// Whether a row holding `email`, `points` and `name` is the one this
+    /// content was taken from (by email and points only, when the record
+    /// had no name).
+    pub fn matches(&self, email: &str, points: u64, name: &str) -> bool {
+        let name = self.named.then_some(name);
+        *self == Self::of(email, points, name)
+    }
+}
+
+impl RowRecord {
+    /// What the row held, as this record tells it.
+    pub fn content(&self) -> RowContent {
+        RowContent::of(&self.email, self.points, self.name.as_deref())
+    }
+}
+
+/// Each row's attempt, content and state, kept small: a credited row (most
+/// of a run) costs a few bytes, so a run of a large file holds its
+/// journal's index, not its rows.
 #[derive(Clone, Debug, Default)]
 pub struct RowIndex {
-    sent: HashMap<u64, (u32, Option<i64>)>,
-    other: BTreeMap<u64, (u32, RowState)>,
+    sent: HashMap<u64, (u32, RowContent, Option<i64>)>,
+    other: BTreeMap<u64, (u32, RowContent, RowState)>,
 }
 
 impl RowIndex {
@@ -132,19 +173,22 @@ impl RowIndex {
     pub fn insert(&mut self, record: RowRecord) {
         self.sent.remove(&record.line);
         self.other.remove(&record.line);
+        let content = record.content();
         match record.state {
             RowState::Sent { transaction } => {
-                self.sent.insert(record.line, (record.attempt, transaction));
+                self.sent
+                    .insert(record.line, (record.attempt, content, transaction));
             }
             state => {
-                self.other.insert(record.line, (record.attempt, state));
+                self.other
+                    .insert(record.line, (record.attempt, content, state));
             }
         }
     }
 
     /// A row's attempt and state.
     pub fn get(&self, line: u64) -> Option<(u32, RowState)> {
-        if let Some((attempt, transaction)) = self.sent.get(&line) {
+        if let Some((attempt, _, transaction)) = self.sent.get(&line) {
             return Some((
                 *attempt,
                 RowState::Sent {
@@ -152,7 +196,17 @@ impl RowIndex {
                 },
             ));
         }
-        self.other.get(&line).cloned()
+        self.other
+            .get(&line)
+            .map(|(attempt, _, state)| (*attempt, state.clone()))
+    }
+
+    /// What the row's record says it held.
+    pub fn content(&self, line: u64) -> Option<RowContent> {
+        self.sent
+            .get(&line)
+            .map(|(_, content, _)| *content)
+            .or_else(|| self.other.get(&line).map(|(_, content, _)| *content))
     }
 
     /// How many rows it holds.
@@ -185,6 +239,30 @@ pub struct JournalError {
     pub location: String,
     /// What failed, and what to do.
     pub message: String,
+}
+
+/// An earlier run of the same content (the same SHA-256), found by a
+/// journal: paying the file again credits its recipients again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EarlierRun {
+    /// Where its journal is: a file, or a run of a PostgreSQL journal.
+    pub journal: String,
+    /// The file's name as that run had it.
+    pub file: String,
+    /// When it started, as the journal tells it.
+    pub started: String,
+    /// How many rows it recorded.
+    pub rows_recorded: u64,
+}
+
+impl std::fmt::Display for EarlierRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (file {}, started {}, {} row(s) recorded)",
+            self.journal, self.file, self.started, self.rows_recorded
+        )
+    }
 }
 
 /// A journal operation in flight.
@@ -222,5 +300,12 @@ pub trait Journal: Send + Sync {
     /// Returns when every record written so far is durable.
     fn sync(&self) -> JournalFuture<'_, ()> {
         Box::pin(async { Ok(()) })
+    }
+
+    /// Earlier runs of the same content this journal can see (other
+    /// journals of it, not this one), each with some row recorded.
+    fn earlier_runs<'a>(&'a self, file: &'a FileIdentity) -> JournalFuture<'a, Vec<EarlierRun>> {
+        let _ = file;
+        Box::pin(async { Ok(Vec::new()) })
     }
 }

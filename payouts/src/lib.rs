@@ -61,14 +61,21 @@ mod outcome;
 mod payout_file;
 #[cfg(feature = "postgres")]
 mod postgres_journal;
+#[cfg(test)]
+mod property_tests;
 mod run;
 mod undo;
 
-pub use file_journal::FileJournal;
-pub use journal::{Journal, JournalError, JournalFuture, RowIndex, RowRecord, RowState};
+pub use file_journal::{FileJournal, journals_in};
+pub use journal::{
+    EarlierRun, Journal, JournalError, JournalFuture, RowContent, RowIndex, RowRecord, RowState,
+};
 pub use outcome::{Progress, RowOutcome, RowStatus, Silent, Stop, Summary};
-pub use payout_file::{FileError, FileIdentity, PayoutFile, PayoutRow, RowProblem, RunDefaults};
+pub use payout_file::{
+    Contents, DuplicateRecipient, FileError, FileIdentity, MAX_FILE_BYTES, PayoutFile, PayoutRow,
+    RowProblem, RunDefaults,
+};
 #[cfg(feature = "postgres")]
 pub use postgres_journal::{DEFAULT_JOURNAL_TABLE, PostgresJournal};
-pub use run::{RunError, RunOptions, Selection, run_payouts};
+pub use run::{Plan, RunError, RunOptions, Selection, plan_payouts, run_payouts};
 pub use undo::undo_payouts;

@@ -136,6 +136,11 @@ pub struct Summary {
     /// Why the run stopped on its own, if it did (a token a person must
     /// replace, a journal that cannot be written).
     pub stopped: Option<String>,
+    /// A failure part-way that left the run unable to record what it does
+    /// (the journal): the sends in flight finished, nothing new started.
+    pub failure: Option<String>,
+    /// Rows whose intent this run recorded: each was sent, or is in doubt.
+    pub claimed: u64,
 }
 
 impl Summary {
@@ -162,6 +167,7 @@ impl Summary {
     pub fn complete(&self) -> bool {
         !self.interrupted
             && self.stopped.is_none()
+            && self.failure.is_none()
             && self.rows.keys().all(|status| {
                 matches!(
                     status,
@@ -201,8 +207,10 @@ impl fmt::Display for Summary {
         if self.interrupted {
             write!(f, "; interrupted: run again to go on")?;
         }
-        if let Some(reason) = &self.stopped {
-            write!(f, "; stopped: {reason}")?;
+        match (&self.failure, &self.stopped) {
+            (Some(failure), _) => write!(f, "; stopped part-way: {failure}")?,
+            (None, Some(reason)) => write!(f, "; stopped: {reason}")?,
+            (None, None) => {}
         }
         Ok(())
     }

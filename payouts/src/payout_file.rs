@@ -1,17 +1,22 @@
-//! The CSV of recipients: read twice, never held whole. [`PayoutFile::open`]
-//! checks every row and reports every problem at once (line, column, why)
-//! before anything is sent; [`PayoutFile::rows`] then streams the checked
-//! rows to the run. Rows are known by their line: the journal is bound to the
-//! file's SHA-256, so a line always means the same row.
+//! The CSV of recipients: read once, into a private copy. [`PayoutFile::open`]
+//! reads the file's bytes, checks every row and reports every problem at
+//! once (line, column, why) before anything is sent; [`PayoutFile::rows`]
+//! then gives the run the rows of those same bytes — never the file again,
+//! so an edit made while a run goes on changes nothing it sends (the next
+//! run sees a new version of the file, which the journal refuses). Rows are
+//! known by their line: the journal is bound to the bytes' SHA-256, so a
+//! line always means the same row.
 //!
 //! Columns (a header row names them, in any order): `name`, `email`,
 //! `points` (required); `citation`, `sender_email`, `expiry_months`
 //! (optional: per row, or for the whole run from [`RunDefaults`]).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use xoxoday_reward_points::{InvalidValue, Payout, Points, Recipient};
@@ -70,7 +75,20 @@ pub enum FileError {
         /// The file.
         path: PathBuf,
     },
+    /// The file is larger than a payout file may be.
+    #[error(
+        "{} is larger than {} MiB, more than a payout file may be: split it into several files",
+        path.display(),
+        MAX_FILE_BYTES >> 20
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
 }
+
+/// The largest payout file read (256 MiB: some three million rows).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
 fn list(problems: &[RowProblem]) -> String {
     problems
@@ -80,12 +98,44 @@ fn list(problems: &[RowProblem]) -> String {
         .join("\n")
 }
 
-/// A checked payout file.
+/// A checked payout file, with the bytes that were checked.
 #[derive(Clone, Debug)]
 pub struct PayoutFile {
     path: PathBuf,
     defaults: RunDefaults,
     identity: FileIdentity,
+    /// The bytes checked and hashed: the rows come from here.
+    bytes: Arc<[u8]>,
+    contents: Contents,
+}
+
+/// What a checked file pays, all rows together.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contents {
+    /// Rows (not counting the header).
+    pub rows: u64,
+    /// Distinct recipients (email addresses, compared without case).
+    pub recipients: u64,
+    /// The points of every row together.
+    pub points: u64,
+    /// Recipients on more than one row: each would be paid once per row.
+    pub duplicates: Vec<DuplicateRecipient>,
+}
+
+/// A recipient on more than one row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateRecipient {
+    /// The address, as its first row writes it.
+    pub email: String,
+    /// Its rows' lines.
+    pub lines: Vec<u64>,
+}
+
+impl fmt::Display for DuplicateRecipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.lines.iter().map(u64::to_string).collect();
+        write!(f, "{} on lines {}", self.email, lines.join(", "))
+    }
 }
 
 /// What binds a journal to a file.
@@ -106,6 +156,8 @@ pub struct PayoutRow {
     pub line: u64,
     /// The recipient's email address.
     pub email: String,
+    /// The recipient's name.
+    pub name: String,
     /// The points to credit.
     pub points: Points,
     /// The payout this row sends: one recipient, so that every credit has
@@ -126,44 +178,63 @@ struct Columns {
     expiry_months: Option<usize>,
 }
 
-impl PayoutFile {
-    /// Reads and checks the whole file: every problem is reported at once.
-    pub fn open(path: &Path, defaults: RunDefaults) -> Result<Self, FileError> {
-        let unreadable = |source| FileError::Unreadable {
+/// The bytes of the file at `path`, at most [`MAX_FILE_BYTES`].
+fn read_bytes(path: &Path) -> Result<Arc<[u8]>, FileError> {
+    let unreadable = |source| FileError::Unreadable {
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    File::open(path)
+        .map_err(unreadable)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(FileError::TooLarge {
             path: path.to_owned(),
-            source,
-        };
+        });
+    }
+    Ok(bytes.into())
+}
+
+impl PayoutFile {
+    /// Reads the file once and checks the bytes read: every problem is
+    /// reported at once.
+    pub fn open(path: &Path, defaults: RunDefaults) -> Result<Self, FileError> {
+        let bytes = read_bytes(path)?;
         let mut problems = Vec::new();
-        let mut rows = 0;
-        let mut hasher = Sha256::new();
-        {
-            let file = File::open(path).map_err(unreadable)?;
-            let mut reader = csv_reader(HashingReader {
-                inner: file,
-                hasher: &mut hasher,
-            });
-            match columns(&mut reader) {
-                Ok(columns) => {
-                    let mut record = csv::StringRecord::new();
-                    loop {
-                        match reader.read_record(&mut record) {
-                            Ok(false) => break,
-                            Ok(true) => {
-                                rows += 1;
-                                if let Err(mut found) = row(&record, &columns, &defaults) {
-                                    problems.append(&mut found);
+        let mut contents = Contents::default();
+        let mut lines_of: BTreeMap<String, (String, Vec<u64>)> = BTreeMap::new();
+        let mut reader = csv_reader(&bytes[..]);
+        match columns(&mut reader) {
+            Ok(columns) => {
+                let mut record = csv::StringRecord::new();
+                loop {
+                    match reader.read_record(&mut record) {
+                        Ok(false) => break,
+                        Ok(true) => {
+                            contents.rows += 1;
+                            match row(&record, &columns, &defaults) {
+                                Ok(row) => {
+                                    contents.points =
+                                        contents.points.saturating_add(row.points.get());
+                                    lines_of
+                                        .entry(row.email.to_lowercase())
+                                        .or_insert_with(|| (row.email.clone(), Vec::new()))
+                                        .1
+                                        .push(row.line);
                                 }
+                                Err(mut found) => problems.append(&mut found),
                             }
-                            Err(error) => problems.push(csv_problem(&error)),
                         }
+                        Err(error) => problems.push(csv_problem(&error)),
                     }
                 }
-                Err(mut found) => problems.append(&mut found),
             }
-            // The rest of the bytes, should the reader have stopped early.
-            std::io::copy(reader.get_mut(), &mut std::io::sink()).map_err(unreadable)?;
+            Err(mut found) => problems.append(&mut found),
         }
-        if rows == 0 && problems.is_empty() {
+        if contents.rows == 0 && problems.is_empty() {
             problems.push(RowProblem {
                 line: 2,
                 column: None,
@@ -176,29 +247,30 @@ impl PayoutFile {
                 problems,
             });
         }
+        contents.recipients = lines_of.len() as u64;
+        contents.duplicates = lines_of
+            .into_values()
+            .filter(|(_, lines)| lines.len() > 1)
+            .map(|(email, lines)| DuplicateRecipient { email, lines })
+            .collect();
+        contents
+            .duplicates
+            .sort_by_key(|duplicate| duplicate.lines[0]);
         Ok(Self {
             path: path.to_owned(),
             defaults,
-            identity: identity(path, hasher, rows),
+            identity: identity(path, &bytes, contents.rows),
+            bytes,
+            contents,
         })
     }
 
     /// What binds a journal to the file at `path`, without checking its
     /// rows (an undo reads them from the journal).
     pub fn identify(path: &Path) -> Result<FileIdentity, FileError> {
-        let unreadable = |source| FileError::Unreadable {
-            path: path.to_owned(),
-            source,
-        };
-        let mut hasher = Sha256::new();
-        let file = File::open(path).map_err(unreadable)?;
-        let mut reader = csv_reader(HashingReader {
-            inner: file,
-            hasher: &mut hasher,
-        });
-        let rows = reader.records().count() as u64;
-        std::io::copy(reader.get_mut(), &mut std::io::sink()).map_err(unreadable)?;
-        Ok(identity(path, hasher, rows))
+        let bytes = read_bytes(path)?;
+        let rows = csv_reader(&bytes[..]).records().count() as u64;
+        Ok(identity(path, &bytes, rows))
     }
 
     /// What binds a journal to this file.
@@ -206,23 +278,32 @@ impl PayoutFile {
         &self.identity
     }
 
+    /// What the file pays: rows, recipients, points, recipients on several
+    /// rows.
+    pub fn contents(&self) -> &Contents {
+        &self.contents
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The checked rows, read again from the file, one at a time.
+    /// Whether the file at the path no longer holds the bytes that were
+    /// checked (it was edited or replaced since): what a run sent is still
+    /// what was checked, but the file now says otherwise.
+    pub fn changed_on_disk(&self) -> bool {
+        read_bytes(&self.path).map_or(true, |now| now[..] != self.bytes[..])
+    }
+
+    /// The checked rows, from the bytes that were checked, one at a time.
     pub fn rows(
         &self,
     ) -> Result<impl Iterator<Item = Result<PayoutRow, FileError>> + '_, FileError> {
         let changed = || FileError::ChangedDuringRun {
             path: self.path.clone(),
         };
-        let file = File::open(&self.path).map_err(|source| FileError::Unreadable {
-            path: self.path.clone(),
-            source,
-        })?;
-        let mut reader = csv_reader(file);
+        let mut reader = csv_reader(&self.bytes[..]);
         let columns = columns(&mut reader).map_err(|_| changed())?;
         Ok(reader.into_records().map(move |record| {
             let record = record.map_err(|_| changed())?;
@@ -231,14 +312,13 @@ impl PayoutFile {
     }
 }
 
-fn identity(path: &Path, hasher: Sha256, rows: u64) -> FileIdentity {
+fn identity(path: &Path, bytes: &[u8], rows: u64) -> FileIdentity {
     FileIdentity {
         name: path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        sha256: hasher
-            .finalize()
+        sha256: Sha256::digest(bytes)
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect(),
@@ -251,20 +331,6 @@ fn csv_reader<R: Read>(read: R) -> csv::Reader<R> {
         .has_headers(true)
         .trim(csv::Trim::All)
         .from_reader(read)
-}
-
-/// Hashes what the CSV reader reads.
-struct HashingReader<'a, R> {
-    inner: R,
-    hasher: &'a mut Sha256,
-}
-
-impl<R: Read> Read for HashingReader<'_, R> {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        let read = self.inner.read(buffer)?;
-        self.hasher.update(&buffer[..read]);
-        Ok(read)
-    }
 }
 
 fn csv_problem(error: &csv::Error) -> RowProblem {
@@ -428,6 +494,7 @@ fn row(
         (Some(payout), Some(recipient), Ok(points)) if problems.is_empty() => Ok(PayoutRow {
             line,
             email: recipient.email().as_str().to_owned(),
+            name: get(columns.name).to_owned(),
             points,
             payout: payout.to(recipient),
         }),

@@ -13,18 +13,22 @@
 //!   sha256 TEXT NOT NULL, rows BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now());
 //! CREATE TABLE <table> (run TEXT NOT NULL, line BIGINT NOT NULL, attempt INTEGER NOT NULL,
 //!   email TEXT NOT NULL, points BIGINT NOT NULL, state TEXT NOT NULL,
-//!   updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (run, line));
+//!   updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), name TEXT, PRIMARY KEY (run, line));
 //! ```
 //!
-//! Both are created when missing. Errors carry the server's SQLSTATE and
-//! message, never its detail (which can quote a row) nor the password.
+//! Both are created when missing (a role without CREATE can use tables
+//! made for it, with SELECT, INSERT and UPDATE granted on both); the `name`
+//! column is added to a table an earlier version made. The runs table is
+//! where a run looks for earlier runs of the same content. Errors carry the
+//! server's SQLSTATE and message, never its detail (which can quote a row)
+//! nor the password.
 
 use std::collections::BTreeMap;
 
 use tokio_postgres::Client;
-use xoxoday_reward_points::{PostgresTarget, describe_database_error};
+use xoxoday_reward_points::{PostgresTarget, add_missing_columns, describe_database_error};
 
-use crate::journal::{Journal, JournalError, JournalFuture, RowRecord, RowState};
+use crate::journal::{EarlierRun, Journal, JournalError, JournalFuture, RowRecord, RowState};
 use crate::payout_file::FileIdentity;
 
 /// The table's name unless told otherwise.
@@ -36,6 +40,8 @@ pub struct PostgresJournal {
     table: String,
     run: String,
     location: String,
+    /// The server and table, for naming other runs.
+    tables: String,
 }
 
 impl PostgresJournal {
@@ -67,7 +73,8 @@ impl PostgresJournal {
             },
             str::to_owned,
         );
-        let location = format!("postgres {} table {table}, run {run}", target.server());
+        let tables = format!("postgres {} table {table}", target.server());
+        let location = format!("{tables}, run {run}");
         let fail =
             |doing: &str, error: tokio_postgres::Error| database_error(&location, doing, &error);
         let client = target.connect().await.map_err(|error| JournalError {
@@ -98,17 +105,24 @@ impl PostgresJournal {
                      CREATE TABLE IF NOT EXISTS {table} (run TEXT NOT NULL, line BIGINT NOT NULL, \
                      attempt INTEGER NOT NULL, email TEXT NOT NULL, points BIGINT NOT NULL, \
                      state TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
-                     PRIMARY KEY (run, line));
+                     name TEXT, PRIMARY KEY (run, line));
                      COMMIT;"
                 ))
                 .await
                 .map_err(|error| fail("create the journal's tables", error))?;
         }
+        add_missing_columns(&client, table, &[("name", "TEXT")])
+            .await
+            .map_err(|message| JournalError {
+                location: location.clone(),
+                message,
+            })?;
         Ok(Self {
             client,
             table: table.to_owned(),
             run,
             location,
+            tables,
         })
     }
 
@@ -175,7 +189,7 @@ impl Journal for PostgresJournal {
                 .client
                 .query(
                     &format!(
-                        "SELECT line, attempt, email, points, state FROM {} WHERE run = $1",
+                        "SELECT line, attempt, email, points, state, name FROM {} WHERE run = $1",
                         self.table
                     ),
                     &[&self.run],
@@ -188,6 +202,7 @@ impl Journal for PostgresJournal {
                 let attempt: i32 = row.get(1);
                 let points: i64 = row.get(3);
                 let state: String = row.get(4);
+                let name: Option<String> = row.get(5);
                 let state: RowState =
                     serde_json::from_str(&state).map_err(|error| JournalError {
                         location: self.location.clone(),
@@ -200,6 +215,7 @@ impl Journal for PostgresJournal {
                         attempt: attempt as u32,
                         email: row.get(2),
                         points: points as u64,
+                        name,
                         state,
                     },
                 );
@@ -226,10 +242,19 @@ impl Journal for PostgresJournal {
                         .client
                         .execute(
                             &format!(
-                                "INSERT INTO {table} (run, line, attempt, email, points, state) \
-                                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run, line) DO NOTHING"
+                                "INSERT INTO {table} (run, line, attempt, email, points, state, \
+                                 name) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                                 ON CONFLICT (run, line) DO NOTHING"
                             ),
-                            &[&self.run, &line, &attempt, &record.email, &points, &state],
+                            &[
+                                &self.run,
+                                &line,
+                                &attempt,
+                                &record.email,
+                                &points,
+                                &state,
+                                &record.name,
+                            ],
                         )
                         .await,
                     Some(seen) => self
@@ -245,6 +270,38 @@ impl Journal for PostgresJournal {
                 }
                 .map_err(|error| self.error("record a row", &error))?;
             Ok(changed == 1)
+        })
+    }
+
+    fn earlier_runs<'a>(&'a self, file: &'a FileIdentity) -> JournalFuture<'a, Vec<EarlierRun>> {
+        Box::pin(async move {
+            let table = &self.table;
+            let rows = self
+                .client
+                .query(
+                    &format!(
+                        "SELECT r.run, r.file, r.created_at::text, count(j.line) \
+                         FROM {table}_runs r JOIN {table} j ON j.run = r.run \
+                         WHERE r.sha256 = $1 AND r.run <> $2 \
+                         GROUP BY r.run, r.file, r.created_at ORDER BY r.created_at"
+                    ),
+                    &[&file.sha256, &self.run],
+                )
+                .await
+                .map_err(|error| self.error("look for earlier runs", &error))?;
+            Ok(rows
+                .iter()
+                .map(|row| {
+                    let run: String = row.get(0);
+                    let recorded: i64 = row.get(3);
+                    EarlierRun {
+                        journal: format!("run {run} of {}", self.tables),
+                        file: row.get(1),
+                        started: row.get(2),
+                        rows_recorded: recorded.max(0) as u64,
+                    }
+                })
+                .collect())
         })
     }
 }

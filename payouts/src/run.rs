@@ -1,6 +1,14 @@
 //! The payout run: every checked row sent once, at most `concurrency` at a
 //! time, each send journaled before it leaves and after it answers.
 //!
+//! Before anything is sent, [`plan_payouts`] checks what the run would do:
+//! the journal is bound to the file's bytes; every record the journal holds
+//! must say what its row says (email, points, name), or the run stops and
+//! names the lines; a recipient on several rows, or an earlier run of the
+//! same content (another journal of the same bytes), stops the run unless
+//! the operator said to go on ([`RunOptions::allow_duplicate_recipients`],
+//! [`RunOptions::pay_again`]).
+//!
 //! A row is sent only when the journal says it was never credited: no
 //! record, or `NotSent` (the request never reached the vendor, or the vendor
 //! did not process it). A row in doubt — an intent without an outcome, or an
@@ -8,22 +16,29 @@
 //! asked for it (`resend_in_doubt`) after checking the vendor's ledger; a
 //! refused row only with `retry_refused`.
 //!
-//! A 429 pauses the whole run for the vendor's `Retry-After` (the row was not
-//! processed, so it is sent again after the pause); a token that a person
-//! must replace stops the run; a refusal of one row does not.
+//! A row takes a send slot before its intent is recorded and keeps it until
+//! its outcome is queued behind that intent, so a crash leaves at most
+//! `concurrency` rows in doubt. A 429 pauses the whole run for the vendor's
+//! `Retry-After` (the row was not processed, so it is sent again after the
+//! pause); a token that a person must replace stops the run; a refusal of
+//! one row does not. A failure part-way (the journal) stops taking rows, lets
+//! the sends in flight finish, and is the summary's
+//! [`Summary::failure`].
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use xoxoday_reward_points::types::SendPointsResponse;
 use xoxoday_reward_points::{Client, Error};
 
-use crate::journal::{Journal, JournalError, RowIndex, RowRecord, RowState};
+use crate::file_journal::journals_in;
+use crate::journal::{EarlierRun, Journal, JournalError, RowIndex, RowRecord, RowState};
 use crate::outcome::{Progress, RowOutcome, RowStatus, Stop, Summary};
-use crate::payout_file::{FileError, PayoutFile, PayoutRow};
+use crate::payout_file::{Contents, DuplicateRecipient, FileError, PayoutFile, PayoutRow};
 
 /// Rows chosen by line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,7 +75,8 @@ impl Selection {
 /// How a run goes.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Sends in flight at most (16 by default).
+    /// Sends in flight at most (16 by default); a crash leaves at most this
+    /// many rows in doubt.
     pub concurrency: usize,
     /// Rows in doubt that a person found not credited: sent again.
     pub resend_in_doubt: Selection,
@@ -68,6 +84,11 @@ pub struct RunOptions {
     pub confirm_sent: Selection,
     /// Send the rows the vendor refused again.
     pub retry_refused: bool,
+    /// Pay the file although another journal shows a run of the same
+    /// content: its recipients are credited again.
+    pub pay_again: bool,
+    /// Pay a recipient on several rows once per row.
+    pub allow_duplicate_recipients: bool,
     /// The longest pause a 429 may cause (60 s by default).
     pub longest_pause: Duration,
     /// How often one row is tried again when it was not sent (429, no
@@ -82,13 +103,15 @@ impl Default for RunOptions {
             resend_in_doubt: Selection::None,
             confirm_sent: Selection::None,
             retry_refused: false,
+            pay_again: false,
+            allow_duplicate_recipients: false,
             longest_pause: Duration::from_secs(60),
             tries_not_sent: 5,
         }
     }
 }
 
-/// Why a run could not go on.
+/// Why a run could not start. Nothing was sent.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The file.
@@ -97,9 +120,184 @@ pub enum RunError {
     /// The journal: what was done is not known beyond what it holds.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// An option names rows it cannot apply to; nothing was sent.
+    /// An option names rows it cannot apply to.
     #[error("{0}; nothing was sent")]
     Selection(String),
+    /// The journal's records say other things than the file's rows: the
+    /// journal belongs to another file.
+    #[error(
+        "the journal {journal} recorded other rows than the file holds, so it cannot say what \
+         was sent of this file:\n{}\nnothing was sent: pay this file with a journal of its own \
+         (--journal NEW), and keep this one as the record of what it sent",
+        list(lines)
+    )]
+    JournalMismatch {
+        /// The journal.
+        journal: String,
+        /// Each line that differs: what the file holds and what the journal
+        /// recorded.
+        lines: Vec<String>,
+    },
+    /// Recipients on several rows, which the operator did not allow.
+    #[error(
+        "{} recipient(s) are on more than one row, and each row would be paid:\n{}\nnothing \
+         was sent: remove the extra rows, or run again with --allow-duplicates to pay each row",
+        duplicates.len(),
+        list(duplicates)
+    )]
+    DuplicateRecipients {
+        /// Each, with its lines.
+        duplicates: Vec<DuplicateRecipient>,
+    },
+    /// The same content was paid before, by another journal.
+    #[error(
+        "{file} has the same content (SHA-256 {digest}…) as a payout already made:\n{}\npaying \
+         it again credits its recipients again; nothing was sent: if that is what you want, run \
+         again with --pay-again",
+        list(runs)
+    )]
+    PaidBefore {
+        /// The file's name.
+        file: String,
+        /// The start of its SHA-256.
+        digest: String,
+        /// The earlier runs.
+        runs: Vec<EarlierRun>,
+    },
+}
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    const SHOWN: usize = 20;
+    let mut lines: Vec<String> = items
+        .iter()
+        .take(SHOWN)
+        .map(|item| format!("  {item}"))
+        .collect();
+    if items.len() > SHOWN {
+        lines.push(format!("  … and {} more", items.len() - SHOWN));
+    }
+    lines.join("\n")
+}
+
+/// What a run of a file would do, found before anything is sent.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The file's rows, recipients and points.
+    pub contents: Contents,
+    /// Rows the run would send (never sent, not sent, or chosen again).
+    pub to_send: u64,
+    /// Rows credited before (or confirmed by a person).
+    pub already_sent: u64,
+    /// Rows in doubt, which the run leaves alone unless told.
+    pub in_doubt: u64,
+    /// Rows the vendor refused, which the run leaves alone unless told.
+    pub refused: u64,
+    /// Rows an undo cancelled.
+    pub cancelled: u64,
+    index: RowIndex,
+}
+
+/// Checks what a run of `file` through `journal` would do, before anything
+/// is sent: binds the journal, checks every record it holds against its
+/// row, the options against the journal, recipients on several rows, and
+/// earlier runs of the same content; then counts what the run would do.
+pub async fn plan_payouts(
+    file: &PayoutFile,
+    journal: &dyn Journal,
+    options: &RunOptions,
+) -> Result<Plan, RunError> {
+    journal.bind(file.identity()).await?;
+    let index = journal.index().await?;
+    check_selections(&index, options)?;
+    let mut mismatches = Vec::new();
+    let mut plan = Plan {
+        contents: file.contents().clone(),
+        to_send: 0,
+        already_sent: 0,
+        in_doubt: 0,
+        refused: 0,
+        cancelled: 0,
+        index: RowIndex::default(),
+    };
+    for row in file.rows()? {
+        let row = row?;
+        if let Some(content) = index.content(row.line)
+            && !content.matches(&row.email, row.points.get(), &row.name)
+        {
+            mismatches.push(format!(
+                "line {}: the file pays {} {} points ({}), which is not what the journal \
+                 recorded for that line",
+                row.line,
+                row.email,
+                row.points.get(),
+                row.name
+            ));
+            continue;
+        }
+        match decide(row.line, index.get(row.line), options) {
+            Action::Send { .. } => plan.to_send += 1,
+            Action::Confirm { .. } => plan.already_sent += 1,
+            Action::Unsettled => plan.in_doubt += 1,
+            Action::Skip(RowStatus::AlreadySent, ..) => plan.already_sent += 1,
+            Action::Skip(RowStatus::InDoubt, ..) => plan.in_doubt += 1,
+            Action::Skip(RowStatus::Refused, ..) => plan.refused += 1,
+            Action::Skip(..) => plan.cancelled += 1,
+        }
+    }
+    if !mismatches.is_empty() {
+        return Err(RunError::JournalMismatch {
+            journal: journal.location(),
+            lines: mismatches,
+        });
+    }
+    let duplicates = &file.contents().duplicates;
+    if !duplicates.is_empty() && !options.allow_duplicate_recipients {
+        return Err(RunError::DuplicateRecipients {
+            duplicates: duplicates.clone(),
+        });
+    }
+    // A journal that recorded rows already took this decision when its
+    // first run started.
+    if index.is_empty() && !options.pay_again {
+        let runs = earlier_runs(file, journal).await?;
+        if !runs.is_empty() {
+            return Err(RunError::PaidBefore {
+                file: file.identity().name.clone(),
+                digest: file.identity().sha256.chars().take(12).collect(),
+                runs,
+            });
+        }
+    }
+    plan.index = index;
+    Ok(plan)
+}
+
+/// Earlier runs of the file's content: those its journal sees, and the file
+/// journals beside the file.
+async fn earlier_runs(
+    file: &PayoutFile,
+    journal: &dyn Journal,
+) -> Result<Vec<EarlierRun>, RunError> {
+    let mut runs = journal.earlier_runs(file.identity()).await?;
+    let directory = file
+        .path()
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .to_owned();
+    let (sha256, this) = (
+        file.identity().sha256.clone(),
+        std::path::PathBuf::from(journal.location()),
+    );
+    let beside = tokio::task::spawn_blocking(move || journals_in(&directory, &sha256, &this))
+        .await
+        .unwrap_or_default();
+    for run in beside {
+        if !runs.iter().any(|known| known.journal == run.journal) {
+            runs.push(run);
+        }
+    }
+    Ok(runs)
 }
 
 /// What the run's tasks share.
@@ -112,31 +310,29 @@ struct Shared {
     /// No send starts before this instant (a 429's `Retry-After`).
     paused_until: Mutex<Option<Instant>>,
     summary: Mutex<Summary>,
-    /// The first journal failure: the run stops.
-    journal_failure: Mutex<Option<JournalError>>,
 }
 
 impl Shared {
+    fn summary(&self) -> std::sync::MutexGuard<'_, Summary> {
+        self.summary.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn done(&self, outcome: RowOutcome) {
         self.progress.row(&outcome);
-        self.summary
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .add(&outcome);
+        self.summary().add(&outcome);
     }
 
     fn halt(&self, reason: String) {
-        let mut summary = self.summary.lock().unwrap_or_else(|e| e.into_inner());
-        summary.stopped.get_or_insert(reason);
+        self.summary().stopped.get_or_insert(reason);
         self.stop.request();
     }
 
-    fn journal_failed(&self, error: JournalError) {
-        self.halt(error.to_string());
-        self.journal_failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(error);
+    /// A failure that leaves the run unable to record what it does: no new
+    /// row is started.
+    fn failed(&self, error: impl std::fmt::Display) {
+        let reason = error.to_string();
+        self.summary().failure.get_or_insert_with(|| reason.clone());
+        self.halt(reason);
     }
 
     fn pause(&self, delay: Duration) {
@@ -158,6 +354,7 @@ impl Shared {
 }
 
 /// What to do with a row, from its record.
+#[derive(Debug, PartialEq, Eq)]
 enum Action {
     Send {
         seen: Option<u32>,
@@ -266,6 +463,7 @@ fn record(row: &PayoutRow, attempt: u32, state: RowState) -> RowRecord {
         attempt,
         email: row.email.clone(),
         points: row.points.get(),
+        name: Some(row.name.clone()),
         state,
     }
 }
@@ -287,6 +485,8 @@ fn outcome(
 }
 
 /// Runs `file` through `journal`: every row credited once, or listed.
+/// Fails (having sent nothing) when [`plan_payouts`] does; a failure after
+/// the first send is the summary's [`Summary::failure`].
 pub async fn run_payouts(
     client: &Client,
     file: &PayoutFile,
@@ -295,9 +495,7 @@ pub async fn run_payouts(
     progress: Arc<dyn Progress>,
     stop: &Stop,
 ) -> Result<Summary, RunError> {
-    journal.bind(file.identity()).await?;
-    let index = journal.index().await?;
-    check_selections(&index, &options)?;
+    let plan = plan_payouts(file, journal.as_ref(), &options).await?;
     progress.start(file.identity().rows);
     let concurrency = options.concurrency.max(1);
     let shared = Arc::new(Shared {
@@ -308,19 +506,24 @@ pub async fn run_payouts(
         options,
         paused_until: Mutex::new(None),
         summary: Mutex::new(Summary::default()),
-        journal_failure: Mutex::new(None),
     });
-    // A row is claimed (its intent synced) before it gets one of the send
-    // slots, so a slot never waits for the journal; at most `concurrency`
-    // rows wait claimed and unsent (in doubt, should the process die).
-    let claims = Arc::new(Semaphore::new(concurrency));
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut sends = JoinSet::new();
     let mut unsettled = Vec::new();
-    for row in file.rows()? {
-        let row = row?;
-        let action = decide(row.line, index.get(row.line), &shared.options);
-        match action {
+    let rows = file.rows()?;
+    for row in rows {
+        let row = match row {
+            Ok(row) => row,
+            Err(error) => {
+                shared.failed(error);
+                break;
+            }
+        };
+        if shared.stop.requested() {
+            shared.done(outcome(&row, RowStatus::NotStarted, None, None));
+            continue;
+        }
+        match decide(row.line, plan.index.get(row.line), &shared.options) {
             Action::Unsettled => unsettled.push(row),
             Action::Skip(status, transaction, message) => {
                 shared.done(outcome(&row, status, transaction, message));
@@ -332,18 +535,23 @@ pub async fn run_payouts(
                     Ok(false) => {
                         shared.done(outcome(&row, RowStatus::HandledElsewhere, None, None))
                     }
-                    Err(error) => shared.journal_failed(error),
+                    Err(error) => {
+                        shared.done(outcome(&row, RowStatus::NotStarted, None, None));
+                        shared.failed(error);
+                    }
                 }
             }
             Action::Send { seen } => {
-                let claim = claims.clone().acquire_owned().await;
+                // The slot is taken before the intent is recorded: at most
+                // `concurrency` rows are claimed and unanswered at once.
+                let slot = slots.clone().acquire_owned().await;
                 if shared.stop.requested() {
                     shared.done(outcome(&row, RowStatus::NotStarted, None, None));
                     continue;
                 }
-                let (shared, slots) = (shared.clone(), slots.clone());
+                let shared = shared.clone();
                 sends.spawn(async move {
-                    send_row(&shared, &row, seen, claim.ok(), &slots).await;
+                    send_row(&shared, &row, seen, slot.ok()).await;
                 });
                 // Reap what finished, so the set stays as small as the slots.
                 while sends.try_join_next().is_some() {}
@@ -353,21 +561,9 @@ pub async fn run_payouts(
     while sends.join_next().await.is_some() {}
     settle_unsettled(&shared, unsettled).await;
     if let Err(error) = shared.journal.sync().await {
-        shared.journal_failed(error);
+        shared.failed(error);
     }
-    if let Some(error) = shared
-        .journal_failure
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-    {
-        return Err(RunError::Journal(error));
-    }
-    let mut summary = shared
-        .summary
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let mut summary = shared.summary().clone();
     summary.interrupted = stop.requested() && summary.stopped.is_none();
     Ok(summary)
 }
@@ -382,7 +578,7 @@ async fn settle_unsettled(shared: &Shared, rows: Vec<PayoutRow>) {
     let now = match shared.journal.index().await {
         Ok(index) => index,
         Err(error) => {
-            shared.journal_failed(error);
+            shared.failed(error);
             RowIndex::default()
         }
     };
@@ -410,14 +606,99 @@ async fn settle_unsettled(shared: &Shared, rows: Vec<PayoutRow>) {
     }
 }
 
-/// Claims, sends and records one row; tries again while the vendor did not
-/// process it.
+/// What one send's answer means for its row.
+#[derive(Debug, PartialEq, Eq)]
+struct SendOutcome {
+    /// What the journal records.
+    state: RowState,
+    /// What the report says.
+    status: RowStatus,
+    transaction: Option<i64>,
+    message: Option<String>,
+    /// Not processed by the vendor: try again after this pause.
+    retry_after: Option<Duration>,
+    /// Every row would fail alike: the run stops.
+    halts: bool,
+}
+
+/// What the answer to row's send means. Only a documented answer says "not
+/// done": a lost answer, a 5xx, a 202 or a redirect is in doubt.
+fn classify(answer: Result<SendPointsResponse, Error>, tries: u32) -> SendOutcome {
+    let outcome = |state: RowState, status, message: Option<String>| SendOutcome {
+        state,
+        status,
+        transaction: None,
+        message,
+        retry_after: None,
+        halts: false,
+    };
+    let not_sent = |reason: String| {
+        outcome(
+            RowState::NotSent {
+                reason: reason.clone(),
+            },
+            RowStatus::NotSent,
+            Some(reason),
+        )
+    };
+    let refused = |message: String| {
+        outcome(
+            RowState::Refused {
+                message: message.clone(),
+            },
+            RowStatus::Refused,
+            Some(message),
+        )
+    };
+    match answer {
+        Ok(sent) => {
+            let transaction = sent.transaction_id().map(|id| id.0);
+            SendOutcome {
+                transaction,
+                ..outcome(RowState::Sent { transaction }, RowStatus::Sent, None)
+            }
+        }
+        Err(Error::OutcomeUnknown { cause, .. }) => {
+            let cause = cause.to_string();
+            outcome(
+                RowState::InDoubt {
+                    cause: cause.clone(),
+                },
+                RowStatus::InDoubt,
+                Some(cause),
+            )
+        }
+        Err(Error::Refused { refusal, .. }) => refused(refusal.to_string()),
+        Err(Error::RateLimited { retry_after, .. }) => SendOutcome {
+            retry_after: Some(retry_after.unwrap_or(Duration::from_secs(1))),
+            ..not_sent("the vendor answered 429 Too Many Requests".into())
+        },
+        Err(Error::Network { source, .. }) => SendOutcome {
+            // It never left: safe to send again after a pause.
+            retry_after: Some(Duration::from_millis(500 << tries.min(6))),
+            ..not_sent(format!("no connection: {source}"))
+        },
+        Err(error @ (Error::Auth { .. } | Error::Unauthorized { .. })) => SendOutcome {
+            halts: true,
+            ..not_sent(error.to_string())
+        },
+        // 4xx other than 401 and 429 (the others are unknown outcomes for a
+        // send that left), or a value the client would not send.
+        Err(error @ (Error::InvalidInput { .. } | Error::UnexpectedStatus { .. })) => {
+            refused(error.to_string())
+        }
+        // Not sent (a deadline passed before the request left).
+        Err(other) => not_sent(other.to_string()),
+    }
+}
+
+/// Claims, sends and records one row, holding its send slot throughout;
+/// tries again while the vendor did not process it.
 async fn send_row(
     shared: &Shared,
     row: &PayoutRow,
     mut seen: Option<u32>,
-    mut claim: Option<tokio::sync::OwnedSemaphorePermit>,
-    slots: &Semaphore,
+    _slot: Option<OwnedSemaphorePermit>,
 ) {
     let mut tries = 0;
     loop {
@@ -444,123 +725,286 @@ async fn send_row(
                 return;
             }
             Err(error) => {
-                shared.journal_failed(error);
                 shared.done(outcome(row, RowStatus::NotStarted, None, None));
+                shared.failed(error);
                 return;
             }
         }
+        shared.summary().claimed += 1;
         seen = Some(attempt);
-        let slot = slots.acquire().await;
-        drop(claim.take());
-        if shared.stop.requested() {
-            // Claimed, but it never left: not sent.
-            let reason = "the run stopped before it was sent".to_owned();
-            let state = RowState::NotSent { reason };
-            if let Err(error) = shared
-                .journal
-                .transition_soon(seen, record(row, attempt, state))
-                .await
-            {
-                shared.journal_failed(error);
-            }
-            shared.done(outcome(row, RowStatus::NotStarted, None, None));
-            return;
-        }
         let answer = shared
             .client
             .send_points()
             .payout(row.payout.clone())
             .send()
-            .await;
-        drop(slot);
-        let (state, status, transaction, message, retry_after) = match answer {
-            Ok(sent) => {
-                let transaction = sent.transaction_id().map(|id| id.0);
-                (
-                    RowState::Sent { transaction },
-                    RowStatus::Sent,
-                    transaction,
-                    None,
-                    None,
-                )
-            }
-            Err(Error::OutcomeUnknown { cause, .. }) => {
-                let cause = cause.to_string();
-                let state = RowState::InDoubt {
-                    cause: cause.clone(),
-                };
-                (state, RowStatus::InDoubt, None, Some(cause), None)
-            }
-            Err(Error::Refused { refusal, .. }) => {
-                let message = refusal.to_string();
-                let state = RowState::Refused {
-                    message: message.clone(),
-                };
-                (state, RowStatus::Refused, None, Some(message), None)
-            }
-            Err(Error::RateLimited { retry_after, .. }) => {
-                let reason = "the vendor answered 429 Too Many Requests".to_owned();
-                let delay = retry_after.unwrap_or(Duration::from_secs(1));
-                let state = RowState::NotSent {
-                    reason: reason.clone(),
-                };
-                (state, RowStatus::NotSent, None, Some(reason), Some(delay))
-            }
-            Err(Error::Network { source, .. }) => {
-                // It never left: safe to send again after a pause.
-                let reason = format!("no connection: {source}");
-                let delay = Duration::from_millis(500 << tries.min(6));
-                let state = RowState::NotSent {
-                    reason: reason.clone(),
-                };
-                (state, RowStatus::NotSent, None, Some(reason), Some(delay))
-            }
-            Err(error @ (Error::Auth { .. } | Error::Unauthorized { .. })) => {
-                // Every row would fail alike: a person must act.
-                let reason = error.to_string();
-                shared.halt(format!("no usable token: {reason}"));
-                let state = RowState::NotSent {
-                    reason: reason.clone(),
-                };
-                (state, RowStatus::NotSent, None, Some(reason), None)
-            }
-            Err(error @ (Error::InvalidInput { .. } | Error::UnexpectedStatus { .. })) => {
-                let message = error.to_string();
-                let state = RowState::Refused {
-                    message: message.clone(),
-                };
-                (state, RowStatus::Refused, None, Some(message), None)
-            }
-            Err(other) => {
-                // Not sent (a deadline passed before the request left).
-                let reason = other.to_string();
-                let state = RowState::NotSent {
-                    reason: reason.clone(),
-                };
-                (state, RowStatus::NotSent, None, Some(reason), None)
-            }
-        };
+            .await
+            .map(|answer| answer.into_inner());
+        let sent = classify(answer, tries);
+        if sent.halts {
+            let reason = sent.message.clone().unwrap_or_default();
+            shared.halt(format!("no usable token: {reason}"));
+        }
         // The outcome need not be durable before the next row: lost in a
-        // crash, it leaves the intent, in doubt — the safe side. The run
-        // syncs the journal before it reports.
+        // crash, it leaves the intent, in doubt — the safe side. Queued
+        // while this row still holds its slot, it is written before the
+        // intent of the row that takes the slot next.
         if let Err(error) = shared
             .journal
-            .transition_soon(seen, record(row, attempt, state))
+            .transition_soon(seen, record(row, attempt, sent.state))
             .await
         {
-            shared.journal_failed(error);
             // The intent stands without its outcome: in doubt next time.
-            shared.done(outcome(row, RowStatus::InDoubt, transaction, message));
+            shared.done(outcome(
+                row,
+                RowStatus::InDoubt,
+                sent.transaction,
+                sent.message,
+            ));
+            shared.failed(error);
             return;
         }
-        match retry_after {
+        match sent.retry_after {
             Some(delay) if tries < shared.options.tries_not_sent && !shared.stop.requested() => {
                 shared.pause(delay);
             }
             _ => {
-                shared.done(outcome(row, status, transaction, message));
+                shared.done(outcome(row, sent.status, sent.transaction, sent.message));
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use xoxoday_reward_points::Environment;
+    use xoxoday_reward_points_mocks::{Faults, StandInServer};
+
+    use xoxoday_reward_points::types::SendPointsResponse;
+    use xoxoday_reward_points::{Error, Operation, UnknownCause};
+
+    use super::{Action, RunOptions, Selection, SendOutcome, classify, decide, run_payouts};
+    use crate::journal::{Journal, JournalError, JournalFuture, RowRecord, RowState};
+    use crate::outcome::{RowStatus, Silent, Stop};
+    use crate::payout_file::{FileIdentity, PayoutFile, RunDefaults};
+
+    /// A journal in memory whose writes fail after the first `works`.
+    struct FailsAfter {
+        works: u32,
+        written: AtomicU32,
+        rows: Mutex<BTreeMap<u64, RowRecord>>,
+    }
+
+    impl Journal for FailsAfter {
+        fn location(&self) -> String {
+            "a journal on a disk that fills up".into()
+        }
+        fn bind<'a>(&'a self, _: &'a FileIdentity) -> JournalFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn records(&self) -> JournalFuture<'_, BTreeMap<u64, RowRecord>> {
+            let records = self.rows.lock().unwrap().clone();
+            Box::pin(async move { Ok(records) })
+        }
+        fn transition(&self, _: Option<u32>, record: RowRecord) -> JournalFuture<'_, bool> {
+            let failed = self.written.fetch_add(1, Ordering::SeqCst) >= self.works;
+            if !failed {
+                self.rows.lock().unwrap().insert(record.line, record);
+            }
+            Box::pin(async move {
+                match failed {
+                    true => Err(JournalError {
+                        location: "test".into(),
+                        message: "no space left on device".into(),
+                    }),
+                    false => Ok(true),
+                }
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_journal_failure_part_way_lets_the_sends_in_flight_finish_and_says_so() {
+        let stand_in = StandInServer::start(0, Faults::none().latency(Duration::from_millis(20)))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("march.csv");
+        let mut text = String::from("name,email,points\n");
+        for n in 1..=100 {
+            text.push_str(&format!("User {n},user{n}@example.com,{n}\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        let defaults = RunDefaults {
+            sender_email: Some("admin@example.com".into()),
+            expiry_months: None,
+        };
+        let file = PayoutFile::open(&path, defaults).unwrap();
+        let journal = Arc::new(FailsAfter {
+            works: 30,
+            written: AtomicU32::new(0),
+            rows: Mutex::new(BTreeMap::new()),
+        });
+        let options = RunOptions {
+            concurrency: 4,
+            ..RunOptions::default()
+        };
+
+        let summary = run_payouts(
+            &stand_in.client(Environment::Sandbox),
+            &file,
+            journal.clone(),
+            options,
+            Arc::new(Silent),
+            &Stop::new(),
+        )
+        .await
+        .unwrap();
+
+        let failure = summary.failure.clone().unwrap();
+        assert_eq!(failure, "journal test: no space left on device");
+        // Every send that started finished, and its row is reported.
+        let credits = stand_in.credits().len() as u64;
+        assert!(credits > 0);
+        assert_eq!(
+            credits,
+            summary.count(RowStatus::Sent) + summary.count(RowStatus::InDoubt)
+        );
+        assert_eq!(summary.claimed, credits);
+        assert_eq!(summary.rows.values().sum::<u64>(), 100);
+        assert!(summary.count(RowStatus::NotStarted) > 0);
+        assert!(!summary.complete());
+    }
+
+    fn lines(lines: &[u64]) -> Selection {
+        Selection::Lines(lines.iter().copied().collect::<BTreeSet<_>>())
+    }
+
+    #[test]
+    fn decide_sends_only_what_was_never_credited_unless_a_person_says_so() {
+        let plain = RunOptions::default();
+        assert_eq!(decide(2, None, &plain), Action::Send { seen: None });
+        let not_sent = RowState::NotSent {
+            reason: "429".into(),
+        };
+        assert_eq!(
+            decide(2, Some((3, not_sent)), &plain),
+            Action::Send { seen: Some(3) }
+        );
+        assert_eq!(
+            decide(2, Some((1, RowState::Sending)), &plain),
+            Action::Unsettled
+        );
+        let lost = RowState::InDoubt {
+            cause: "timed out".into(),
+        };
+        assert_eq!(
+            decide(2, Some((1, lost.clone())), &plain),
+            Action::Skip(RowStatus::InDoubt, None, Some("timed out".into()))
+        );
+        let resend = RunOptions {
+            resend_in_doubt: lines(&[2]),
+            ..RunOptions::default()
+        };
+        assert_eq!(
+            decide(2, Some((1, lost.clone())), &resend),
+            Action::Send { seen: Some(1) }
+        );
+        assert_eq!(
+            decide(3, Some((1, lost.clone())), &resend),
+            Action::Skip(RowStatus::InDoubt, None, Some("timed out".into()))
+        );
+        let confirm = RunOptions {
+            confirm_sent: Selection::All,
+            ..RunOptions::default()
+        };
+        assert_eq!(
+            decide(2, Some((4, RowState::Sending)), &confirm),
+            Action::Confirm { seen: 4 }
+        );
+        let refused = RowState::Refused {
+            message: "no".into(),
+        };
+        assert_eq!(
+            decide(2, Some((1, refused.clone())), &plain),
+            Action::Skip(RowStatus::Refused, None, Some("no".into()))
+        );
+        let retry = RunOptions {
+            retry_refused: true,
+            ..RunOptions::default()
+        };
+        assert_eq!(
+            decide(2, Some((1, refused)), &retry),
+            Action::Send { seen: Some(1) }
+        );
+        let sent = RowState::Sent {
+            transaction: Some(7),
+        };
+        // Even when asked to retry refused rows or resend all in doubt.
+        for options in [&plain, &retry, &resend] {
+            assert_eq!(
+                decide(2, Some((1, sent.clone())), options),
+                Action::Skip(RowStatus::AlreadySent, Some(7), None)
+            );
+        }
+        assert_eq!(
+            decide(2, Some((2, RowState::Cancelled { transaction: 7 })), &retry),
+            Action::Skip(
+                RowStatus::Cancelled,
+                Some(7),
+                Some("cancelled by an undo: not sent again".into())
+            )
+        );
+    }
+
+    fn status_of(answer: Result<SendPointsResponse, Error>) -> (RowStatus, Option<Duration>) {
+        let SendOutcome {
+            status,
+            retry_after,
+            ..
+        } = classify(answer, 1);
+        (status, retry_after)
+    }
+
+    #[test]
+    fn only_a_documented_answer_says_not_done() {
+        let operation = Operation::SendPoints;
+        let unknown = |cause| Err(Error::OutcomeUnknown { operation, cause });
+        for cause in [
+            UnknownCause::UndocumentedStatus { status: 202 },
+            UnknownCause::UndocumentedStatus { status: 302 },
+            UnknownCause::ServerError { status: 502 },
+            UnknownCause::TimedOut,
+        ] {
+            assert_eq!(status_of(unknown(cause)), (RowStatus::InDoubt, None));
+        }
+        let limited = Err(Error::RateLimited {
+            operation,
+            retry_after: Some(Duration::from_secs(3)),
+        });
+        assert_eq!(
+            status_of(limited),
+            (RowStatus::NotSent, Some(Duration::from_secs(3)))
+        );
+        let bad_request = Err(Error::UnexpectedStatus {
+            operation,
+            status: 400,
+            message: None,
+        });
+        assert_eq!(status_of(bad_request), (RowStatus::Refused, None));
+        let unauthorized = classify(
+            Err(Error::Unauthorized {
+                operation,
+                message: None,
+            }),
+            1,
+        );
+        assert!(unauthorized.halts);
+        assert_eq!(unauthorized.status, RowStatus::NotSent);
     }
 }

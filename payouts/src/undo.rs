@@ -115,7 +115,8 @@ pub async fn undo_payouts(
             }
         };
         let slot = slots.clone().acquire_owned().await;
-        if stop.requested() {
+        let failed = failure.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if stop.requested() || failed {
             done(outcome(RowStatus::NotStarted, Some(transaction), None));
             continue;
         }
@@ -126,37 +127,39 @@ pub async fn undo_payouts(
             failure.clone(),
         );
         cancels.spawn(async move {
-            let result = cancel_one(&client, journal.as_ref(), &record, transaction).await;
-            match result {
-                Ok(outcome) => done(outcome),
-                Err(error) => {
-                    failure
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get_or_insert(error);
-                }
+            let (outcome, error) =
+                cancel_one(&client, journal.as_ref(), &record, transaction).await;
+            done(outcome);
+            if let Some(error) = error {
+                failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(error);
             }
             drop(slot);
         });
         while cancels.try_join_next().is_some() {}
     }
     while cancels.join_next().await.is_some() {}
-    journal.sync().await?;
-    if let Some(error) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        return Err(error);
-    }
+    let synced = journal.sync().await.err();
+    let failure = failure.lock().unwrap_or_else(|e| e.into_inner()).take();
     let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    summary.interrupted = stop.requested();
+    // A failure part-way: what was cancelled is reported, nothing new
+    // started after it.
+    summary.failure = failure.or(synced).map(|error| error.to_string());
+    summary.interrupted = stop.requested() && summary.failure.is_none();
     summary.undo = true;
     Ok(summary)
 }
 
+/// Cancels one credit: its outcome, and the journal's failure if one came
+/// (the outcome then says what the vendor answered, unrecorded).
 async fn cancel_one(
     client: &Client,
     journal: &dyn Journal,
     record: &RowRecord,
     transaction: i64,
-) -> Result<RowOutcome, JournalError> {
+) -> (RowOutcome, Option<JournalError>) {
     let moved = |state| RowRecord {
         state,
         attempt: record.attempt.saturating_add(1),
@@ -172,19 +175,19 @@ async fn cancel_one(
     };
     let Ok(cancellation) = Cancellation::of([TransactionId(transaction)]) else {
         // Checked by the caller; nothing is recorded for a refused id.
-        return Ok(outcome(
-            RowStatus::NotCancellable,
-            Some(format!("transaction id {transaction} cannot be cancelled")),
-        ));
+        let message = format!("transaction id {transaction} cannot be cancelled");
+        return (outcome(RowStatus::NotCancellable, Some(message)), None);
     };
-    if !journal
+    match journal
         .transition(
             Some(record.attempt),
             moved(RowState::Cancelling { transaction }),
         )
-        .await?
+        .await
     {
-        return Ok(outcome(RowStatus::HandledElsewhere, None));
+        Ok(true) => {}
+        Ok(false) => return (outcome(RowStatus::HandledElsewhere, None), None),
+        Err(error) => return (outcome(RowStatus::NotStarted, None), Some(error)),
     }
     let settled = |state| RowRecord {
         state,
@@ -224,8 +227,8 @@ async fn cancel_one(
     };
     // Durable by the sync at the end of the undo (lost in a crash, the
     // cancel's intent stays: in doubt, the safe side).
-    journal
+    let recorded = journal
         .transition_soon(Some(record.attempt.saturating_add(1)), settled(state))
-        .await?;
-    Ok(outcome(status, message))
+        .await;
+    (outcome(status, message), recorded.err())
 }

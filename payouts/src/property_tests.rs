@@ -1,0 +1,165 @@
+//! No file from outside can panic a payout run: the CSV reader and the
+//! journal reader are fed thousands of random and mutated files. Seeded: a
+//! failure prints the seed, and `XOXODAY_PROPERTY_SEED` repeats it.
+
+use std::path::Path;
+
+use crate::FileJournal;
+use crate::file_journal::journals_in;
+use crate::journal::Journal;
+use crate::payout_file::{FileIdentity, PayoutFile, RunDefaults};
+
+const CASES: usize = 1_500;
+
+fn rng() -> fastrand::Rng {
+    let seed = std::env::var("XOXODAY_PROPERTY_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    println!("seed {seed} (XOXODAY_PROPERTY_SEED={seed} repeats it)");
+    fastrand::Rng::with_seed(seed)
+}
+
+/// A field as payout files (and their damaged copies) hold them.
+fn field(rng: &mut fastrand::Rng) -> String {
+    let pick: [&str; 16] = [
+        "",
+        "Ann",
+        "ann@example.com",
+        "=1+2@example.com",
+        "100",
+        "-50",
+        "1e3",
+        "99999999999999999999999",
+        "0",
+        "12",
+        "\"quoted, with a comma\"",
+        "\"unclosed",
+        "é€😀",
+        "\t",
+        "name",
+        "email",
+    ];
+    match rng.u8(..6) {
+        0 => (0..rng.usize(..12)).map(|_| rng.char(..)).collect(),
+        1 => rng.u64(..).to_string(),
+        _ => pick[rng.usize(..pick.len())].to_owned(),
+    }
+}
+
+fn csv(rng: &mut fastrand::Rng) -> Vec<u8> {
+    let headers = [
+        "name,email,points",
+        "name,email,points,citation,sender_email,expiry_months",
+        "points,email,name,expiry_months",
+        "name,email",
+        "",
+    ];
+    let mut text = String::new();
+    if rng.u8(..10) == 0 {
+        text.push('\u{feff}');
+    }
+    text.push_str(headers[rng.usize(..headers.len())]);
+    for _ in 0..rng.usize(..12) {
+        text.push(['\n', '\n', '\r'][rng.usize(..3)]);
+        let fields: Vec<String> = (0..rng.usize(..8)).map(|_| field(rng)).collect();
+        text.push_str(&fields.join(","));
+    }
+    let mut bytes = text.into_bytes();
+    // Damage: a few random bytes, or a cut.
+    for _ in 0..rng.usize(..3) {
+        if !bytes.is_empty() {
+            let at = rng.usize(..bytes.len());
+            bytes[at] = rng.u8(..);
+        }
+    }
+    if rng.bool() && !bytes.is_empty() {
+        bytes.truncate(rng.usize(..=bytes.len()));
+    }
+    bytes
+}
+
+#[test]
+fn no_payout_file_panics_the_reader() {
+    let mut rng = rng();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("payouts.csv");
+    for _ in 0..CASES {
+        std::fs::write(&path, csv(&mut rng)).unwrap();
+        let defaults = RunDefaults {
+            sender_email: rng.bool().then(|| "admin@example.com".into()),
+            expiry_months: rng.bool().then(|| rng.u32(..)),
+        };
+        let _ = PayoutFile::identify(&path);
+        if let Ok(file) = PayoutFile::open(&path, defaults) {
+            let rows: Vec<_> = file.rows().unwrap().collect();
+            assert_eq!(rows.len() as u64, file.contents().rows);
+            assert!(rows.iter().all(Result::is_ok));
+        }
+    }
+}
+
+/// A journal as runs write them, then damaged.
+fn journal(rng: &mut fastrand::Rng) -> Vec<u8> {
+    let sha = match rng.u8(..4) {
+        0 => format!("a{}", "é€".repeat(20)),
+        1 => String::new(),
+        _ => "a".repeat(64),
+    };
+    let mut text = format!(
+        "{{\"journal\":1,\"file\":\"payouts.csv\",\"sha256\":\"{sha}\",\"rows\":{}}}\n",
+        rng.u64(..)
+    );
+    let states = [
+        r#""state":"sending""#,
+        r#""state":"sent","transaction":7"#,
+        r#""state":"sent","transaction":-9223372036854775808"#,
+        r#""state":"cancelled","transaction":0"#,
+        r#""state":"in_doubt","cause":"é"#,
+        r#""state":"refused","message":"no""#,
+        r#""state":"unknown""#,
+    ];
+    for _ in 0..rng.usize(..10) {
+        let attempt = [0, 1, u32::MAX as u64, u64::MAX][rng.usize(..4)];
+        text.push_str(&format!(
+            "{{\"line\":{},\"attempt\":{attempt},\"email\":\"a@example.com\",\"points\":{},{}}}\n",
+            rng.u64(..),
+            rng.u64(..),
+            states[rng.usize(..states.len())]
+        ));
+    }
+    let mut bytes = text.into_bytes();
+    for _ in 0..rng.usize(..3) {
+        if !bytes.is_empty() {
+            let at = rng.usize(..bytes.len());
+            bytes[at] = rng.u8(..);
+        }
+    }
+    if rng.u8(..3) == 0 && !bytes.is_empty() {
+        bytes.truncate(rng.usize(..=bytes.len()));
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn no_journal_panics_the_reader() {
+    let mut rng = rng();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("payouts.csv.journal");
+    let identity = FileIdentity {
+        name: "payouts.csv".into(),
+        sha256: "b".repeat(64),
+        rows: 3,
+    };
+    for _ in 0..CASES {
+        std::fs::write(&path, journal(&mut rng)).unwrap();
+        let _ = journals_in(dir.path(), &"a".repeat(64), Path::new("elsewhere"));
+        let Ok(journal) = FileJournal::open(&path) else {
+            continue;
+        };
+        let _ = journal.bind(&identity).await;
+        let _ = journal.index().await;
+        let _ = journal.records().await;
+        let _ = journal.earlier_runs(&identity).await;
+    }
+}
