@@ -73,6 +73,7 @@ async fn measure() {
             refresh_margin: Duration::from_secs(1),
             store,
             operator_refresh_after: None,
+            refused_refresh_token: false,
         };
         let outcome = run(&scenario, || Command::new(std::env::current_exe().unwrap())).await;
         println!(

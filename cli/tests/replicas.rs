@@ -36,6 +36,7 @@ fn scenario(processes: usize, store: Store) -> Scenario {
         refresh_margin: Duration::from_millis(500),
         store,
         operator_refresh_after: None,
+        refused_refresh_token: false,
     }
 }
 
@@ -112,4 +113,35 @@ async fn three_processes_sharing_a_postgres_store() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_operators_refresh_beside_postgres_replicas_breaks_nothing() {
     operators_refresh_breaks_nothing(3, postgres("operator")).await;
+}
+
+/// The store's refresh token is one the vendor refuses, and every call wants
+/// a refresh (the margin is longer than the token's life): across four
+/// processes the vendor sees one refresh, the refusal is recorded in the
+/// store for the others, and every call goes on with the valid access token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_refresh_token_is_tried_once_by_all_processes_and_no_call_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario {
+        processes: 4,
+        run_for: Duration::from_secs(3),
+        token_lifetime: Duration::from_secs(30),
+        refresh_margin: Duration::from_secs(60),
+        store: Store::File(dir.path().join("tokens.json")),
+        operator_refresh_after: None,
+        refused_refresh_token: true,
+    };
+
+    let outcome = run(&scenario, replica_command).await;
+
+    assert_eq!(outcome.failed, 0, "failed calls: {:?}", outcome.failures);
+    assert!(outcome.calls >= 40, "{outcome:?}");
+    assert_eq!(outcome.refreshes.rejected, 1, "{outcome:?}");
+    assert_eq!(outcome.refreshes.accepted, 0, "{outcome:?}");
+    let stored = xoxoday_reward_points::FileTokenStore::new(dir.path().join("tokens.json"));
+    let held = xoxoday_reward_points::TokenStore::load(&stored)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(held.refresh_rejected.is_some(), "the refusal is in the store");
 }

@@ -78,6 +78,9 @@ pub struct Scenario {
     /// When set, an operator runs `reward-points refresh-token` on the same
     /// store this long after the replicas start.
     pub operator_refresh_after: Option<Duration>,
+    /// The store is seeded with a refresh token the vendor refuses (the
+    /// access token stays valid for the whole run).
+    pub refused_refresh_token: bool,
 }
 
 #[derive(Debug)]
@@ -112,12 +115,11 @@ pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> 
         .start()
         .await;
     let started = Instant::now();
-    scenario
-        .store
-        .open()
-        .save(stand_in.initial_tokens())
-        .await
-        .unwrap();
+    let mut seeded = stand_in.initial_tokens();
+    if scenario.refused_refresh_token {
+        seeded.refresh_token = Secret::new("a-refresh-token-the-vendor-refuses");
+    }
+    scenario.store.open().save(seeded).await.unwrap();
     let origins: Vec<(String, String)> = stand_in.vendor().origin_overrides();
     let settings = json!({
         "store": match &scenario.store {
