@@ -143,5 +143,8 @@ async fn a_refused_refresh_token_is_tried_once_by_all_processes_and_no_call_fail
         .await
         .unwrap()
         .unwrap();
-    assert!(held.refresh_rejected.is_some(), "the refusal is in the store");
+    assert!(
+        held.refresh_rejected.is_some(),
+        "the refusal is in the store"
+    );
 }

@@ -79,8 +79,11 @@
 //! or try later), [`Error::Refused`], [`Error::RateLimited`] (with the
 //! vendor's `Retry-After`), [`Error::Timeout`], [`Error::Network`],
 //! [`Error::UnexpectedStatus`], [`Error::Undecodable`],
+//! [`Error::AnswerTooLarge`] (over [`MAX_ANSWER_BYTES`]),
 //! [`Error::InvalidInput`], and [`Error::OutcomeUnknown`] — a send or cancel
-//! whose request may have reached the vendor while its answer was lost:
+//! whose request may have reached the vendor while its answer was lost, or
+//! was answered with a status that says neither yes nor no (a 5xx, a 202, a
+//! redirect: the client follows none):
 //!
 //! ```no_run
 //! use xoxoday_reward_points::{Client, Error, Payout};
@@ -128,7 +131,10 @@
 //! `PostgresTokenStore` (feature `postgres`) replicas on several machines (an
 //! advisory lock); [`MemoryTokenStore`] tests. Inside a process, refresh is
 //! single-flight too. A refresh that fails for a passing reason while the
-//! token is still valid does not fail the call, and refreshing backs off.
+//! token is still valid does not fail the call, and refreshing backs off. A
+//! refresh token the vendor refuses is recorded in the store and not tried
+//! again for a while by anyone sharing it; calls go on with the access token
+//! while it is valid, and [`TokenManager::health`] says a person must act.
 //! Token failures are an [`AuthError`]: [`AuthError::NeedsPerson`] (make new
 //! tokens in the dashboard) or [`AuthError::Transient`].
 //!

@@ -91,11 +91,16 @@ fn child(journal: &str, file: &Path, overrides: &str) {
             "file" => Arc::new(FileJournal::open(&FileJournal::beside(file)).unwrap()),
             _ => Arc::new(NoJournal(Mutex::default())),
         };
+        // Every run pays the same content: on purpose.
+        let options = RunOptions {
+            pay_again: true,
+            ..RunOptions::default()
+        };
         let summary = run_payouts(
             &client,
             &payout,
             journal,
-            RunOptions::default(),
+            options,
             Arc::new(Silent),
             &Stop::new(),
         )

@@ -47,6 +47,11 @@ type Written = oneshot::Receiver<Result<(), String>>;
 struct Pending {
     line: Vec<u8>,
     written: oneshot::Sender<Result<(), String>>,
+    /// Must be on disk before `written` is told: the batch is synced. A
+    /// batch of records that may wait (outcomes) is only written: the next
+    /// synced batch takes them to disk, and an intent never waits behind a
+    /// sync that nobody needed.
+    durable: bool,
 }
 
 struct State {
@@ -92,8 +97,9 @@ impl FileJournal {
         };
         let mut file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(path)
             .map_err(|e| error(format!("cannot open it: {e}")))?;
         if file.try_lock().is_err() {
@@ -116,7 +122,7 @@ impl FileJournal {
         let (writer, queue) = mpsc::channel::<Pending>();
         let thread = std::thread::Builder::new()
             .name("payout-journal".into())
-            .spawn(move || write_batches(file, queue))
+            .spawn(move || write_batches(file, good_length, queue))
             .map_err(|e| error(format!("cannot start its writer: {e}")))?;
         Ok(Self {
             path: path.to_owned(),
@@ -152,13 +158,22 @@ impl FileJournal {
     fn queue(
         &self,
         value: &impl Serialize,
+        durable: bool,
     ) -> Result<oneshot::Receiver<Result<(), String>>, JournalError> {
         let mut line = serde_json::to_vec(value).map_err(|e| self.error(e.to_string()))?;
         line.push(b'\n');
         let (written, done) = oneshot::channel();
         self.writer
             .as_ref()
-            .and_then(|writer| writer.send(Pending { line, written }).ok())
+            .and_then(|writer| {
+                writer
+                    .send(Pending {
+                        line,
+                        written,
+                        durable,
+                    })
+                    .ok()
+            })
             .ok_or_else(|| self.error("its writer stopped"))?;
         Ok(done)
     }
@@ -213,8 +228,18 @@ fn fold(file: &mut File, mut each: impl FnMut(RowRecord)) -> Result<(Option<Head
     Ok((header, good_length))
 }
 
-/// Appends what is queued, one sync for all that queued up meanwhile.
-fn write_batches(mut file: File, queue: mpsc::Receiver<Pending>) {
+/// Space written ahead of the records, in zeros: a record then overwrites
+/// blocks the file already has, and its `fdatasync` flushes only data, not
+/// the file's size and allocation (some 0.15 ms here instead of 0.25 ms,
+/// on the path of every send). Readers stop at the zeros as at a line cut
+/// short; the padding is cut off when the journal is closed, and when it is
+/// opened after a crash.
+const WRITE_AHEAD: u64 = 1 << 20;
+
+/// Writes what is queued after the records (`end`), one sync for all that
+/// queued up meanwhile when any of it must be durable.
+fn write_batches(mut file: File, mut end: u64, queue: mpsc::Receiver<Pending>) {
+    let mut allocated = end;
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while let Ok(more) = queue.try_recv() {
@@ -224,9 +249,8 @@ fn write_batches(mut file: File, queue: mpsc::Receiver<Pending>) {
             .iter()
             .flat_map(|pending| pending.line.iter().copied())
             .collect();
-        let outcome = file
-            .write_all(&bytes)
-            .and_then(|()| file.sync_data())
+        let durable = batch.iter().any(|pending| pending.durable);
+        let outcome = write_at_end(&mut file, &mut end, &mut allocated, &bytes, durable)
             .map_err(|e| e.to_string());
         for pending in batch {
             let _ = pending.written.send(outcome.clone());
@@ -234,9 +258,35 @@ fn write_batches(mut file: File, queue: mpsc::Receiver<Pending>) {
         if outcome.is_err() {
             // Nothing after a failed write may be trusted: stop, so every
             // later record fails too.
-            return;
+            break;
         }
     }
+    // Closed: the padding goes, so that the file ends with its last record.
+    let _ = file.set_len(end).and_then(|()| file.sync_all());
+}
+
+fn write_at_end(
+    file: &mut File,
+    end: &mut u64,
+    allocated: &mut u64,
+    bytes: &[u8],
+    durable: bool,
+) -> std::io::Result<()> {
+    let needed = *end + bytes.len() as u64;
+    if needed > *allocated {
+        let grown = needed.next_multiple_of(WRITE_AHEAD);
+        file.seek(SeekFrom::Start(*allocated))?;
+        std::io::copy(&mut std::io::repeat(0).take(grown - *allocated), &mut *file)?;
+        file.sync_all()?;
+        *allocated = grown;
+    }
+    file.seek(SeekFrom::Start(*end))?;
+    file.write_all(bytes)?;
+    *end = needed;
+    if durable {
+        file.sync_data()?;
+    }
+    Ok(())
 }
 
 impl Journal for FileJournal {
@@ -272,7 +322,7 @@ impl Journal for FileJournal {
                         )));
                     }
                     None => {
-                        let queued = self.queue(&wanted)?;
+                        let queued = self.queue(&wanted, true)?;
                         state.header = Some(wanted);
                         queued
                     }
@@ -311,7 +361,7 @@ impl Journal for FileJournal {
 
     fn transition(&self, seen: Option<u32>, record: RowRecord) -> JournalFuture<'_, bool> {
         Box::pin(async move {
-            match self.queue_transition(seen, record)? {
+            match self.queue_transition(seen, record, true)? {
                 Some(queued) => self.append(queued).await.map(|()| true),
                 None => Ok(false),
             }
@@ -320,7 +370,7 @@ impl Journal for FileJournal {
 
     fn transition_soon(&self, seen: Option<u32>, record: RowRecord) -> JournalFuture<'_, bool> {
         // Queued in order; the writer syncs it with the next batch.
-        let queued = self.queue_transition(seen, record);
+        let queued = self.queue_transition(seen, record, false);
         Box::pin(async move { queued.map(|queued| queued.is_some()) })
     }
 
@@ -335,6 +385,7 @@ impl Journal for FileJournal {
                         .send(Pending {
                             line: Vec::new(),
                             written,
+                            durable: true,
                         })
                         .ok()
                 })
@@ -425,6 +476,7 @@ impl FileJournal {
         &self,
         seen: Option<u32>,
         record: RowRecord,
+        durable: bool,
     ) -> Result<Option<Written>, JournalError> {
         let mut state = self.lock();
         if state.header.is_none() {
@@ -434,7 +486,7 @@ impl FileJournal {
         if current != seen {
             return Ok(None);
         }
-        let queued = self.queue(&record)?;
+        let queued = self.queue(&record, durable)?;
         state.attempts.insert(record.line, record.attempt);
         Ok(Some(queued))
     }

@@ -11,7 +11,7 @@
 //! `points` (required); `citation`, `sender_email`, `expiry_months`
 //! (optional: per row, or for the whole run from [`RunDefaults`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -205,7 +205,11 @@ impl PayoutFile {
         let bytes = read_bytes(path)?;
         let mut problems = Vec::new();
         let mut contents = Contents::default();
-        let mut lines_of: BTreeMap<String, (String, Vec<u64>)> = BTreeMap::new();
+        // Recipients by a fingerprint of their address (a few bytes each,
+        // not the addresses: a large file stays small in memory); the
+        // repeated ones are told apart exactly in a second pass.
+        let mut first_lines: HashMap<u64, u64> = HashMap::new();
+        let mut repeated: HashSet<u64> = HashSet::new();
         let mut reader = csv_reader(&bytes[..]);
         match columns(&mut reader) {
             Ok(columns) => {
@@ -219,11 +223,10 @@ impl PayoutFile {
                                 Ok(row) => {
                                     contents.points =
                                         contents.points.saturating_add(row.points.get());
-                                    lines_of
-                                        .entry(row.email.to_lowercase())
-                                        .or_insert_with(|| (row.email.clone(), Vec::new()))
-                                        .1
-                                        .push(row.line);
+                                    let key = recipient_key(&row.email);
+                                    if first_lines.insert(key, row.line).is_some() {
+                                        repeated.insert(key);
+                                    }
                                 }
                                 Err(mut found) => problems.append(&mut found),
                             }
@@ -247,22 +250,49 @@ impl PayoutFile {
                 problems,
             });
         }
-        contents.recipients = lines_of.len() as u64;
-        contents.duplicates = lines_of
-            .into_values()
-            .filter(|(_, lines)| lines.len() > 1)
-            .map(|(email, lines)| DuplicateRecipient { email, lines })
-            .collect();
-        contents
-            .duplicates
-            .sort_by_key(|duplicate| duplicate.lines[0]);
-        Ok(Self {
+        contents.recipients = first_lines.len() as u64;
+        let mut file = Self {
             path: path.to_owned(),
             defaults,
             identity: identity(path, &bytes, contents.rows),
             bytes,
             contents,
-        })
+        };
+        if !repeated.is_empty() {
+            file.find_duplicates(&repeated);
+        }
+        Ok(file)
+    }
+
+    /// The recipients whose fingerprint came more than once, by address:
+    /// the duplicates, and the true number of recipients.
+    fn find_duplicates(&mut self, repeated: &HashSet<u64>) {
+        let mut groups: BTreeMap<String, (String, Vec<u64>)> = BTreeMap::new();
+        let repeats: Vec<(String, u64)> = self
+            .rows()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|row| repeated.contains(&recipient_key(&row.email)))
+            .map(|row| (row.email, row.line))
+            .collect();
+        for (email, line) in repeats {
+            groups
+                .entry(email.to_lowercase())
+                .or_insert_with(|| (email.clone(), Vec::new()))
+                .1
+                .push(line);
+        }
+        // Addresses that only shared a fingerprint are recipients of their
+        // own.
+        self.contents.recipients += groups.len().saturating_sub(repeated.len()) as u64;
+        let mut duplicates: Vec<DuplicateRecipient> = groups
+            .into_values()
+            .filter(|(_, lines)| lines.len() > 1)
+            .map(|(email, lines)| DuplicateRecipient { email, lines })
+            .collect();
+        duplicates.sort_by_key(|duplicate| duplicate.lines[0]);
+        self.contents.duplicates = duplicates;
     }
 
     /// What binds a journal to the file at `path`, without checking its
@@ -310,6 +340,15 @@ impl PayoutFile {
             row(&record, &columns, &self.defaults).map_err(|_| changed())
         }))
     }
+}
+
+/// A recipient's fingerprint: their address without regard to case.
+fn recipient_key(email: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    for character in email.chars().flat_map(char::to_lowercase) {
+        std::hash::Hash::hash(&character, &mut hasher);
+    }
+    std::hash::Hasher::finish(&hasher)
 }
 
 fn identity(path: &Path, bytes: &[u8], rows: u64) -> FileIdentity {
