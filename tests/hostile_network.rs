@@ -270,3 +270,39 @@ async fn a_secret_echoed_across_the_cut_of_a_vendor_text_is_scrubbed_whole() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_refusal_inside_http_200_is_scrubbed_and_cut_too() {
+    within(async {
+        // The vendor (or a proxy) echoes the bearer token in its refusal,
+        // at length.
+        let echo = format!(
+            "{} token {OLD_ACCESS} is not allowed here",
+            "x".repeat(5_000)
+        );
+        let vendor = answering(ResponseTemplate::new(200).set_body_json(json!({
+            "data": { "user_balance": { "success": 0, "message": echo, "data": null } }
+        })))
+        .await;
+
+        match fetch(&static_client(&vendor.uri())).await {
+            Err(Error::Refused { refusal, .. }) => {
+                assert_eq!(refusal.message.chars().count(), 300);
+                assert!(!format!("{refusal} {refusal:?}").contains(OLD_ACCESS));
+            }
+            other => panic!("{other:?}"),
+        }
+        let echo = format!("token {OLD_ACCESS} is not allowed here");
+        let vendor = answering(ResponseTemplate::new(200).set_body_json(json!({
+            "data": { "user_balance": { "success": 0, "message": echo, "data": null } }
+        })))
+        .await;
+        match fetch(&static_client(&vendor.uri())).await {
+            Err(Error::Refused { refusal, .. }) => {
+                assert_eq!(refusal.message, "token <redacted> is not allowed here")
+            }
+            other => panic!("{other:?}"),
+        }
+    })
+    .await
+}

@@ -324,8 +324,7 @@ async fn a_role_that_may_not_create_tables_uses_an_existing_one() {
         assert!(
             error.contains(&format!(
                 "have the table's owner run `ALTER TABLE {old} ADD COLUMN IF NOT EXISTS \
-                 refreshed_at bigint, ADD COLUMN IF NOT EXISTS refresh_rejected_at bigint, ADD \
-                 COLUMN IF NOT EXISTS refresh_rejected_status integer`"
+                 refreshed_at bigint, ADD COLUMN IF NOT EXISTS refresh_rejected text`"
             )),
             "{error}"
         );

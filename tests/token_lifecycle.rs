@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use xoxoday_reward_points::{
-    AuthError, EpochMillis, Error, MemoryTokenStore, NeedsPerson, Secret, StoreError, StoreFuture,
-    StoredTokens, TokenLease, TokenStore, TransientAuth,
+    AuthError, EpochMillis, Error, MemoryTokenStore, NeedsPerson, RefreshRejection, Secret,
+    StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore, TransientAuth,
 };
 
 async fn refresh_answers(server: &MockServer, answer: ResponseTemplate) {
@@ -438,13 +438,13 @@ async fn a_refused_refresh_token_with_an_expired_access_token_fails_fast_and_new
             ))
             .await
             .unwrap();
-        let healed = loop {
-            if client.validate_token_points().send().await.is_ok() {
-                break true;
+        let healed = tokio::time::timeout(Duration::from_secs(15), async {
+            while client.validate_token_points().send().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        };
-        assert!(healed);
+        })
+        .await;
+        assert!(healed.is_ok(), "new tokens in the store were not picked up");
         client.token_manager().unwrap().health().unwrap();
         assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
     })
@@ -637,6 +637,83 @@ async fn a_rotation_the_store_could_not_take_is_saved_at_the_next_call() {
 
         assert_eq!(stored_refresh_token(&memory).await, NEW_REFRESH);
         assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+    })
+    .await
+}
+
+/// A refusal recorded by a process with other credentials (a replica with a
+/// wrong client secret) says nothing of the token: this client refreshes.
+#[tokio::test]
+async fn a_refusal_recorded_with_other_credentials_stops_no_refresh() {
+    within(async {
+        let server = MockServer::start().await;
+        mount_refresh(&server, Duration::ZERO).await;
+        validate_accepts(&server, NEW_ACCESS).await;
+        let mut tokens = expiring_in(-1);
+        tokens.refresh_rejected = Some(RefreshRejection::new(
+            EpochMillis(now_ms()),
+            401,
+            1,
+            Some("0123456789abcdef".into()),
+        ));
+        let store = MemoryTokenStore::new(tokens);
+        let client = managed_client(&server.uri(), Arc::new(store.clone()));
+
+        client.validate_token_points().send().await.unwrap();
+
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+        let saved = store.load().await.unwrap().unwrap();
+        assert_eq!(saved.refresh_token.expose_secret(), NEW_REFRESH);
+        assert_eq!(saved.refresh_rejected, None, "new tokens clear the refusal");
+        client.token_manager().unwrap().health().unwrap();
+    })
+    .await
+}
+
+/// A refusal recorded by a process with the same credentials is honoured:
+/// no refresh, and the client says a person must act.
+#[tokio::test]
+async fn a_refusal_recorded_with_the_same_credentials_is_honoured() {
+    within(async {
+        let server = MockServer::start().await;
+        mount_refresh(&server, Duration::ZERO).await;
+        validate_accepts(&server, OLD_ACCESS).await;
+        // A first client records the refusal...
+        let refusing = MockServer::start().await;
+        refresh_answers(
+            &refusing,
+            ResponseTemplate::new(401).set_body_json(json!({ "error": "invalid refresh token" })),
+        )
+        .await;
+        validate_accepts(&refusing, OLD_ACCESS).await;
+        let store = MemoryTokenStore::new(expiring_in(120));
+        managed_client(&refusing.uri(), Arc::new(store.clone()))
+            .validate_token_points()
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            store
+                .load()
+                .await
+                .unwrap()
+                .unwrap()
+                .refresh_rejected
+                .is_some()
+        );
+
+        // ...which a second one, with the same credentials, honours.
+        let client = managed_client(&server.uri(), Arc::new(store));
+        client.validate_token_points().send().await.unwrap();
+        assert!(requests_to(&server, REFRESH_PATH).await.is_empty());
+        assert!(
+            client
+                .token_manager()
+                .unwrap()
+                .health()
+                .unwrap_err()
+                .needs_person()
+        );
     })
     .await
 }

@@ -274,9 +274,9 @@ enum Command {
         /// Send the rows the vendor refused again.
         #[arg(long)]
         retry_refused: bool,
-        /// Pay the file although another journal shows it (the same
-        /// content, under any name) paid before: its recipients are credited
-        /// again.
+        /// Pay the file although another journal shows it paid before (the
+        /// same content under any name, or rows alike: the same recipient
+        /// and points): those recipients are credited again.
         #[arg(long)]
         pay_again: bool,
         /// Pay a recipient who is on several rows once per row.
@@ -619,12 +619,37 @@ fn origin_overrides(cli: &Cli) -> Result<Vec<String>, String> {
     Ok(from_environment)
 }
 
+/// Whether `location` names a PostgreSQL database rather than a file: a
+/// `postgres://` or `postgresql://` URL, or libpq's `key=value` form (`host=db
+/// user=app`), which must never become the name of a file (nor be printed
+/// as one, password and all).
+pub(crate) fn names_postgres(location: &str) -> bool {
+    let location = location.trim_start();
+    let key_value = location.split_once('=').is_some_and(|(key, _)| {
+        [
+            "host",
+            "hostaddr",
+            "port",
+            "dbname",
+            "user",
+            "password",
+            "sslmode",
+            "application_name",
+            "options",
+            "connect_timeout",
+            "target_session_attrs",
+        ]
+        .contains(&key.trim())
+    });
+    key_value
+        || ["postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| location.starts_with(scheme))
+}
+
 /// A file store, or a PostgreSQL store for a `postgres://` URL.
 fn token_store(location: &str, table: Option<&str>) -> Result<Arc<dyn TokenStore>, String> {
-    let postgres = ["postgres://", "postgresql://"]
-        .iter()
-        .any(|scheme| location.starts_with(scheme));
-    if !postgres {
+    if !names_postgres(location) {
         if table.is_some() {
             return Err("--token-table applies to a PostgreSQL --token-store only".into());
         }

@@ -63,11 +63,7 @@ impl JournalChoice<'_> {
     /// The journal's file for the payout file at `path`; `None` for a
     /// PostgreSQL journal.
     fn file(&self, path: &Path) -> Option<PathBuf> {
-        let postgres = self.location.is_some_and(|location| {
-            ["postgres://", "postgresql://"]
-                .iter()
-                .any(|s| location.starts_with(s))
-        });
+        let postgres = self.location.is_some_and(crate::names_postgres);
         (!postgres).then(|| {
             self.location
                 .map_or_else(|| FileJournal::beside(path), PathBuf::from)
@@ -204,11 +200,7 @@ impl Report {
             .map_err(|e| format!("cannot write the report {}: {e}", path.display()))?;
         let csv = path.extension().is_some_and(|extension| extension == "csv");
         let mut out = BufWriter::new(file);
-        let header = if csv {
-            "line,email,points,status,transaction,message\n"
-        } else {
-            "["
-        };
+        let header = if csv { CSV_REPORT_HEADER } else { "[" };
         out.write_all(header.as_bytes())
             .map_err(|e| e.to_string())?;
         Ok(Self {
@@ -268,8 +260,12 @@ fn no_formula(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Refuses a report path that is the payout file or the journal: writing
-/// the report would destroy it.
+/// The CSV report's header.
+const CSV_REPORT_HEADER: &str = "line,email,points,status,transaction,message\n";
+
+/// Refuses a report path that is the payout file or the journal, or any
+/// other file that is not an earlier report (a token store, another run's
+/// journal): writing the report would destroy it.
 fn spared_by(report: &Path, file: &Path, journal: &JournalChoice<'_>) -> Result<(), String> {
     let journal = journal.file(file);
     let precious = [
@@ -281,6 +277,21 @@ fn spared_by(report: &Path, file: &Path, journal: &JournalChoice<'_>) -> Result<
             return Err(format!(
                 "--report {} is {what}, which writing the report would destroy: give another \
                  path; nothing was sent",
+                report.display()
+            ));
+        }
+    }
+    let mut start = [0; CSV_REPORT_HEADER.len()];
+    if let Ok(mut existing) = File::open(report) {
+        let read = std::io::Read::read(&mut existing, &mut start).unwrap_or(0);
+        let start = &start[..read];
+        let a_report = start.is_empty()
+            || start.trim_ascii_start().starts_with(b"[")
+            || CSV_REPORT_HEADER.as_bytes().starts_with(start);
+        if !a_report {
+            return Err(format!(
+                "--report {} exists and is not a report of a payout run, which writing the \
+                 report would destroy: give another path; nothing was sent",
                 report.display()
             ));
         }

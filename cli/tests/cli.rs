@@ -518,6 +518,25 @@ fn a_password_never_goes_on_the_command_line() {
             .starts_with("error: --journal: the connection string holds a password"),
     );
 
+    // libpq's key=value form is a database too, never a file of that name.
+    let dir = tempfile::tempdir().unwrap();
+    let key_value = "host=127.0.0.1 port=9 user=app dbname=tokens";
+    let output = Command::new(env!("CARGO_BIN_EXE_reward-points"))
+        .args(["--token-store", key_value, "validate-token"])
+        .envs(env.iter().copied())
+        .env_remove("XOXODAY_TOKEN_STORE")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let error = one_line_error(&output);
+    assert!(error.contains("cannot connect"), "{error}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file made"
+    );
+
     // From the environment it is taken (and this server is not there).
     let from_environment: Vec<(&str, &str)> = env
         .iter()

@@ -518,8 +518,15 @@ async fn the_csv_report_escapes_what_a_spreadsheet_would_run_and_spares_the_inpu
     std::fs::write(&file, text).unwrap();
     let journal = format!("{}.journal", file.display());
 
-    // A report over the input or the journal is refused before anything.
-    for precious in [file.to_str().unwrap(), journal.as_str()] {
+    // A report over the input, the journal, or any file that is not a
+    // report (a token store) is refused before anything.
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(&tokens, r#"{"access_token":"a","refresh_token":"r"}"#).unwrap();
+    for precious in [
+        file.to_str().unwrap(),
+        journal.as_str(),
+        tokens.to_str().unwrap(),
+    ] {
         let refused = run(&server, &pay(&file, &["--report", precious])).await;
         assert_eq!(refused.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -529,6 +536,11 @@ async fn the_csv_report_escapes_what_a_spreadsheet_would_run_and_spares_the_inpu
         );
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    assert!(
+        std::fs::read_to_string(&tokens)
+            .unwrap()
+            .contains("refresh_token")
+    );
     assert_eq!(server.requests_received(Operation::SendPoints), 0);
 
     let report = dir.path().join("report.csv");
@@ -631,9 +643,10 @@ async fn the_same_file_under_another_name_is_not_paid_again_unless_asked() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     let journal = format!("{}.journal", file.display());
     assert!(
-        stderr.starts_with("error: march-final.csv has the same content (SHA-256 ")
+        stderr.starts_with("error: march-final.csv (SHA-256 ")
+            && stderr.contains("…) pays what earlier payouts paid:\n")
             && stderr.contains(&format!("{journal} (file march.csv, started "))
-            && stderr.contains(" GMT, 5 row(s) recorded)")
+            && stderr.contains(" GMT, the same content, 5 row(s) recorded)")
             && stderr.contains("run again with --pay-again"),
         "{stderr}"
     );
@@ -651,6 +664,30 @@ async fn the_same_file_under_another_name_is_not_paid_again_unless_asked() {
     .await;
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains(&journal));
+
+    // The file "fixed" in one row and paid with a new journal: the other
+    // rows pay the same recipients the same points as the first run.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let fixed = text.replace(
+        "User 5,user5@example.com,5,",
+        "User 5,user5@example.com,50,",
+    );
+    std::fs::write(&file, fixed).unwrap();
+    let fresh = dir.path().join("march-fixed.journal");
+    let refused = run(
+        &server,
+        &pay(&file, &["--journal", fresh.to_str().unwrap()]),
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("{journal} (file march.csv, started "))
+            && stderr
+                .contains("): 4 of this file's rows pay a recipient the same points it credited"),
+        "{stderr}"
+    );
+    assert_eq!(server.credits().len(), 5);
 
     // Said on purpose: paid again.
     let again = run(&server, &pay(&copy, &["--pay-again"])).await;

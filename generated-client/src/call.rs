@@ -29,7 +29,7 @@ use crate::error::{DecodeProblem, UnknownCause};
 use crate::retry_after::retry_after;
 use crate::routes::Operation;
 use crate::vendor_failures::{Verdict, verdict};
-use crate::vendor_text::vendor_message;
+use crate::vendor_text::{cleaned, vendor_message};
 use crate::{AuthError, Client, Error};
 
 tokio::task_local! {
@@ -207,11 +207,36 @@ impl Call {
         let value: &T = &answer;
         match verdict(value) {
             Verdict::Done => Ok(answer),
-            Verdict::Refused(refusal) => Err(Error::Refused { operation, refusal }),
+            Verdict::Refused(mut refusal) => {
+                // The vendor's words, inside HTTP 200 too: scrubbed of what
+                // was sent, then cut.
+                let sent = self.sent_secrets();
+                refusal.message = cleaned(&refusal.message, &sent);
+                for recipient in &mut refusal.recipients {
+                    recipient.message = recipient
+                        .message
+                        .as_deref()
+                        .map(|message| cleaned(message, &sent));
+                }
+                Err(Error::Refused { operation, refusal })
+            }
             Verdict::Incomplete(missing) => Err(self
                 .lost(UnknownCause::IncompleteAnswer { missing })
                 .unwrap_or(Error::IncompleteAnswer { operation, missing })),
         }
+    }
+
+    /// What the request carried that may be secret: the bearer token, and
+    /// the string values of an unauthenticated body.
+    fn sent_secrets(&self) -> Vec<String> {
+        let mut sent = self.sent_values.take();
+        sent.extend(
+            self.sent_token
+                .take()
+                .and_then(|token| AccessToken::sent_in(&token.bearer_header()?))
+                .map(|token| token.expose_secret().to_owned()),
+        );
+        sent
     }
 
     async fn into_error<E: Serialize>(self, error: progenitor_client::Error<E>) -> Error {
@@ -227,13 +252,7 @@ impl Call {
         if let Some(source) = self.auth_failure.take() {
             return Error::Auth { operation, source };
         }
-        let mut sent = self.sent_values.take();
-        sent.extend(
-            self.sent_token
-                .take()
-                .and_then(|token| AccessToken::sent_in(&token.bearer_header()?))
-                .map(|token| token.expose_secret().to_owned()),
-        );
+        let sent = self.sent_secrets();
         match error {
             Raw::InvalidRequest(message) | Raw::Custom(message) => Error::InvalidInput {
                 operation,

@@ -79,9 +79,11 @@ impl PostgresTarget {
     pub fn from_url(url: &str) -> Result<Self, String> {
         let config = Config::from_str(url)
             .map_err(|error| format!("not a PostgreSQL connection string: {error}"))?;
-        Ok(Self::new(complete_from_environment(config, &|name| {
-            std::env::var(name).ok().filter(|value| !value.is_empty())
-        })))
+        Ok(Self::new(complete_from_environment(
+            config,
+            url.contains("sslmode"),
+            &|name| std::env::var(name).ok().filter(|value| !value.is_empty()),
+        )))
     }
 
     /// Whether the connection string `url` itself holds a password (which
@@ -273,7 +275,10 @@ fn tls_choice(config: &Config) -> TlsChoice {
         Host::Unix(_) => true,
     };
     let hosts = config.get_hosts();
-    let all_local = !hosts.is_empty() && hosts.iter().all(loopback);
+    // `hostaddr` is where the connection really goes, whatever `host` says.
+    let all_local = !hosts.is_empty()
+        && hosts.iter().all(loopback)
+        && config.get_hostaddrs().iter().all(IpAddr::is_loopback);
     if all_local && config.get_ssl_mode() != SslMode::Require {
         TlsChoice::Plain
     } else {
@@ -282,8 +287,15 @@ fn tls_choice(config: &Config) -> TlsChoice {
 }
 
 /// `config` with what it does not say taken from libpq's environment
-/// variables (read through `var`) and password file.
-fn complete_from_environment(mut config: Config, var: &dyn Fn(&str) -> Option<String>) -> Config {
+/// variables (read through `var`) and password file. `PGSSLMODE` applies
+/// only when the string said no `sslmode`, and only to ask for TLS: plain
+/// text off loopback is the connection string's decision alone, never a
+/// variable's left in a shell.
+fn complete_from_environment(
+    mut config: Config,
+    says_sslmode: bool,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Config {
     if config.get_hosts().is_empty() {
         match var("PGHOST") {
             Some(hosts) => {
@@ -315,16 +327,11 @@ fn complete_from_environment(mut config: Config, var: &dyn Fn(&str) -> Option<St
     {
         config.dbname(dbname);
     }
-    if let Some(mode) = var("PGSSLMODE") {
-        match mode.as_str() {
-            "disable" => {
-                config.ssl_mode(SslMode::Disable);
-            }
-            "require" | "verify-ca" | "verify-full" => {
-                config.ssl_mode(SslMode::Require);
-            }
-            _ => {}
-        }
+    if !says_sslmode
+        && var("PGSSLMODE")
+            .is_some_and(|mode| matches!(mode.as_str(), "require" | "verify-ca" | "verify-full"))
+    {
+        config.ssl_mode(SslMode::Require);
     }
     if config.get_password().is_none() {
         if let Some(password) = var("PGPASSWORD") {
@@ -502,12 +509,22 @@ mod tests {
             choice("host=localhost,db.internal user=app"),
             TlsChoice::Required
         );
+        // A local name for a remote address: the address decides.
+        assert_eq!(
+            choice("host=localhost hostaddr=10.0.0.5 user=app"),
+            TlsChoice::Required
+        );
+        assert_eq!(
+            choice("host=localhost hostaddr=127.0.0.1 user=app"),
+            TlsChoice::Plain
+        );
     }
 
     #[test]
     fn what_the_url_does_not_say_comes_from_libpqs_variables() {
         let config = complete_from_environment(
             Config::from_str("postgres://").unwrap(),
+            false,
             &env(&[
                 ("PGHOST", "db.internal"),
                 ("PGPORT", "6543"),
@@ -521,11 +538,25 @@ mod tests {
         assert_eq!(config.get_ports(), [6543]);
         assert_eq!(config.get_user(), Some("app"));
         assert_eq!(config.get_password(), Some(&b"hunter2-secret"[..]));
-        assert_eq!(tls_choice(&config), TlsChoice::Plain);
+        // A PGSSLMODE=disable left in a shell never sends a password in plain
+        // text to a host off loopback: only the string can say so.
+        assert_eq!(tls_choice(&config), TlsChoice::Required);
+        // A PGSSLMODE=require does ask for TLS, unless the string says.
+        let asked = |says| {
+            let config = complete_from_environment(
+                Config::from_str("postgres://app@localhost/db").unwrap(),
+                says,
+                &env(&[("PGSSLMODE", "require")]),
+            );
+            tls_choice(&config)
+        };
+        assert_eq!(asked(false), TlsChoice::Required);
+        assert_eq!(asked(true), TlsChoice::Plain);
 
         // The URL wins over the variables.
         let config = complete_from_environment(
             Config::from_str("postgres://other:pw@elsewhere/db").unwrap(),
+            false,
             &env(&[("PGHOST", "db.internal"), ("PGPASSWORD", "not-this")]),
         );
         assert_eq!(super::postgres_server(&config), "elsewhere/db");
@@ -548,6 +579,7 @@ mod tests {
         let complete = |url: &str| {
             complete_from_environment(
                 Config::from_str(url).unwrap(),
+                false,
                 &env(&[("PGPASSFILE", passfile)]),
             )
         };

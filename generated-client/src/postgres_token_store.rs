@@ -32,12 +32,11 @@
 //!     refresh_token_expiry    bigint,             -- epoch ms; NULL when unknown
 //!     updated_at              timestamptz NOT NULL DEFAULT now(),
 //!     refreshed_at            bigint,             -- epoch ms of the rotation; NULL from the dashboard
-//!     refresh_rejected_at     bigint,             -- the vendor refused refresh_token then
-//!     refresh_rejected_status integer
+//!     refresh_rejected        text                -- JSON: the vendor refused refresh_token (when, status, …)
 //! );
 //! ```
 //!
-//! A table made by an earlier version lacks the last three columns: the
+//! A table made by an earlier version lacks the last two columns: the
 //! store adds them when its role may (the table's owner), and otherwise
 //! stops, printing the `ALTER TABLE` for the owner to run.
 //!
@@ -68,11 +67,7 @@ pub const DEFAULT_TOKEN_TABLE: &str = "xoxoday_reward_points_tokens";
 /// How long `lock` waits for another replica by default.
 const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 /// The columns this version added to the table, as `ALTER TABLE` adds them.
-const ADDED_COLUMNS: [(&str, &str); 3] = [
-    ("refreshed_at", "bigint"),
-    ("refresh_rejected_at", "bigint"),
-    ("refresh_rejected_status", "integer"),
-];
+const ADDED_COLUMNS: [(&str, &str); 2] = [("refreshed_at", "bigint"), ("refresh_rejected", "text")];
 
 type Connect = dyn Fn(PostgresTarget) -> Pin<Box<dyn Future<Output = Result<Client, ConnectError>> + Send>>
     + Send
@@ -314,8 +309,7 @@ impl Shared {
                  refresh_token_expiry    bigint,
                  updated_at              timestamptz NOT NULL DEFAULT now(),
                  refreshed_at            bigint,
-                 refresh_rejected_at     bigint,
-                 refresh_rejected_status integer
+                 refresh_rejected        text
              );
              COMMIT;",
             table = self.table
@@ -336,7 +330,7 @@ impl Shared {
     async fn read(&self, client: &Client) -> Result<Option<StoredTokens>, StoreError> {
         let sql = format!(
             "SELECT access_token, access_token_expiry, refresh_token, refresh_token_expiry,
-                    refreshed_at, refresh_rejected_at, refresh_rejected_status
+                    refreshed_at, refresh_rejected
              FROM {} WHERE name = $1",
             self.table
         );
@@ -354,14 +348,10 @@ impl Shared {
             millis(row.try_get(3).map_err(decode)?),
         );
         tokens.refreshed_at = millis(row.try_get(4).map_err(decode)?);
-        let rejected_at = millis(row.try_get(5).map_err(decode)?);
-        let rejected_status: Option<i32> = row.try_get(6).map_err(decode)?;
-        tokens.refresh_rejected = rejected_at.map(|at| RefreshRejection {
-            at,
-            status: rejected_status
-                .and_then(|status| u16::try_from(status).ok())
-                .unwrap_or(0),
-        });
+        let rejected: Option<String> = row.try_get(5).map_err(decode)?;
+        // A refusal that cannot be read is no refusal: the token is tried.
+        tokens.refresh_rejected =
+            rejected.and_then(|rejected| serde_json::from_str::<RefreshRejection>(&rejected).ok());
         Ok(Some(tokens))
     }
 }
@@ -467,24 +457,26 @@ impl TokenLease for PostgresLease {
             let shared = self.shared.clone();
             let sql = format!(
                 "INSERT INTO {} (name, access_token, access_token_expiry, refresh_token,
-                                 refresh_token_expiry, refreshed_at, refresh_rejected_at,
-                                 refresh_rejected_status, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+                                 refresh_token_expiry, refreshed_at, refresh_rejected,
+                                 updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, now())
                  ON CONFLICT (name) DO UPDATE SET
                      access_token = EXCLUDED.access_token,
                      access_token_expiry = EXCLUDED.access_token_expiry,
                      refresh_token = EXCLUDED.refresh_token,
                      refresh_token_expiry = EXCLUDED.refresh_token_expiry,
                      refreshed_at = EXCLUDED.refreshed_at,
-                     refresh_rejected_at = EXCLUDED.refresh_rejected_at,
-                     refresh_rejected_status = EXCLUDED.refresh_rejected_status,
+                     refresh_rejected = EXCLUDED.refresh_rejected,
                      updated_at = EXCLUDED.updated_at",
                 shared.table
             );
             let millis = |expiry: Option<EpochMillis>| {
                 expiry.map(|ms| i64::try_from(ms.as_millis()).unwrap_or(i64::MAX))
             };
-            let rejection = tokens.refresh_rejected;
+            let rejection = tokens
+                .refresh_rejected
+                .as_ref()
+                .and_then(|rejection| serde_json::to_string(rejection).ok());
             let written = self
                 .client()
                 .execute(
@@ -496,8 +488,7 @@ impl TokenLease for PostgresLease {
                         &SecretParam(&tokens.refresh_token),
                         &millis(tokens.refresh_token_expiry),
                         &millis(tokens.refreshed_at),
-                        &millis(rejection.map(|rejection| rejection.at)),
-                        &rejection.map(|rejection| i32::from(rejection.status)),
+                        &rejection,
                     ],
                 )
                 .await;

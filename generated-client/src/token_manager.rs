@@ -67,6 +67,23 @@ pub struct ClientCredentials {
     pub client_secret: Secret,
 }
 
+impl ClientCredentials {
+    /// A fingerprint of the credentials (not the credentials: the first 16
+    /// hex digits of a SHA-256 of them), recorded with a refusal so that a
+    /// process with other credentials does not take it for its own.
+    fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.client_id.as_bytes());
+        hasher.update([0]);
+        hasher.update(self.client_secret.expose_secret().as_bytes());
+        hasher.finalize()[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}
+
 /// Pauses that double from `first` up to `longest`.
 #[derive(Clone, Copy, Debug)]
 struct BackoffPolicy {
@@ -147,6 +164,8 @@ struct Refused {
     look_again: Instant,
     /// How often it was refused in a row, here.
     failures: u32,
+    /// The refusal's time as the store records it.
+    recorded_at: Option<EpochMillis>,
 }
 
 /// A backoff's state: failures so far, and the end of the current pause.
@@ -445,24 +464,39 @@ impl Shared {
             }
             // A cold start, or a refused refresh token that a person may
             // have replaced meanwhile: read without the lock first.
-            let look = {
-                let state = self.state();
-                state.tokens.is_none()
-                    || (state.unsaved_from.is_none()
-                        && state
-                            .refused
-                            .as_ref()
-                            .is_some_and(|refused| Instant::now() >= refused.look_again))
+            let (cold, look_for_a_person) = {
+                let mut state = self.state();
+                let now = Instant::now();
+                let cold = state.tokens.is_none();
+                let unsaved = state.unsaved_from.is_some();
+                let look = match state.refused.as_mut() {
+                    // Moved on before the read, so that a store that does
+                    // not answer is not asked again on every call.
+                    Some(refused) if !cold && !unsaved && now >= refused.look_again => {
+                        refused.look_again = now.checked_add(LOOK_AGAIN).unwrap_or(now);
+                        true
+                    }
+                    _ => false,
+                };
+                (cold, look)
             };
-            if look && let Some(tokens) = self.store.load().await.map_err(store_failed)? {
-                if let Some(refused) = self.state().refused.as_mut() {
-                    let now = Instant::now();
-                    refused.look_again = now.checked_add(LOOK_AGAIN).unwrap_or(now);
-                }
-                self.remember(&tokens, None);
-                self.note_recorded_refusal(&tokens);
-                if self.settles(&trigger, &tokens) {
-                    return Ok(Some(tokens));
+            if cold || look_for_a_person {
+                let loaded = match self.store.load().await {
+                    Ok(loaded) => loaded,
+                    Err(error) if cold => return Err(store_failed(error)),
+                    Err(error) => {
+                        // The step below decides with what this process
+                        // holds.
+                        tracing::warn!(%error, "token store unavailable");
+                        None
+                    }
+                };
+                if let Some(tokens) = loaded {
+                    self.remember(&tokens, None);
+                    self.note_recorded_refusal(&tokens);
+                    if self.settles(&trigger, &tokens) {
+                        return Ok(Some(tokens));
+                    }
                 }
             }
             match self.step_under_lock(&trigger).await? {
@@ -475,15 +509,16 @@ impl Shared {
     /// A refusal another process recorded in the store, for the refresh
     /// token `tokens` hold: tried again only when its backoff has passed.
     fn note_recorded_refusal(&self, tokens: &StoredTokens) {
-        let Some(rejection) = tokens.refresh_rejected else {
+        let Some(rejection) = &tokens.refresh_rejected else {
             return;
         };
-        let mut state = self.state();
-        if state
-            .refused
+        if rejection
+            .credentials
             .as_ref()
-            .is_some_and(|refused| refused.refresh_token == tokens.refresh_token)
+            .is_some_and(|by| *by != self.credentials.fingerprint())
         {
+            // Refused to other credentials (a replica with a wrong client
+            // secret): it says nothing of the token.
             return;
         }
         let since = Duration::from_millis(
@@ -492,16 +527,33 @@ impl Shared {
                 .saturating_sub(rejection.at.as_millis()),
         );
         let now = Instant::now();
-        let wait = REFUSED_REFRESH_TOKEN.first.saturating_sub(since);
+        let delay = REFUSED_REFRESH_TOKEN.delay(rejection.count.saturating_sub(1));
+        let not_before = now.checked_add(delay.saturating_sub(since)).unwrap_or(now);
+        let mut state = self.state();
+        if let Some(refused) = state
+            .refused
+            .as_mut()
+            .filter(|refused| refused.refresh_token == tokens.refresh_token)
+        {
+            // Known here; a newer refusal (another process tried again)
+            // moves the next try on for everyone.
+            if refused.recorded_at < Some(rejection.at) {
+                refused.recorded_at = Some(rejection.at);
+                refused.not_before = refused.not_before.max(not_before);
+                refused.failures = refused.failures.max(rejection.count);
+            }
+            return;
+        }
         state.refused = Some(Refused {
             refresh_token: tokens.refresh_token.clone(),
             error: NeedsPerson::RefreshRejected {
                 status: rejection.status,
                 message: None,
             },
-            not_before: now.checked_add(wait).unwrap_or(now),
+            not_before,
             look_again: now.checked_add(LOOK_AGAIN).unwrap_or(now),
-            failures: 1,
+            failures: rejection.count,
+            recorded_at: Some(rejection.at),
         });
         drop(state);
         tracing::error!(
@@ -739,11 +791,34 @@ impl Shared {
             self.remember(&current, None);
             return Ok(Step::Done(Some(current)));
         }
+        let fingerprint = self.credentials.fingerprint();
+        let failures = {
+            let state = self.state();
+            let here = state
+                .refused
+                .as_ref()
+                .filter(|refused| refused.refresh_token == held.refresh_token)
+                .map_or(0, |refused| refused.failures);
+            let recorded = held
+                .refresh_rejected
+                .as_ref()
+                .filter(|rejection| {
+                    rejection
+                        .credentials
+                        .as_ref()
+                        .is_none_or(|by| *by == fingerprint)
+                })
+                .map_or(0, |rejection| rejection.count);
+            here.max(recorded)
+        };
         let mut marked = held.clone();
-        marked.refresh_rejected = Some(RefreshRejection {
-            at: EpochMillis::now(),
+        let at = EpochMillis::now();
+        marked.refresh_rejected = Some(RefreshRejection::new(
+            at,
             status,
-        });
+            failures.saturating_add(1),
+            Some(fingerprint),
+        ));
         if let Err(error) = lease.save(marked.clone()).await {
             tracing::warn!(%error, "the refusal could not be recorded in the token store");
         } else {
@@ -753,11 +828,6 @@ impl Shared {
         {
             let mut state = self.state();
             let now = Instant::now();
-            let failures = state
-                .refused
-                .as_ref()
-                .filter(|refused| refused.refresh_token == held.refresh_token)
-                .map_or(0, |refused| refused.failures);
             state.refused = Some(Refused {
                 refresh_token: held.refresh_token.clone(),
                 error: error.clone(),
@@ -766,6 +836,7 @@ impl Shared {
                     .unwrap_or(now),
                 look_again: now.checked_add(LOOK_AGAIN).unwrap_or(now),
                 failures: failures.saturating_add(1),
+                recorded_at: Some(at),
             });
         }
         tracing::error!(

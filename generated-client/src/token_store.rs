@@ -74,12 +74,39 @@ impl StoredTokens {
 }
 
 /// The vendor's refusal of a refresh token, as the store records it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RefreshRejection {
     /// When the vendor refused it (the refused process's clock).
     pub at: EpochMillis,
     /// The HTTP status of the refusal.
     pub status: u16,
+    /// How often in a row it was refused: the next try waits longer each
+    /// time (15 minutes, 30, then an hour).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// A fingerprint of the credentials it was refused with (not the
+    /// credentials): a refusal by a process with other credentials (a
+    /// replica with a wrong client secret) says nothing of the token.
+    #[serde(default)]
+    pub credentials: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl RefreshRejection {
+    /// A refusal at `at` with `status`, the `count`th in a row, by the
+    /// credentials whose fingerprint is `credentials`.
+    pub fn new(at: EpochMillis, status: u16, count: u32, credentials: Option<String>) -> Self {
+        Self {
+            at,
+            status,
+            count,
+            credentials,
+        }
+    }
 }
 
 /// Why the store could not be read, locked or written. Its text names the

@@ -17,11 +17,17 @@ pub(crate) fn vendor_message<S: AsRef<str>>(body: &Value, secrets: &[S]) -> Opti
         .iter()
         .find_map(|field| body.get(field)?.as_str())
         .filter(|message| !message.trim().is_empty())?;
-    let scrubbed = scrub(message, secrets);
-    Some(match scrubbed.char_indices().nth(MAX_MESSAGE_CHARS) {
+    Some(cleaned(message, secrets))
+}
+
+/// A vendor text scrubbed of every `secrets` value, then cut to
+/// [`MAX_MESSAGE_CHARS`] characters.
+pub(crate) fn cleaned<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
+    let scrubbed = scrub(text, secrets);
+    match scrubbed.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((cut, _)) => scrubbed[..cut].to_owned(),
         None => scrubbed,
-    })
+    }
 }
 
 /// `text` with every non-empty `secrets` value replaced by `<redacted>`.

@@ -22,7 +22,9 @@ use std::sync::{Mutex, mpsc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::journal::{EarlierRun, Journal, JournalError, JournalFuture, RowIndex, RowRecord};
+use crate::journal::{
+    EarlierRun, Journal, JournalError, JournalFuture, PaidAlike, RowIndex, RowRecord,
+};
 use crate::payout_file::FileIdentity;
 
 /// The journal's first line.
@@ -206,9 +208,11 @@ fn fold(file: &mut File, mut each: impl FnMut(RowRecord)) -> Result<(Option<Head
             break;
         }
         number += 1;
-        if !line.ends_with(b"\n") {
-            // Cut short by a crash while it was written: never synced, so
-            // nothing relied on it.
+        if !line.ends_with(b"\n") || line.contains(&0) {
+            // Cut short by a crash while it was written, or the zeros written
+            // ahead of the records (a record never holds a NUL byte; after a
+            // power loss, unsynced records may show up beyond a stretch of
+            // zeros): never synced, so nothing relied on it.
             break;
         }
         let bad = |e: serde_json::Error| {
@@ -336,16 +340,20 @@ impl Journal for FileJournal {
         Box::pin(self.read_again(read_records))
     }
 
-    fn earlier_runs<'a>(&'a self, file: &'a FileIdentity) -> JournalFuture<'a, Vec<EarlierRun>> {
+    fn earlier_runs<'a>(
+        &'a self,
+        file: &'a FileIdentity,
+        paid: &'a PaidAlike,
+    ) -> JournalFuture<'a, Vec<EarlierRun>> {
         let directory = self
             .path
             .parent()
             .filter(|parent| !parent.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_owned();
-        let (sha256, this) = (file.sha256.clone(), self.path.clone());
+        let (sha256, this, paid) = (file.sha256.clone(), self.path.clone(), paid.clone());
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || journals_in(&directory, &sha256, &this))
+            tokio::task::spawn_blocking(move || journals_in(&directory, &sha256, &paid, &this))
                 .await
                 .map_err(|error| self.error(error.to_string()))
         })
@@ -395,11 +403,16 @@ impl Journal for FileJournal {
     }
 }
 
-/// The file journals in `directory` of the content `sha256` that recorded
-/// some row, `except` the one at that path. Any file whose first line is a
-/// journal's header counts, whatever its name; what cannot be read is
-/// passed over.
-pub fn journals_in(directory: &Path, sha256: &str, except: &Path) -> Vec<EarlierRun> {
+/// The file journals in `directory` (`except` the one at that path) of the
+/// content `sha256` that recorded some row, or that credited (or may have)
+/// a row alike one of `paid`. Any file whose first line is a journal's
+/// header counts, whatever its name; what cannot be read is passed over.
+pub fn journals_in(
+    directory: &Path,
+    sha256: &str,
+    paid: &PaidAlike,
+    except: &Path,
+) -> Vec<EarlierRun> {
     let except = std::fs::canonicalize(except).ok();
     let Ok(entries) = std::fs::read_dir(directory) else {
         return Vec::new();
@@ -412,27 +425,25 @@ pub fn journals_in(directory: &Path, sha256: &str, except: &Path) -> Vec<Earlier
             if except.is_some() && std::fs::canonicalize(&path).ok() == except {
                 return None;
             }
-            let file = File::open(&path).ok()?;
+            let mut file = File::open(&path).ok()?;
             let mut first = Vec::new();
-            BufReader::new(file.take(LONGEST_HEADER))
+            BufReader::new((&file).take(LONGEST_HEADER))
                 .read_until(b'\n', &mut first)
                 .ok()?;
             let header: Header = serde_json::from_slice(&first).ok()?;
-            if header.sha256 != sha256 {
-                return None;
-            }
-            #[derive(Deserialize)]
-            struct Line {
-                line: u64,
-            }
-            let text = std::fs::read(&path).ok()?;
-            let rows_recorded = text
-                .split(|byte| *byte == b'\n')
-                .skip(1)
-                .filter_map(|record| serde_json::from_slice::<Line>(record).ok())
-                .map(|record| record.line)
-                .collect::<std::collections::BTreeSet<u64>>()
-                .len() as u64;
+            let mut latest = BTreeMap::new();
+            fold(&mut file, |record| {
+                latest.insert(record.line, record);
+            })
+            .ok()?;
+            let same_content = header.sha256 == sha256;
+            let rows_alike = latest
+                .values()
+                .filter(|record| {
+                    record.state.credited_or_maybe() && paid.contains(&record.email, record.points)
+                })
+                .count() as u64;
+            let rows_recorded = latest.len() as u64;
             let started = header.started.or_else(|| {
                 let modified = entry.metadata().ok()?.modified().ok()?;
                 Some(format!(
@@ -440,11 +451,13 @@ pub fn journals_in(directory: &Path, sha256: &str, except: &Path) -> Vec<Earlier
                     httpdate::fmt_http_date(modified)
                 ))
             });
-            (rows_recorded > 0).then(|| EarlierRun {
+            ((same_content && rows_recorded > 0) || rows_alike > 0).then(|| EarlierRun {
                 journal: path.display().to_string(),
                 file: header.file,
                 started: started.unwrap_or_else(|| "at an unknown time".into()),
+                same_content,
                 rows_recorded,
+                rows_alike,
             })
         })
         .collect();
@@ -577,6 +590,41 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 5, "{text}");
         assert!(!text.contains("\"ema\n"));
+    }
+
+    #[tokio::test]
+    async fn records_beyond_a_stretch_of_zeros_were_never_synced_and_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        {
+            let journal = FileJournal::open(&path).unwrap();
+            journal.bind(&identity("a")).await.unwrap();
+            assert!(
+                journal
+                    .transition(None, record(2, 1, RowState::Sending))
+                    .await
+                    .unwrap()
+            );
+        }
+        // A power loss: zeros written ahead, then part of a later record
+        // that reached the disk without its sync.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(&[0; 4096]).unwrap();
+        file.write_all(b"\"attempt\":1,\"state\":\"sent\"}\n")
+            .unwrap();
+        drop(file);
+
+        let journal = FileJournal::open(&path).unwrap();
+        journal.bind(&identity("a")).await.unwrap();
+        let records = journal.records().await.unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[&2].state, RowState::Sending);
+        drop(journal);
+        let text = std::fs::read(&path).unwrap();
+        assert!(
+            !text.contains(&0),
+            "the zeros and what follows them are cut off"
+        );
     }
 
     #[tokio::test]

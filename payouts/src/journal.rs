@@ -241,8 +241,9 @@ pub struct JournalError {
     pub message: String,
 }
 
-/// An earlier run of the same content (the same SHA-256), found by a
-/// journal: paying the file again credits its recipients again.
+/// An earlier run that paid what this file pays: the same content (the
+/// same SHA-256), or rows alike (the same recipient and points) that it
+/// credited or may have credited. Paying the file again credits them again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EarlierRun {
     /// Where its journal is: a file, or a run of a PostgreSQL journal.
@@ -251,16 +252,81 @@ pub struct EarlierRun {
     pub file: String,
     /// When it started, as the journal tells it.
     pub started: String,
+    /// Whether its file had the same bytes as this one.
+    pub same_content: bool,
     /// How many rows it recorded.
     pub rows_recorded: u64,
+    /// How many of this file's rows pay a recipient the points that run
+    /// credited them (or may have).
+    pub rows_alike: u64,
 }
 
 impl std::fmt::Display for EarlierRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} (file {}, started {}, {} row(s) recorded)",
-            self.journal, self.file, self.started, self.rows_recorded
+            "{} (file {}, started {}",
+            self.journal, self.file, self.started
+        )?;
+        if self.same_content {
+            write!(
+                f,
+                ", the same content, {} row(s) recorded)",
+                self.rows_recorded
+            )
+        } else {
+            write!(
+                f,
+                "): {} of this file's rows pay a recipient the same points it credited",
+                self.rows_alike
+            )
+        }
+    }
+}
+
+/// What a file pays, to find earlier runs that paid the same: each row's
+/// recipient (the address without regard to case) and points, as small
+/// fingerprints, and the addresses (for a journal that looks them up).
+#[derive(Clone, Debug, Default)]
+pub struct PaidAlike {
+    keys: std::collections::HashSet<u64>,
+    emails: std::collections::BTreeSet<String>,
+}
+
+impl PaidAlike {
+    /// Adds a row paying `points` to `email`.
+    pub fn insert(&mut self, email: &str, points: u64) {
+        self.keys.insert(recipient_and_points(email, points));
+        self.emails.insert(email.to_lowercase());
+    }
+
+    /// Whether some row pays `points` to `email`.
+    pub fn contains(&self, email: &str, points: u64) -> bool {
+        self.keys.contains(&recipient_and_points(email, points))
+    }
+
+    /// Every address, lower case.
+    pub fn emails(&self) -> impl Iterator<Item = &str> {
+        self.emails.iter().map(String::as_str)
+    }
+}
+
+fn recipient_and_points(email: &str, points: u64) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    for character in email.chars().flat_map(char::to_lowercase) {
+        std::hash::Hash::hash(&character, &mut hasher);
+    }
+    std::hash::Hash::hash(&points, &mut hasher);
+    std::hash::Hasher::finish(&hasher)
+}
+
+impl RowState {
+    /// Whether the row's points are (or may be) with its recipient: what
+    /// another run must not pay again without being told to.
+    pub fn credited_or_maybe(&self) -> bool {
+        !matches!(
+            self,
+            RowState::NotSent { .. } | RowState::Refused { .. } | RowState::Cancelled { .. }
         )
     }
 }
@@ -302,10 +368,22 @@ pub trait Journal: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
-    /// Earlier runs of the same content this journal can see (other
-    /// journals of it, not this one), each with some row recorded.
-    fn earlier_runs<'a>(&'a self, file: &'a FileIdentity) -> JournalFuture<'a, Vec<EarlierRun>> {
-        let _ = file;
+    /// Earlier runs this journal can see (other journals, not this one)
+    /// of the same content, or that credited rows alike: the same recipient
+    /// and points as a row of `paid`.
+    fn earlier_runs<'a>(
+        &'a self,
+        file: &'a FileIdentity,
+        paid: &'a PaidAlike,
+    ) -> JournalFuture<'a, Vec<EarlierRun>> {
+        let _ = (file, paid);
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Whether other workers may be sending rows of this run right now
+    /// (a shared journal): a row whose intent has no outcome may be in
+    /// flight elsewhere, not in doubt.
+    fn shared(&self) -> bool {
+        false
     }
 }

@@ -68,7 +68,8 @@ mod undo;
 
 pub use file_journal::{FileJournal, journals_in};
 pub use journal::{
-    EarlierRun, Journal, JournalError, JournalFuture, RowContent, RowIndex, RowRecord, RowState,
+    EarlierRun, Journal, JournalError, JournalFuture, PaidAlike, RowContent, RowIndex, RowRecord,
+    RowState,
 };
 pub use outcome::{Progress, RowOutcome, RowStatus, Silent, Stop, Summary};
 pub use payout_file::{

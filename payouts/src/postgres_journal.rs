@@ -28,7 +28,9 @@ use std::collections::BTreeMap;
 use tokio_postgres::Client;
 use xoxoday_reward_points::{PostgresTarget, add_missing_columns, describe_database_error};
 
-use crate::journal::{EarlierRun, Journal, JournalError, JournalFuture, RowRecord, RowState};
+use crate::journal::{
+    EarlierRun, Journal, JournalError, JournalFuture, PaidAlike, RowRecord, RowState,
+};
 use crate::payout_file::FileIdentity;
 
 /// The table's name unless told otherwise.
@@ -166,7 +168,9 @@ impl Journal for PostgresJournal {
                 )
                 .await
                 .map_err(|error| self.error("read the run", &error))?;
-            let (name, sha256): (String, String) = (row.get(0), row.get(1));
+            let read = |error: tokio_postgres::Error| self.error("read the run", &error);
+            let name: String = row.try_get(0).map_err(read)?;
+            let sha256: String = row.try_get(1).map_err(read)?;
             if sha256 != file.sha256 {
                 return Err(JournalError {
                     location: self.location.clone(),
@@ -198,11 +202,13 @@ impl Journal for PostgresJournal {
                 .map_err(|error| self.error("read the journal", &error))?;
             let mut records = BTreeMap::new();
             for row in rows {
-                let line: i64 = row.get(0);
-                let attempt: i32 = row.get(1);
-                let points: i64 = row.get(3);
-                let state: String = row.get(4);
-                let name: Option<String> = row.get(5);
+                let read = |error: tokio_postgres::Error| self.error("read the journal", &error);
+                let line: i64 = row.try_get(0).map_err(read)?;
+                let attempt: i32 = row.try_get(1).map_err(read)?;
+                let email: String = row.try_get(2).map_err(read)?;
+                let points: i64 = row.try_get(3).map_err(read)?;
+                let state: String = row.try_get(4).map_err(read)?;
+                let name: Option<String> = row.try_get(5).map_err(read)?;
                 let state: RowState =
                     serde_json::from_str(&state).map_err(|error| JournalError {
                         location: self.location.clone(),
@@ -213,7 +219,7 @@ impl Journal for PostgresJournal {
                     RowRecord {
                         line: line as u64,
                         attempt: attempt as u32,
-                        email: row.get(2),
+                        email,
                         points: points as u64,
                         name,
                         state,
@@ -273,35 +279,63 @@ impl Journal for PostgresJournal {
         })
     }
 
-    fn earlier_runs<'a>(&'a self, file: &'a FileIdentity) -> JournalFuture<'a, Vec<EarlierRun>> {
+    fn earlier_runs<'a>(
+        &'a self,
+        file: &'a FileIdentity,
+        paid: &'a PaidAlike,
+    ) -> JournalFuture<'a, Vec<EarlierRun>> {
         Box::pin(async move {
             let table = &self.table;
+            let emails: Vec<&str> = paid.emails().collect();
             let rows = self
                 .client
                 .query(
                     &format!(
-                        "SELECT r.run, r.file, r.created_at::text, count(j.line) \
-                         FROM {table}_runs r JOIN {table} j ON j.run = r.run \
-                         WHERE r.sha256 = $1 AND r.run <> $2 \
-                         GROUP BY r.run, r.file, r.created_at ORDER BY r.created_at"
+                        "SELECT r.run, r.file, r.created_at::text, r.sha256, j.line, j.email, \
+                         j.points, j.state \
+                         FROM {table} j JOIN {table}_runs r ON r.run = j.run \
+                         WHERE j.run <> $1 AND (r.sha256 = $2 OR lower(j.email) = ANY($3))"
                     ),
-                    &[&file.sha256, &self.run],
+                    &[&self.run, &file.sha256, &emails],
                 )
                 .await
                 .map_err(|error| self.error("look for earlier runs", &error))?;
-            Ok(rows
-                .iter()
-                .map(|row| {
-                    let run: String = row.get(0);
-                    let recorded: i64 = row.get(3);
-                    EarlierRun {
+            let mut runs: BTreeMap<String, EarlierRun> = BTreeMap::new();
+            for row in rows {
+                let read = |error: tokio_postgres::Error| self.error("read earlier runs", &error);
+                let run: String = row.try_get(0).map_err(read)?;
+                let sha256: String = row.try_get(3).map_err(read)?;
+                let email: String = row.try_get(5).map_err(read)?;
+                let points: i64 = row.try_get(6).map_err(read)?;
+                let state: String = row.try_get(7).map_err(read)?;
+                let entry = match runs.entry(run.clone()) {
+                    std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(entry) => entry.insert(EarlierRun {
                         journal: format!("run {run} of {}", self.tables),
-                        file: row.get(1),
-                        started: row.get(2),
-                        rows_recorded: recorded.max(0) as u64,
-                    }
-                })
-                .collect())
+                        file: row.try_get(1).map_err(read)?,
+                        started: row.try_get(2).map_err(read)?,
+                        same_content: sha256 == file.sha256,
+                        rows_recorded: 0,
+                        rows_alike: 0,
+                    }),
+                };
+                entry.rows_recorded += 1;
+                let credited = serde_json::from_str::<RowState>(&state)
+                    .map_or(true, |state| state.credited_or_maybe());
+                if credited && paid.contains(&email, u64::try_from(points).unwrap_or(0)) {
+                    entry.rows_alike += 1;
+                }
+            }
+            let mut runs: Vec<EarlierRun> = runs
+                .into_values()
+                .filter(|run| run.same_content || run.rows_alike > 0)
+                .collect();
+            runs.sort_by(|a, b| a.started.cmp(&b.started));
+            Ok(runs)
         })
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }

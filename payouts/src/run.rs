@@ -36,7 +36,7 @@ use xoxoday_reward_points::types::SendPointsResponse;
 use xoxoday_reward_points::{Client, Error};
 
 use crate::file_journal::journals_in;
-use crate::journal::{EarlierRun, Journal, JournalError, RowIndex, RowRecord, RowState};
+use crate::journal::{EarlierRun, Journal, JournalError, PaidAlike, RowIndex, RowRecord, RowState};
 use crate::outcome::{Progress, RowOutcome, RowStatus, Stop, Summary};
 use crate::payout_file::{Contents, DuplicateRecipient, FileError, PayoutFile, PayoutRow};
 
@@ -149,11 +149,12 @@ pub enum RunError {
         /// Each, with its lines.
         duplicates: Vec<DuplicateRecipient>,
     },
-    /// The same content was paid before, by another journal.
+    /// The same content, or rows alike, were paid before, by another
+    /// journal.
     #[error(
-        "{file} has the same content (SHA-256 {digest}…) as a payout already made:\n{}\npaying \
-         it again credits its recipients again; nothing was sent: if that is what you want, run \
-         again with --pay-again",
+        "{file} (SHA-256 {digest}…) pays what earlier payouts paid:\n{}\npaying it again \
+         credits those recipients again; nothing was sent: if that is what you want, run again \
+         with --pay-again",
         list(runs)
     )]
     PaidBefore {
@@ -208,7 +209,7 @@ pub async fn plan_payouts(
 ) -> Result<Plan, RunError> {
     journal.bind(file.identity()).await?;
     let index = journal.index().await?;
-    check_selections(&index, options)?;
+    check_selections(&index, options, journal.shared())?;
     let mut mismatches = Vec::new();
     let mut plan = Plan {
         contents: file.contents().clone(),
@@ -219,8 +220,10 @@ pub async fn plan_payouts(
         cancelled: 0,
         index: RowIndex::default(),
     };
+    let mut paid = PaidAlike::default();
     for row in file.rows()? {
         let row = row?;
+        paid.insert(&row.email, row.points.get());
         if let Some(content) = index.content(row.line)
             && !content.matches(&row.email, row.points.get(), &row.name)
         {
@@ -259,7 +262,7 @@ pub async fn plan_payouts(
     // A journal that recorded rows already took this decision when its
     // first run started.
     if index.is_empty() && !options.pay_again {
-        let runs = earlier_runs(file, journal).await?;
+        let runs = earlier_runs(file, journal, &paid).await?;
         if !runs.is_empty() {
             return Err(RunError::PaidBefore {
                 file: file.identity().name.clone(),
@@ -272,13 +275,14 @@ pub async fn plan_payouts(
     Ok(plan)
 }
 
-/// Earlier runs of the file's content: those its journal sees, and the file
-/// journals beside the file.
+/// Earlier runs of the file's content, or of rows alike: those its journal
+/// sees, and the file journals beside the file.
 async fn earlier_runs(
     file: &PayoutFile,
     journal: &dyn Journal,
+    paid: &PaidAlike,
 ) -> Result<Vec<EarlierRun>, RunError> {
-    let mut runs = journal.earlier_runs(file.identity()).await?;
+    let mut runs = journal.earlier_runs(file.identity(), paid).await?;
     let directory = file
         .path()
         .parent()
@@ -289,9 +293,11 @@ async fn earlier_runs(
         file.identity().sha256.clone(),
         std::path::PathBuf::from(journal.location()),
     );
-    let beside = tokio::task::spawn_blocking(move || journals_in(&directory, &sha256, &this))
-        .await
-        .unwrap_or_default();
+    let paid = paid.clone();
+    let beside =
+        tokio::task::spawn_blocking(move || journals_in(&directory, &sha256, &paid, &this))
+            .await
+            .unwrap_or_default();
     for run in beside {
         if !runs.iter().any(|known| known.journal == run.journal) {
             runs.push(run);
@@ -333,6 +339,16 @@ impl Shared {
         let reason = error.to_string();
         self.summary().failure.get_or_insert_with(|| reason.clone());
         self.halt(reason);
+    }
+
+    /// A send task ended: a panic in one (a bug) leaves its row unreported
+    /// and maybe sent, so the run stops as on any failure part-way.
+    fn joined(&self, joined: Result<(), tokio::task::JoinError>) {
+        if let Err(error) = joined {
+            self.failed(format!(
+                "a send failed unexpectedly ({error}): its row may be sent"
+            ));
+        }
     }
 
     fn pause(&self, delay: Duration) {
@@ -420,9 +436,18 @@ fn decide(line: u64, known: Option<(u32, RowState)>, options: &RunOptions) -> Ac
 }
 
 /// Checks that the in-doubt options name rows in doubt, before anything is
-/// sent.
-fn check_selections(index: &RowIndex, options: &RunOptions) -> Result<(), RunError> {
+/// sent. With a journal other workers share, `--resend-in-doubt all` would
+/// send again rows another worker may be sending right now: lines only.
+fn check_selections(index: &RowIndex, options: &RunOptions, shared: bool) -> Result<(), RunError> {
     let mut problems = Vec::new();
+    if shared && options.resend_in_doubt == Selection::All {
+        problems.push(
+            "--resend-in-doubt all: with a journal other workers share, a row with no outcome \
+             may be in flight on another worker right now: stop the other workers, check the \
+             rows in the vendor's ledger, and name them (--resend-in-doubt 12,40)"
+                .to_owned(),
+        );
+    }
     for (option, selection) in [
         ("--resend-in-doubt", &options.resend_in_doubt),
         ("--confirm-sent", &options.confirm_sent),
@@ -549,16 +574,20 @@ pub async fn run_payouts(
                     shared.done(outcome(&row, RowStatus::NotStarted, None, None));
                     continue;
                 }
-                let shared = shared.clone();
+                let sending = shared.clone();
                 sends.spawn(async move {
-                    send_row(&shared, &row, seen, slot.ok()).await;
+                    send_row(&sending, &row, seen, slot.ok()).await;
                 });
                 // Reap what finished, so the set stays as small as the slots.
-                while sends.try_join_next().is_some() {}
+                while let Some(joined) = sends.try_join_next() {
+                    shared.joined(joined);
+                }
             }
         }
     }
-    while sends.join_next().await.is_some() {}
+    while let Some(joined) = sends.join_next().await {
+        shared.joined(joined);
+    }
     settle_unsettled(&shared, unsettled).await;
     if let Err(error) = shared.journal.sync().await {
         shared.failed(error);
@@ -960,6 +989,29 @@ mod tests {
                 Some("cancelled by an undo: not sent again".into())
             )
         );
+    }
+
+    #[test]
+    fn resend_all_is_refused_with_a_journal_other_workers_share() {
+        let all = RunOptions {
+            resend_in_doubt: Selection::All,
+            ..RunOptions::default()
+        };
+        let index = crate::journal::RowIndex::default();
+        assert!(super::check_selections(&index, &all, false).is_ok());
+        let refused = super::check_selections(&index, &all, true).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .starts_with("--resend-in-doubt all: with a journal other workers share"),
+            "{refused}"
+        );
+        let named = RunOptions {
+            resend_in_doubt: lines(&[2]),
+            ..RunOptions::default()
+        };
+        // Named lines are checked as ever (line 2 is not in doubt here).
+        assert!(super::check_selections(&index, &named, true).is_err());
     }
 
     fn status_of(answer: Result<SendPointsResponse, Error>) -> (RowStatus, Option<Duration>) {

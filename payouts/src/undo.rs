@@ -120,7 +120,7 @@ pub async fn undo_payouts(
             done(outcome(RowStatus::NotStarted, Some(transaction), None));
             continue;
         }
-        let (client, journal, done, failure) = (
+        let (client, journal, done, failed) = (
             client.clone(),
             journal.clone(),
             done.clone(),
@@ -131,16 +131,20 @@ pub async fn undo_payouts(
                 cancel_one(&client, journal.as_ref(), &record, transaction).await;
             done(outcome);
             if let Some(error) = error {
-                failure
+                failed
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get_or_insert(error);
             }
             drop(slot);
         });
-        while cancels.try_join_next().is_some() {}
+        while let Some(joined) = cancels.try_join_next() {
+            note_panic(joined, &failure);
+        }
     }
-    while cancels.join_next().await.is_some() {}
+    while let Some(joined) = cancels.join_next().await {
+        note_panic(joined, &failure);
+    }
     let synced = journal.sync().await.err();
     let failure = failure.lock().unwrap_or_else(|e| e.into_inner()).take();
     let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -150,6 +154,21 @@ pub async fn undo_payouts(
     summary.interrupted = stop.requested() && summary.failure.is_none();
     summary.undo = true;
     Ok(summary)
+}
+
+/// A cancel task that panicked (a bug) stops the undo as a failure part-way.
+fn note_panic(joined: Result<(), tokio::task::JoinError>, failure: &Mutex<Option<JournalError>>) {
+    if let Err(error) = joined {
+        failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(JournalError {
+                location: "undo".into(),
+                message: format!(
+                    "a cancel failed unexpectedly ({error}): its credit may be cancelled"
+                ),
+            });
+    }
 }
 
 /// Cancels one credit: its outcome, and the journal's failure if one came
