@@ -20,15 +20,7 @@ use xoxoday_reward_points::{
 
 /// A server answering every request with `answer`, and a client for it.
 async fn answering(answer: ResponseTemplate) -> (MockServer, Client) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(answer.clone())
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(answer)
-        .mount(&server)
-        .await;
+    let server = answering_everything(answer).await;
     let client = static_client(&server.uri());
     (server, client)
 }

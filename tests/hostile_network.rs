@@ -14,31 +14,16 @@ use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 use xoxoday_reward_points::types::RefreshTokenBody;
 use xoxoday_reward_points::{
     AuthError, CallOptions, Cancellation, Client, Error, MAX_ANSWER_BYTES, MemoryTokenStore,
     Operation, RetryPolicy, Secret, TokenStore, TransactionId, TransientAuth, UnknownCause, User,
 };
 
-/// A server that answers everything with `answer`.
-async fn answering(answer: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(answer.clone())
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(answer)
-        .mount(&server)
-        .await;
-    server
-}
-
 /// Where a redirect points: a server that counts what reaches it.
 async fn elsewhere() -> MockServer {
-    answering(ResponseTemplate::new(200).set_body_json(json!({ "ok": true }))).await
+    answering_everything(ResponseTemplate::new(200).set_body_json(json!({ "ok": true }))).await
 }
 
 async fn received(server: &MockServer) -> usize {
@@ -82,7 +67,7 @@ fn unknown_status(result: Result<(), Error>) -> u16 {
 async fn a_307_to_the_refresh_is_not_followed_and_nothing_reaches_the_other_origin() {
     within(async {
         let other = elsewhere().await;
-        let vendor = answering(redirect(307, &other, REFRESH_PATH)).await;
+        let vendor = answering_everything(redirect(307, &other, REFRESH_PATH)).await;
         let store = MemoryTokenStore::new(stored(false, true));
         let client = managed_client(&vendor.uri(), Arc::new(store.clone()));
 
@@ -116,7 +101,7 @@ async fn a_send_or_cancel_answered_202_or_3xx_has_an_unknown_outcome_and_is_not_
     within(async {
         let other = elsewhere().await;
         for status in [202, 204, 301, 302, 303, 307, 308] {
-            let vendor = answering(redirect(status, &other, POINTS_PATH)).await;
+            let vendor = answering_everything(redirect(status, &other, POINTS_PATH)).await;
             let client = static_client(&vendor.uri());
 
             assert_eq!(unknown_status(send(&client).await), status);
@@ -125,7 +110,7 @@ async fn a_send_or_cancel_answered_202_or_3xx_has_an_unknown_outcome_and_is_not_
         }
         assert_eq!(received(&other).await, 0);
 
-        let vendor = answering(ResponseTemplate::new(202)).await;
+        let vendor = answering_everything(ResponseTemplate::new(202)).await;
         let error = send(&static_client(&vendor.uri())).await.unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -133,7 +118,7 @@ async fn a_send_or_cancel_answered_202_or_3xx_has_an_unknown_outcome_and_is_not_
              vendor answered HTTP 202, which does not say whether it was done): check before \
              sending it again"
         );
-        let vendor = answering(redirect(302, &other, "/")).await;
+        let vendor = answering_everything(redirect(302, &other, "/")).await;
         let error = send(&static_client(&vendor.uri())).await.unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -149,7 +134,7 @@ async fn a_send_or_cancel_answered_202_or_3xx_has_an_unknown_outcome_and_is_not_
 async fn a_redirect_to_an_operation_safe_to_repeat_is_an_error_naming_the_status() {
     within(async {
         let other = elsewhere().await;
-        let vendor = answering(redirect(302, &other, POINTS_PATH)).await;
+        let vendor = answering_everything(redirect(302, &other, POINTS_PATH)).await;
         let client = static_client(&vendor.uri());
 
         match fetch(&client).await {
@@ -229,7 +214,7 @@ async fn an_answer_that_never_ends_is_cut_at_the_limit() {
 #[tokio::test]
 async fn a_retry_after_too_large_for_the_clock_ends_the_call_without_a_panic() {
     within(async {
-        let vendor = answering(
+        let vendor = answering_everything(
             ResponseTemplate::new(429).insert_header("retry-after", u64::MAX.to_string()),
         )
         .await;
@@ -253,8 +238,10 @@ async fn a_secret_echoed_across_the_cut_of_a_vendor_text_is_scrubbed_whole() {
         // 300, the rest after it.
         let secret = "refresh-token-that-crosses-the-cut-4f1e";
         let echo = format!("{} {secret} is not valid", "x".repeat(279));
-        let vendor =
-            answering(ResponseTemplate::new(400).set_body_json(json!({ "error": echo }))).await;
+        let vendor = answering_everything(
+            ResponseTemplate::new(400).set_body_json(json!({ "error": echo })),
+        )
+        .await;
         let client = static_client(&vendor.uri());
         let body = RefreshTokenBody::new(
             Secret::new(secret),
@@ -280,7 +267,7 @@ async fn a_refusal_inside_http_200_is_scrubbed_and_cut_too() {
             "{} token {OLD_ACCESS} is not allowed here",
             "x".repeat(5_000)
         );
-        let vendor = answering(ResponseTemplate::new(200).set_body_json(json!({
+        let vendor = answering_everything(ResponseTemplate::new(200).set_body_json(json!({
             "data": { "user_balance": { "success": 0, "message": echo, "data": null } }
         })))
         .await;
@@ -293,7 +280,7 @@ async fn a_refusal_inside_http_200_is_scrubbed_and_cut_too() {
             other => panic!("{other:?}"),
         }
         let echo = format!("token {OLD_ACCESS} is not allowed here");
-        let vendor = answering(ResponseTemplate::new(200).set_body_json(json!({
+        let vendor = answering_everything(ResponseTemplate::new(200).set_body_json(json!({
             "data": { "user_balance": { "success": 0, "message": echo, "data": null } }
         })))
         .await;

@@ -136,6 +136,20 @@ pub fn rotated_tokens() -> Value {
     })
 }
 
+/// A local server that answers every GET and POST with `answer`.
+pub async fn answering_everything(answer: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(answer.clone())
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(answer)
+        .mount(&server)
+        .await;
+    server
+}
+
 pub async fn requests_to(server: &MockServer, at: &str) -> Vec<wiremock::Request> {
     let all = server.received_requests().await.unwrap_or_default();
     all.into_iter()
