@@ -251,3 +251,60 @@ async fn cancel_one(
         .await;
     (outcome(status, message), recorded.err())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use xoxoday_reward_points::{Environment, Operation};
+    use xoxoday_reward_points_mocks::{Faults, StandInServer};
+
+    use super::undo_payouts;
+    use crate::FileJournal;
+    use crate::journal::{Journal, RowRecord, RowState};
+    use crate::outcome::{RowStatus, Silent, Stop};
+    use crate::payout_file::FileIdentity;
+    use crate::run::Selection;
+
+    /// A journal edited by hand (or damaged) names transaction ids the
+    /// vendor never gives: nothing is sent for them, nothing panics.
+    #[tokio::test]
+    async fn transaction_ids_at_or_below_zero_are_not_cancellable() {
+        let stand_in = StandInServer::start(0, Faults::none()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(FileJournal::open(&dir.path().join("j")).unwrap());
+        let identity = FileIdentity {
+            name: "march.csv".into(),
+            sha256: "a".repeat(64),
+            rows: 2,
+        };
+        journal.bind(&identity).await.unwrap();
+        for (line, transaction) in [(2, 0), (3, i64::MIN)] {
+            let record = RowRecord {
+                line,
+                attempt: 1,
+                email: "ann@example.com".into(),
+                points: 5,
+                name: Some("Ann".into()),
+                state: RowState::Sent {
+                    transaction: Some(transaction),
+                },
+            };
+            assert!(journal.transition(None, record).await.unwrap());
+        }
+
+        let summary = undo_payouts(
+            &stand_in.client(Environment::Sandbox),
+            journal,
+            &Selection::All,
+            4,
+            Arc::new(Silent),
+            &Stop::new(),
+        )
+        .await
+        .unwrap();
+
+        assert_eq!(summary.count(RowStatus::NotCancellable), 2);
+        assert_eq!(stand_in.requests_received(Operation::CancelPoints), 0);
+    }
+}
