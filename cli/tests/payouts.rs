@@ -856,4 +856,28 @@ async fn a_run_of_the_same_content_in_a_postgres_journal_is_not_paid_again_unles
         "{stderr}"
     );
     assert_eq!(server.credits().len(), 3);
+
+    // The file edited in one row (so another run by default): the other
+    // two rows pay what run `march` credited.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            "User 3,user3@example.com,3,",
+            "User 3,user3@example.com,30,",
+        ),
+    )
+    .unwrap();
+    let edited = with(journal("march-fixed"));
+    let edited: Vec<&str> = edited.iter().map(String::as_str).collect();
+    let refused = run(&server, &edited).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("run march of postgres ")
+            && stderr
+                .contains("): 2 of this file's rows pay a recipient the same points it credited"),
+        "{stderr}"
+    );
+    assert_eq!(server.credits().len(), 3);
 }
