@@ -142,11 +142,32 @@ fn cargo_with_postgres(arguments: &[String]) -> ExitCode {
     }
 }
 
+/// The checkout `cargo xtask` runs in, found at run time: the package
+/// directory `cargo run` gives in `CARGO_MANIFEST_DIR` (its parent is the
+/// workspace), else the workspace around the current directory. Never the
+/// directory xtask was compiled in: two checkouts sharing one target
+/// directory (a global `CARGO_TARGET_DIR`, git worktrees) share one xtask
+/// binary, and each must work on its own files.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
+    let is_root =
+        |dir: &Path| dir.join("xtask/Cargo.toml").is_file() && dir.join("Cargo.toml").is_file();
+    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|xtask| xtask.parent().map(Path::to_path_buf))
+        .filter(|dir| is_root(dir));
+    let around_here = || {
+        let here = std::env::current_dir().ok()?;
+        here.ancestors()
+            .find(|dir| is_root(dir))
+            .map(Path::to_path_buf)
+    };
+    from_cargo.or_else(around_here).unwrap_or_else(|| {
+        eprintln!(
+            "error: cannot find the workspace: run `cargo xtask` inside a checkout of it (a \
+             directory with xtask/ and Cargo.toml, or below one)"
+        );
+        std::process::exit(2)
+    })
 }
 
 /// The workspace's own inputs: the vendor's document (YAML or JSON) and the
