@@ -1,23 +1,25 @@
 //! One call of an operation, from the generated `send()` to its answer.
 //!
-//! Every builder's `send()` (generated) runs progenitor's request code inside
-//! [`send`], which keeps a [`Call`] in a task-local for exactly as long as the
-//! call runs. The call's deadline is kept there too, and held without a
-//! timer of its own: each attempt's time limit (reqwest's, which covers the
-//! answer's body too) is cut to what is left of it, a pause between retries
-//! that would pass it ends the retries, and a wait for a token is bounded by
-//! it. (A timer around the whole call cost about 1% of each call's latency,
-//! BENCHMARKS.md §1.) The hooks (`hooks.rs`) read
-//! the operation from it, typed, and record what progenitor's own error type
-//! cannot carry: an [`AuthError`], whether the request was sent, the answer's
-//! status, the token that was sent. When the call is over, [`send`] checks
-//! the answer's own verdict (`vendor_failures.rs`) and turns any failure into
-//! the crate's [`Error`] — for an operation not safe to repeat whose request
-//! was sent, an [`Error::OutcomeUnknown`] whenever the answer was lost.
+//! Every builder's `send()` (generated) makes a [`Call`] and gives it, as a
+//! value, to progenitor's request code (`send_raw`), whose two steps are the
+//! call's own: [`Call::pre`] (the real URL, the token) and [`Call::exec`]
+//! (attempts, retries, the repeat after a 401, the tracing span), in
+//! `hooks.rs`. What the steps learn — whether the request left, the
+//! answer's status, the token sent, an [`AuthError`](crate::AuthError)
+//! after a 401 — is kept in the call; a step that stops the call before
+//! anything is sent says why with the crate's own [`Error`]. The call's
+//! deadline is kept there too, and held without a timer of its own: each
+//! attempt's time limit (reqwest's, which covers the answer's body too) is
+//! cut to what is left of it, a pause between retries that would pass it
+//! ends the retries, and a wait for a token is bounded by it. (A timer
+//! around the whole call cost about 1% of each call's latency,
+//! BENCHMARKS.md §1.) When the call is over, [`Call::finish`] judges the
+//! answer ([`Answer`]) and turns any failure into the crate's [`Error`] —
+//! for an operation not safe to repeat whose request was sent, an
+//! [`Error::OutcomeUnknown`] whenever the answer was lost.
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use progenitor_client::ResponseValue;
@@ -28,146 +30,91 @@ use crate::answer_limit::{self, MAX_ANSWER_BYTES};
 use crate::error::{DecodeProblem, UnknownCause};
 use crate::retry_after::retry_after;
 use crate::routes::Operation;
-use crate::vendor_failures::{Verdict, verdict};
+use crate::vendor_failures::Verdict;
 use crate::vendor_text::{cleaned, vendor_message};
-use crate::{AuthError, Client, Error};
+use crate::{Client, Error};
 
-tokio::task_local! {
-    static CALL: Call;
-}
-
-/// What the hooks learn about one call.
-pub(crate) struct Call {
-    operation: Operation,
-    auth_failure: RefCell<Option<AuthError>>,
-    /// The HTTP status of the last answer, for errors progenitor reports
-    /// without it.
-    status: Cell<Option<u16>>,
-    /// The bearer token sent, to scrub from any text the vendor answers.
-    sent_token: RefCell<Option<AccessToken>>,
-    /// The string values of an unauthenticated request's JSON body (the
-    /// refresh call carries the refresh token and the client secret there),
-    /// likewise.
-    sent_values: RefCell<Vec<String>>,
-    /// The request left at least once: the vendor may have it.
-    sent: Cell<bool>,
-    /// When the whole call must be over.
-    deadline: Instant,
-    /// The deadline ended the call: a retry or a token wait would have
-    /// passed it.
-    deadline_reached: Cell<bool>,
-    /// The last attempt's time limit was cut to the deadline, so its
-    /// timing out is the deadline's.
-    attempt_cut_to_deadline: Cell<bool>,
-}
-
-/// The operation of the call running on this task, if any.
-pub(crate) fn current_operation() -> Option<Operation> {
-    CALL.try_with(|call| call.operation).ok()
-}
-
-pub(crate) fn record_auth_failure(error: AuthError) {
-    let _ = CALL.try_with(|call| *call.auth_failure.borrow_mut() = Some(error));
-}
-
-pub(crate) fn record_sent() {
-    let _ = CALL.try_with(|call| call.sent.set(true));
-}
-
-pub(crate) fn record_status(status: u16) {
-    let _ = CALL.try_with(|call| call.status.set(Some(status)));
-}
-
-/// An attempt's time limit: `configured`, or what is left of the call's
-/// deadline when that is less.
-pub(crate) fn attempt_time_limit(configured: Duration) -> Duration {
-    CALL.try_with(|call| {
-        let left = call.deadline.saturating_duration_since(Instant::now());
-        call.attempt_cut_to_deadline.set(left <= configured);
-        configured.min(left)
-    })
-    .unwrap_or(configured)
-}
-
-/// Whether a pause of `delay` before the next attempt ends before the
-/// deadline; when not, the deadline has ended the call.
-pub(crate) fn may_wait(delay: Duration) -> bool {
-    CALL.try_with(|call| {
-        let fits = Instant::now()
-            .checked_add(delay)
-            .is_some_and(|end| end < call.deadline);
-        if !fits {
-            call.deadline_reached.set(true);
-        }
-        fits
-    })
-    .unwrap_or(true)
-}
-
-/// Runs `wait` (for a token) until the call's deadline at most; `None`
-/// when the deadline came first.
-pub(crate) async fn within_deadline<T>(wait: impl Future<Output = T>) -> Option<T> {
-    let Ok(deadline) = CALL.try_with(|call| call.deadline) else {
-        return Some(wait.await);
-    };
-    // The timer is registered only when `wait` is not ready at once: a
-    // cached token costs nothing.
-    match tokio::time::timeout_at(deadline.into(), wait).await {
-        Ok(value) => Some(value),
-        Err(_) => {
-            let _ = CALL.try_with(|call| call.deadline_reached.set(true));
-            None
-        }
+/// An answer to a call, judged beyond its HTTP status: the points
+/// operations' answers say within HTTP 200 whether the vendor did what was
+/// asked (`vendor_failures.rs`). regen gives every other success type the
+/// default, done (`impl Answer for types::X {}`).
+pub(crate) trait Answer {
+    /// What the answer says.
+    fn verdict(&self) -> Verdict {
+        Verdict::Done
     }
 }
 
-pub(crate) fn record_sent_token(token: AccessToken) {
-    let _ = CALL.try_with(|call| *call.sent_token.borrow_mut() = Some(token));
-}
-
-/// Keeps the string values of a JSON request body, to scrub them from the
-/// vendor's texts. Only for the operations sent without a bearer token.
-pub(crate) fn record_sent_body(body: &[u8]) {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
-        return;
-    };
-    let values = fields
-        .into_iter()
-        .filter_map(|(_, value)| match value {
-            serde_json::Value::String(text) if text.len() >= MIN_SCRUBBED_LEN => Some(text),
-            _ => None,
-        })
-        .collect();
-    let _ = CALL.try_with(|call| *call.sent_values.borrow_mut() = values);
-}
-
-/// Runs progenitor's `send` for `operation` within the client's deadline and
-/// returns its answer, or the crate's [`Error`].
-pub(crate) async fn send<T: 'static, E: Serialize>(
-    client: &Client,
+/// One call of an operation, made by the generated `send()` and given to
+/// each step of it: what the steps learn travels with the call, not beside
+/// it. Shared between the steps of one call only; `Sync` so that a call's
+/// future can move between threads.
+pub(crate) struct Call {
     operation: Operation,
-    raw: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-) -> Result<ResponseValue<T>, Error> {
-    let call = Call {
-        operation,
-        auth_failure: RefCell::new(None),
-        status: Cell::new(None),
-        sent_token: RefCell::new(None),
-        sent_values: RefCell::new(Vec::new()),
-        sent: Cell::new(false),
-        deadline: deadline_after(client.inner.options.call_time_limit()),
-        deadline_reached: Cell::new(false),
-        attempt_cut_to_deadline: Cell::new(false),
-    };
-    let mut scoped = pin!(CALL.scope(call, raw));
-    let outcome = scoped.as_mut().await;
-    let call = scoped
-        .as_mut()
-        .take_value()
-        .expect("the call's value is taken once, after it ended");
-    match outcome {
-        Ok(answer) => call.checked(answer),
-        Err(error) => Err(call.into_error(error).await),
+    /// When the whole call must be over.
+    deadline: Instant,
+    /// The request left at least once: the vendor may have it.
+    sent: AtomicBool,
+    /// The HTTP status of the last answer (0: none yet), for errors
+    /// progenitor reports without it.
+    status: AtomicU16,
+    /// The deadline ended the call: a retry or a token wait would have
+    /// passed it.
+    deadline_reached: AtomicBool,
+    /// The last attempt's time limit was cut to the deadline, so its timing
+    /// out is the deadline's.
+    attempt_cut_to_deadline: AtomicBool,
+    /// After a 401: no usable token to repeat the request with.
+    auth_failure: Mutex<Option<crate::AuthError>>,
+    /// The bearer token sent, to scrub from any text the vendor answers.
+    sent_token: Mutex<Option<AccessToken>>,
+    /// The string values of an unauthenticated request's JSON body (the
+    /// refresh call carries the refresh token and the client secret there),
+    /// likewise.
+    sent_values: Mutex<Vec<String>>,
+}
+
+/// Why progenitor's `send_raw` ended without an answer: a step of the call
+/// stopped it before anything was sent (with the crate's error, whole), or
+/// progenitor-client reported a failure.
+pub(crate) enum Failure<E> {
+    /// Stopped before sending: no usable token, the deadline, a request
+    /// that cannot be built.
+    Stopped(Error),
+    /// What progenitor-client reported.
+    Raw(progenitor_client::Error<E>),
+}
+
+impl<E> From<progenitor_client::Error<E>> for Failure<E> {
+    fn from(error: progenitor_client::Error<E>) -> Self {
+        Failure::Raw(error)
+    }
+}
+
+// The conversions progenitor-client's own error has, for the `?`s in
+// progenitor's request code (a scratch crate compiles every shape of
+// request regen accepts: `xtask/tests/vendor_changes.rs`).
+impl<E> From<reqwest::Error> for Failure<E> {
+    fn from(error: reqwest::Error) -> Self {
+        Failure::Raw(error.into())
+    }
+}
+
+impl<E> From<reqwest::header::InvalidHeaderValue> for Failure<E> {
+    fn from(error: reqwest::header::InvalidHeaderValue) -> Self {
+        Failure::Raw(error.into())
+    }
+}
+
+impl<E> From<std::convert::Infallible> for Failure<E> {
+    fn from(error: std::convert::Infallible) -> Self {
+        match error {}
+    }
+}
+
+impl<E> From<Error> for Failure<E> {
+    fn from(error: Error) -> Self {
+        Failure::Stopped(error)
     }
 }
 
@@ -180,7 +127,118 @@ fn deadline_after(limit: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Call {
+    /// A call of `operation` by `client`, whose deadline starts now.
+    pub(crate) fn new(client: &Client, operation: Operation) -> Self {
+        Self {
+            operation,
+            deadline: deadline_after(client.inner.options.call_time_limit()),
+            sent: AtomicBool::new(false),
+            status: AtomicU16::new(0),
+            deadline_reached: AtomicBool::new(false),
+            attempt_cut_to_deadline: AtomicBool::new(false),
+            auth_failure: Mutex::new(None),
+            sent_token: Mutex::new(None),
+            sent_values: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The operation called.
+    pub(crate) fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    pub(crate) fn record_auth_failure(&self, error: crate::AuthError) {
+        *lock(&self.auth_failure) = Some(error);
+    }
+
+    pub(crate) fn record_sent(&self) {
+        self.sent.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_status(&self, status: u16) {
+        self.status.store(status, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_sent_token(&self, token: AccessToken) {
+        *lock(&self.sent_token) = Some(token);
+    }
+
+    /// Keeps the string values of a JSON request body, to scrub them from
+    /// the vendor's texts. Only for the operations sent without a bearer
+    /// token.
+    pub(crate) fn record_sent_body(&self, body: &[u8]) {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
+            return;
+        };
+        *lock(&self.sent_values) = fields
+            .into_iter()
+            .filter_map(|(_, value)| match value {
+                serde_json::Value::String(text) if text.len() >= MIN_SCRUBBED_LEN => Some(text),
+                _ => None,
+            })
+            .collect();
+    }
+
+    /// An attempt's time limit: `configured`, or what is left of the call's
+    /// deadline when that is less.
+    pub(crate) fn attempt_time_limit(&self, configured: Duration) -> Duration {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        self.attempt_cut_to_deadline
+            .store(left <= configured, Ordering::Relaxed);
+        configured.min(left)
+    }
+
+    /// Whether a pause of `delay` before the next attempt ends before the
+    /// deadline; when not, the deadline has ended the call.
+    pub(crate) fn may_wait(&self, delay: Duration) -> bool {
+        let fits = Instant::now()
+            .checked_add(delay)
+            .is_some_and(|end| end < self.deadline);
+        if !fits {
+            self.deadline_reached.store(true, Ordering::Relaxed);
+        }
+        fits
+    }
+
+    /// Runs `wait` (for a token) until the call's deadline at most; `None`
+    /// when the deadline came first.
+    pub(crate) async fn within_deadline<T>(&self, wait: impl Future<Output = T>) -> Option<T> {
+        // The timer is registered only when `wait` is not ready at once: a
+        // cached token costs nothing.
+        match tokio::time::timeout_at(self.deadline.into(), wait).await {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.deadline_reached.store(true, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// The call ended (`raw` is what progenitor's `send_raw` returned): the
+    /// answer, unless it says it was refused, or the crate's [`Error`].
+    pub(crate) async fn finish<T: Answer, E: Serialize>(
+        self,
+        raw: Result<ResponseValue<T>, Failure<E>>,
+    ) -> Result<ResponseValue<T>, Error> {
+        match raw {
+            Ok(answer) => self.checked(answer),
+            Err(Failure::Stopped(error)) => Err(error),
+            Err(Failure::Raw(error)) => Err(self.into_error(error).await),
+        }
+    }
+
+    /// Stops the call before sending: the deadline passed while it waited
+    /// (for a token).
+    pub(crate) fn stopped_by_deadline(&self) -> Error {
+        self.deadline_reached.store(true, Ordering::Relaxed);
+        self.past_deadline()
+    }
+
     fn safe_to_repeat(&self) -> bool {
         self.operation.route().idempotent
     }
@@ -188,13 +246,15 @@ impl Call {
     /// For an operation not safe to repeat whose request was sent, the
     /// answer is lost: the outcome is unknown.
     fn lost(&self, cause: UnknownCause) -> Option<Error> {
-        (!self.safe_to_repeat() && self.sent.get()).then_some(Error::OutcomeUnknown {
-            operation: self.operation,
-            cause,
-        })
+        (!self.safe_to_repeat() && self.sent.load(Ordering::Relaxed)).then_some(
+            Error::OutcomeUnknown {
+                operation: self.operation,
+                cause,
+            },
+        )
     }
 
-    fn past_deadline(self) -> Error {
+    fn past_deadline(&self) -> Error {
         self.lost(UnknownCause::DeadlinePassed)
             .unwrap_or(Error::Timeout {
                 operation: self.operation,
@@ -202,10 +262,9 @@ impl Call {
     }
 
     /// The answer, unless what it says is a refusal or a changed shape.
-    fn checked<T: 'static>(self, answer: ResponseValue<T>) -> Result<ResponseValue<T>, Error> {
+    fn checked<T: Answer>(self, answer: ResponseValue<T>) -> Result<ResponseValue<T>, Error> {
         let operation = self.operation;
-        let value: &T = &answer;
-        match verdict(value) {
+        match answer.verdict() {
             Verdict::Done => Ok(answer),
             Verdict::Refused(mut refusal) => {
                 // The vendor's words, inside HTTP 200 too: scrubbed of what
@@ -229,9 +288,9 @@ impl Call {
     /// What the request carried that may be secret: the bearer token, and
     /// the string values of an unauthenticated body.
     fn sent_secrets(&self) -> Vec<String> {
-        let mut sent = self.sent_values.take();
+        let mut sent = std::mem::take(&mut *lock(&self.sent_values));
         sent.extend(
-            self.sent_token
+            lock(&self.sent_token)
                 .take()
                 .and_then(|token| AccessToken::sent_in(&token.bearer_header()?))
                 .map(|token| token.expose_secret().to_owned()),
@@ -246,10 +305,12 @@ impl Call {
             Raw::CommunicationError(source) | Raw::ResponseBodyError(source) => source.is_timeout(),
             _ => false,
         };
-        if self.deadline_reached.get() || (timed_out && self.attempt_cut_to_deadline.get()) {
+        if self.deadline_reached.load(Ordering::Relaxed)
+            || (timed_out && self.attempt_cut_to_deadline.load(Ordering::Relaxed))
+        {
             return self.past_deadline();
         }
-        if let Some(source) = self.auth_failure.take() {
+        if let Some(source) = lock(&self.auth_failure).take() {
             return Error::Auth { operation, source };
         }
         let sent = self.sent_secrets();
@@ -319,7 +380,7 @@ impl Call {
                 self.status_error(status, message, retry_after)
             }
             Raw::InvalidResponsePayload(_, error) => {
-                let status = self.status.get().unwrap_or(0);
+                let status = self.status.load(Ordering::Relaxed);
                 if !(200..300).contains(&status) {
                     // An error status whose body is not the documented one:
                     // the status says what happened.

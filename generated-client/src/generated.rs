@@ -3187,13 +3187,7 @@ impl ClientInfo<crate::ClientContext> for Client {
         &self.inner
     }
 }
-const _: () = {
-    #[allow(dead_code)]
-    fn assert_client_hooks()
-    where
-        Client: ClientHooks<crate::ClientContext>,
-    {}
-};
+impl ClientHooks<crate::ClientContext> for &Client {}
 impl Client {
     /**Validate Token
 
@@ -3322,19 +3316,19 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ValidateTokenPointsResponse>, crate::Error> {
-            let client = self.client;
-            crate::call::send(
-                    client,
-                    crate::Operation::ValidateTokenPoints,
-                    self.send_raw(),
-                )
-                .await
+            let call = crate::call::Call::new(
+                self.client,
+                crate::Operation::ValidateTokenPoints,
+            );
+            let raw = self.send_raw(&call).await;
+            call.finish(raw).await
         }
         async fn send_raw(
             self,
+            call: &crate::call::Call,
         ) -> Result<
             ResponseValue<types::ValidateTokenPointsResponse>,
-            Error<types::Unauthorized>,
+            crate::call::Failure<types::Unauthorized>,
         > {
             let Self { client } = self;
             let url = format!("{}/token", client.baseurl,);
@@ -3356,14 +3350,10 @@ pub mod builder {
                 )
                 .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "validate_token_points",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
+            call.pre(client, &mut request).await?;
+            let result = call.exec(client, request).await;
             let response = result?;
-            match response.status().as_u16() {
+            (match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => {
                     Err(
@@ -3373,7 +3363,8 @@ pub mod builder {
                     )
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
-            }
+            })
+                .map_err(crate::call::Failure::from)
         }
     }
     /**Builder for [`Client::refresh_token`]
@@ -3427,13 +3418,20 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::TokenResponse>, crate::Error> {
-            let client = self.client;
-            crate::call::send(client, crate::Operation::RefreshToken, self.send_raw())
-                .await
+            let call = crate::call::Call::new(
+                self.client,
+                crate::Operation::RefreshToken,
+            );
+            let raw = self.send_raw(&call).await;
+            call.finish(raw).await
         }
         async fn send_raw(
             self,
-        ) -> Result<ResponseValue<types::TokenResponse>, Error<types::Unauthorized>> {
+            call: &crate::call::Call,
+        ) -> Result<
+            ResponseValue<types::TokenResponse>,
+            crate::call::Failure<types::Unauthorized>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -3460,14 +3458,10 @@ pub mod builder {
                 .json(&body)
                 .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "refresh_token",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
+            call.pre(client, &mut request).await?;
+            let result = call.exec(client, request).await;
             let response = result?;
-            match response.status().as_u16() {
+            (match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => {
                     Err(
@@ -3477,7 +3471,8 @@ pub mod builder {
                     )
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
-            }
+            })
+                .map_err(crate::call::Failure::from)
         }
     }
     /**Builder for [`Client::create_user_token`]
@@ -3531,13 +3526,20 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::TokenResponse>, crate::Error> {
-            let client = self.client;
-            crate::call::send(client, crate::Operation::CreateUserToken, self.send_raw())
-                .await
+            let call = crate::call::Call::new(
+                self.client,
+                crate::Operation::CreateUserToken,
+            );
+            let raw = self.send_raw(&call).await;
+            call.finish(raw).await
         }
         async fn send_raw(
             self,
-        ) -> Result<ResponseValue<types::TokenResponse>, Error<types::Unauthorized>> {
+            call: &crate::call::Call,
+        ) -> Result<
+            ResponseValue<types::TokenResponse>,
+            crate::call::Failure<types::Unauthorized>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -3564,14 +3566,10 @@ pub mod builder {
                 .json(&body)
                 .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "create_user_token",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
+            call.pre(client, &mut request).await?;
+            let result = call.exec(client, request).await;
             let response = result?;
-            match response.status().as_u16() {
+            (match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => {
                     Err(
@@ -3581,7 +3579,8 @@ pub mod builder {
                     )
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
-            }
+            })
+                .map_err(crate::call::Failure::from)
         }
     }
     /**Builder for [`Client::fetch_points`]
@@ -3635,15 +3634,19 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::FetchPointsResponse>, crate::Error> {
-            let client = self.client;
-            crate::call::send(client, crate::Operation::FetchPoints, self.send_raw())
-                .await
+            let call = crate::call::Call::new(
+                self.client,
+                crate::Operation::FetchPoints,
+            );
+            let raw = self.send_raw(&call).await;
+            call.finish(raw).await
         }
         async fn send_raw(
             self,
+            call: &crate::call::Call,
         ) -> Result<
             ResponseValue<types::FetchPointsResponse>,
-            Error<types::Unauthorized>,
+            crate::call::Failure<types::Unauthorized>,
         > {
             let Self { client, body } = self;
             let body = body
@@ -3671,14 +3674,10 @@ pub mod builder {
                 .json(&body)
                 .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "fetch_points",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
+            call.pre(client, &mut request).await?;
+            let result = call.exec(client, request).await;
             let response = result?;
-            match response.status().as_u16() {
+            (match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => {
                     Err(
@@ -3688,7 +3687,8 @@ pub mod builder {
                     )
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
-            }
+            })
+                .map_err(crate::call::Failure::from)
         }
     }
     /**Builder for [`Client::send_points`]
@@ -3742,15 +3742,16 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::SendPointsResponse>, crate::Error> {
-            let client = self.client;
-            crate::call::send(client, crate::Operation::SendPoints, self.send_raw())
-                .await
+            let call = crate::call::Call::new(self.client, crate::Operation::SendPoints);
+            let raw = self.send_raw(&call).await;
+            call.finish(raw).await
         }
         async fn send_raw(
             self,
+            call: &crate::call::Call,
         ) -> Result<
             ResponseValue<types::SendPointsResponse>,
-            Error<types::Unauthorized>,
+            crate::call::Failure<types::Unauthorized>,
         > {
             let Self { client, body } = self;
             let body = body
@@ -3778,14 +3779,10 @@ pub mod builder {
                 .json(&body)
                 .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "send_points",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
+            call.pre(client, &mut request).await?;
+            let result = call.exec(client, request).await;
             let response = result?;
-            match response.status().as_u16() {
+            (match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => {
                     Err(
@@ -3795,7 +3792,8 @@ pub mod builder {
                     )
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
-            }
+            })
+                .map_err(crate::call::Failure::from)
         }
     }
     /**Builder for [`Client::cancel_points`]
@@ -3849,15 +3847,19 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CancelPointsResponse>, crate::Error> {
-            let client = self.client;
-            crate::call::send(client, crate::Operation::CancelPoints, self.send_raw())
-                .await
+            let call = crate::call::Call::new(
+                self.client,
+                crate::Operation::CancelPoints,
+            );
+            let raw = self.send_raw(&call).await;
+            call.finish(raw).await
         }
         async fn send_raw(
             self,
+            call: &crate::call::Call,
         ) -> Result<
             ResponseValue<types::CancelPointsResponse>,
-            Error<types::Unauthorized>,
+            crate::call::Failure<types::Unauthorized>,
         > {
             let Self { client, body } = self;
             let body = body
@@ -3885,14 +3887,10 @@ pub mod builder {
                 .json(&body)
                 .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "cancel_points",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
+            call.pre(client, &mut request).await?;
+            let result = call.exec(client, request).await;
             let response = result?;
-            match response.status().as_u16() {
+            (match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => {
                     Err(
@@ -3902,7 +3900,8 @@ pub mod builder {
                     )
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
-            }
+            })
+                .map_err(crate::call::Failure::from)
         }
     }
 }
@@ -3910,6 +3909,12 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
+/// Judged by its HTTP status alone: the hand-written runtime
+/// reads nothing more in it.
+impl crate::call::Answer for types::ValidateTokenPointsResponse {}
+/// Judged by its HTTP status alone: the hand-written runtime
+/// reads nothing more in it.
+impl crate::call::Answer for types::TokenResponse {}
 /// The environments, the operations and the route table,
 /// derived from the document's `servers` and `security`
 /// (progenitor ignores them).

@@ -1,91 +1,89 @@
-//! progenitor-client's hooks, the one place where the runtime meets the
-//! generated code. They run inside a call (`call.rs`), which tells them the
-//! operation as the generated `Operation` type:
-//! - `pre`: the real URL from the route table, and the bearer token where the
-//!   document asks for it (refreshed first when it is about to expire);
-//! - `exec`: retries for operations safe to repeat, one refresh (or another
-//!   process's token) and one repeat after a 401, and a `tracing` span per
-//!   call;
-//! - `post`: nothing; failures reach the caller through the call.
+//! The two steps of a call (`call.rs`), which each builder's generated
+//! `send_raw` takes in place of progenitor-client's hooks, with the call
+//! given explicitly:
+//! - [`Call::pre`]: the real URL from the route table, and the bearer token
+//!   where the document asks for it (refreshed first when it is about to
+//!   expire);
+//! - [`Call::exec`]: retries for operations safe to repeat, one refresh (or
+//!   another process's token) and one repeat after a 401, the answer's size
+//!   limit, and a `tracing` span per call.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use backon::{ExponentialBuilder, Retryable};
-use progenitor_client::{ClientHooks, Error, OperationInfo};
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::access_token::AccessToken;
 use crate::answer_limit;
-use crate::call;
+use crate::call::Call;
 use crate::client_builder::Auth;
 use crate::retry_after::retry_after;
-use crate::routes::Operation;
 use crate::routing::{Credential, real_url};
-use crate::{Client, ClientContext};
+use crate::{Client, Error};
 
-impl ClientHooks<ClientContext> for Client {
-    async fn pre<E>(&self, request: &mut Request, _info: &OperationInfo) -> Result<(), Error<E>> {
-        let Some(operation) = call::current_operation() else {
-            return Err(Error::InvalidRequest(
-                "a request was sent outside a call".into(),
-            ));
-        };
-        *request.url_mut() = real_url(operation, &self.inner, &self.baseurl, request.url())
-            .map_err(Error::InvalidRequest)?;
+impl Call {
+    /// Before sending: the request's real URL and its token. A failure
+    /// stops the call with the crate's own error: nothing was sent.
+    pub(crate) async fn pre(&self, client: &Client, request: &mut Request) -> Result<(), Error> {
+        let operation = self.operation();
+        let invalid = |message: String| Error::InvalidInput { operation, message };
+        *request.url_mut() =
+            real_url(operation, &client.inner, &client.baseurl, request.url()).map_err(invalid)?;
 
         request.headers_mut().remove(AUTHORIZATION);
         if operation.route().credential != Credential::BearerToken {
             if let Some(body) = request.body().and_then(reqwest::Body::as_bytes) {
-                call::record_sent_body(body);
+                self.record_sent_body(body);
             }
             return Ok(());
         }
-        let token = match &self.inner.auth {
+        let token = match &client.inner.auth {
             Auth::None => return Ok(()),
             Auth::Static(token) => token.clone(),
-            Auth::Managed(manager) => match call::within_deadline(manager.access_token()).await {
+            Auth::Managed(manager) => match self.within_deadline(manager.access_token()).await {
                 Some(Ok(token)) => token,
-                Some(Err(error)) => {
-                    call::record_auth_failure(error);
-                    return Err(Error::Custom("no usable access token".into()));
-                }
-                None => return Err(Error::Custom("the call's deadline passed".into())),
+                Some(Err(source)) => return Err(Error::Auth { operation, source }),
+                None => return Err(self.stopped_by_deadline()),
             },
         };
         let header = token.bearer_header().ok_or_else(|| {
-            Error::InvalidRequest(
-                "the access token holds characters an HTTP header cannot carry".into(),
-            )
+            invalid("the access token holds characters an HTTP header cannot carry".into())
         })?;
-        call::record_sent_token(token);
+        self.record_sent_token(token);
         request.headers_mut().insert(AUTHORIZATION, header);
         Ok(())
     }
 
-    async fn exec(&self, request: Request, _info: &OperationInfo) -> reqwest::Result<Response> {
-        let operation = call::current_operation();
+    /// Sends the request (retried when safe, repeated once after a 401), in
+    /// a `tracing` span of the call.
+    pub(crate) async fn exec(
+        &self,
+        client: &Client,
+        request: Request,
+    ) -> reqwest::Result<Response> {
+        let operation = self.operation();
         let span = tracing::info_span!(
             "xoxoday_reward_points.call",
-            operation = operation.map(Operation::id),
-            environment = self.inner.environment.name(),
+            operation = operation.id(),
+            environment = client.inner.environment.name(),
             status = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
             attempts = tracing::field::Empty,
         );
         let started = Instant::now();
         let attempts = AtomicU32::new(0);
-        let result = self
-            .send_once_or_retried(request, operation, &attempts)
+        let result = client
+            .send_once_or_retried(self, request, &attempts)
             .instrument(span.clone())
             .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         span.record("attempts", attempts.load(Ordering::Relaxed));
         match &result {
             Ok(response) => {
-                call::record_status(response.status().as_u16());
+                self.record_status(response.status().as_u16());
                 span.record("status", response.status().as_u16());
                 span.in_scope(|| tracing::debug!("call answered"));
             }
@@ -94,36 +92,27 @@ impl ClientHooks<ClientContext> for Client {
         }
         result
     }
-
-    async fn post<E>(
-        &self,
-        _result: &reqwest::Result<Response>,
-        _info: &OperationInfo,
-    ) -> Result<(), Error<E>> {
-        Ok(())
-    }
 }
 
 impl Client {
     async fn send_once_or_retried(
         &self,
+        call: &Call,
         request: Request,
-        operation: Option<Operation>,
         attempts: &AtomicU32,
     ) -> reqwest::Result<Response> {
-        let route = operation.map(Operation::route);
-        let authenticated = route.is_some_and(|route| route.credential == Credential::BearerToken);
+        let route = call.operation().route();
+        let authenticated = route.credential == Credential::BearerToken;
         let manager = match &self.inner.auth {
             Auth::Managed(manager) if authenticated => Some(manager),
             _ => None,
         };
         // A copy to repeat after a 401, when a token manager could refresh.
         let repeat = manager.and_then(|_| request.try_clone());
-        let idempotent = route.is_some_and(|route| route.idempotent);
-        let response = if idempotent {
-            self.with_retries(request, attempts).await?
+        let response = if route.idempotent {
+            self.with_retries(call, request, attempts).await?
         } else {
-            self.attempt(request, attempts).await?
+            self.attempt(call, request, attempts).await?
         };
 
         let Some(manager) = manager else {
@@ -145,16 +134,18 @@ impl Client {
         let Some(rejected) = rejected else {
             return Ok(response);
         };
-        let Some(after_rejection) = call::within_deadline(manager.after_rejection(rejected)).await
+        let Some(after_rejection) = call
+            .within_deadline(manager.after_rejection(rejected))
+            .await
         else {
             return Ok(response);
         };
         match after_rejection {
             Ok(Some(token)) => match token.bearer_header() {
                 Some(header) => {
-                    call::record_sent_token(token);
+                    call.record_sent_token(token);
                     repeat.headers_mut().insert(AUTHORIZATION, header);
-                    let repeated = self.attempt(repeat, attempts).await?;
+                    let repeated = self.attempt(call, repeat, attempts).await?;
                     if repeated.status() != StatusCode::UNAUTHORIZED {
                         manager.note_accepted();
                     }
@@ -165,7 +156,7 @@ impl Client {
             // The 401 stands: a refresh did not cure the last one.
             Ok(None) => Ok(response),
             Err(error) => {
-                call::record_auth_failure(error);
+                call.record_auth_failure(error);
                 Ok(response)
             }
         }
@@ -174,10 +165,11 @@ impl Client {
     /// One attempt, within its time limit (cut to the call's deadline).
     async fn attempt(
         &self,
+        call: &Call,
         mut request: Request,
         attempts: &AtomicU32,
     ) -> reqwest::Result<Response> {
-        let limit = call::attempt_time_limit(self.inner.options.attempt_time_limit());
+        let limit = call.attempt_time_limit(self.inner.options.attempt_time_limit());
         // reqwest's client already holds the builder's limit; a request of
         // its own costs measurably more (BENCHMARKS.md §1), so only a limit
         // cut to the deadline or set per call is given per request.
@@ -185,7 +177,7 @@ impl Client {
             *request.timeout_mut() = Some(limit);
         }
         attempts.fetch_add(1, Ordering::Relaxed);
-        call::record_sent();
+        call.record_sent();
         self.client
             .execute(request)
             .await
@@ -198,6 +190,7 @@ impl Client {
     /// operations safe to repeat.
     async fn with_retries(
         &self,
+        call: &Call,
         request: Request,
         attempts: &AtomicU32,
     ) -> reqwest::Result<Response> {
@@ -217,13 +210,13 @@ impl Client {
         let streamed = request.body().is_some_and(|body| body.as_bytes().is_none());
         if streamed {
             // A streamed body cannot be sent twice: one attempt only.
-            return self.attempt(request, attempts).await;
+            return self.attempt(call, request, attempts).await;
         }
         let attempt = || async {
             let copy = request
                 .try_clone()
                 .expect("checked above: the body is in memory");
-            match self.attempt(copy, attempts).await {
+            match self.attempt(call, copy, attempts).await {
                 Ok(response) if retryable(response.status()) => Err(Failed::Status(response)),
                 Ok(response) => Ok(response),
                 Err(error) if error.is_connect() || error.is_timeout() || error.is_request() => {
@@ -249,7 +242,7 @@ impl Client {
                     (None, delay) => delay,
                 };
                 // A pause that would pass the call's deadline ends it.
-                delay.filter(|delay| call::may_wait(*delay))
+                delay.filter(|delay| call.may_wait(*delay))
             })
             .notify(|failed, delay| {
                 let reason = match failed {

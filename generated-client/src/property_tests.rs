@@ -7,11 +7,11 @@
 use serde_json::{Value, json};
 
 use crate::EpochMillis;
+use crate::call::Answer;
 use crate::refresh_endpoint::rotated;
 use crate::retry_after::retry_after;
 use crate::token_store::StoredTokens;
 use crate::types::{CancelPointsResponse, FetchPointsResponse, SendPointsResponse};
-use crate::vendor_failures::verdict;
 use crate::vendor_text::vendor_message;
 
 const CASES: usize = 3_000;
@@ -133,15 +133,15 @@ fn documented_answers() -> [Value; 5] {
 fn read_every_way(answer: &Value) {
     let bytes = answer.to_string();
     if let Ok(fetch) = serde_json::from_str::<FetchPointsResponse>(&bytes) {
-        let _ = verdict(&fetch);
+        let _ = fetch.verdict();
         let _ = fetch.total();
     }
     if let Ok(send) = serde_json::from_str::<SendPointsResponse>(&bytes) {
-        let _ = verdict(&send);
+        let _ = send.verdict();
         let _ = send.transaction_id();
     }
     if let Ok(cancel) = serde_json::from_str::<CancelPointsResponse>(&bytes) {
-        let _ = verdict(&cancel);
+        let _ = cancel.verdict();
         let _ = cancel.outcomes();
         let _ = cancel.is_partial();
     }

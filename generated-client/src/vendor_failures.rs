@@ -1,13 +1,13 @@
 //! What the points operations' answers say beyond their HTTP status: the
 //! vendor answers HTTP 200 when it refuses (`success: 0`, `error: true`, a
 //! recipient's `success: false`), and a changed answer shape decodes into
-//! empty optional fields. `send()` checks both (see [`verdict`]), so a caller
-//! gets [`Error::Refused`](crate::Error::Refused) or
+//! empty optional fields. Each of these answers is an [`Answer`] with its own
+//! verdict, which the call checks (`call.rs`), so a caller gets
+//! [`Error::Refused`](crate::Error::Refused) or
 //! [`Error::IncompleteAnswer`](crate::Error::IncompleteAnswer) instead of an
 //! answer to dig through; and each answer has helpers to read what it holds.
 
-use std::any::Any;
-
+use crate::call::Answer;
 use crate::error::{CancelOutcome, Refusal};
 use crate::request_values::TransactionId;
 use crate::types::{
@@ -34,25 +34,27 @@ fn refused(message: Option<String>, otherwise: &str) -> Verdict {
     })
 }
 
-/// The verdict on a decoded answer, for the answers that carry one.
-pub(crate) fn verdict(answer: &dyn Any) -> Verdict {
-    if let Some(fetch) = answer.downcast_ref::<FetchPointsResponse>() {
-        let Some(balance) = fetch
+impl Answer for FetchPointsResponse {
+    fn verdict(&self) -> Verdict {
+        let Some(balance) = self
             .data
             .as_ref()
             .and_then(|data| data.user_balance.as_ref())
         else {
             return Verdict::Incomplete("data.user_balance");
         };
-        return match balance.success {
-            Some(1) if fetch.total().is_some() => Verdict::Done,
+        match balance.success {
+            Some(1) if self.total().is_some() => Verdict::Done,
             Some(1) => Verdict::Incomplete("data.user_balance.data.total"),
             Some(_) => refused(balance.message.clone(), "success: 0 without a message"),
             None => Verdict::Incomplete("data.user_balance.success"),
-        };
+        }
     }
-    if let Some(send) = answer.downcast_ref::<SendPointsResponse>() {
-        return match &send.data {
+}
+
+impl Answer for SendPointsResponse {
+    fn verdict(&self) -> Verdict {
+        match &self.data {
             None => Verdict::Incomplete("data"),
             Some(SendPointsResponseData::BalanceResult(result))
                 if result.send_balance.error == Some(true) =>
@@ -63,17 +65,20 @@ pub(crate) fn verdict(answer: &dyn Any) -> Verdict {
                 )
             }
             Some(_) => Verdict::Done,
-        };
+        }
     }
-    if let Some(cancel) = answer.downcast_ref::<CancelPointsResponse>() {
-        let Some(result) = cancel
+}
+
+impl Answer for CancelPointsResponse {
+    fn verdict(&self) -> Verdict {
+        let Some(result) = self
             .data
             .as_ref()
             .and_then(|data| data.cancel_balance.as_ref())
         else {
             return Verdict::Incomplete("data.cancelBalance");
         };
-        let outcomes = cancel.outcomes();
+        let outcomes = self.outcomes();
         if outcomes.iter().any(|outcome| outcome.cancelled) {
             return Verdict::Done;
         }
@@ -87,9 +92,8 @@ pub(crate) fn verdict(answer: &dyn Any) -> Verdict {
                 recipients: outcomes,
             });
         }
-        return Verdict::Incomplete("data.cancelBalance.recipients");
+        Verdict::Incomplete("data.cancelBalance.recipients")
     }
-    Verdict::Done
 }
 
 impl FetchPointsResponse {
@@ -153,7 +157,8 @@ impl CancelPointsResponse {
 mod tests {
     use serde_json::json;
 
-    use super::{Verdict, verdict};
+    use super::Verdict;
+    use crate::call::Answer;
     use crate::types::{CancelPointsResponse, FetchPointsResponse, SendPointsResponse};
 
     fn message_of(verdict: Verdict) -> String {
@@ -169,17 +174,17 @@ mod tests {
         let failed: FetchPointsResponse = serde_json::from_value(json!({"data": {"user_balance":
             {"success": 0, "message": "missing user's details", "data": null}}}))
         .unwrap();
-        assert_eq!(message_of(verdict(&failed)), "missing user's details");
+        assert_eq!(message_of(failed.verdict()), "missing user's details");
         let reshaped: FetchPointsResponse =
             serde_json::from_value(json!({"data": {"balance": {"total": 1}}})).unwrap();
         assert_eq!(
-            message_of(verdict(&reshaped)),
+            message_of(reshaped.verdict()),
             "incomplete: data.user_balance"
         );
         let ok: FetchPointsResponse = serde_json::from_value(json!({"data": {"user_balance":
             {"success": 1, "message": null, "data": {"total": 1500}}}}))
         .unwrap();
-        assert_eq!(message_of(verdict(&ok)), "done");
+        assert_eq!(message_of(ok.verdict()), "done");
         assert_eq!(ok.total(), Some(1500.0));
     }
 
@@ -189,14 +194,14 @@ mod tests {
             json!({"data": {"sendBalance": {"error": true, "message": "insufficient balance"}}}),
         )
         .unwrap();
-        assert_eq!(message_of(verdict(&failed)), "insufficient balance");
+        assert_eq!(message_of(failed.verdict()), "insufficient balance");
         for ok in [
             json!({"data": {"sendBalance": {"error": false, "message": "points sent"}}}),
             json!({"data": {"unique_id": 987654321, "email": "john.doe@example.com", "points": 100,
                     "name": "John Doe", "phone_code": "+1", "phone_number": "5550100"}}),
         ] {
             let ok: SendPointsResponse = serde_json::from_value(ok).unwrap();
-            assert_eq!(message_of(verdict(&ok)), "done");
+            assert_eq!(message_of(ok.verdict()), "done");
         }
     }
 
@@ -209,7 +214,7 @@ mod tests {
                 {"unique_id": 2, "success": false, "message": "already cancelled"}
             ]}}}))
             .unwrap();
-        assert_eq!(message_of(verdict(&partly)), "done");
+        assert_eq!(message_of(partly.verdict()), "done");
         assert!(partly.is_partial());
         let none: CancelPointsResponse = serde_json::from_value(json!({"data": {"cancelBalance": {
         "error": false, "message": "processed", "recipients": [
@@ -217,7 +222,7 @@ mod tests {
         ]}}}))
         .unwrap();
         assert_eq!(
-            message_of(verdict(&none)),
+            message_of(none.verdict()),
             "processed; transaction 2: not cancelled (already cancelled)"
         );
     }

@@ -18,6 +18,7 @@ use crate::api_surface;
 use crate::diagnostic::{Diagnostic, Problems};
 use crate::error_bodies::name_error_bodies;
 use crate::generated_docs;
+use crate::hand_written;
 use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::mocks;
 use crate::non_exhaustive;
@@ -41,6 +42,9 @@ pub struct Inputs {
     /// `generated-client/operation-examples/` (by operationId): an input like
     /// the document, so that the output depends on the inputs alone.
     pub examples: BTreeSet<String>,
+    /// The success types the workspace's hand-written client code judges
+    /// itself (`hand_written.rs`), likewise an input.
+    pub judged_answers: BTreeSet<String>,
 }
 
 impl Inputs {
@@ -59,6 +63,7 @@ impl Inputs {
             overlay_name: shown_as(overlay),
             overlay: read(overlay)?,
             examples: examples_in(&root.join(generated_docs::EXAMPLES_DIR)),
+            judged_answers: hand_written::judged_answers(&root.join(hand_written::CLIENT_SOURCES)),
         })
     }
 
@@ -214,8 +219,15 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
             format!("internal error: progenitor's client does not parse: {error}"),
         )]
     })?;
-    send_wrappers::wrap_sends(&mut client, &environments, &routes, &operations, spec_name)
-        .map_err(|problem| vec![problem])?;
+    send_wrappers::wrap_sends(
+        &mut client,
+        &environments,
+        &routes,
+        &operations,
+        &inputs.judged_answers,
+        spec_name,
+    )
+    .map_err(|problem| vec![problem])?;
     non_exhaustive::mark_types(&mut client);
     let without_example =
         generated_docs::document(&mut client, &routes, &environments, &inputs.examples);
@@ -280,11 +292,11 @@ fn settings() -> GenerationSettings {
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
-        // Routing, auth and the rest of the runtime live in hand-written code
-        // reached through progenitor-client's hooks; `Expected` makes a
-        // missing hook implementation a compile error.
+        // Routing, auth and the rest of the runtime live in hand-written code:
+        // the call each `send` makes (`send_wrappers.rs`), given explicitly
+        // in place of progenitor-client's hooks, which keep their defaults.
         .with_inner_type(quote!(crate::ClientContext))
-        .with_hooks(HooksMode::Expected)
+        .with_hooks(HooksMode::Optional)
         .with_replacement(
             "EpochMillis",
             "crate::EpochMillis",

@@ -1,18 +1,32 @@
 //! Gives every operation's builder a `send` that returns the client crate's
-//! own error type, `crate::Error`, instead of progenitor-client's.
+//! own error type, `crate::Error`, and runs the call with its state passed
+//! explicitly.
 //!
 //! progenitor's `send` returns `progenitor_client::Error<E>`, whose variants
-//! carry raw response bodies (which can hold tokens) and a `Custom(String)`
-//! for everything the hooks report. So each builder's generated `send` is
-//! renamed `send_raw` and made private, and a `send` is added that runs it
-//! through `crate::call::send`, which knows the operation (as the generated
-//! `Operation` type, never a string) and turns every failure into a value a
-//! caller can `match`.
+//! carry raw response bodies (which can hold tokens), and it reaches the
+//! runtime through hooks that are told nothing of the call but an
+//! operation id. So each builder's generated `send` is renamed `send_raw`,
+//! made private, and given the call: `send_raw(self, call: &crate::call::Call)`,
+//! in which progenitor's hook calls become the call's own (`call.pre(client,
+//! &mut request)`, `call.exec(client, request)`) and whose failures are a
+//! `crate::call::Failure<E>` (a stop before sending, with the crate's error,
+//! or progenitor's error). The new `send` makes the call — the operation as
+//! the generated `Operation` type, never a string — runs `send_raw` with it
+//! and lets the call turn the outcome into a value a caller can `match`.
+//!
+//! Every success type the hand-written runtime does not judge itself gets
+//! the default judgement (`impl crate::call::Answer for types::X {}`).
+
+use std::collections::BTreeSet;
 
 use quote::{ToTokens, format_ident};
-use syn::{GenericArgument, ImplItem, Item, PathArguments, ReturnType, Type, parse_quote};
+use syn::{
+    Block, Expr, GenericArgument, ImplItem, Item, PathArguments, ReturnType, Stmt, Type,
+    parse_quote,
+};
 
 use crate::diagnostic::Diagnostic;
+use crate::hand_written::ANSWER_TRAIT;
 use crate::routes::{Environment, Route};
 
 pub fn wrap_sends(
@@ -20,6 +34,7 @@ pub fn wrap_sends(
     environments: &[Environment],
     routes: &[Route],
     operations: &[syn::Ident],
+    judged_answers: &BTreeSet<String>,
     spec_file: &str,
 ) -> Result<(), Diagnostic> {
     let internal =
@@ -32,6 +47,8 @@ pub fn wrap_sends(
             _ => None,
         })
         .ok_or_else(|| internal("progenitor's client has no `builder` module".into()))?;
+    // By their Rust text: syn's types have no equality here.
+    let mut unjudged: Vec<(String, Type)> = Vec::new();
     for (route, operation) in routes.iter().zip(operations) {
         let (block, index) = builders
             .1
@@ -56,28 +73,122 @@ pub fn wrap_sends(
         let ImplItem::Fn(raw) = &mut block.items[index] else {
             unreachable!("found as a function above");
         };
-        let response = response_type(&raw.sig.output).ok_or_else(|| {
+        let shape = || {
             internal(format!(
                 "the `send` of `{}` does not return `Result<ResponseValue<T>, Error<E>>`",
                 route.operation_id
             ))
-        })?;
+        };
+        let response = response_type(&raw.sig.output).ok_or_else(shape)?;
+        let error = error_type(&raw.sig.output).ok_or_else(shape)?;
         raw.sig.ident = format_ident!("send_raw");
         raw.vis = syn::Visibility::Inherited;
         raw.attrs.clear();
+        raw.sig.inputs.push(parse_quote!(call: &crate::call::Call));
+        raw.sig.output = parse_quote! {
+            -> Result<ResponseValue<#response>, crate::call::Failure<#error>>
+        };
+        with_the_calls_hooks(&mut raw.block).map_err(|what| {
+            internal(format!(
+                "the `send` of `{}` is not what regen knows of progenitor's: {what}",
+                route.operation_id
+            ))
+        })?;
         let raw = raw.clone();
         let doc = send_doc(route, environments);
         let wrapper: syn::ImplItemFn = parse_quote! {
             #[doc = #doc]
             pub async fn send(self) -> Result<ResponseValue<#response>, crate::Error> {
-                let client = self.client;
-                crate::call::send(client, crate::Operation::#operation, self.send_raw()).await
+                let call = crate::call::Call::new(self.client, crate::Operation::#operation);
+                let raw = self.send_raw(&call).await;
+                call.finish(raw).await
             }
         };
         block.items[index] = ImplItem::Fn(wrapper);
         block.items.insert(index + 1, ImplItem::Fn(raw));
+        let judged = last_ident(&response).is_some_and(|name| judged_answers.contains(&name));
+        let text = response.to_token_stream().to_string();
+        if !judged && !unjudged.iter().any(|(known, _)| *known == text) {
+            unjudged.push((text, response));
+        }
+    }
+    let answer = format_ident!("{ANSWER_TRAIT}");
+    for (_, response) in unjudged {
+        file.items.push(parse_quote! {
+            /// Judged by its HTTP status alone: the hand-written runtime
+            /// reads nothing more in it.
+            impl crate::call::#answer for #response {}
+        });
     }
     Ok(())
+}
+
+/// In progenitor's `send` body: the `OperationInfo` and the hooks'
+/// calls replaced by the call's own, and the closing `match` on the
+/// status mapped into a `Failure`. Says what it did not find.
+fn with_the_calls_hooks(block: &mut Block) -> Result<(), &'static str> {
+    let (mut info, mut pre, mut exec, mut post) = (false, false, false, false);
+    let mut statements = Vec::with_capacity(block.stmts.len());
+    for statement in block.stmts.drain(..) {
+        let text = statement.to_token_stream().to_string();
+        if text.starts_with("let info = OperationInfo") {
+            info = true;
+        } else if text.starts_with("client . pre (& mut request , & info)") {
+            pre = true;
+            statements.push(parse_quote!(call.pre(client, &mut request).await?;));
+        } else if text.starts_with("let result = client . exec (request , & info)") {
+            exec = true;
+            statements.push(parse_quote!(let result = call.exec(client, request).await;));
+        } else if text.starts_with("client . post (& result , & info)") {
+            post = true;
+        } else {
+            statements.push(statement);
+        }
+    }
+    match statements.last_mut() {
+        Some(Stmt::Expr(expr @ Expr::Match(_), None)) => {
+            let matched = expr.clone();
+            *expr = parse_quote!((#matched).map_err(crate::call::Failure::from));
+        }
+        _ => return Err("it does not end in a `match` on the status"),
+    }
+    block.stmts = statements;
+    match (info, pre, exec, post) {
+        (true, true, true, true) => Ok(()),
+        (false, ..) => Err("it builds no `OperationInfo`"),
+        (_, false, ..) => Err("it calls no `pre` hook"),
+        (_, _, false, _) => Err("it calls no `exec` hook"),
+        (.., false) => Err("it calls no `post` hook"),
+    }
+}
+
+/// The last segment's name of a type's path: `FetchPointsResponse` of
+/// `types::FetchPointsResponse`.
+fn last_ident(ty: &Type) -> Option<String> {
+    let Type::Path(path) = ty else { return None };
+    Some(path.path.segments.last()?.ident.to_string())
+}
+
+/// `E` of `Result<ResponseValue<T>, Error<E>>`.
+fn error_type(output: &ReturnType) -> Option<Type> {
+    let ReturnType::Type(_, returned) = output else {
+        return None;
+    };
+    let Type::Path(path) = returned.as_ref() else {
+        return None;
+    };
+    let PathArguments::AngleBracketed(arguments) = &path.path.segments.last()?.arguments else {
+        return None;
+    };
+    let error = arguments
+        .args
+        .iter()
+        .filter_map(|argument| match argument {
+            GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+        .nth(1)?;
+    first_type_argument(error)
 }
 
 /// Whether `send` builds the `OperationInfo` of `hook_id`.
