@@ -4,39 +4,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::access_token::AccessToken;
-use crate::call_options::{CallOptions, RetryPolicy};
-use crate::origins::{OriginError, OriginOverrides};
-use crate::refresh_endpoint::RefreshEndpoint;
+use crate::call::context::{Auth, ClientContext};
+use crate::call::options::{CallOptions, RetryPolicy};
 use crate::routes::{Environment, Operation};
-use crate::routing::resolve_all;
-use crate::token_manager::{ClientCredentials, TokenManager};
-use crate::token_store::TokenStore;
+use crate::routing::Destinations;
+use crate::routing::origins::{OriginError, OriginOverrides};
+use crate::tokens::access_token::AccessToken;
+use crate::tokens::credentials::ClientCredentials;
+use crate::tokens::manager::TokenManager;
+use crate::tokens::refresh_endpoint::RefreshEndpoint;
+use crate::tokens::store::TokenStore;
 use crate::types::CreateUserTokenBody;
 use crate::{Client, Error, Secret};
-
-/// Everything the hooks need besides progenitor's own fields; the generated
-/// `Client` carries it as its `inner` value. `Debug` shows no secret.
-#[derive(Clone, Debug)]
-pub struct ClientContext {
-    pub(crate) environment: Environment,
-    pub(crate) origins: OriginOverrides,
-    pub(crate) auth: Auth,
-    pub(crate) options: CallOptions,
-    /// The attempt time limit the reqwest client was built with (and keeps
-    /// when `Client::with_options` changes `options`).
-    pub(crate) client_attempt_time_limit: Duration,
-    /// `routing::resolve_all`: each route's URL, parsed once.
-    pub(crate) resolved: Arc<Vec<Option<reqwest::Url>>>,
-}
-
-/// How a client authenticates.
-#[derive(Clone, Debug)]
-pub(crate) enum Auth {
-    None,
-    Static(AccessToken),
-    Managed(TokenManager),
-}
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -167,16 +146,15 @@ impl ClientBuilder {
             // A redirect is never followed: it would carry the request —
             // its bearer token, or the refresh token and client secret in
             // its body — to another origin, and repeat a send. It is an
-            // answer like any other (`call.rs` says what it means).
+            // answer like any other (`call/mod.rs` says what it means).
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
+        let destinations = Destinations::new(self.environment, self.origins);
         let context = |auth| ClientContext {
-            environment: self.environment,
-            origins: self.origins.clone(),
+            destinations: destinations.clone(),
             auth,
             options: self.options.clone(),
             client_attempt_time_limit: self.options.attempt_time_limit(),
-            resolved: Arc::new(resolve_all(self.environment, &self.origins)),
         };
         let base_url = self.environment.server_url();
         let auth = match (self.token_store, self.access_token) {
@@ -184,7 +162,7 @@ impl ClientBuilder {
                 let credentials = self.credentials.ok_or(BuildError::MissingCredentials)?;
                 let refresh_endpoint = RefreshEndpoint {
                     http: http.clone(),
-                    url: refresh_url(self.environment, &self.origins),
+                    url: destinations.of(Operation::RefreshToken),
                     timeout: self.options.attempt_time_limit(),
                 };
                 Auth::Managed(TokenManager::new(
@@ -201,28 +179,6 @@ impl ClientBuilder {
     }
 }
 
-/// The origins of every route in every live environment.
-fn live_origins() -> Vec<String> {
-    Environment::ALL
-        .into_iter()
-        .filter(|environment| environment.is_live())
-        .flat_map(|environment| {
-            crate::routes::ROUTES
-                .iter()
-                .filter_map(move |route| reqwest::Url::parse(&route.url(environment)).ok())
-        })
-        .map(|url| url.origin().ascii_serialization())
-        .collect()
-}
-
-/// Where the refresh call goes in `environment`, from the route table.
-fn refresh_url(environment: Environment, origins: &OriginOverrides) -> reqwest::Url {
-    let route = Operation::RefreshToken.route();
-    let url =
-        reqwest::Url::parse(&route.url(environment)).expect("route URLs are checked by regen");
-    origins.apply(url)
-}
-
 impl Client {
     /// Starts building a client for one of the vendor's environments.
     pub fn builder(environment: Environment) -> ClientBuilder {
@@ -231,7 +187,7 @@ impl Client {
 
     /// The environment this client sends to.
     pub fn environment(&self) -> Environment {
-        self.inner.environment
+        self.inner.destinations.environment()
     }
 
     /// This client's time limits and retries.
@@ -253,9 +209,7 @@ impl Client {
     /// Where a call of `operation` goes from this client: the route
     /// table's URL in its environment, with the origin overrides applied.
     pub fn destination(&self, operation: Operation) -> reqwest::Url {
-        let url = reqwest::Url::parse(&operation.route().url(self.inner.environment))
-            .expect("route URLs are checked by regen");
-        self.inner.origins.apply(url)
+        self.inner.destinations.of(operation)
     }
 
     /// Whether a call of `operation` reaches a host where real points live:
@@ -263,12 +217,7 @@ impl Client {
     /// override sends to loopback. Cancel points reaches Production's host
     /// from every environment, as the vendor documents.
     pub fn reaches_live_host(&self, operation: Operation) -> bool {
-        let vendor = operation.route().url(self.inner.environment);
-        let Ok(vendor) = reqwest::Url::parse(&vendor) else {
-            return true;
-        };
-        let live = live_origins().contains(&vendor.origin().ascii_serialization());
-        live && !crate::origins::is_loopback(&self.destination(operation))
+        self.inner.destinations.reaches_live_host(operation)
     }
 
     /// The token manager, for a client built with a token store.

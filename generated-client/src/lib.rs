@@ -171,69 +171,52 @@ compile_error!(
      enable the `native-tls` (default) or the `rustls` feature"
 );
 
-mod access_token;
-mod answer_limit;
-mod auth_error;
+mod backoff;
 mod call;
-mod call_options;
 mod client_builder;
-mod constructors;
-mod environment;
-mod epoch_millis;
-mod error;
-mod file_token_store;
 // The vendor's prose lands in generated docs as it is.
 #[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
 #[rustfmt::skip]
 mod generated;
-mod hooks;
-mod memory_token_store;
-mod origins;
-mod points_setters;
-#[cfg(feature = "postgres")]
-mod postgres_connection;
-#[cfg(feature = "postgres")]
-mod postgres_token_store;
 #[cfg(test)]
 mod property_tests;
-mod refresh_endpoint;
-mod request_values;
-mod retry_after;
+mod reading;
 mod routing;
-mod secret;
-mod token_manager;
-mod token_store;
-mod vendor_failures;
-mod vendor_text;
+mod tokens;
+mod values;
 
-pub use access_token::AccessToken;
-pub use answer_limit::MAX_ANSWER_BYTES;
-pub use auth_error::{AuthError, NeedsPerson, TransientAuth};
-pub use call_options::{CallOptions, RetryPolicy};
-pub use client_builder::{BuildError, ClientBuilder, ClientContext, USER_AGENT};
-pub use epoch_millis::EpochMillis;
-pub use error::{CancelOutcome, DecodeProblem, DecodeProblemKind, Error, Refusal, UnknownCause};
-pub use file_token_store::FileTokenStore;
+pub use backoff::Backoff;
+pub use call::context::ClientContext;
+pub use call::error::{CancelOutcome, Error, Refusal, UnknownCause};
+pub use call::options::{CallOptions, RetryPolicy};
+pub use client_builder::{BuildError, ClientBuilder, USER_AGENT};
 pub use generated::routes::{self, Environment, Operation, ROUTES};
 pub use generated::*;
-pub use memory_token_store::MemoryTokenStore;
-pub use origins::{OriginError, OriginOverrides};
+pub use reading::limit::MAX_ANSWER_BYTES;
+pub use reading::{DecodeProblem, DecodeProblemKind};
+pub use routing::origins::{OriginError, OriginOverrides};
+pub use routing::{Credential, Route};
+pub use tokens::access_token::AccessToken;
+pub use tokens::auth_error::{AuthError, NeedsPerson, TransientAuth};
+pub use tokens::credentials::ClientCredentials;
+pub use tokens::file_store::FileTokenStore;
+pub use tokens::manager::TokenManager;
+pub use tokens::memory_store::MemoryTokenStore;
 #[cfg(feature = "postgres")]
-pub use postgres_connection::{
+pub use tokens::postgres_connection::{
     ConnectError, DEFAULT_LEASE_TIMEOUT, PostgresTarget, SecretParam, add_missing_columns,
     describe_database_error, postgres_server,
 };
 #[cfg(feature = "postgres")]
-pub use postgres_token_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore};
-pub use request_values::{
+pub use tokens::postgres_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore};
+pub use tokens::secret::Secret;
+pub use tokens::store::{
+    RefreshRejection, StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore,
+};
+pub use values::epoch_millis::EpochMillis;
+pub use values::{
     Cancellation, EmailAddress, InvalidValue, Payout, PhoneNumber, Points, Recipient,
     TransactionId, User,
-};
-pub use routing::{Credential, Route};
-pub use secret::Secret;
-pub use token_manager::{ClientCredentials, TokenManager};
-pub use token_store::{
-    RefreshRejection, StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore,
 };
 
 /// The workspace README's examples, compiled as doctests so they stay true.

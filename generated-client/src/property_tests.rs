@@ -7,12 +7,12 @@
 use serde_json::{Value, json};
 
 use crate::EpochMillis;
-use crate::call::Answer;
-use crate::refresh_endpoint::rotated;
-use crate::retry_after::retry_after;
-use crate::token_store::StoredTokens;
+use crate::call::answers::Answer;
+use crate::call::retry_after::retry_after;
+use crate::reading::vendor_text::vendor_message;
+use crate::tokens::refresh_endpoint::rotated;
+use crate::tokens::store::StoredTokens;
 use crate::types::{CancelPointsResponse, FetchPointsResponse, SendPointsResponse};
-use crate::vendor_text::vendor_message;
 
 const CASES: usize = 3_000;
 

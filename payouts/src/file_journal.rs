@@ -21,6 +21,7 @@ use std::sync::{Mutex, mpsc};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
+use xoxoday_reward_points::EpochMillis;
 
 use crate::journal::{
     EarlierRun, Journal, JournalError, JournalFuture, PaidAlike, RowIndex, RowRecord,
@@ -305,7 +306,7 @@ impl Journal for FileJournal {
                 file: file.name.clone(),
                 sha256: file.sha256.clone(),
                 rows: file.rows,
-                started: Some(httpdate::fmt_http_date(std::time::SystemTime::now())),
+                started: Some(httpdate::fmt_http_date(EpochMillis::now().into())),
             };
             let queued = {
                 let mut state = self.lock();

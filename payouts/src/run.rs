@@ -33,7 +33,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use xoxoday_reward_points::types::SendPointsResponse;
-use xoxoday_reward_points::{Client, Error};
+use xoxoday_reward_points::{Backoff, Client, Error};
 
 use crate::file_journal::journals_in;
 use crate::journal::{EarlierRun, Journal, JournalError, PaidAlike, RowIndex, RowRecord, RowState};
@@ -635,6 +635,10 @@ async fn settle_unsettled(shared: &Shared, rows: Vec<PayoutRow>) {
     }
 }
 
+/// The pauses before a row whose send did not leave (no connection) is
+/// tried again.
+const NOT_CONNECTED: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(32));
+
 /// What one send's answer means for its row.
 #[derive(Debug, PartialEq, Eq)]
 struct SendOutcome {
@@ -704,7 +708,7 @@ fn classify(answer: Result<SendPointsResponse, Error>, tries: u32) -> SendOutcom
         },
         Err(Error::Network { source, .. }) => SendOutcome {
             // It never left: safe to send again after a pause.
-            retry_after: Some(Duration::from_millis(500 << tries.min(6))),
+            retry_after: Some(NOT_CONNECTED.delay(tries.saturating_sub(1))),
             ..not_sent(format!("no connection: {source}"))
         },
         Err(error @ (Error::Auth { .. } | Error::Unauthorized { .. })) => SendOutcome {

@@ -8,8 +8,8 @@
 //! - `client.cancel_points().transactions(cancellation)`, or `.variables(…)`.
 
 use crate::builder::{CancelPoints, FetchPoints, SendPoints};
-use crate::request_values::{Cancellation, Payout, User};
 use crate::types::{CancelPointsBodyVariables, FetchPointsBodyVariables};
+use crate::values::{Cancellation, Payout, User};
 
 impl SendPoints<'_> {
     /// Whom to credit, how many points, from whom. A payout without

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::token_store::{StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore};
+use crate::tokens::store::{StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore};
 
 /// How long `lock` waits for another process by default.
 const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -245,7 +245,7 @@ fn open_lock_file(path: &Path) -> std::io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::FileTokenStore;
-    use crate::token_store::{StoredTokens, TokenStore};
+    use crate::tokens::store::{StoredTokens, TokenStore};
     use crate::{EpochMillis, Secret};
 
     fn tokens(refresh: &str) -> StoredTokens {

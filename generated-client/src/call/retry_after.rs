@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+use crate::EpochMillis;
+
 /// How long the answer asks to wait; `None` without a readable header.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -13,7 +15,7 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(
-        at.duration_since(SystemTime::now())
+        at.duration_since(SystemTime::from(EpochMillis::now()))
             .unwrap_or(Duration::ZERO),
     )
 }

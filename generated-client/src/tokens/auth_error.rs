@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::EpochMillis;
-use crate::token_store::StoreError;
+use crate::tokens::store::StoreError;
 
 /// No usable access token. `match` on the two kinds, never on the text.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -16,12 +16,12 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::answer_limit;
-use crate::error::DecodeProblem;
-use crate::token_manager::ClientCredentials;
-use crate::token_store::StoredTokens;
+use crate::reading::DecodeProblem;
+use crate::reading::limit;
+use crate::reading::vendor_text::vendor_message;
+use crate::tokens::credentials::ClientCredentials;
+use crate::tokens::store::StoredTokens;
 use crate::types::RefreshTokenBody;
-use crate::vendor_text::vendor_message;
 use crate::{EpochMillis, Secret};
 
 pub(crate) struct RefreshEndpoint {
@@ -84,7 +84,7 @@ impl RefreshEndpoint {
         };
         let status = response.status();
         span.record("status", status.as_u16());
-        let bytes = match answer_limit::bounded(response).bytes().await {
+        let bytes = match limit::bounded(response).bytes().await {
             Ok(bytes) => bytes,
             Err(error) => {
                 return RefreshOutcome::Unavailable {
@@ -196,7 +196,7 @@ mod tests {
     use serde_json::json;
 
     use super::{RefreshOutcome, rotated};
-    use crate::token_store::StoredTokens;
+    use crate::tokens::store::StoredTokens;
     use crate::{EpochMillis, Secret};
 
     fn held() -> StoredTokens {

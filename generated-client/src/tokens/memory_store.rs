@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::token_store::{StoreFuture, StoredTokens, TokenLease, TokenStore};
+use crate::tokens::store::{StoreFuture, StoredTokens, TokenLease, TokenStore};
 
 /// Keeps the tokens in memory only. Clones share the tokens.
 #[derive(Debug, Default, Clone)]

@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+use crate::backoff::Backoff;
+
 /// Retries for the operations safe to repeat (validate token, fetch points),
 /// on connection errors, timeouts, 429 and 5xx: exponential backoff with
 /// jitter, at most [`RetryPolicy::attempts`] attempts in all. A `Retry-After`
@@ -25,8 +27,7 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_attempts: u32,
-    min_delay: Duration,
-    max_delay: Duration,
+    backoff: Backoff,
     max_retry_after: Duration,
 }
 
@@ -35,8 +36,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts: 3,
-            min_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
+            backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5)).with_jitter(),
             max_retry_after: Duration::from_secs(30),
         }
     }
@@ -56,8 +56,7 @@ impl RetryPolicy {
 
     /// The backoff's first and longest pause.
     pub fn backoff(mut self, first: Duration, longest: Duration) -> Self {
-        self.min_delay = first;
-        self.max_delay = longest.max(first);
+        self.backoff = Backoff::new(first, longest).with_jitter();
         self
     }
 
@@ -74,12 +73,17 @@ impl RetryPolicy {
 
     /// The backoff's first pause.
     pub fn min_delay(&self) -> Duration {
-        self.min_delay
+        self.backoff.first()
     }
 
     /// The backoff's longest pause.
     pub fn max_delay(&self) -> Duration {
-        self.max_delay
+        self.backoff.longest()
+    }
+
+    /// The pauses between attempts (with jitter).
+    pub fn pauses(&self) -> Backoff {
+        self.backoff
     }
 
     /// The longest `Retry-After` waited for.

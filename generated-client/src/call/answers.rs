@@ -2,17 +2,27 @@
 //! vendor answers HTTP 200 when it refuses (`success: 0`, `error: true`, a
 //! recipient's `success: false`), and a changed answer shape decodes into
 //! empty optional fields. Each of these answers is an [`Answer`] with its own
-//! verdict, which the call checks (`call.rs`), so a caller gets
+//! verdict, which the call checks (`call/mod.rs`), so a caller gets
 //! [`Error::Refused`](crate::Error::Refused) or
 //! [`Error::IncompleteAnswer`](crate::Error::IncompleteAnswer) instead of an
 //! answer to dig through; and each answer has helpers to read what it holds.
 
-use crate::call::Answer;
-use crate::error::{CancelOutcome, Refusal};
-use crate::request_values::TransactionId;
+use crate::call::error::{CancelOutcome, Refusal};
 use crate::types::{
     CancelPointsResponse, FetchPointsResponse, SendPointsResponse, SendPointsResponseData,
 };
+use crate::values::TransactionId;
+
+/// An answer to a call, judged beyond its HTTP status: the points
+/// operations' answers say within HTTP 200 whether the vendor did what was
+/// asked (below). regen gives every other success type the
+/// default, done (`impl Answer for types::X {}`).
+pub(crate) trait Answer {
+    /// What the answer says.
+    fn verdict(&self) -> Verdict {
+        Verdict::Done
+    }
+}
 
 /// What an answer says, beyond its status.
 pub(crate) enum Verdict {
@@ -157,8 +167,7 @@ impl CancelPointsResponse {
 mod tests {
     use serde_json::json;
 
-    use super::Verdict;
-    use crate::call::Answer;
+    use super::{Answer, Verdict};
     use crate::types::{CancelPointsResponse, FetchPointsResponse, SendPointsResponse};
 
     fn message_of(verdict: Verdict) -> String {

@@ -1,4 +1,4 @@
-//! The two steps of a call (`call.rs`), which each builder's generated
+//! The two steps of a call (`mod.rs`), which each builder's generated
 //! `send_raw` takes in place of progenitor-client's hooks, with the call
 //! given explicitly:
 //! - [`Call::pre`]: the real URL from the route table, and the bearer token
@@ -11,17 +11,17 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
-use crate::access_token::AccessToken;
-use crate::answer_limit;
 use crate::call::Call;
-use crate::client_builder::Auth;
-use crate::retry_after::retry_after;
-use crate::routing::{Credential, real_url};
+use crate::call::context::Auth;
+use crate::call::retry_after::retry_after;
+use crate::reading::limit;
+use crate::routing::Credential;
+use crate::tokens::access_token::AccessToken;
 use crate::{Client, Error};
 
 impl Call {
@@ -30,8 +30,11 @@ impl Call {
     pub(crate) async fn pre(&self, client: &Client, request: &mut Request) -> Result<(), Error> {
         let operation = self.operation();
         let invalid = |message: String| Error::InvalidInput { operation, message };
-        *request.url_mut() =
-            real_url(operation, &client.inner, &client.baseurl, request.url()).map_err(invalid)?;
+        *request.url_mut() = client
+            .inner
+            .destinations
+            .real_url(operation, &client.baseurl, request.url())
+            .map_err(invalid)?;
 
         request.headers_mut().remove(AUTHORIZATION);
         if operation.route().credential != Credential::BearerToken {
@@ -68,7 +71,7 @@ impl Call {
         let span = tracing::info_span!(
             "xoxoday_reward_points.call",
             operation = operation.id(),
-            environment = client.inner.environment.name(),
+            environment = client.inner.destinations.environment().name(),
             status = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
             attempts = tracing::field::Empty,
@@ -178,10 +181,7 @@ impl Client {
         }
         attempts.fetch_add(1, Ordering::Relaxed);
         call.record_sent();
-        self.client
-            .execute(request)
-            .await
-            .map(answer_limit::bounded)
+        self.client.execute(request).await.map(limit::bounded)
     }
 
     /// Bounded retries with exponential backoff and jitter, on connection
@@ -202,11 +202,10 @@ impl Client {
             Final(reqwest::Error),
         }
         let policy = self.inner.options.retry_policy();
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay())
-            .with_max_delay(policy.max_delay())
-            .with_max_times(policy.max_attempts().saturating_sub(1) as usize)
-            .with_jitter();
+        let backoff = policy
+            .pauses()
+            .exponential()
+            .with_max_times(policy.max_attempts().saturating_sub(1) as usize);
         let streamed = request.body().is_some_and(|body| body.as_bytes().is_none());
         if streamed {
             // A streamed body cannot be sent twice: one attempt only.

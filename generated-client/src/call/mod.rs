@@ -4,7 +4,7 @@
 //! value, to progenitor's request code (`send_raw`), whose two steps are the
 //! call's own: [`Call::pre`] (the real URL, the token) and [`Call::exec`]
 //! (attempts, retries, the repeat after a 401, the tracing span), in
-//! `hooks.rs`. What the steps learn — whether the request left, the
+//! `steps.rs`. What the steps learn — whether the request left, the
 //! answer's status, the token sent, an [`AuthError`](crate::AuthError)
 //! after a 401 — is kept in the call; a step that stops the call before
 //! anything is sent says why with the crate's own [`Error`]. The call's
@@ -18,6 +18,13 @@
 //! for an operation not safe to repeat whose request was sent, an
 //! [`Error::OutcomeUnknown`] whenever the answer was lost.
 
+pub(crate) mod answers;
+pub(crate) mod context;
+pub(crate) mod error;
+pub(crate) mod options;
+pub(crate) mod retry_after;
+mod steps;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
@@ -25,25 +32,16 @@ use std::time::{Duration, Instant};
 use progenitor_client::ResponseValue;
 use serde::Serialize;
 
-use crate::access_token::AccessToken;
-use crate::answer_limit::{self, MAX_ANSWER_BYTES};
-use crate::error::{DecodeProblem, UnknownCause};
-use crate::retry_after::retry_after;
+pub(crate) use crate::call::answers::Answer;
+use crate::call::answers::Verdict;
+use crate::call::error::UnknownCause;
+use crate::call::retry_after::retry_after;
+use crate::reading::DecodeProblem;
+use crate::reading::limit::{self, MAX_ANSWER_BYTES};
+use crate::reading::vendor_text::{cleaned, vendor_message};
 use crate::routes::Operation;
-use crate::vendor_failures::Verdict;
-use crate::vendor_text::{cleaned, vendor_message};
+use crate::tokens::access_token::AccessToken;
 use crate::{Client, Error};
-
-/// An answer to a call, judged beyond its HTTP status: the points
-/// operations' answers say within HTTP 200 whether the vendor did what was
-/// asked (`vendor_failures.rs`). regen gives every other success type the
-/// default, done (`impl Answer for types::X {}`).
-pub(crate) trait Answer {
-    /// What the answer says.
-    fn verdict(&self) -> Verdict {
-        Verdict::Done
-    }
-}
 
 /// One call of an operation, made by the generated `send()` and given to
 /// each step of it: what the steps learn travels with the call, not beside
@@ -326,7 +324,7 @@ impl Call {
                     // It never left.
                     return Error::Network { operation, source };
                 }
-                if answer_limit::too_large(&source) {
+                if limit::too_large(&source) {
                     return self
                         .lost(UnknownCause::AnswerTooLarge {
                             limit: MAX_ANSWER_BYTES,

@@ -51,67 +51,21 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use crate::access_token::AccessToken;
-use crate::auth_error::{AuthError, NeedsPerson, TransientAuth};
-use crate::refresh_endpoint::{RefreshEndpoint, RefreshOutcome};
-use crate::token_store::{RefreshRejection, StoreError, StoredTokens, TokenLease, TokenStore};
+use crate::backoff::Backoff;
+use crate::tokens::access_token::AccessToken;
+use crate::tokens::auth_error::{AuthError, NeedsPerson, TransientAuth};
+use crate::tokens::credentials::ClientCredentials;
+use crate::tokens::refresh_endpoint::{RefreshEndpoint, RefreshOutcome};
+use crate::tokens::store::{RefreshRejection, StoreError, StoredTokens, TokenLease, TokenStore};
 use crate::{EpochMillis, Secret};
-
-/// The integration's credentials for refreshing tokens. `Debug` redacts the
-/// secret.
-#[derive(Clone, Debug)]
-pub struct ClientCredentials {
-    /// The integration's client id, from the Xoxoday dashboard.
-    pub client_id: String,
-    /// The integration's client secret.
-    pub client_secret: Secret,
-}
-
-impl ClientCredentials {
-    /// A fingerprint of the credentials (not the credentials: the first 16
-    /// hex digits of a SHA-256 of them), recorded with a refusal so that a
-    /// process with other credentials does not take it for its own.
-    fn fingerprint(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut hasher = Sha256::new();
-        hasher.update(self.client_id.as_bytes());
-        hasher.update([0]);
-        hasher.update(self.client_secret.expose_secret().as_bytes());
-        hasher.finalize()[..8]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
-    }
-}
-
-/// Pauses that double from `first` up to `longest`.
-#[derive(Clone, Copy, Debug)]
-struct BackoffPolicy {
-    first: Duration,
-    longest: Duration,
-}
-
-impl BackoffPolicy {
-    /// The pause after `failures` failures (0: the first pause).
-    fn delay(self, failures: u32) -> Duration {
-        self.first
-            .saturating_mul(1 << failures.min(16))
-            .min(self.longest)
-    }
-}
 
 /// After a refresh that failed for a passing reason, and after a 401 that a
 /// refresh did not cure.
-const PASSING_FAILURE: BackoffPolicy = BackoffPolicy {
-    first: Duration::from_secs(1),
-    longest: Duration::from_secs(300),
-};
+const PASSING_FAILURE: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
 /// After the vendor refused the refresh token: a handful of tries an hour
 /// at most, in case the refusal was the vendor's mistake.
-const REFUSED_REFRESH_TOKEN: BackoffPolicy = BackoffPolicy {
-    first: Duration::from_secs(15 * 60),
-    longest: Duration::from_secs(60 * 60),
-};
+const REFUSED_REFRESH_TOKEN: Backoff =
+    Backoff::new(Duration::from_secs(15 * 60), Duration::from_secs(60 * 60));
 /// While a refused refresh token stands, how often the store is read again
 /// (without its lock) for tokens a person put there.
 const LOOK_AGAIN: Duration = Duration::from_secs(10);
@@ -147,9 +101,9 @@ struct State {
     /// and the refresh token they were rotated from.
     unsaved_from: Option<Secret>,
     /// After refreshes that failed for a passing reason.
-    refresh_backoff: Backoff,
+    refresh_backoff: BackingOff,
     /// After refreshes forced by a 401.
-    rejection_backoff: Backoff,
+    rejection_backoff: BackingOff,
     /// The vendor refused the refresh token `tokens` hold.
     refused: Option<Refused>,
 }
@@ -168,14 +122,14 @@ struct Refused {
     recorded_at: Option<EpochMillis>,
 }
 
-/// A backoff's state: failures so far, and the end of the current pause.
+/// A backoff under way: failures so far, and the end of the current pause.
 #[derive(Default)]
-struct Backoff {
+struct BackingOff {
     failures: u32,
     not_before: Option<Instant>,
 }
 
-impl Backoff {
+impl BackingOff {
     fn remaining(&self, now: Instant) -> Option<Duration> {
         let not_before = self.not_before?;
         not_before
@@ -183,7 +137,7 @@ impl Backoff {
             .filter(|wait| !wait.is_zero())
     }
 
-    fn arm(&mut self, now: Instant, policy: BackoffPolicy) {
+    fn arm(&mut self, now: Instant, policy: Backoff) {
         self.not_before = now.checked_add(policy.delay(self.failures));
         self.failures = self.failures.saturating_add(1);
     }

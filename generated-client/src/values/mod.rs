@@ -20,6 +20,10 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod constructors;
+pub(crate) mod epoch_millis;
+mod setters;
+
 use std::fmt;
 use std::str::FromStr;
 

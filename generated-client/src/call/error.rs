@@ -16,8 +16,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::AuthError;
-use crate::request_values::TransactionId;
+use crate::reading::DecodeProblem;
 use crate::routes::Operation;
+use crate::values::TransactionId;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -305,55 +306,5 @@ impl fmt::Display for UnknownCause {
             UnknownCause::Undecodable { problem } => write!(f, "the answer is {problem}"),
             UnknownCause::IncompleteAnswer { missing } => write!(f, "the answer has no {missing}"),
         }
-    }
-}
-
-/// Where an answer stopped matching the document: what kind of problem, and
-/// the line and column in the answer. Never the answer's content.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DecodeProblem {
-    /// The kind of problem.
-    pub kind: DecodeProblemKind,
-    /// 1-based line in the answer.
-    pub line: usize,
-    /// 1-based column in the answer.
-    pub column: usize,
-}
-
-/// The kind of a [`DecodeProblem`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DecodeProblemKind {
-    /// Not JSON at all.
-    NotJson,
-    /// JSON, but a field is missing or of another type.
-    OtherShape,
-    /// The answer ends early.
-    CutShort,
-}
-
-impl DecodeProblem {
-    pub(crate) fn of(error: &serde_json::Error) -> Self {
-        use serde_json::error::Category;
-        let kind = match error.classify() {
-            Category::Data => DecodeProblemKind::OtherShape,
-            Category::Eof => DecodeProblemKind::CutShort,
-            Category::Syntax | Category::Io => DecodeProblemKind::NotJson,
-        };
-        Self {
-            kind,
-            line: error.line(),
-            column: error.column(),
-        }
-    }
-}
-
-impl fmt::Display for DecodeProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
-            DecodeProblemKind::NotJson => "not JSON",
-            DecodeProblemKind::OtherShape => "JSON of another shape (a field missing or retyped)",
-            DecodeProblemKind::CutShort => "JSON cut short",
-        };
-        write!(f, "{what} at line {} column {}", self.line, self.column)
     }
 }

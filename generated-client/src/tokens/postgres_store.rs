@@ -54,10 +54,10 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, Config, Socket};
 
-use crate::postgres_connection::{
+use crate::tokens::postgres_connection::{
     ConnectError, PostgresTarget, SecretParam, add_missing_columns, describe_database_error,
 };
-use crate::token_store::{
+use crate::tokens::store::{
     RefreshRejection, StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore,
 };
 use crate::{EpochMillis, Secret};

@@ -38,6 +38,15 @@ impl EpochMillis {
     }
 }
 
+impl From<EpochMillis> for SystemTime {
+    /// The moment, for what reads time as `SystemTime` (HTTP dates).
+    fn from(moment: EpochMillis) -> Self {
+        UNIX_EPOCH
+            .checked_add(std::time::Duration::from_millis(moment.0))
+            .unwrap_or(UNIX_EPOCH)
+    }
+}
+
 impl fmt::Display for EpochMillis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
