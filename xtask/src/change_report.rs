@@ -21,7 +21,7 @@ use std::path::Path;
 
 use crate::api_surface::Surface;
 use crate::naming::pascal_case;
-use crate::pipeline::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
+use crate::output::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {

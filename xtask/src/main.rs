@@ -7,6 +7,7 @@ mod change_report;
 mod diagnostic;
 mod error_bodies;
 mod generated_docs;
+mod generator;
 mod hand_written;
 #[path = "../../generated-client/input_digest.rs"]
 mod input_digest;

@@ -22,7 +22,7 @@ pub fn mocks_source(
     routes: &[Route],
     spec_file: &str,
 ) -> Result<TokenStream, Diagnostic> {
-    let tokens = crate::pipeline::without_panics(|| {
+    let tokens = crate::generator::without_panics(|| {
         Generator::new(settings).httpmock(spec, "xoxoday_reward_points")
     })
     .map_err(|panic| {

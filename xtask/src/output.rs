@@ -11,7 +11,18 @@ use similar::TextDiff;
 
 use crate::diagnostic::Diagnostic;
 use crate::input_digest::recorded_digest;
-use crate::pipeline::GeneratedFile;
+
+/// The client's public API, one item per line (`api_surface.rs`).
+pub const API_SURFACE_FILE: &str = "generated-client/api-surface.txt";
+
+/// The generated client's source.
+pub const CLIENT_FILE: &str = "generated-client/src/generated.rs";
+
+/// One generated file: its path under the output directory and its content.
+pub struct GeneratedFile {
+    pub relative_path: &'static str,
+    pub content: String,
+}
 
 /// How many diff lines `--check` prints per stale file.
 const DIFF_LINES: usize = 40;

@@ -11,8 +11,8 @@ use progenitor::{GenerationSettings, Generator};
 use serde_json::{Value, json};
 
 use crate::diagnostic::Diagnostic;
+use crate::generator::{first_line, without_panics};
 use crate::naming::escape;
-use crate::pipeline::{first_line, without_panics};
 use crate::validate::HTTP_METHODS;
 
 const HINT: &str = "change what it uses in the overlay (a simpler schema, or one of the \

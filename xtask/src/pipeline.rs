@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use openapiv3::OpenAPI;
-use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
+use progenitor::{GenerationSettings, Generator};
 use quote::quote;
 use serde_json::Value;
 
@@ -18,10 +18,12 @@ use crate::api_surface;
 use crate::diagnostic::{Diagnostic, Problems};
 use crate::error_bodies::name_error_bodies;
 use crate::generated_docs;
+use crate::generator::{first_line, settings, without_panics};
 use crate::hand_written;
 use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::mocks;
 use crate::non_exhaustive;
+use crate::output::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
 use crate::overlay;
 use crate::plain_strings::plain_strings;
 use crate::progenitor_shapes::{json_request_bodies, one_type_per_side};
@@ -113,18 +115,6 @@ pub struct Generated {
     /// Worth a reader's attention, but not a problem (an operation without
     /// an example).
     pub notes: Vec<String>,
-}
-
-/// The client's public API, one item per line (`api_surface.rs`).
-pub const API_SURFACE_FILE: &str = "generated-client/api-surface.txt";
-
-/// The generated client's source.
-pub const CLIENT_FILE: &str = "generated-client/src/generated.rs";
-
-/// One generated file: its path under the output directory and its content.
-pub struct GeneratedFile {
-    pub relative_path: &'static str,
-    pub content: String,
 }
 
 /// How long each stage took, for `regen --timings`.
@@ -286,26 +276,6 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     Ok(Generated { files, notes })
 }
 
-/// progenitor's settings for this workspace.
-fn settings() -> GenerationSettings {
-    let mut settings = GenerationSettings::new();
-    settings
-        .with_interface(InterfaceStyle::Builder)
-        .with_tag(TagStyle::Merged)
-        // Routing, auth and the rest of the runtime live in hand-written code:
-        // the call each `send` makes (`send_wrappers.rs`), given explicitly
-        // in place of progenitor-client's hooks, which keep their defaults.
-        .with_inner_type(quote!(crate::ClientContext))
-        .with_hooks(HooksMode::Optional)
-        .with_replacement(
-            "EpochMillis",
-            "crate::EpochMillis",
-            [TypeImpl::Display].into_iter(),
-        )
-        .with_replacement("Secret", "crate::Secret", [TypeImpl::Display].into_iter());
-    settings
-}
-
 /// progenitor's client; a panic inside progenitor or typify becomes one
 /// diagnostic at the operation or schema that caused it.
 fn generate_client(
@@ -327,19 +297,6 @@ fn generate_client(
             document, settings, spec_file, &panic,
         )),
     }
-}
-
-/// The first line of a message, cut at 200 characters; `…` says there was
-/// more.
-pub fn first_line(message: &str) -> String {
-    let mut lines = message.lines();
-    let line = lines.next().unwrap_or_default().trim();
-    let mut cut: String = line.chars().take(200).collect();
-    if cut.len() < line.len() || lines.next().is_some() {
-        cut = cut.trim_end_matches(['(', '{', '[', ':', ' ']).to_owned();
-        cut.push('…');
-    }
-    cut
 }
 
 /// Names the files really read.
@@ -420,27 +377,4 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
             Segment::Unknown => "/?".to_owned(),
         })
         .collect()
-}
-
-/// Runs `f`, turning a panic into an error. progenitor and typify panic on
-/// some inputs that validation does not foresee; the user gets one line, not
-/// a backtrace (unless RUST_BACKTRACE asks for one).
-pub fn without_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let quiet = std::env::var_os("RUST_BACKTRACE").is_none();
-    let previous = quiet.then(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        previous
-    });
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    if let Some(previous) = previous {
-        std::panic::set_hook(previous);
-    }
-    result.map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|message| (*message).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".to_owned())
-    })
 }
