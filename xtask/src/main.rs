@@ -1,9 +1,7 @@
 //! `cargo xtask`: regenerate the client, run the suite, measure. See
 //! README.md and ARCHITECTURE.md.
 
-mod api_surface;
 mod bench_build;
-mod change_report;
 mod diagnostic;
 mod error_bodies;
 mod generated_docs;
@@ -22,9 +20,12 @@ mod plain_strings;
 mod postgres_server;
 mod progenitor_shapes;
 mod read_input;
+mod release;
+mod report;
 mod routes;
 mod send_wrappers;
 mod source_map;
+mod surface;
 mod validate;
 
 use std::io::IsTerminal;
@@ -253,7 +254,7 @@ fn regen_from(
         return Ok(ExitCode::FAILURE);
     }
 
-    let follow_up = change_report::follow_up(&out_dir, &files);
+    let follow_up = release::follow_up(&out_dir, &files).map_err(|problem| vec![problem])?;
     let mut files = files;
     files.extend(follow_up.files);
     let mut clock = Instant::now();

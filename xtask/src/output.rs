@@ -12,7 +12,7 @@ use similar::TextDiff;
 use crate::diagnostic::Diagnostic;
 use crate::input_digest::recorded_digest;
 
-/// The client's public API, one item per line (`api_surface.rs`).
+/// The client's public API, one item per line (`surface/`).
 pub const API_SURFACE_FILE: &str = "generated-client/api-surface.txt";
 
 /// The generated client's source.

@@ -14,7 +14,6 @@ use progenitor::{GenerationSettings, Generator};
 use quote::quote;
 use serde_json::Value;
 
-use crate::api_surface;
 use crate::diagnostic::{Diagnostic, Problems};
 use crate::error_bodies::name_error_bodies;
 use crate::generated_docs;
@@ -231,7 +230,7 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
             )
         })
         .collect();
-    let surface = api_surface::surface(&client, &environments, &routes);
+    let surface = crate::surface::surface(&client, &environments, &routes);
     let routes_tokens = routes::routes_source(&environments, &routes, spec_name)
         .map_err(|problem| vec![problem])?;
     let mocks_tokens = mocks::mocks_source(&spec, &settings, &routes, spec_name)

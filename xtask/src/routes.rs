@@ -51,7 +51,7 @@ pub struct Environment {
 }
 
 /// The credential an operation is sent with.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Credential {
     None,
     BearerToken,

@@ -260,6 +260,42 @@ fn a_renamed_operation_is_breaking() {
 }
 
 #[test]
+fn an_api_surface_edited_by_hand_stops_regen_before_any_guess() {
+    let dir = scratch();
+    let surface_file = dir.path().join("generated-client/api-surface.txt");
+    let mut surface = std::fs::read_to_string(&surface_file).unwrap();
+    surface.push_str("field Pet.name String\n");
+    std::fs::write(&surface_file, &surface).unwrap();
+    let manifest_before =
+        std::fs::read_to_string(dir.path().join("generated-client/Cargo.toml")).unwrap();
+    let mut document = base();
+    document["components"]["schemas"]["SendPointsTransaction"]["properties"]["currency"] =
+        json!({ "type": "string" });
+    let spec = write_json(dir.path(), "spec.json", &document);
+    let overlay = root().join("specs/reward-points-api.overlay.yaml");
+
+    let (ok, report) = regen(&spec, &overlay, Some(dir.path()));
+
+    assert!(!ok, "{report}");
+    let line = surface.lines().count();
+    assert!(
+        report.contains(&format!(
+            "line {line}: `field Pet.name String` is not an API surface line"
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("git checkout -- generated-client/api-surface.txt"),
+        "{report}"
+    );
+    assert_eq!(std::fs::read_to_string(&surface_file).unwrap(), surface);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("generated-client/Cargo.toml")).unwrap(),
+        manifest_before
+    );
+}
+
+#[test]
 fn a_reformatted_document_in_json_changes_nothing_for_the_client() {
     let dir = scratch();
     let outcome = change(dir.path(), &base(), None);

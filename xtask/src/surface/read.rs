@@ -1,131 +1,48 @@
-//! The public API of the generated client, one item per line, read from the
-//! generated code itself: environments, operations (method, HTTP method,
-//! body, answer, credential), each operation's parameters and real URL per
-//! environment, and every type of `types` with its fields (Rust type, and
-//! whether a caller must set it) or variants. Sorted, without a digest or
-//! padding, so that one change of the API is one line of diff.
-//!
-//! `cargo xtask regen` writes it to `generated-client/api-surface.txt`, and
-//! `change_report.rs` compares two of them.
-
-use std::collections::BTreeMap;
+//! The surface of a generated client, read from its code (syn).
 
 use quote::ToTokens;
 use syn::{Fields, ImplItem, Item, ReturnType, Type};
 
-use crate::routes::{Credential, Environment, Route};
+use super::{Member, Need, Operation, Route as SurfaceRoute, Shape, Surface};
+use crate::routes::{Environment, Route};
 use crate::send_wrappers::{first_type_argument, response_type};
-
-/// The file's first lines.
-pub const HEADER: &str = "\
-# The public API of the generated client, one item per line, sorted.
-# Written by `cargo xtask regen` (do not edit); what changed is in CHANGELOG.md.
-";
-
-/// The lines of the surface, as `kind key` and an optional `: value`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Surface {
-    /// (kind, key) → value (empty when the line has none).
-    pub items: BTreeMap<(String, String), String>,
-}
-
-impl Surface {
-    pub fn insert(&mut self, kind: &str, key: impl Into<String>, value: impl Into<String>) {
-        self.items
-            .insert((kind.to_owned(), key.into()), value.into());
-    }
-
-    pub fn get(&self, kind: &str, key: &str) -> Option<&String> {
-        self.items.get(&(kind.to_owned(), key.to_owned()))
-    }
-
-    /// The keys of one kind.
-    pub fn keys<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a String> + 'a {
-        self.items
-            .keys()
-            .filter(move |(item_kind, _)| item_kind == kind)
-            .map(|(_, key)| key)
-    }
-
-    /// The lines grouped for a reader: the environments; each operation with
-    /// its parameters and routes; each type with its fields or variants. In
-    /// each group, sorted by name.
-    pub fn to_text(&self) -> String {
-        let mut text = String::from(HEADER);
-        text.push('\n');
-        let mut lines: Vec<(&(String, String), &String)> = self.items.iter().collect();
-        lines.sort_by_key(|((kind, key), _)| {
-            let (section, group, rank) = match kind.as_str() {
-                "environment" => (0, key.as_str(), 0),
-                "operation" => (1, key.as_str(), 0),
-                "parameter" => (1, key.split('.').next().unwrap_or_default(), 1),
-                "route" => (1, key.split(" in ").next().unwrap_or_default(), 2),
-                "field" => (2, key.split('.').next().unwrap_or_default(), 1),
-                "variant" => (2, key.split("::").next().unwrap_or_default(), 1),
-                _ => (2, key.as_str(), 0),
-            };
-            (section, group.to_owned(), rank, key.clone())
-        });
-        for ((kind, key), value) in lines {
-            if value.is_empty() {
-                text.push_str(&format!("{kind} {key}\n"));
-            } else {
-                text.push_str(&format!("{kind} {key}: {value}\n"));
-            }
-        }
-        text
-    }
-
-    pub fn parse(text: &str) -> Self {
-        let mut surface = Self::default();
-        for line in text.lines() {
-            if line.starts_with('#') || line.trim().is_empty() {
-                continue;
-            }
-            let (head, value) = line.split_once(": ").unwrap_or((line, ""));
-            let Some((kind, key)) = head.split_once(' ') else {
-                continue;
-            };
-            surface.insert(kind, key, value);
-        }
-        surface
-    }
-}
 
 /// The surface of a generated client.
 pub fn surface(client: &syn::File, environments: &[Environment], routes: &[Route]) -> Surface {
     let mut surface = Surface::default();
     for environment in environments {
-        surface.insert("environment", &environment.variant, &environment.url);
+        surface
+            .environments
+            .insert(environment.variant.clone(), environment.url.clone());
     }
     for (method, builder) in operations(client) {
         let Some(route) = routes.iter().find(|route| route.hook_id == method) else {
             continue;
         };
-        let mut parts = vec![route.http_method.clone()];
         let builder_fields = builder_fields(client, &builder);
-        match builder_fields.iter().find(|(name, ..)| name == "body") {
-            Some((_, body, _)) => {
-                parts.push(format!("body {}", body.trim_start_matches("builder::")))
-            }
-            None => parts.push("no body".into()),
-        }
-        if let Some(answer) = answer_type(client, &builder) {
-            parts.push(format!("answers {answer}"));
-        }
-        parts.push(match route.credential {
-            Credential::BearerToken => "sends a bearer token".into(),
-            Credential::None => "sends no credential".into(),
-        });
-        surface.insert("operation", &method, parts.join(", "));
-        for (name, ty, optional) in &builder_fields {
+        let body = builder_fields
+            .iter()
+            .find(|(name, ..)| name == "body")
+            .map(|(_, body, _)| body.trim_start_matches("builder::").to_owned());
+        surface.operations.insert(
+            method.clone(),
+            Operation {
+                http_method: route.http_method.clone(),
+                body,
+                answer: answer_type(client, &builder),
+                credential: route.credential,
+            },
+        );
+        for (name, ty, optional) in builder_fields {
             if name != "body" {
-                let need = if *optional { "optional" } else { "required" };
-                surface.insert(
-                    "parameter",
-                    format!("{method}.{name}"),
-                    format!("{ty} ({need})"),
-                );
+                let need = if optional {
+                    Need::Optional
+                } else {
+                    Need::Required
+                };
+                surface
+                    .parameters
+                    .insert((method.clone(), name), Member { ty, need });
             }
         }
         for (environment, server) in environments.iter().zip(&route.servers) {
@@ -134,10 +51,12 @@ pub fn surface(client: &syn::File, environments: &[Environment], routes: &[Route
             } else {
                 format!("{server}{}", route.spec_path)
             };
-            surface.insert(
-                "route",
-                format!("{method} in {}", environment.variant),
-                format!("{} {url}", route.http_method),
+            surface.routes.insert(
+                (method.clone(), environment.variant.clone()),
+                SurfaceRoute {
+                    http_method: route.http_method.clone(),
+                    url,
+                },
             );
         }
     }
@@ -157,7 +76,7 @@ fn types(client: &syn::File, surface: &mut Surface) {
                 let name = item.ident.to_string();
                 match &item.fields {
                     Fields::Named(fields) => {
-                        surface.insert("struct", &name, "");
+                        surface.types.insert(name.clone(), Shape::Struct);
                         for field in &fields.named {
                             if !is_pub(&field.vis) {
                                 continue;
@@ -169,17 +88,15 @@ fn types(client: &syn::File, surface: &mut Surface) {
                                 .unwrap_or_default();
                             let ty = type_text(&field.ty);
                             let need = if ty.starts_with("Option<") {
-                                "optional"
+                                Need::Optional
                             } else if has_serde_default(&field.attrs) {
-                                "has a default"
+                                Need::HasDefault
                             } else {
-                                "required"
+                                Need::Required
                             };
-                            surface.insert(
-                                "field",
-                                format!("{name}.{field_name}"),
-                                format!("{ty} ({need})"),
-                            );
+                            surface
+                                .fields
+                                .insert((name.clone(), field_name), Member { ty, need });
                         }
                     }
                     Fields::Unnamed(fields) => {
@@ -188,14 +105,16 @@ fn types(client: &syn::File, surface: &mut Surface) {
                             .iter()
                             .map(|field| type_text(&field.ty))
                             .collect();
-                        surface.insert("newtype", &name, inner.join(", "));
+                        surface.types.insert(name, Shape::Newtype(inner.join(", ")));
                     }
-                    Fields::Unit => surface.insert("struct", &name, ""),
+                    Fields::Unit => {
+                        surface.types.insert(name, Shape::Struct);
+                    }
                 }
             }
             Item::Enum(item) if is_pub(&item.vis) => {
                 let name = item.ident.to_string();
-                surface.insert("enum", &name, "");
+                surface.types.insert(name.clone(), Shape::Enum);
                 for variant in &item.variants {
                     let payload = match &variant.fields {
                         Fields::Unit => String::new(),
@@ -222,11 +141,15 @@ fn types(client: &syn::File, surface: &mut Surface) {
                             .collect::<Vec<_>>()
                             .join(", "),
                     };
-                    surface.insert("variant", format!("{name}::{}", variant.ident), payload);
+                    surface
+                        .variants
+                        .insert((name.clone(), variant.ident.to_string()), payload);
                 }
             }
             Item::Type(item) if is_pub(&item.vis) => {
-                surface.insert("alias", item.ident.to_string(), type_text(&item.ty));
+                surface
+                    .types
+                    .insert(item.ident.to_string(), Shape::Alias(type_text(&item.ty)));
             }
             _ => {}
         }
@@ -386,7 +309,7 @@ pub fn type_text(ty: &Type) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Surface, type_text};
+    use super::type_text;
 
     #[test]
     fn types_read_as_written() {
@@ -398,18 +321,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(type_text(&ty), "HashMap<String, serde_json::Value>");
-    }
-
-    #[test]
-    fn the_text_parses_back() {
-        let mut surface = Surface::default();
-        surface.insert("struct", "Pet", "");
-        surface.insert("field", "Pet.name", "String (required)");
-        surface.insert(
-            "route",
-            "list_pets in Production",
-            "GET https://example.com/pets",
-        );
-        assert_eq!(Surface::parse(&surface.to_text()), surface);
     }
 }

@@ -1,0 +1,287 @@
+//! The release step of regen: when the generated client changed, the change
+//! report (`report/`) becomes the next version by semver, a changelog entry
+//! in `generated-client/CHANGELOG.md`, and that version in the client's
+//! `Cargo.toml` and in `Cargo.lock`, both edited as TOML (toml_edit keeps
+//! their layout and comments).
+
+use std::path::Path;
+
+use toml_edit::{DocumentMut, Value};
+
+use crate::diagnostic::Diagnostic;
+use crate::output::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
+use crate::report::{Entry, compare, entry};
+use crate::surface::Surface;
+
+/// A version after `entries`: breaking changes bump what semver requires
+/// for the current version, other changes the next smaller part.
+pub fn next_version(current: &str, entries: &[Entry]) -> String {
+    let parts: Vec<u64> = current
+        .split('.')
+        .map(|part| part.parse().unwrap_or(0))
+        .chain(std::iter::repeat(0))
+        .take(3)
+        .collect();
+    let (major, minor, patch) = (parts[0], parts[1], parts[2]);
+    let breaking = entries.iter().any(|entry| entry.breaking);
+    match (major, breaking) {
+        (0, true) => format!("0.{}.0", minor + 1),
+        (0, false) => format!("0.{minor}.{}", patch + 1),
+        (_, true) => format!("{}.0.0", major + 1),
+        (_, false) if entries.iter().any(|entry| entry.what.contains(" added")) => {
+            format!("{major}.{}.0", minor + 1)
+        }
+        (_, false) => format!("{major}.{minor}.{}", patch + 1),
+    }
+}
+
+/// The changelog entry: the new version, the verdict, one line a change.
+pub fn changelog_entry(from: &str, to: &str, entries: &[Entry]) -> String {
+    let breaking = entries.iter().filter(|entry| entry.breaking).count();
+    let compatible = entries.len() - breaking;
+    let verdict = if breaking > 0 {
+        "**breaking**"
+    } else {
+        "compatible"
+    };
+    let mut text = format!(
+        "## {to}\n\nFrom {from}: {verdict} ({breaking} breaking, {compatible} compatible).\n\n"
+    );
+    for entry in entries {
+        let mark = if entry.breaking {
+            "**breaking**"
+        } else {
+            "compatible"
+        };
+        text.push_str(&format!("- {mark} — {}: {}\n", entry.what, entry.why));
+    }
+    text
+}
+
+/// What regen writes besides the generated files when the client changed,
+/// and what it says.
+pub struct FollowUp {
+    pub files: Vec<GeneratedFile>,
+    pub summary: Option<String>,
+}
+
+pub const CHANGELOG_FILE: &str = "generated-client/CHANGELOG.md";
+const MANIFEST_FILE: &str = "generated-client/Cargo.toml";
+const LOCK_FILE: &str = "Cargo.lock";
+
+const CHANGELOG_HEADER: &str = "\
+# Changes to the generated client
+
+`cargo xtask regen` adds an entry here whenever the generated client changes: each change
+of its API, breaking or compatible for callers of this crate (with the reason), and the
+version that follows from it by semver. Read it first when reviewing a new version of the
+vendor's document; the line-by-line API is in `api-surface.txt`.
+
+";
+
+/// The generated source without its header (which carries the inputs'
+/// digest: a reformatted document changes the header only).
+fn without_header(source: &str) -> String {
+    source
+        .lines()
+        .skip_while(|line| line.starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Compares what regen generated with what `out_dir` holds, and when the
+/// client changed: a changelog entry, the next version in the manifest and
+/// the lock file, and a summary to print. An `api-surface.txt` or manifest
+/// on disk that does not read stops regen (the report would be a guess).
+pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Diagnostic> {
+    let generated = |path: &str| {
+        files
+            .iter()
+            .find(|file| file.relative_path == path)
+            .map(|file| file.content.as_str())
+            .unwrap_or_default()
+    };
+    let on_disk = |path: &str| std::fs::read_to_string(out_dir.join(path)).ok();
+    let nothing = FollowUp {
+        files: Vec::new(),
+        summary: None,
+    };
+    let Some(old_client) = on_disk(CLIENT_FILE) else {
+        return Ok(nothing);
+    };
+    let new_client = generated(CLIENT_FILE);
+    if without_header(&old_client) == without_header(new_client) {
+        if old_client == new_client {
+            return Ok(nothing);
+        }
+        return Ok(FollowUp {
+            files: Vec::new(),
+            summary: Some(
+                "the document changed, the client did not: no change to the client, nothing to \
+                 report, the version stays"
+                    .into(),
+            ),
+        });
+    }
+    let Some(old_surface) = on_disk(API_SURFACE_FILE) else {
+        return Ok(FollowUp {
+            files: Vec::new(),
+            summary: Some("api-surface.txt recorded for the first time: no report".into()),
+        });
+    };
+    let old_surface = Surface::parse(&old_surface).map_err(|problem| {
+        Diagnostic::new(API_SURFACE_FILE, problem).with_hint(
+            "it is written by regen and read back to report what changed; restore the committed \
+             one (`git checkout -- generated-client/api-surface.txt`) and run regen again",
+        )
+    })?;
+    let new_surface = Surface::parse(generated(API_SURFACE_FILE))
+        .map_err(|problem| Diagnostic::new(API_SURFACE_FILE, format!("as generated: {problem}")))?;
+    let mut entries = compare(&old_surface, &new_surface);
+    if entries.is_empty() {
+        entries.push(entry(
+            false,
+            "generated code changed (documentation, or the generator), the API did not".into(),
+            "callers' code is unchanged",
+        ));
+    }
+    let Some(manifest) = on_disk(MANIFEST_FILE) else {
+        return Ok(FollowUp {
+            files: Vec::new(),
+            summary: Some(changelog_entry("?", "?", &entries)),
+        });
+    };
+    let mut manifest: DocumentMut = manifest.parse().map_err(|error| {
+        Diagnostic::new(MANIFEST_FILE, format!("does not read as TOML: {error}"))
+    })?;
+    let (name, version) = package_name_and_version(&manifest).ok_or_else(|| {
+        Diagnostic::new(
+            MANIFEST_FILE,
+            "its [package] has no literal `name` and `version` to bump",
+        )
+        .with_hint("write the client's version in its own manifest, as `version = \"0.1.0\"`")
+    })?;
+    let next = next_version(&version, &entries);
+    set_version(manifest["package"]["version"].as_value_mut(), &next);
+    let report = changelog_entry(&version, &next, &entries);
+    let changelog = on_disk(CHANGELOG_FILE).unwrap_or_else(|| CHANGELOG_HEADER.to_owned());
+    let changelog = match changelog.find("\n## ") {
+        Some(index) => format!(
+            "{}\n{report}\n{}",
+            &changelog[..index],
+            &changelog[index + 1..]
+        ),
+        None => format!("{}\n{report}", changelog.trim_end()),
+    };
+    let mut files = vec![
+        GeneratedFile {
+            relative_path: CHANGELOG_FILE,
+            content: changelog,
+        },
+        GeneratedFile {
+            relative_path: MANIFEST_FILE,
+            content: manifest.to_string(),
+        },
+    ];
+    if let Some(lock) = on_disk(LOCK_FILE) {
+        let mut lock: DocumentMut = lock.parse().map_err(|error| {
+            Diagnostic::new(LOCK_FILE, format!("does not read as TOML: {error}"))
+        })?;
+        set_locked_version(&mut lock, &name, &next);
+        files.push(GeneratedFile {
+            relative_path: LOCK_FILE,
+            content: lock.to_string(),
+        });
+    }
+    Ok(FollowUp {
+        files,
+        summary: Some(format!(
+            "{report}\nversion {version} → {next}, in {MANIFEST_FILE} and {CHANGELOG_FILE}"
+        )),
+    })
+}
+
+/// The `[package]` table's `name` and `version`, when both are written out.
+fn package_name_and_version(manifest: &DocumentMut) -> Option<(String, String)> {
+    let package = manifest.get("package")?;
+    let name = package.get("name")?.as_str()?;
+    let version = package.get("version")?.as_str()?;
+    Some((name.to_owned(), version.to_owned()))
+}
+
+/// Sets a string value, keeping the spaces and comment around it.
+fn set_version(value: Option<&mut Value>, version: &str) {
+    if let Some(value) = value {
+        let decor = value.decor().clone();
+        *value = Value::from(version);
+        *value.decor_mut() = decor;
+    }
+}
+
+/// The workspace member `name`'s version in the lock file (the entry
+/// without a `source`: a registry crate of the same name is left alone).
+fn set_locked_version(lock: &mut DocumentMut, name: &str, version: &str) {
+    let Some(packages) = lock
+        .get_mut("package")
+        .and_then(|item| item.as_array_of_tables_mut())
+    else {
+        return;
+    };
+    for package in packages.iter_mut() {
+        let ours = package.get("name").and_then(|item| item.as_str()) == Some(name)
+            && !package.contains_key("source");
+        if ours {
+            set_version(
+                package
+                    .get_mut("version")
+                    .and_then(|item| item.as_value_mut()),
+                version,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DocumentMut, Entry, next_version, set_locked_version, set_version};
+
+    fn change(breaking: bool, what: &str) -> Entry {
+        Entry {
+            breaking,
+            what: what.into(),
+            why: String::new(),
+        }
+    }
+
+    #[test]
+    fn versions_follow_semver_for_zero_and_later_majors() {
+        let breaking = [change(true, "field removed")];
+        let addition = [change(false, "field `A.b` added")];
+        let detail = [change(false, "route changed")];
+        assert_eq!(next_version("0.1.0", &breaking), "0.2.0");
+        assert_eq!(next_version("0.1.0", &addition), "0.1.1");
+        assert_eq!(next_version("1.4.2", &breaking), "2.0.0");
+        assert_eq!(next_version("1.4.2", &addition), "1.5.0");
+        assert_eq!(next_version("1.4.2", &detail), "1.4.3");
+    }
+
+    #[test]
+    fn versions_are_edited_in_place_keeping_layout_and_other_entries() {
+        let mut manifest: DocumentMut = "[package]\nname = \"client\"\nversion   =  \"0.1.0\"  # bumped by regen\n\n[dependencies]\nserde = { version = \"0.1.0\" }\n"
+            .parse()
+            .unwrap();
+        set_version(manifest["package"]["version"].as_value_mut(), "0.2.0");
+        assert_eq!(
+            manifest.to_string(),
+            "[package]\nname = \"client\"\nversion   =  \"0.2.0\"  # bumped by regen\n\n[dependencies]\nserde = { version = \"0.1.0\" }\n"
+        );
+        let mut lock: DocumentMut = "version = 4\n\n[[package]]\nname = \"client\"\nversion = \"0.1.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nname = \"client\"\nversion = \"0.1.0\"\ndependencies = [\n \"serde\",\n]\n"
+            .parse()
+            .unwrap();
+        set_locked_version(&mut lock, "client", "0.2.0");
+        assert_eq!(
+            lock.to_string(),
+            "version = 4\n\n[[package]]\nname = \"client\"\nversion = \"0.1.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nname = \"client\"\nversion = \"0.2.0\"\ndependencies = [\n \"serde\",\n]\n"
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Changes to the members of types on both sides: fields and enum variants.
+//! A type renamed with its operation is compared under its new name, its
+//! members' types read with the renamed types' new names.
+
+use std::collections::BTreeSet;
+
+use super::requests::request_types;
+use super::{Entry, Renames, entry};
+use crate::surface::{Member, Need, Surface, member_text};
+
+/// `(owner, name)` after the renames, when the renamed key is in `new`.
+fn counterpart<V>(
+    key: &(String, String),
+    renames: &Renames,
+    new: &std::collections::BTreeMap<(String, String), V>,
+) -> (String, String) {
+    if new.contains_key(key) {
+        return key.clone();
+    }
+    match renames.type_name(&key.0) {
+        Some(owner) if new.contains_key(&(owner.clone(), key.1.clone())) => (owner, key.1.clone()),
+        _ => key.clone(),
+    }
+}
+
+/// Whether `owner` is a type on the old side, or one named after a rename:
+/// members of types that are new are not reported one by one.
+fn owner_was_there(old: &Surface, renames: &Renames, owner: &str) -> bool {
+    old.types.contains_key(owner) || renames.renamed_into(owner)
+}
+
+pub fn fields(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
+    let old_requests = request_types(old);
+    let new_requests = request_types(new);
+    let mut entries = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (key, before) in &old.fields {
+        let new_key = counterpart(key, renames, &new.fields);
+        if !new.types.contains_key(&new_key.0) {
+            continue; // the type itself was removed or renamed
+        }
+        let name = format!("{}.{}", key.0, key.1);
+        match new.fields.get(&new_key) {
+            None => entries.push(entry(
+                true,
+                format!("field `{name}` removed"),
+                format!("callers using `{name}` no longer compile"),
+            )),
+            Some(after) if !same_member(before, after, renames) => {
+                let request = new_requests.contains(&key.0) || old_requests.contains(&key.0);
+                let (breaking, why) = if before.ty != after.ty {
+                    (
+                        true,
+                        "retyped: callers using it as the old type no longer compile".to_owned(),
+                    )
+                } else if after.need == Need::Required && request {
+                    (
+                        true,
+                        "now required in a request: callers must set it".to_owned(),
+                    )
+                } else {
+                    (
+                        false,
+                        format!("now {}; its Rust type is the same", after.need.text()),
+                    )
+                };
+                entries.push(entry(
+                    breaking,
+                    format!(
+                        "field `{name}`: `{}` → `{}`",
+                        member_text(before),
+                        member_text(after)
+                    ),
+                    why,
+                ));
+            }
+            Some(_) => {}
+        }
+        seen.insert(new_key);
+    }
+    for (key, field) in &new.fields {
+        if seen.contains(key)
+            || old.fields.contains_key(key)
+            || !owner_was_there(old, renames, &key.0)
+        {
+            continue;
+        }
+        let (breaking, why) = match (new_requests.contains(&key.0), field.need) {
+            (true, Need::Required) => (true, "new required request field: callers must set it"),
+            (true, _) => (false, "an optional request field: callers need not set it"),
+            (false, _) => (
+                false,
+                "a new field of an answer; the type is non-exhaustive, so callers' code is \
+                 unchanged",
+            ),
+        };
+        entries.push(entry(
+            breaking,
+            format!("field `{}.{}` added ({})", key.0, key.1, member_text(field)),
+            why,
+        ));
+    }
+    entries
+}
+
+/// Whether a field is the same on both sides, reading the old type with
+/// the renamed types' new names.
+fn same_member(before: &Member, after: &Member, renames: &Renames) -> bool {
+    before == after || (before.need == after.need && renames.text(&before.ty) == after.ty)
+}
+
+pub fn variants(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (key, before) in &old.variants {
+        let new_key = counterpart(key, renames, &new.variants);
+        if !new.types.contains_key(&new_key.0) {
+            continue; // the enum itself was removed or renamed
+        }
+        let name = format!("{}::{}", key.0, key.1);
+        match new.variants.get(&new_key) {
+            None => entries.push(entry(
+                true,
+                format!("variant `{name}` removed"),
+                format!("callers using `{name}` no longer compile"),
+            )),
+            Some(after) if after != before && *after != renames.text(before) => {
+                entries.push(entry(
+                    true,
+                    format!("variant `{name}`: `{before}` → `{after}`"),
+                    "retyped: callers using it as the old type no longer compile",
+                ));
+            }
+            Some(_) => {}
+        }
+        seen.insert(new_key);
+    }
+    for (key, payload) in &new.variants {
+        if seen.contains(key)
+            || old.variants.contains_key(key)
+            || !owner_was_there(old, renames, &key.0)
+        {
+            continue;
+        }
+        entries.push(entry(
+            false,
+            format!("variant `{}::{}` added ({payload})", key.0, key.1),
+            "the enum is non-exhaustive: callers' `match`es still compile",
+        ));
+    }
+    entries
+}
