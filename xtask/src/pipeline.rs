@@ -196,8 +196,6 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     };
     let routes = routes::routes(&spec, &document, &environments, &files, &mut problems);
     checked(problems)?;
-    let operations =
-        routes::operation_variants(&routes, spec_name).map_err(|problem| vec![problem])?;
     timings.lap("validate", &mut clock);
 
     let settings = settings();
@@ -212,7 +210,6 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
         &mut client,
         &environments,
         &routes,
-        &operations,
         &inputs.judged_answers,
         spec_name,
     )
@@ -231,8 +228,7 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
         })
         .collect();
     let surface = crate::surface::surface(&client, &environments, &routes);
-    let routes_tokens = routes::routes_source(&environments, &routes, spec_name)
-        .map_err(|problem| vec![problem])?;
+    let routes_tokens = routes::routes_source(&environments, &routes);
     let mocks_tokens = mocks::mocks_source(&spec, &settings, &routes, spec_name)
         .map_err(|problem| vec![problem])?;
     timings.lap("generate", &mut clock);

@@ -33,7 +33,6 @@ pub fn wrap_sends(
     file: &mut syn::File,
     environments: &[Environment],
     routes: &[Route],
-    operations: &[syn::Ident],
     judged_answers: &BTreeSet<String>,
     spec_file: &str,
 ) -> Result<(), Diagnostic> {
@@ -49,7 +48,8 @@ pub fn wrap_sends(
         .ok_or_else(|| internal("progenitor's client has no `builder` module".into()))?;
     // By their Rust text: syn's types have no equality here.
     let mut unjudged: Vec<(String, Type)> = Vec::new();
-    for (route, operation) in routes.iter().zip(operations) {
+    for route in routes {
+        let operation = format_ident!("{}", route.variant);
         let (block, index) = builders
             .1
             .iter_mut()

@@ -1,79 +1,12 @@
-//! Derives where each operation really goes, which progenitor ignores:
-//! the global `servers` become `Environment`, and each operation gets its
-//! server URL per environment, whether its path is virtual, and the
-//! credential it sends.
-//!
-//! Server, per operation and environment: the operation's (or its path
-//! item's) server whose description equals the environment's; otherwise,
-//! when the operation lists exactly one server, that server in every
-//! environment; otherwise regen stops, naming the operation and the
-//! environment. An operation without servers of its own uses the global
-//! server.
-//!
-//! Path: sent after the server URL (OpenAPI's own rule), unless the overlay
-//! marks it virtual (`x-virtual-path: true`: the call goes to the server URL
-//! itself, as the vendor's points operations do). An operation on the global
-//! servers whose JSON body has a constant field (one allowed value, like the
-//! points operations' `query`) is the vendor's virtual-path pattern: regen
-//! cannot tell whether its path is real, so the overlay must say
-//! (`x-virtual-path: true` or `false`), and regen stops until it does.
-//! Virtual-path operations that share a URL must differ in a constant body
-//! field, or the vendor could not tell them apart.
-//!
-//! Credential: from the document's `security` requirements (the operation's,
-//! or the document's) and `securitySchemes`. The runtime sends an HTTP bearer
-//! token: that honours `http`/`bearer`, and OAuth 2 and OpenID Connect, whose
-//! access tokens travel the same way (RFC 6750; the client is given the
-//! token, it runs no OAuth flow). An operation that can only be called with
-//! another scheme (an API key, HTTP basic) stops regen. An operation that
-//! asks for none is sent with none.
+//! The route model read from the document (`servers`, `paths`, `security`
+//! and the overlay's extensions), every problem reported at once.
 
 use openapiv3::{OpenAPI, ReferenceOr, SecurityScheme, Server};
-use proc_macro2::{Ident, Literal, TokenStream};
-use quote::{format_ident, quote};
 use serde_json::Value;
 
+use super::{Credential, Environment, IDEMPOTENT_EXTENSION, Route, VIRTUAL_PATH_EXTENSION};
 use crate::diagnostic::{Diagnostic, Problems};
 use crate::naming::{escape, pascal_case, snake_case};
-
-/// The extension (set by the overlay) that says whether a path is virtual:
-/// `true`, the call goes to the server URL itself, without the path.
-pub const VIRTUAL_PATH_EXTENSION: &str = "x-virtual-path";
-
-/// The extension (set by the overlay) that marks a non-GET operation as safe
-/// to repeat, so the client may retry it.
-pub const IDEMPOTENT_EXTENSION: &str = "x-idempotent";
-
-pub struct Environment {
-    pub variant: String,
-    pub description: String,
-    pub url: String,
-}
-
-/// The credential an operation is sent with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Credential {
-    None,
-    BearerToken,
-}
-
-pub struct Route {
-    /// The document's operationId.
-    pub operation_id: String,
-    /// What progenitor passes to hooks as `OperationInfo::operation_id`.
-    pub hook_id: String,
-    pub http_method: String,
-    pub spec_path: String,
-    pub virtual_path: bool,
-    pub credential: Credential,
-    /// Safe to repeat: a GET, HEAD, PUT, DELETE or OPTIONS, or marked idempotent.
-    pub idempotent: bool,
-    /// The server URL in each environment, in `Environment` order.
-    pub servers: Vec<String>,
-    /// Body fields with one allowed value: what tells virtual-path
-    /// operations on one URL apart.
-    pub body_constants: serde_json::Map<String, Value>,
-}
 
 pub fn environments(spec: &OpenAPI, spec_file: &str, problems: &mut Problems) -> Vec<Environment> {
     if spec.servers.is_empty() {
@@ -257,6 +190,7 @@ pub fn routes(
             let credential = credential(spec, operation, &operation_id, &pointer, files, problems);
             routes.push(Route {
                 hook_id: snake_case(&operation_id),
+                variant: pascal_case(&operation_id),
                 operation_id,
                 http_method: method.to_uppercase(),
                 spec_path: path.clone(),
@@ -268,6 +202,7 @@ pub fn routes(
             });
         }
     }
+    unnameable(&routes, spec_file, problems);
     indistinguishable(&routes, files, problems);
     routes
 }
@@ -488,182 +423,46 @@ fn server_url(
     Some(url.to_owned())
 }
 
-/// The Rust source of `mod routes` (without header): `Environment`,
-/// `Operation` and the route table, indexed by `Operation`.
-pub fn routes_source(
-    environments: &[Environment],
-    routes: &[Route],
-    spec_file: &str,
-) -> Result<TokenStream, Diagnostic> {
-    let variants: Vec<_> = environments
-        .iter()
-        .map(|environment| format_ident!("{}", environment.variant))
-        .collect();
-    let variant_docs = environments
-        .iter()
-        .map(|environment| format!("`{}`: `{}`", environment.description, environment.url));
-    let descriptions = environments
-        .iter()
-        .map(|environment| &environment.description);
-    let urls = environments.iter().map(|environment| &environment.url);
-    let slugs = environments
-        .iter()
-        .map(|environment| snake_case(&environment.description).replace('_', "-"));
-    let count = Literal::usize_unsuffixed(environments.len());
-    let route_count = Literal::usize_unsuffixed(routes.len());
-    let operations = operation_variants(routes, spec_file)?;
-    let operation_ids = routes.iter().map(|route| &route.operation_id);
-    let operation_docs = routes.iter().map(|route| {
-        format!(
-            "`{}`: `{} {}` in the document.",
-            route.operation_id, route.http_method, route.spec_path
-        )
-    });
-    let route_items = routes.iter().zip(&operations).map(|(route, operation)| {
-        let Route {
-            operation_id: _,
-            hook_id: _,
-            http_method,
-            spec_path,
-            virtual_path,
-            credential,
-            idempotent,
-            servers,
-            body_constants,
-        } = route;
-        // Each constant as its JSON text: what tells the operations that
-        // share a URL apart in a request's body.
-        let constants = body_constants.iter().map(|(name, value)| {
-            let json = value.to_string();
-            quote!((#name, #json))
-        });
-        let credential = match credential {
-            Credential::None => quote!(Credential::None),
-            Credential::BearerToken => quote!(Credential::BearerToken),
-        };
-        quote! {
-            Route {
-                operation: Operation::#operation,
-                http_method: #http_method,
-                spec_path: #spec_path,
-                virtual_path: #virtual_path,
-                credential: #credential,
-                idempotent: #idempotent,
-                servers: [#(#servers),*],
-                body_constants: &[#(#constants),*],
-            }
+/// Each route's `Operation` variant is its operationId in PascalCase: one
+/// that cannot name a type, or two operationIds that make the same one
+/// (they differ only in case or punctuation), stop regen.
+fn unnameable(routes: &[Route], spec_file: &str, problems: &mut Problems) {
+    for (index, route) in routes.iter().enumerate() {
+        let pointer = format!(
+            "/paths/{}/{}/operationId",
+            escape(&route.spec_path),
+            route.http_method.to_lowercase()
+        );
+        if !route.variant.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            problems.push(
+                Diagnostic::at(
+                    spec_file,
+                    &pointer,
+                    format!(
+                        "the operationId `{}` cannot name a Rust type: it must start with a letter",
+                        route.operation_id
+                    ),
+                )
+                .with_hint("rename it in the overlay"),
+            );
         }
-    });
-    Ok(quote! {
-        /// The vendor's environments: one per global server of the document.
-        /// Non-exhaustive: the vendor may add one, which must not break a
-        /// caller's `match`.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum Environment {
-            #(#[doc = #variant_docs] #variants,)*
+        if let Some(first) = routes[..index]
+            .iter()
+            .find(|earlier| earlier.variant == route.variant)
+        {
+            problems.push(
+                Diagnostic::at(
+                    spec_file,
+                    &pointer,
+                    format!(
+                        "the operationIds `{}` and `{}` both become `Operation::{}`",
+                        first.operation_id, route.operation_id, route.variant
+                    ),
+                )
+                .with_hint("rename one of them in the overlay"),
+            );
         }
-
-        impl Environment {
-            /// Every environment, in the document's order.
-            pub const ALL: [Environment; #count] = [#(Environment::#variants),*];
-
-            /// The server's description in the document, such as `Sandbox`.
-            pub const fn name(self) -> &'static str {
-                match self {
-                    #(Environment::#variants => #descriptions,)*
-                }
-            }
-
-            /// The description in lower-case words joined by `-`, such as
-            /// `sandbox`: what command lines take.
-            pub const fn slug(self) -> &'static str {
-                match self {
-                    #(Environment::#variants => #slugs,)*
-                }
-            }
-
-            /// The global server URL of this environment.
-            pub const fn server_url(self) -> &'static str {
-                match self {
-                    #(Environment::#variants => #urls,)*
-                }
-            }
-
-            pub(crate) const fn index(self) -> usize {
-                self as usize
-            }
-        }
-
-        /// The document's operations, one variant each: hand-written code
-        /// names an operation by this type, never by a string, so a renamed or
-        /// removed operation is a compile error where it is used.
-        /// Non-exhaustive: the vendor may add one, which must not break a
-        /// caller's `match`.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum Operation {
-            #(#[doc = #operation_docs] #operations,)*
-        }
-
-        impl Operation {
-            /// Every operation, in the document's order.
-            pub const ALL: [Operation; #route_count] = [#(Operation::#operations),*];
-
-            /// The document's `operationId`, such as `fetchPoints`.
-            pub const fn id(self) -> &'static str {
-                match self {
-                    #(Operation::#operations => #operation_ids,)*
-                }
-            }
-
-            /// Where this operation is sent.
-            pub const fn route(self) -> &'static Route<#count> {
-                &ROUTES[self as usize]
-            }
-        }
-
-        impl ::std::fmt::Display for Operation {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.id())
-            }
-        }
-
-        /// Where each operation of the document is sent, in `Operation` order.
-        pub static ROUTES: [Route<#count>; #route_count] = [#(#route_items),*];
-    })
-}
-
-/// Each route's `Operation` variant: the operationId in PascalCase. Two
-/// operationIds that differ only in case or punctuation would make one.
-pub fn operation_variants(routes: &[Route], spec_file: &str) -> Result<Vec<Ident>, Diagnostic> {
-    let mut seen: Vec<(String, &str)> = Vec::new();
-    let mut variants = Vec::new();
-    for route in routes {
-        let name = pascal_case(&route.operation_id);
-        if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            return Err(Diagnostic::new(
-                spec_file,
-                format!(
-                    "the operationId `{}` cannot name a Rust type: it must start with a letter",
-                    route.operation_id
-                ),
-            ));
-        }
-        if let Some((_, first)) = seen.iter().find(|(known, _)| *known == name) {
-            return Err(Diagnostic::new(
-                spec_file,
-                format!(
-                    "the operationIds `{first}` and `{}` both become `Operation::{name}`",
-                    route.operation_id
-                ),
-            )
-            .with_hint("rename one of them in the overlay"));
-        }
-        seen.push((name.clone(), &route.operation_id));
-        variants.push(format_ident!("{name}"));
     }
-    Ok(variants)
 }
 
 #[cfg(test)]
@@ -771,6 +570,29 @@ mod tests {
                 "spec.yaml at /paths/~1thing/post/servers: operation `doThing` lists 2 servers \
                  and none is described as `Live v2`, so its URL in that environment is unknown \
                  (describe one of them as `Live v2`, or list exactly one server)"
+            ]
+        );
+    }
+
+    #[test]
+    fn operation_ids_that_cannot_name_one_operation_each_are_all_reported() {
+        let mut document = document(operation(json!({})));
+        document["paths"]["/other"] = json!({ "get": {
+            "operationId": "do_thing",
+            "responses": { "200": { "description": "ok" } }
+        } });
+        document["paths"]["/third"] = json!({ "get": {
+            "operationId": "2things",
+            "responses": { "200": { "description": "ok" } }
+        } });
+        let (_, problems) = derive(&document);
+        assert_eq!(
+            problems,
+            [
+                "spec.yaml at /paths/~1other/get/operationId: the operationIds `doThing` and \
+                 `do_thing` both become `Operation::DoThing` (rename one of them in the overlay)",
+                "spec.yaml at /paths/~1third/get/operationId: the operationId `2things` cannot \
+                 name a Rust type: it must start with a letter (rename it in the overlay)"
             ]
         );
     }
