@@ -159,8 +159,11 @@ pub(crate) fn rotated(bytes: &[u8], held: &StoredTokens, sent_at: EpochMillis) -
             missing: Some("access_token"),
         };
     };
-    let access_token_expiry = epoch_millis(answer.get("access_token_expiry"))
-        .or_else(|| seconds(answer.get("expires_in")).map(|seconds| sent_at.plus_seconds(seconds)));
+    let access_token_expiry = EpochMillis::token_expiry(
+        sent_at,
+        epoch_millis(answer.get("access_token_expiry")),
+        seconds(answer.get("expires_in")),
+    );
     let mut tokens = StoredTokens::new(
         access_token,
         access_token_expiry,
@@ -180,12 +183,10 @@ fn epoch_millis(value: Option<&Value>) -> Option<EpochMillis> {
     serde_json::from_value(value?.clone()).ok()
 }
 
-/// Whole seconds as a number or a string of digits.
-fn seconds(value: Option<&Value>) -> Option<u64> {
+/// Seconds as a number or a string of digits.
+fn seconds(value: Option<&Value>) -> Option<f64> {
     match value? {
-        Value::Number(number) => number
-            .as_u64()
-            .or_else(|| number.as_f64().filter(|s| *s >= 0.0).map(|s| s as u64)),
+        Value::Number(number) => number.as_f64(),
         Value::String(text) => text.trim().parse().ok(),
         _ => None,
     }

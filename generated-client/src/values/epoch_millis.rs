@@ -32,6 +32,23 @@ impl EpochMillis {
         Self(self.0.saturating_add(seconds.saturating_mul(1000)))
     }
 
+    /// An access token's expiry from an answer that carries one: the
+    /// answer's own `access_token_expiry`, else `expires_in` seconds after
+    /// `asked_at` (when the request was sent, so that a slow answer errs
+    /// early). The one place an `expires_in` becomes an expiry: a negative
+    /// or non-finite `expires_in` is none, a huge one the end of time.
+    pub fn token_expiry(
+        asked_at: EpochMillis,
+        access_token_expiry: Option<EpochMillis>,
+        expires_in: Option<f64>,
+    ) -> Option<EpochMillis> {
+        access_token_expiry.or_else(|| {
+            // `as` saturates: 1e300 seconds is u64::MAX seconds.
+            let seconds = expires_in.filter(|seconds| seconds.is_finite() && *seconds >= 0.0)?;
+            Some(asked_at.plus_seconds(seconds as u64))
+        })
+    }
+
     /// The timestamp in milliseconds since the Unix epoch.
     pub fn as_millis(self) -> u64 {
         self.0
