@@ -45,7 +45,7 @@ impl Journal for NoJournal {
         let mut rows = self.0.lock().unwrap();
         if matches!(
             record.state,
-            xoxoday_reward_points_payouts::RowState::Sending
+            xoxoday_reward_points_payouts::JournalState::Sending
         ) {
             rows.insert(record.line, record);
         } else {

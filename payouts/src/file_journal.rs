@@ -509,7 +509,7 @@ impl FileJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::RowState;
+    use crate::journal::JournalState;
 
     fn identity(sha256: &str) -> FileIdentity {
         FileIdentity {
@@ -519,7 +519,7 @@ mod tests {
         }
     }
 
-    fn record(line: u64, attempt: u32, state: RowState) -> RowRecord {
+    fn record(line: u64, attempt: u32, state: JournalState) -> RowRecord {
         RowRecord {
             line,
             attempt,
@@ -539,18 +539,18 @@ mod tests {
             journal.bind(&identity("a")).await.unwrap();
             assert!(
                 journal
-                    .transition(None, record(2, 1, RowState::Sending))
+                    .transition(None, record(2, 1, JournalState::Sending))
                     .await
                     .unwrap()
             );
             // A stale attempt loses.
             assert!(
                 !journal
-                    .transition(None, record(2, 1, RowState::Sending))
+                    .transition(None, record(2, 1, JournalState::Sending))
                     .await
                     .unwrap()
             );
-            let sent = RowState::Sent {
+            let sent = JournalState::Sent {
                 transaction: Some(7),
             };
             assert!(
@@ -561,7 +561,7 @@ mod tests {
             );
             assert!(
                 journal
-                    .transition(None, record(3, 1, RowState::Sending))
+                    .transition(None, record(3, 1, JournalState::Sending))
                     .await
                     .unwrap()
             );
@@ -576,14 +576,14 @@ mod tests {
         let records = journal.records().await.unwrap();
         assert_eq!(
             records[&2].state,
-            RowState::Sent {
+            JournalState::Sent {
                 transaction: Some(7)
             }
         );
-        assert_eq!(records[&3].state, RowState::Sending);
+        assert_eq!(records[&3].state, JournalState::Sending);
         assert!(
             journal
-                .transition(Some(1), record(3, 2, RowState::Sending))
+                .transition(Some(1), record(3, 2, JournalState::Sending))
                 .await
                 .unwrap()
         );
@@ -602,7 +602,7 @@ mod tests {
             journal.bind(&identity("a")).await.unwrap();
             assert!(
                 journal
-                    .transition(None, record(2, 1, RowState::Sending))
+                    .transition(None, record(2, 1, JournalState::Sending))
                     .await
                     .unwrap()
             );
@@ -619,7 +619,7 @@ mod tests {
         journal.bind(&identity("a")).await.unwrap();
         let records = journal.records().await.unwrap();
         assert_eq!(records.len(), 1);
-        assert_eq!(records[&2].state, RowState::Sending);
+        assert_eq!(records[&2].state, JournalState::Sending);
         drop(journal);
         let text = std::fs::read(&path).unwrap();
         assert!(

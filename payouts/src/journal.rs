@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::payout_file::FileIdentity;
 
-/// Where a row stands.
+/// What the journal records of a row, across runs (a run's outcome for a
+/// row is a [`RowStatus`](crate::RowStatus)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum RowState {
+pub enum JournalState {
     /// The intent is recorded and the send may have left: found at the start
     /// of a run, the outcome is unknown (the process stopped).
     Sending,
@@ -75,27 +76,29 @@ pub enum RowState {
     },
 }
 
-impl std::fmt::Display for RowState {
+impl std::fmt::Display for JournalState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RowState::Sending => f.write_str("sending, no outcome recorded"),
-            RowState::Sent {
+            JournalState::Sending => f.write_str("sending, no outcome recorded"),
+            JournalState::Sent {
                 transaction: Some(transaction),
             } => write!(f, "sent, transaction {transaction}"),
-            RowState::Sent { transaction: None } => f.write_str("sent"),
-            RowState::ConfirmedSent => f.write_str("confirmed sent by a person"),
-            RowState::InDoubt { cause } => write!(f, "in doubt: {cause}"),
-            RowState::NotSent { reason } => write!(f, "not sent: {reason}"),
-            RowState::Refused { message } => write!(f, "refused: {message}"),
-            RowState::Cancelling { transaction } => {
+            JournalState::Sent { transaction: None } => f.write_str("sent"),
+            JournalState::ConfirmedSent => f.write_str("confirmed sent by a person"),
+            JournalState::InDoubt { cause } => write!(f, "in doubt: {cause}"),
+            JournalState::NotSent { reason } => write!(f, "not sent: {reason}"),
+            JournalState::Refused { message } => write!(f, "refused: {message}"),
+            JournalState::Cancelling { transaction } => {
                 write!(f, "cancelling transaction {transaction}")
             }
-            RowState::Cancelled { transaction } => write!(f, "transaction {transaction} cancelled"),
-            RowState::CancelRefused {
+            JournalState::Cancelled { transaction } => {
+                write!(f, "transaction {transaction} cancelled")
+            }
+            JournalState::CancelRefused {
                 transaction,
                 message,
             } => write!(f, "cancel of transaction {transaction} refused: {message}"),
-            RowState::CancelInDoubt { transaction, cause } => {
+            JournalState::CancelInDoubt { transaction, cause } => {
                 write!(f, "cancel of transaction {transaction} in doubt: {cause}")
             }
         }
@@ -120,7 +123,7 @@ pub struct RowRecord {
     pub name: Option<String>,
     /// Where it stands.
     #[serde(flatten)]
-    pub state: RowState,
+    pub state: JournalState,
 }
 
 /// What a row holds, as a record and a checked row both tell it: compared
@@ -165,7 +168,7 @@ impl RowRecord {
 #[derive(Clone, Debug, Default)]
 pub struct RowIndex {
     sent: HashMap<u64, (u32, RowContent, Option<i64>)>,
-    other: BTreeMap<u64, (u32, RowContent, RowState)>,
+    other: BTreeMap<u64, (u32, RowContent, JournalState)>,
 }
 
 impl RowIndex {
@@ -175,7 +178,7 @@ impl RowIndex {
         self.other.remove(&record.line);
         let content = record.content();
         match record.state {
-            RowState::Sent { transaction } => {
+            JournalState::Sent { transaction } => {
                 self.sent
                     .insert(record.line, (record.attempt, content, transaction));
             }
@@ -187,11 +190,11 @@ impl RowIndex {
     }
 
     /// A row's attempt and state.
-    pub fn get(&self, line: u64) -> Option<(u32, RowState)> {
+    pub fn get(&self, line: u64) -> Option<(u32, JournalState)> {
         if let Some((attempt, _, transaction)) = self.sent.get(&line) {
             return Some((
                 *attempt,
-                RowState::Sent {
+                JournalState::Sent {
                     transaction: *transaction,
                 },
             ));
@@ -320,13 +323,15 @@ fn recipient_and_points(email: &str, points: u64) -> u64 {
     std::hash::Hasher::finish(&hasher)
 }
 
-impl RowState {
+impl JournalState {
     /// Whether the row's points are (or may be) with its recipient: what
     /// another run must not pay again without being told to.
     pub fn credited_or_maybe(&self) -> bool {
         !matches!(
             self,
-            RowState::NotSent { .. } | RowState::Refused { .. } | RowState::Cancelled { .. }
+            JournalState::NotSent { .. }
+                | JournalState::Refused { .. }
+                | JournalState::Cancelled { .. }
         )
     }
 }

@@ -68,9 +68,13 @@ mod undo;
 
 pub use file_journal::{FileJournal, journals_in};
 pub use journal::{
-    EarlierRun, Journal, JournalError, JournalFuture, PaidAlike, RowContent, RowIndex, RowRecord,
-    RowState,
+    EarlierRun, Journal, JournalError, JournalFuture, JournalState, PaidAlike, RowContent,
+    RowIndex, RowRecord,
 };
+
+/// The former name of [`JournalState`], easy to confuse with [`RowStatus`].
+#[deprecated(note = "renamed `JournalState`: what the journal records of a row")]
+pub type RowState = JournalState;
 pub use outcome::{Progress, RowOutcome, RowStatus, Silent, Stop, Summary};
 pub use payout_file::{
     Contents, DuplicateRecipient, FileError, FileIdentity, MAX_FILE_BYTES, PayoutFile, PayoutRow,

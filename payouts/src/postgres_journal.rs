@@ -29,7 +29,7 @@ use tokio_postgres::Client;
 use xoxoday_reward_points::{PostgresTarget, add_missing_columns, describe_database_error};
 
 use crate::journal::{
-    EarlierRun, Journal, JournalError, JournalFuture, PaidAlike, RowRecord, RowState,
+    EarlierRun, Journal, JournalError, JournalFuture, JournalState, PaidAlike, RowRecord,
 };
 use crate::payout_file::FileIdentity;
 
@@ -209,7 +209,7 @@ impl Journal for PostgresJournal {
                 let points: i64 = row.try_get(3).map_err(read)?;
                 let state: String = row.try_get(4).map_err(read)?;
                 let name: Option<String> = row.try_get(5).map_err(read)?;
-                let state: RowState =
+                let state: JournalState =
                     serde_json::from_str(&state).map_err(|error| JournalError {
                         location: self.location.clone(),
                         message: format!("line {line}'s state is not a journal state: {error}"),
@@ -320,7 +320,7 @@ impl Journal for PostgresJournal {
                     }),
                 };
                 entry.rows_recorded += 1;
-                let credited = serde_json::from_str::<RowState>(&state)
+                let credited = serde_json::from_str::<JournalState>(&state)
                     .map_or(true, |state| state.credited_or_maybe());
                 if credited && paid.contains(&email, u64::try_from(points).unwrap_or(0)) {
                     entry.rows_alike += 1;

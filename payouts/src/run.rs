@@ -36,7 +36,9 @@ use xoxoday_reward_points::types::SendPointsResponse;
 use xoxoday_reward_points::{Backoff, Client, Error};
 
 use crate::file_journal::journals_in;
-use crate::journal::{EarlierRun, Journal, JournalError, PaidAlike, RowIndex, RowRecord, RowState};
+use crate::journal::{
+    EarlierRun, Journal, JournalError, JournalState, PaidAlike, RowIndex, RowRecord,
+};
 use crate::outcome::{Progress, RowOutcome, RowStatus, Stop, Summary};
 use crate::payout_file::{Contents, DuplicateRecipient, FileError, PayoutFile, PayoutRow};
 
@@ -384,17 +386,17 @@ enum Action {
     Unsettled,
 }
 
-fn in_doubt(state: &RowState) -> Option<String> {
+fn in_doubt(state: &JournalState) -> Option<String> {
     match state {
-        RowState::Sending => {
+        JournalState::Sending => {
             Some("the run stopped after the request left and before its answer was recorded".into())
         }
-        RowState::InDoubt { cause } => Some(cause.clone()),
+        JournalState::InDoubt { cause } => Some(cause.clone()),
         _ => None,
     }
 }
 
-fn decide(line: u64, known: Option<(u32, RowState)>, options: &RunOptions) -> Action {
+fn decide(line: u64, known: Option<(u32, JournalState)>, options: &RunOptions) -> Action {
     let Some((attempt, state)) = known else {
         return Action::Send { seen: None };
     };
@@ -404,34 +406,38 @@ fn decide(line: u64, known: Option<(u32, RowState)>, options: &RunOptions) -> Ac
             Action::Send { seen }
         } else if options.confirm_sent.contains(line) {
             Action::Confirm { seen: attempt }
-        } else if state == RowState::Sending {
+        } else if state == JournalState::Sending {
             Action::Unsettled
         } else {
             Action::Skip(RowStatus::InDoubt, None, Some(cause))
         };
     }
     match &state {
-        RowState::NotSent { .. } => Action::Send { seen },
-        RowState::Refused { .. } if options.retry_refused => Action::Send { seen },
-        RowState::Refused { message } => {
+        JournalState::NotSent { .. } => Action::Send { seen },
+        JournalState::Refused { .. } if options.retry_refused => Action::Send { seen },
+        JournalState::Refused { message } => {
             Action::Skip(RowStatus::Refused, None, Some(message.clone()))
         }
-        RowState::Sent { transaction } => Action::Skip(RowStatus::AlreadySent, *transaction, None),
-        RowState::ConfirmedSent => Action::Skip(
+        JournalState::Sent { transaction } => {
+            Action::Skip(RowStatus::AlreadySent, *transaction, None)
+        }
+        JournalState::ConfirmedSent => Action::Skip(
             RowStatus::AlreadySent,
             None,
             Some("confirmed by a person".into()),
         ),
-        RowState::Cancelled { transaction } | RowState::Cancelling { transaction } => Action::Skip(
-            RowStatus::Cancelled,
-            Some(*transaction),
-            Some("cancelled by an undo: not sent again".into()),
-        ),
-        RowState::CancelRefused { transaction, .. }
-        | RowState::CancelInDoubt { transaction, .. } => {
+        JournalState::Cancelled { transaction } | JournalState::Cancelling { transaction } => {
+            Action::Skip(
+                RowStatus::Cancelled,
+                Some(*transaction),
+                Some("cancelled by an undo: not sent again".into()),
+            )
+        }
+        JournalState::CancelRefused { transaction, .. }
+        | JournalState::CancelInDoubt { transaction, .. } => {
             Action::Skip(RowStatus::AlreadySent, Some(*transaction), None)
         }
-        RowState::Sending | RowState::InDoubt { .. } => unreachable!("handled above"),
+        JournalState::Sending | JournalState::InDoubt { .. } => unreachable!("handled above"),
     }
 }
 
@@ -482,7 +488,7 @@ fn check_selections(index: &RowIndex, options: &RunOptions, shared: bool) -> Res
     }
 }
 
-fn record(row: &PayoutRow, attempt: u32, state: RowState) -> RowRecord {
+fn record(row: &PayoutRow, attempt: u32, state: JournalState) -> RowRecord {
     RowRecord {
         line: row.line,
         attempt,
@@ -554,7 +560,7 @@ pub async fn run_payouts(
                 shared.done(outcome(&row, status, transaction, message));
             }
             Action::Confirm { seen } => {
-                let confirmed = record(&row, seen, RowState::ConfirmedSent);
+                let confirmed = record(&row, seen, JournalState::ConfirmedSent);
                 match shared.journal.transition(Some(seen), confirmed).await {
                     Ok(true) => shared.done(outcome(&row, RowStatus::ConfirmedSent, None, None)),
                     Ok(false) => {
@@ -614,13 +620,13 @@ async fn settle_unsettled(shared: &Shared, rows: Vec<PayoutRow>) {
     for row in rows {
         let state = now.get(row.line).map(|(_, state)| state);
         match state.as_ref() {
-            Some(RowState::Sending) | None => {
-                let cause = in_doubt(&RowState::Sending);
+            Some(JournalState::Sending) | None => {
+                let cause = in_doubt(&JournalState::Sending);
                 shared.done(outcome(&row, RowStatus::InDoubt, None, cause));
             }
             Some(state) => {
                 let transaction = match state {
-                    RowState::Sent { transaction } => *transaction,
+                    JournalState::Sent { transaction } => *transaction,
                     _ => None,
                 };
                 let message = Some(format!("by another worker: {state}"));
@@ -643,7 +649,7 @@ const NOT_CONNECTED: Backoff = Backoff::new(Duration::from_secs(1), Duration::fr
 #[derive(Debug, PartialEq, Eq)]
 struct SendOutcome {
     /// What the journal records.
-    state: RowState,
+    state: JournalState,
     /// What the report says.
     status: RowStatus,
     transaction: Option<i64>,
@@ -657,7 +663,7 @@ struct SendOutcome {
 /// What the answer to row's send means. Only a documented answer says "not
 /// done": a lost answer, a 5xx, a 202 or a redirect is in doubt.
 fn classify(answer: Result<SendPointsResponse, Error>, tries: u32) -> SendOutcome {
-    let outcome = |state: RowState, status, message: Option<String>| SendOutcome {
+    let outcome = |state: JournalState, status, message: Option<String>| SendOutcome {
         state,
         status,
         transaction: None,
@@ -667,7 +673,7 @@ fn classify(answer: Result<SendPointsResponse, Error>, tries: u32) -> SendOutcom
     };
     let not_sent = |reason: String| {
         outcome(
-            RowState::NotSent {
+            JournalState::NotSent {
                 reason: reason.clone(),
             },
             RowStatus::NotSent,
@@ -676,7 +682,7 @@ fn classify(answer: Result<SendPointsResponse, Error>, tries: u32) -> SendOutcom
     };
     let refused = |message: String| {
         outcome(
-            RowState::Refused {
+            JournalState::Refused {
                 message: message.clone(),
             },
             RowStatus::Refused,
@@ -688,13 +694,13 @@ fn classify(answer: Result<SendPointsResponse, Error>, tries: u32) -> SendOutcom
             let transaction = sent.transaction_id().map(|id| id.0);
             SendOutcome {
                 transaction,
-                ..outcome(RowState::Sent { transaction }, RowStatus::Sent, None)
+                ..outcome(JournalState::Sent { transaction }, RowStatus::Sent, None)
             }
         }
         Err(Error::OutcomeUnknown { cause, .. }) => {
             let cause = cause.to_string();
             outcome(
-                RowState::InDoubt {
+                JournalState::InDoubt {
                     cause: cause.clone(),
                 },
                 RowStatus::InDoubt,
@@ -749,7 +755,7 @@ async fn send_row(
         let attempt = seen.map_or(1, |seen| seen.saturating_add(1));
         match shared
             .journal
-            .transition(seen, record(row, attempt, RowState::Sending))
+            .transition(seen, record(row, attempt, JournalState::Sending))
             .await
         {
             Ok(true) => {}
@@ -822,7 +828,7 @@ mod tests {
     use xoxoday_reward_points::{Error, Operation, UnknownCause};
 
     use super::{Action, RunOptions, Selection, SendOutcome, classify, decide, run_payouts};
-    use crate::journal::{Journal, JournalError, JournalFuture, RowRecord, RowState};
+    use crate::journal::{Journal, JournalError, JournalFuture, JournalState, RowRecord};
     use crate::outcome::{RowStatus, Silent, Stop};
     use crate::payout_file::{FileIdentity, PayoutFile, RunDefaults};
 
@@ -922,7 +928,7 @@ mod tests {
     fn decide_sends_only_what_was_never_credited_unless_a_person_says_so() {
         let plain = RunOptions::default();
         assert_eq!(decide(2, None, &plain), Action::Send { seen: None });
-        let not_sent = RowState::NotSent {
+        let not_sent = JournalState::NotSent {
             reason: "429".into(),
         };
         assert_eq!(
@@ -930,10 +936,10 @@ mod tests {
             Action::Send { seen: Some(3) }
         );
         assert_eq!(
-            decide(2, Some((1, RowState::Sending)), &plain),
+            decide(2, Some((1, JournalState::Sending)), &plain),
             Action::Unsettled
         );
-        let lost = RowState::InDoubt {
+        let lost = JournalState::InDoubt {
             cause: "timed out".into(),
         };
         assert_eq!(
@@ -957,10 +963,10 @@ mod tests {
             ..RunOptions::default()
         };
         assert_eq!(
-            decide(2, Some((4, RowState::Sending)), &confirm),
+            decide(2, Some((4, JournalState::Sending)), &confirm),
             Action::Confirm { seen: 4 }
         );
-        let refused = RowState::Refused {
+        let refused = JournalState::Refused {
             message: "no".into(),
         };
         assert_eq!(
@@ -975,7 +981,7 @@ mod tests {
             decide(2, Some((1, refused)), &retry),
             Action::Send { seen: Some(1) }
         );
-        let sent = RowState::Sent {
+        let sent = JournalState::Sent {
             transaction: Some(7),
         };
         // Even when asked to retry refused rows or resend all in doubt.
@@ -986,7 +992,11 @@ mod tests {
             );
         }
         assert_eq!(
-            decide(2, Some((2, RowState::Cancelled { transaction: 7 })), &retry),
+            decide(
+                2,
+                Some((2, JournalState::Cancelled { transaction: 7 })),
+                &retry
+            ),
             Action::Skip(
                 RowStatus::Cancelled,
                 Some(7),

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use xoxoday_reward_points::{Cancellation, Client, Error, TransactionId};
 
-use crate::journal::{Journal, JournalError, RowRecord, RowState};
+use crate::journal::{Journal, JournalError, JournalState, RowRecord};
 use crate::outcome::{Progress, RowOutcome, RowStatus, Stop, Summary};
 use crate::run::Selection;
 
@@ -55,10 +55,10 @@ pub async fn undo_payouts(
             message,
         };
         let transaction = match &record.state {
-            RowState::Sent {
+            JournalState::Sent {
                 transaction: Some(transaction),
             }
-            | RowState::CancelRefused { transaction, .. }
+            | JournalState::CancelRefused { transaction, .. }
                 if *transaction <= 0 =>
             {
                 let message = format!(
@@ -69,15 +69,16 @@ pub async fn undo_payouts(
                 done(outcome(RowStatus::NotCancellable, None, Some(message)));
                 continue;
             }
-            RowState::Sent {
+            JournalState::Sent {
                 transaction: Some(transaction),
             }
-            | RowState::CancelRefused { transaction, .. } => *transaction,
-            RowState::Cancelled { transaction } => {
+            | JournalState::CancelRefused { transaction, .. } => *transaction,
+            JournalState::Cancelled { transaction } => {
                 done(outcome(RowStatus::Cancelled, Some(*transaction), None));
                 continue;
             }
-            RowState::Cancelling { transaction } | RowState::CancelInDoubt { transaction, .. } => {
+            JournalState::Cancelling { transaction }
+            | JournalState::CancelInDoubt { transaction, .. } => {
                 let message = "a cancel may have reached the vendor: check its ledger".into();
                 done(outcome(
                     RowStatus::CancelInDoubt,
@@ -86,26 +87,26 @@ pub async fn undo_payouts(
                 ));
                 continue;
             }
-            RowState::Sent { transaction: None } => {
+            JournalState::Sent { transaction: None } => {
                 let message = "credited, but the vendor's answer named no transaction id: \
                                cancel it in the dashboard"
                     .into();
                 done(outcome(RowStatus::NotCancellable, None, Some(message)));
                 continue;
             }
-            RowState::ConfirmedSent => {
+            JournalState::ConfirmedSent => {
                 let message = "a person confirmed it credited, without its transaction id: \
                                cancel it in the dashboard"
                     .into();
                 done(outcome(RowStatus::NotCancellable, None, Some(message)));
                 continue;
             }
-            RowState::Sending | RowState::InDoubt { .. } => {
+            JournalState::Sending | JournalState::InDoubt { .. } => {
                 let message = "in doubt: settle it with the payout run first".into();
                 done(outcome(RowStatus::NotCancellable, None, Some(message)));
                 continue;
             }
-            RowState::NotSent { .. } | RowState::Refused { .. } => {
+            JournalState::NotSent { .. } | JournalState::Refused { .. } => {
                 done(outcome(
                     RowStatus::NotCancellable,
                     None,
@@ -200,7 +201,7 @@ async fn cancel_one(
     match journal
         .transition(
             Some(record.attempt),
-            moved(RowState::Cancelling { transaction }),
+            moved(JournalState::Cancelling { transaction }),
         )
         .await
     {
@@ -220,12 +221,12 @@ async fn cancel_one(
         .await;
     let (state, status, message) = match answer {
         Ok(_) => (
-            RowState::Cancelled { transaction },
+            JournalState::Cancelled { transaction },
             RowStatus::Cancelled,
             None,
         ),
         Err(Error::OutcomeUnknown { cause, .. }) => (
-            RowState::CancelInDoubt {
+            JournalState::CancelInDoubt {
                 transaction,
                 cause: cause.to_string(),
             },
@@ -235,7 +236,7 @@ async fn cancel_one(
         Err(error) => {
             let message = error.to_string();
             (
-                RowState::CancelRefused {
+                JournalState::CancelRefused {
                     transaction,
                     message: message.clone(),
                 },
@@ -261,7 +262,7 @@ mod tests {
 
     use super::undo_payouts;
     use crate::FileJournal;
-    use crate::journal::{Journal, RowRecord, RowState};
+    use crate::journal::{Journal, JournalState, RowRecord};
     use crate::outcome::{RowStatus, Silent, Stop};
     use crate::payout_file::FileIdentity;
     use crate::run::Selection;
@@ -286,7 +287,7 @@ mod tests {
                 email: "ann@example.com".into(),
                 points: 5,
                 name: Some("Ann".into()),
-                state: RowState::Sent {
+                state: JournalState::Sent {
                     transaction: Some(transaction),
                 },
             };
