@@ -4,43 +4,29 @@
 //! until Ctrl-C.
 
 use std::io::Write;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use xoxoday_reward_points_mocks::{Faults, LEDGER_PATH, StandInServer};
 
-/// `reward-points stand-in`'s settings.
-pub struct StandInArgs {
-    /// The port on 127.0.0.1 (0: any free one).
-    pub port: u16,
-    /// The faults to inject.
-    pub faults: Faults,
-}
-
-/// `share` as a share of requests, from 0 to 1.
-pub fn share(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
-        _ => Err(format!(
-            "`{text}` is not a share between 0 and 1 (such as 0.05)"
-        )),
-    }
-}
-
-/// Milliseconds.
-pub fn millis(value: u64) -> Duration {
-    Duration::from_millis(value)
-}
+use crate::args;
+use crate::ending::{Ending, Failure};
 
 /// Serves until Ctrl-C.
-pub async fn serve(args: StandInArgs) -> ExitCode {
-    let server = match StandInServer::start(args.port, args.faults).await {
-        Ok(server) => server,
-        Err(error) => {
-            eprintln!("error: cannot listen on 127.0.0.1:{}: {error}", args.port);
-            return ExitCode::from(1);
-        }
-    };
+pub async fn serve(command: &args::StandIn) -> Result<Ending, Failure> {
+    let faults = Faults::none()
+        .latency(Duration::from_millis(command.latency_ms))
+        .rate_limited(command.rate_limited, command.retry_after)
+        .server_errors(command.server_errors)
+        .dropped_answers(command.dropped_answers)
+        .seed(command.seed);
+    let server = StandInServer::start(command.port, faults)
+        .await
+        .map_err(|error| {
+            Failure::nothing_done(format!(
+                "cannot listen on 127.0.0.1:{}: {error}",
+                command.port
+            ))
+        })?;
     let overrides: Vec<String> = server
         .origin_overrides()
         .into_iter()
@@ -61,5 +47,5 @@ pub async fn serve(args: StandInArgs) -> ExitCode {
         origin = server.origin()
     );
     let _ = tokio::signal::ctrl_c().await;
-    ExitCode::SUCCESS
+    Ok(Ending::Served)
 }

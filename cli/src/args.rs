@@ -1,0 +1,607 @@
+//! The command line: clap's definitions of `reward-points` and its
+//! subcommands, and [`parse`], which also keeps each subcommand's help to
+//! the options it uses.
+//!
+//! The options of calls to the vendor ([`VendorOptions`]) may come before
+//! the subcommand or after it. Each subcommand uses some of them
+//! ([`VENDOR_OPTIONS_USED`]); the others are left out of its help, and
+//! refused on its command line (`stand-in --yes` is a usage error, not a
+//! flag silently ignored).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use xoxoday_reward_points::Environment;
+use xoxoday_reward_points_payouts::Selection;
+
+const AFTER_HELP: &str = "\
+Credentials (from the environment, never from flags, so they stay out of shell history):
+  XOXODAY_ACCESS_TOKEN   the access token sent as `Authorization: Bearer …`
+  XOXODAY_CLIENT_ID      with --token-store or refresh-token: the integration's client id
+  XOXODAY_CLIENT_SECRET  with --token-store or refresh-token: the client secret
+  XOXODAY_REFRESH_TOKEN  for seed-token-store, and for refresh-token without --token-store
+
+With --token-store PATH the tokens are read from that file and refreshed on their own, in
+step with every other process using the same file (each rotated refresh token is saved
+there first); XOXODAY_ACCESS_TOKEN is then ignored. Start a store with seed-token-store.
+
+A call that reaches a live host asks for confirmation, naming the host, unless --yes is
+given: every call in Production, and cancel-points and payout-undo in every environment
+(the vendor sends cancel points to Production's host from all of them). Tokens in answers are printed as <redacted> unless --show-token.
+
+The options a subcommand's help lists (`reward-points send-points --help`) may come before
+the subcommand too: `reward-points --env production send-points …`.
+
+Exit status: 0 done; 1 failed, nothing was done (or a refusal, a bad value, a usage
+error: 2); 3 partly done (a cancel where some credits were not cancelled; a payout run with
+refused or unsent rows); 4 maybe done (a send or cancel whose answer was lost, a payout run
+with rows in doubt: check before running it again); 5 a payout run stopped before its end
+(Ctrl-C, a token to replace): run it again.
+
+Bulk payouts: `payout FILE` pays every row of a CSV (name,email,points[,citation,
+sender_email,expiry_months]) once, with a journal beside it (FILE.journal) so that running
+it again never credits a row twice; `payout-undo FILE --lines all` cancels its credits.
+`stand-in --port P` serves a local stand-in of the API to try it on.";
+
+/// The Xoxoday Reward Points API from a shell; answers are printed as JSON.
+#[derive(Parser)]
+#[command(name = "reward-points", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// How calls reach the vendor.
+    #[command(flatten)]
+    pub vendor: VendorOptions,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Which values were typed on the command line (not taken from the
+    /// environment).
+    #[arg(skip)]
+    pub typed: Typed,
+}
+
+/// The options of calls to the vendor, before or after the subcommand.
+/// Their clap ids (the field names) are what [`VENDOR_OPTIONS_USED`] lists.
+#[derive(Args)]
+#[command(next_help_heading = "Calls to the vendor")]
+pub struct VendorOptions {
+    /// Which of the vendor's environments to call (the environments of the
+    /// vendor's document).
+    #[arg(
+        long = "env",
+        default_value = "sandbox",
+        global = true,
+        value_parser = environment_parser()
+    )]
+    pub environment: Environment,
+
+    /// Keep the tokens in this file (or PostgreSQL database, given as a
+    /// `postgres://` URL) and refresh them on their own, in step with every
+    /// other process using it. A URL's password belongs in PGPASSWORD,
+    /// ~/.pgpass or XOXODAY_TOKEN_STORE, never on the command line.
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        global = true,
+        env = "XOXODAY_TOKEN_STORE",
+        hide_env_values = true
+    )]
+    pub token_store: Option<String>,
+
+    /// With a PostgreSQL --token-store: the table that holds the tokens
+    /// (default xoxoday_reward_points_tokens).
+    #[arg(long, value_name = "TABLE", global = true, requires = "token_store")]
+    pub token_table: Option<String>,
+
+    /// Do not ask before a call that reaches a live host (every call in
+    /// Production; cancels from every environment).
+    #[arg(long, global = true)]
+    pub yes: bool,
+
+    /// Seconds before an attempt is abandoned (1 to 3600).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 15,
+        global = true,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub timeout: u64,
+
+    /// Print tokens in answers instead of <redacted> (they grant access to
+    /// the integration).
+    #[arg(long, global = true)]
+    pub show_token: bool,
+
+    /// Send one vendor origin to another, such as a local test server:
+    /// `https://accounts.xoxoday.com=http://127.0.0.1:8080`. Repeatable.
+    /// Without it, XOXODAY_ORIGIN_OVERRIDES (what `stand-in` prints:
+    /// several, separated by spaces or newlines) applies, but never to a
+    /// live environment.
+    #[arg(long, value_name = "VENDOR=REPLACEMENT", global = true)]
+    pub origin_override: Vec<String>,
+}
+
+/// Every vendor option but `--show-token`, which only commands that print a
+/// token use.
+const CALLS: &[&str] = &[
+    "environment",
+    "token_store",
+    "token_table",
+    "yes",
+    "timeout",
+    "origin_override",
+];
+const CALLS_SHOWING_TOKENS: &[&str] = &[
+    "environment",
+    "token_store",
+    "token_table",
+    "yes",
+    "timeout",
+    "show_token",
+    "origin_override",
+];
+
+/// The vendor options each subcommand uses, by clap's names (a unit test
+/// checks them against the definitions).
+pub const VENDOR_OPTIONS_USED: &[(&str, &[&str])] = &[
+    ("validate-token", CALLS_SHOWING_TOKENS),
+    ("refresh-token", CALLS_SHOWING_TOKENS),
+    ("seed-token-store", CALLS),
+    ("create-user-token", CALLS_SHOWING_TOKENS),
+    ("fetch-points", CALLS),
+    ("send-points", CALLS),
+    ("cancel-points", CALLS),
+    ("payout", CALLS),
+    ("payout-undo", CALLS),
+    ("stand-in", &[]),
+];
+
+/// What to do.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check that the access token is valid (GET /token).
+    ValidateToken,
+    /// Exchange the refresh token for new tokens (POST /token/company). With
+    /// --token-store the refresh takes the store's lock, so services using the
+    /// same store go on working; otherwise the new tokens are printed (with
+    /// --show-token, which is required then): keep the new refresh token, the
+    /// old one no longer works.
+    RefreshToken,
+    /// Put the tokens made in the Xoxoday dashboard (XOXODAY_ACCESS_TOKEN and
+    /// XOXODAY_REFRESH_TOKEN) into the --token-store, with their expiries as
+    /// the vendor reports them (GET /token).
+    SeedTokenStore(SeedTokenStore),
+    /// Get a token scoped to one user (POST /token/create/user).
+    CreateUserToken(CreateUserToken),
+    /// A user's points balance, by email or phone.
+    FetchPoints(FetchPoints),
+    /// Credit points from the Super Admin wallet to one recipient. Not
+    /// idempotent: running it twice credits twice.
+    SendPoints(SendPoints),
+    /// Cancel points sent earlier, by the transaction id send-points printed.
+    CancelPoints(CancelPoints),
+    /// Pay every row of a CSV of recipients, each once: all rows are checked
+    /// first, each send is journaled before and after, and a run started
+    /// again skips what was credited and lists what is in doubt.
+    Payout(Payout),
+    /// Cancel the credits of a payout run, from its journal.
+    PayoutUndo(PayoutUndo),
+    /// Serve a stand-in of the API on 127.0.0.1 (state kept in memory) and
+    /// print the environment that sends this tool's calls to it.
+    StandIn(StandIn),
+}
+
+/// `seed-token-store`.
+#[derive(Args)]
+pub struct SeedTokenStore {
+    /// Replace tokens the store already holds.
+    #[arg(long)]
+    pub replace: bool,
+}
+
+/// `create-user-token`.
+#[derive(Args)]
+pub struct CreateUserToken {
+    /// The user's email address.
+    #[arg(long)]
+    pub user_email: String,
+}
+
+/// `fetch-points`: one of the two.
+#[derive(Args)]
+pub struct FetchPoints {
+    /// The user's email address.
+    #[arg(long, required_unless_present = "phone", conflicts_with = "phone")]
+    pub email: Option<String>,
+    /// With country code, such as +91-8999888887.
+    #[arg(long)]
+    pub phone: Option<String>,
+}
+
+/// `send-points`.
+#[derive(Args)]
+pub struct SendPoints {
+    /// The Super Admin's email address.
+    #[arg(long)]
+    pub sender_email: String,
+    /// The recipient's name.
+    #[arg(long)]
+    pub to_name: String,
+    /// The recipient's email address.
+    #[arg(long)]
+    pub to_email: String,
+    /// Points to credit: a whole number from 1.
+    #[arg(long, allow_hyphen_values = true)]
+    pub amount: String,
+    /// Message shown to the recipient.
+    #[arg(long)]
+    pub citation: Option<String>,
+    /// Months until the points expire.
+    #[arg(long)]
+    pub expiry_month: Option<u32>,
+}
+
+/// `cancel-points`.
+#[derive(Args)]
+pub struct CancelPoints {
+    /// Repeat for several transactions.
+    #[arg(long = "unique-id", required = true)]
+    pub unique_ids: Vec<i64>,
+}
+
+/// `payout`.
+#[derive(Args)]
+pub struct Payout {
+    /// The CSV: name,email,points and optionally citation,sender_email,
+    /// expiry_months, with a header row.
+    pub file: PathBuf,
+    /// The Super Admin's email address, for rows without sender_email.
+    #[arg(long)]
+    pub sender_email: Option<String>,
+    /// Months until the points expire, for rows without expiry_months.
+    #[arg(long)]
+    pub expiry_months: Option<u32>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub journal: JournalArgs,
+    /// Sends in flight at most (1 to 256).
+    #[arg(long, default_value_t = 16, value_parser = concurrency)]
+    pub concurrency: usize,
+    /// Every row's outcome, as JSON (or CSV for a .csv path); default:
+    /// FILE.report.json.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Rows in doubt that you found NOT credited in the vendor's ledger:
+    /// send them again (lines such as 12,40, or all).
+    #[arg(long, value_name = "LINES|all", value_parser = selection)]
+    pub resend_in_doubt: Option<Selection>,
+    /// Rows in doubt that you found credited in the vendor's ledger:
+    /// record them so, without sending.
+    #[arg(long, value_name = "LINES|all", value_parser = selection)]
+    pub confirm_sent: Option<Selection>,
+    /// Send the rows the vendor refused again.
+    #[arg(long)]
+    pub retry_refused: bool,
+    /// Pay the file although another journal shows it paid before (the
+    /// same content under any name, or rows alike: the same recipient
+    /// and points): those recipients are credited again.
+    #[arg(long)]
+    pub pay_again: bool,
+    /// Pay a recipient who is on several rows once per row.
+    #[arg(long)]
+    pub allow_duplicates: bool,
+}
+
+/// `payout-undo`.
+#[derive(Args)]
+pub struct PayoutUndo {
+    /// The run's CSV (it names the journal and the run).
+    pub file: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub journal: JournalArgs,
+    /// Which rows' credits: lines such as 12,40, or all.
+    #[arg(long, value_name = "LINES|all", value_parser = selection)]
+    pub lines: Selection,
+    /// Cancels in flight at most (1 to 256).
+    #[arg(long, default_value_t = 16, value_parser = concurrency)]
+    pub concurrency: usize,
+    /// Every row's outcome, as JSON (or CSV); default: FILE.undo.json.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+/// `stand-in`.
+#[derive(Args)]
+pub struct StandIn {
+    /// The port (0: any free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Milliseconds before each points request is answered.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of points requests answered 429 (not processed).
+    #[arg(long, value_name = "SHARE", default_value = "0", value_parser = share)]
+    pub rate_limited: f64,
+    /// The Retry-After of those 429s, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1)]
+    pub retry_after: u64,
+    /// Share of points requests answered 500 (not processed).
+    #[arg(long, value_name = "SHARE", default_value = "0", value_parser = share)]
+    pub server_errors: f64,
+    /// Share of sends credited and then left without an answer.
+    #[arg(long, value_name = "SHARE", default_value = "0", value_parser = share)]
+    pub dropped_answers: f64,
+    /// The seed that picks which requests get a fault.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Where a payout run's journal is.
+#[derive(Args)]
+pub struct JournalArgs {
+    /// The journal: a file (default FILE.journal) or a `postgres://` URL
+    /// that workers on several machines share (its password in PGPASSWORD,
+    /// ~/.pgpass or XOXODAY_PAYOUT_JOURNAL, never on the command line).
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "XOXODAY_PAYOUT_JOURNAL",
+        hide_env_values = true
+    )]
+    pub journal: Option<String>,
+    /// With a PostgreSQL journal: its table (default
+    /// reward_points_payout_journal).
+    #[arg(long, value_name = "TABLE", requires = "journal")]
+    pub journal_table: Option<String>,
+    /// With a PostgreSQL journal: the run's name, shared by its workers
+    /// (default: the file's name and digest).
+    #[arg(long, value_name = "NAME", requires = "journal")]
+    pub run: Option<String>,
+}
+
+/// Values typed on the command line, where `ps` shows them to everyone on
+/// the machine: a connection string there must not hold a password.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Typed {
+    /// `--token-store`.
+    pub token_store: bool,
+    /// `--journal`.
+    pub journal: bool,
+}
+
+impl Typed {
+    fn of(matches: &ArgMatches) -> Self {
+        let typed = |matches: &ArgMatches, id: &str| {
+            matches.try_get_raw(id).is_ok_and(|value| value.is_some())
+                && matches.value_source(id) == Some(ValueSource::CommandLine)
+        };
+        let journal = matches
+            .subcommand()
+            .is_some_and(|(_, sub)| typed(sub, "journal"));
+        let token_store = typed(matches, "token_store")
+            || matches
+                .subcommand()
+                .is_some_and(|(_, sub)| typed(sub, "token_store"));
+        Self {
+            token_store,
+            journal,
+        }
+    }
+}
+
+/// The command line's definition: each subcommand's help lists the vendor
+/// options it uses, and accepts the others (hidden) only to refuse them.
+fn command() -> clap::Command {
+    let mut command = Cli::command();
+    let vendor_options: Vec<clap::Arg> = command
+        .get_arguments()
+        .filter(|arg| arg.is_global_set())
+        .cloned()
+        .collect();
+    for (name, used) in VENDOR_OPTIONS_USED {
+        command = command.mut_subcommand(name, |mut subcommand| {
+            for option in &vendor_options {
+                if !used.contains(&option.get_id().as_str()) {
+                    // A subcommand's own copy is not overwritten by the
+                    // global one, and hides it from its help.
+                    subcommand = subcommand.arg(option.clone().global(false).hide(true));
+                }
+            }
+            subcommand
+        });
+    }
+    command
+}
+
+/// The command line, or clap's exit with a usage error (status 2): among
+/// them a vendor option given to a subcommand that does not use it.
+pub fn parse() -> Cli {
+    parse_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+}
+
+fn parse_from(
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> Result<Cli, clap::Error> {
+    let mut command = command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    if let Some((name, _)) = matches.subcommand() {
+        let used: BTreeSet<&str> = VENDOR_OPTIONS_USED
+            .iter()
+            .find(|(subcommand, _)| *subcommand == name)
+            .map(|(_, used)| used.iter().copied().collect())
+            .unwrap_or_default();
+        let pointless: Vec<String> = command
+            .get_arguments()
+            .filter(|arg| arg.is_global_set())
+            .filter(|arg| !used.contains(arg.get_id().as_str()))
+            .filter(|arg| {
+                matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)
+            })
+            .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+            .collect();
+        if !pointless.is_empty() {
+            return Err(command.error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "`{name}` does not use {}: leave {} out (`reward-points {name} --help` lists \
+                     its options)",
+                    pointless.join(", "),
+                    if pointless.len() == 1 { "it" } else { "them" }
+                ),
+            ));
+        }
+    }
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    cli.typed = Typed::of(&matches);
+    Ok(cli)
+}
+
+/// `--env`'s values: the generated `Environment`s, by their slug.
+fn environment_parser() -> impl TypedValueParser<Value = Environment> {
+    clap::builder::PossibleValuesParser::new(Environment::ALL.map(Environment::slug)).map(|slug| {
+        Environment::ALL
+            .into_iter()
+            .find(|environment| environment.slug() == slug)
+            .expect("clap accepts only these slugs")
+    })
+}
+
+/// Sends and cancels in flight: 1 to 256.
+fn concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(count @ 1..=256) => Ok(count),
+        _ => Err(format!("`{text}` is not a number from 1 to 256")),
+    }
+}
+
+/// `LINES|all`: `12,40,41` or `all`.
+fn selection(text: &str) -> Result<Selection, String> {
+    if text == "all" {
+        return Ok(Selection::All);
+    }
+    let lines: Result<BTreeSet<u64>, _> = text
+        .split(',')
+        .map(|line| line.trim().parse::<u64>())
+        .collect();
+    lines
+        .map(Selection::Lines)
+        .map_err(|_| format!("`{text}` is not `all` or lines such as 12,40,41"))
+}
+
+/// A share of requests, from 0 to 1.
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err(format!(
+            "`{text}` is not a share between 0 and 1 (such as 0.05)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Command, VENDOR_OPTIONS_USED, command, parse_from};
+
+    #[test]
+    fn the_definition_is_sound_and_the_table_names_what_it_defines() {
+        let command = command();
+        command.clone().debug_assert();
+        let subcommands: Vec<&str> = command.get_subcommands().map(|sc| sc.get_name()).collect();
+        let listed: Vec<&str> = VENDOR_OPTIONS_USED.iter().map(|(name, _)| *name).collect();
+        assert_eq!(subcommands, listed);
+        let options: Vec<&str> = command
+            .get_arguments()
+            .filter(|arg| arg.is_global_set())
+            .map(|arg| arg.get_id().as_str())
+            .collect();
+        for (name, used) in VENDOR_OPTIONS_USED {
+            for option in *used {
+                assert!(options.contains(option), "{name} uses unknown `{option}`");
+            }
+        }
+    }
+
+    #[test]
+    fn each_help_lists_the_vendor_options_its_subcommand_uses() {
+        let mut command = command();
+        command.build();
+        let mut help = |name: &str| {
+            command
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string()
+        };
+        let stand_in = help("stand-in");
+        for option in [
+            "--env",
+            "--token-store",
+            "--yes",
+            "--show-token",
+            "--timeout",
+        ] {
+            assert!(!stand_in.contains(option), "{stand_in}");
+        }
+        assert!(stand_in.contains("--port"), "{stand_in}");
+        let send = help("send-points");
+        assert!(send.contains("--env") && send.contains("--yes"), "{send}");
+        assert!(!send.contains("--show-token"), "{send}");
+        assert!(help("refresh-token").contains("--show-token"));
+    }
+
+    #[test]
+    fn vendor_options_go_before_or_after_the_subcommand_and_only_where_used() {
+        let before = parse_from([
+            "reward-points",
+            "--env",
+            "production",
+            "--yes",
+            "payout",
+            "f",
+        ])
+        .ok()
+        .unwrap();
+        assert!(before.vendor.yes && before.vendor.environment.is_live());
+        assert!(matches!(before.command, Command::Payout(_)));
+        let after = parse_from(["reward-points", "payout", "f", "--env", "production"])
+            .ok()
+            .unwrap();
+        assert!(after.vendor.environment.is_live());
+
+        for args in [
+            &["reward-points", "stand-in", "--yes"][..],
+            &["reward-points", "--yes", "stand-in"],
+            &[
+                "reward-points",
+                "send-points",
+                "--sender-email=a@example.com",
+                "--to-name=B",
+                "--to-email=b@example.com",
+                "--amount=1",
+                "--show-token",
+            ],
+        ] {
+            let error = parse_from(args.iter().copied()).err().unwrap();
+            assert_eq!(error.exit_code(), 2);
+            let text = error.to_string();
+            assert!(text.contains("does not use --"), "{text}");
+        }
+        let error = parse_from(["reward-points", "stand-in", "--timeout", "3", "--yes"])
+            .err()
+            .unwrap();
+        assert!(
+            error.to_string().contains(
+                "`stand-in` does not use --yes, --timeout: leave them out (`reward-points \
+                 stand-in --help` lists its options)"
+            ),
+            "{error}"
+        );
+    }
+}
