@@ -11,7 +11,7 @@
 
 // Shared with the tests, which use the operator's refresh this does not.
 #[allow(dead_code)]
-#[path = "../tests/support/replicas.rs"]
+#[path = "../tests/it/support/replicas.rs"]
 mod replicas;
 
 use std::process::Command;

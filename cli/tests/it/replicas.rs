@@ -7,12 +7,10 @@
 //!
 //! The PostgreSQL cases need a server: `cargo xtask test` starts one.
 
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use support::replicas::{Outcome, Scenario, Store, replica_main, run};
+use crate::support::replicas::{Outcome, Scenario, Store, replica_main, run};
 
 /// Not a test: the body of the replica processes the tests below start
 /// (this binary again, with the replica's settings in its environment).
@@ -24,7 +22,13 @@ fn replica() {
 
 fn replica_command() -> Command {
     let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args(["--ignored", "--exact", "replica", "--nocapture", "-q"]);
+    command.args([
+        "--ignored",
+        "--exact",
+        "replicas::replica",
+        "--nocapture",
+        "-q",
+    ]);
     command
 }
 

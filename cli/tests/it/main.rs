@@ -1,0 +1,9 @@
+//! The CLI's integration tests, linked as one binary: each subcommand run as a
+//! user runs it, payout runs with their journals, the README's walkthrough,
+//! and replicas as separate processes.
+
+mod cli;
+mod payouts;
+mod readme_walkthrough;
+mod replicas;
+mod support;
