@@ -1,4 +1,4 @@
 //! The workspace's root package has no code of its own. It carries the
-//! staleness check in `build.rs` (a build fails when `specs/` changed since
-//! the last `cargo xtask regen`) and the snapshot tests in `tests/`.
-//! The client crate users depend on is `generated-client/`.
+//! staleness check in `build.rs`: a build fails when `specs/` changed since
+//! the last `cargo xtask regen`. The client crate users depend on is
+//! `generated-client/`, with its tests, example and benchmark.

@@ -3,11 +3,9 @@
 //! for the vendor's hosts (in each environment: its own host and
 //! `accounts.xoxoday.com`).
 
-mod common;
-
 use std::fmt::Write;
 
-use common::{call_with_example, example_answer, example_body};
+use crate::common::{call_with_example, example_answer, example_body};
 
 use serde_json::{Value, json};
 use wiremock::matchers::{any, body_partial_json};

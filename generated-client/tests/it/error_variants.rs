@@ -2,12 +2,10 @@
 //! as the vendor would produce it, and the HTTP manners around them:
 //! `Retry-After`, the whole-call deadline, per-call options, `User-Agent`.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
+use crate::common::*;
 
 use serde_json::json;
 use wiremock::matchers::{header, method};
@@ -504,11 +502,8 @@ async fn every_request_carries_the_user_agent() {
 
 /// The client crate's version, from its manifest.
 fn client_crate_version() -> String {
-    let manifest = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/generated-client/Cargo.toml"
-    ))
-    .unwrap();
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
     manifest
         .lines()
         .find_map(|line| line.strip_prefix("version = "))

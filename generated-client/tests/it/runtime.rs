@@ -3,13 +3,11 @@
 //! expiry, once after a 401, single flight, rotation saved first), typed
 //! failures, and no secret in any formatted value or log line.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,14 +1,16 @@
 //! Each call is logged with its operation, environment, status and latency,
-//! and no log line ever holds a token or the client secret. In a file of its
-//! own: tracing caches per-callsite interest process-wide, so a thread-local
-//! subscriber only sees everything when no other test runs beside it.
+//! and no log line ever holds a token or the client secret. In a process of
+//! its own (this test binary again, told so by its environment): tracing
+//! caches per-callsite interest process-wide, so a thread-local subscriber
+//! only sees everything when no other test runs beside it.
 
-mod common;
-
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{CLIENT_SECRET, NEW_ACCESS, NEW_REFRESH, OLD_ACCESS, OLD_REFRESH, SECRETS, now_ms};
+use crate::common::{
+    CLIENT_SECRET, NEW_ACCESS, NEW_REFRESH, OLD_ACCESS, OLD_REFRESH, SECRETS, now_ms,
+};
 
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
@@ -31,8 +33,36 @@ impl std::io::Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn logs_name_each_call_and_never_a_secret() {
+/// Set in the process that runs the test alone.
+const ALONE: &str = "XOXODAY_TEST_LOGGING_ALONE";
+
+#[test]
+fn logs_name_each_call_and_never_a_secret() {
+    if std::env::var_os(ALONE).is_some() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        return runtime.block_on(logs_of_one_call());
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "logging::logs_name_each_call_and_never_a_secret",
+            "--nocapture",
+        ])
+        .env(ALONE, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "the test alone in its process:\n{stdout}\n{stderr}"
+    );
+}
+
+async fn logs_of_one_call() {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()

@@ -9,8 +9,9 @@ use std::process::Command;
 use xoxoday_reward_points::Operation;
 use xoxoday_reward_points_mocks::{STAND_IN_ACCESS_TOKEN, StandIn};
 
+/// The workspace: the client crate's parent.
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 /// A copy of `outside-caller/` in `dir`, depending on this checkout's

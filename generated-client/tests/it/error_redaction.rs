@@ -4,11 +4,9 @@
 //! statuses whose message echoes what was sent), and `user_client` on a
 //! malformed create-user-token answer. Both `Display` and `Debug`.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

@@ -1,7 +1,6 @@
 //! Fixtures shared by the runtime tests: the vendor's paths, tokens that are
 //! easy to look for in output, clients routed to a local server, and the
 //! refresh and validate answers of a vendor that rotates tokens.
-#![allow(dead_code)] // each test binary uses its own part
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -8,14 +8,12 @@
 //! `cargo xtask test` starts a throwaway server and passes its connection
 //! string in `XOXODAY_TEST_POSTGRES`; without one these tests fail, saying so.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::*;
+use crate::common::*;
 use wiremock::MockServer;
 use xoxoday_reward_points::{EpochMillis, PostgresTokenStore, Secret, StoredTokens, TokenStore};
 
@@ -395,7 +393,7 @@ async fn the_lock_of_a_holder_that_vanishes_comes_back_within_the_lease_timeout(
             .args([
                 "--ignored",
                 "--exact",
-                "lock_holder_child_process",
+                "postgres_token_store::lock_holder_child_process",
                 "--nocapture",
             ])
             .env("XOXODAY_TEST_LOCK_TABLE", &table)

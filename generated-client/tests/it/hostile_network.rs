@@ -4,13 +4,11 @@
 //! answer that never ends, a `Retry-After` too large for the clock, and a
 //! vendor text that echoes a secret across the point where it is cut.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

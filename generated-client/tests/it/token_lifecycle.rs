@@ -5,12 +5,10 @@
 //! not cure is not refreshed again and again; a refused refresh reads the
 //! store again before it calls for a person.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
