@@ -127,7 +127,8 @@
 //! through it: take the store's lock, read what it holds, use that if another
 //! replica already refreshed, otherwise refresh, save, release. So the vendor
 //! sees one refresh per token lifetime however many processes there are.
-//! [`FileTokenStore`] serves processes on one machine (an OS file lock);
+//! `FileTokenStore` (feature `file-store`) serves processes on one machine
+//! (an OS file lock);
 //! `PostgresTokenStore` (feature `postgres`) replicas on several machines (an
 //! advisory lock); [`MemoryTokenStore`] tests. Inside a process, refresh is
 //! single-flight too. A refresh that fails for a passing reason while the
@@ -199,6 +200,7 @@ pub use routing::{Credential, Route};
 pub use tokens::access_token::AccessToken;
 pub use tokens::auth_error::{AuthError, NeedsPerson, TransientAuth};
 pub use tokens::credentials::ClientCredentials;
+#[cfg(feature = "file-store")]
 pub use tokens::file_store::FileTokenStore;
 pub use tokens::manager::TokenManager;
 pub use tokens::memory_store::MemoryTokenStore;

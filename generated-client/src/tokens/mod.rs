@@ -6,6 +6,7 @@
 pub(crate) mod access_token;
 pub(crate) mod auth_error;
 pub(crate) mod credentials;
+#[cfg(feature = "file-store")]
 pub(crate) mod file_store;
 pub(crate) mod manager;
 pub(crate) mod memory_store;

@@ -8,10 +8,10 @@
 //! rotated tokens and release the lock ([`TokenLease::save`]). One refresh per
 //! token lifetime, whatever the number of processes.
 //!
-//! Stores: [`crate::FileTokenStore`] (processes on one machine, an OS file
-//! lock), [`crate::MemoryTokenStore`] (one process, tests) and, with the
-//! `postgres` feature, `PostgresTokenStore` (replicas on several machines,
-//! through a database they already run).
+//! Stores: with the `file-store` feature, `FileTokenStore` (processes on one
+//! machine, an OS file lock); [`crate::MemoryTokenStore`] (one process,
+//! tests); and, with the `postgres` feature, `PostgresTokenStore` (replicas
+//! on several machines, through a database they already run).
 
 use std::fmt;
 use std::future::Future;
