@@ -55,7 +55,7 @@ enum Command {
     /// test --workspace --no-fail-fast` (or `cargo test --no-fail-fast
     /// ARGUMENTS`) against it, stops it.
     Test {
-        /// Arguments for `cargo test`, such as `-p reward-points-cli --test replicas`.
+        /// Arguments for `cargo test`, such as `-p reward-points-cli -- replicas`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_arguments: Vec<String>,
     },
