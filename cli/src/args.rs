@@ -4,15 +4,14 @@
 //!
 //! The options of calls to the vendor ([`VendorOptions`]) may come before
 //! the subcommand or after it. Each subcommand uses some of them
-//! ([`VENDOR_OPTIONS_USED`]); the others are left out of its help, and
-//! refused on its command line (`stand-in --yes` is a usage error, not a
-//! flag silently ignored).
+//! ([`VENDOR_OPTIONS_USED`]); the others are left out of its help, and when
+//! given anyway they are ignored with a warning (`stand-in --yes` still
+//! serves, as it always did, and says that `--yes` means nothing to it).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use clap::builder::TypedValueParser;
-use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use xoxoday_reward_points::Environment;
@@ -420,17 +419,24 @@ fn command() -> clap::Command {
     command
 }
 
-/// The command line, or clap's exit with a usage error (status 2): among
-/// them a vendor option given to a subcommand that does not use it.
+/// The command line, or clap's exit with a usage error (status 2). A vendor
+/// option given to a subcommand that does not use it is ignored, with a
+/// warning on stderr.
 pub fn parse() -> Cli {
-    parse_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    let (cli, ignored) = parse_from(std::env::args_os()).unwrap_or_else(|error| error.exit());
+    if let Some(ignored) = ignored {
+        eprintln!("warning: {ignored}");
+    }
+    cli
 }
 
+/// The command line, and what it gave that the subcommand ignores.
 fn parse_from(
     args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
-) -> Result<Cli, clap::Error> {
+) -> Result<(Cli, Option<String>), clap::Error> {
     let mut command = command();
     let matches = command.try_get_matches_from_mut(args)?;
+    let mut ignored = None;
     if let Some((name, _)) = matches.subcommand() {
         let used: BTreeSet<&str> = VENDOR_OPTIONS_USED
             .iter()
@@ -447,20 +453,16 @@ fn parse_from(
             .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
             .collect();
         if !pointless.is_empty() {
-            return Err(command.error(
-                ErrorKind::ArgumentConflict,
-                format!(
-                    "`{name}` does not use {}: leave {} out (`reward-points {name} --help` lists \
-                     its options)",
-                    pointless.join(", "),
-                    if pointless.len() == 1 { "it" } else { "them" }
-                ),
+            ignored = Some(format!(
+                "`{name}` does not use {}: ignored (`reward-points {name} --help` lists its \
+                 options)",
+                pointless.join(", ")
             ));
         }
     }
     let mut cli = Cli::from_arg_matches(&matches)?;
     cli.typed = Typed::of(&matches);
-    Ok(cli)
+    Ok((cli, ignored))
 }
 
 /// `--env`'s values: the generated `Environment`s, by their slug.
@@ -557,8 +559,8 @@ mod tests {
     }
 
     #[test]
-    fn vendor_options_go_before_or_after_the_subcommand_and_only_where_used() {
-        let before = parse_from([
+    fn vendor_options_go_before_or_after_the_subcommand_and_are_ignored_where_unused() {
+        let (before, ignored) = parse_from([
             "reward-points",
             "--env",
             "production",
@@ -566,42 +568,50 @@ mod tests {
             "payout",
             "f",
         ])
-        .ok()
         .unwrap();
         assert!(before.vendor.yes && before.vendor.environment.is_live());
         assert!(matches!(before.command, Command::Payout(_)));
-        let after = parse_from(["reward-points", "payout", "f", "--env", "production"])
-            .ok()
-            .unwrap();
+        assert_eq!(ignored, None);
+        let (after, ignored) =
+            parse_from(["reward-points", "payout", "f", "--env", "production"]).unwrap();
         assert!(after.vendor.environment.is_live());
+        assert_eq!(ignored, None);
 
         for args in [
             &["reward-points", "stand-in", "--yes"][..],
             &["reward-points", "--yes", "stand-in"],
-            &[
-                "reward-points",
-                "send-points",
-                "--sender-email=a@example.com",
-                "--to-name=B",
-                "--to-email=b@example.com",
-                "--amount=1",
-                "--show-token",
-            ],
         ] {
-            let error = parse_from(args.iter().copied()).err().unwrap();
-            assert_eq!(error.exit_code(), 2);
-            let text = error.to_string();
-            assert!(text.contains("does not use --"), "{text}");
+            let (cli, ignored) = parse_from(args.iter().copied()).unwrap();
+            assert!(matches!(cli.command, Command::StandIn(_)));
+            assert_eq!(
+                ignored.as_deref(),
+                Some(
+                    "`stand-in` does not use --yes: ignored (`reward-points stand-in --help` \
+                     lists its options)"
+                )
+            );
         }
-        let error = parse_from(["reward-points", "stand-in", "--timeout", "3", "--yes"])
-            .err()
-            .unwrap();
+        let (_, ignored) = parse_from([
+            "reward-points",
+            "send-points",
+            "--sender-email=a@example.com",
+            "--to-name=B",
+            "--to-email=b@example.com",
+            "--amount=1",
+            "--show-token",
+        ])
+        .unwrap();
         assert!(
-            error.to_string().contains(
-                "`stand-in` does not use --yes, --timeout: leave them out (`reward-points \
-                 stand-in --help` lists its options)"
-            ),
-            "{error}"
+            ignored
+                .unwrap()
+                .starts_with("`send-points` does not use --show-token: ignored")
+        );
+        let (_, ignored) =
+            parse_from(["reward-points", "stand-in", "--timeout", "3", "--yes"]).unwrap();
+        assert!(
+            ignored
+                .unwrap()
+                .starts_with("`stand-in` does not use --yes, --timeout: ignored")
         );
     }
 }

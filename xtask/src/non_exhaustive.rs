@@ -3,7 +3,7 @@
 //! answer, an enum variant — does not break a caller of this crate either:
 //! callers read fields and `match` with a `_` arm, and build request values
 //! with builders or constructors, never struct literals. (`Environment` and
-//! `Operation` are generated non-exhaustive in `routes.rs`.)
+//! `Operation` are generated non-exhaustive in `routes/emit.rs`.)
 
 use syn::{Item, parse_quote};
 

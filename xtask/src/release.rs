@@ -130,10 +130,11 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
         });
     };
     let old_surface = Surface::parse(&old_surface).map_err(|problem| {
-        Diagnostic::new(API_SURFACE_FILE, problem).with_hint(
+        let path = out_dir.join(API_SURFACE_FILE).display().to_string();
+        Diagnostic::new(&path, problem).with_hint(format!(
             "it is written by regen and read back to report what changed; restore the committed \
-             one (`git checkout -- generated-client/api-surface.txt`) and run regen again",
-        )
+             one (`git checkout -- {path}`) and run regen again"
+        ))
     })?;
     let new_surface = Surface::parse(generated(API_SURFACE_FILE))
         .map_err(|problem| Diagnostic::new(API_SURFACE_FILE, format!("as generated: {problem}")))?;
@@ -154,13 +155,18 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
     let mut manifest: DocumentMut = manifest.parse().map_err(|error| {
         Diagnostic::new(MANIFEST_FILE, format!("does not read as TOML: {error}"))
     })?;
-    let (name, version) = package_name_and_version(&manifest).ok_or_else(|| {
-        Diagnostic::new(
-            MANIFEST_FILE,
-            "its [package] has no literal `name` and `version` to bump",
-        )
-        .with_hint("write the client's version in its own manifest, as `version = \"0.1.0\"`")
-    })?;
+    let Some((name, version)) = package_name_and_version(&manifest) else {
+        // The generated files are still written; only the version is left
+        // to a person, and said so.
+        return Ok(FollowUp {
+            files: Vec::new(),
+            summary: Some(format!(
+                "{}\nthe version is not bumped: {MANIFEST_FILE}'s [package] has no literal \
+                 `name` and `version`; bump it by hand and add this entry to {CHANGELOG_FILE}",
+                changelog_entry("?", "?", &entries)
+            )),
+        });
+    };
     let next = next_version(&version, &entries);
     set_version(manifest["package"]["version"].as_value_mut(), &next);
     let report = changelog_entry(&version, &next, &entries);

@@ -91,7 +91,7 @@ impl<E> From<progenitor_client::Error<E>> for Failure<E> {
 
 // The conversions progenitor-client's own error has, for the `?`s in
 // progenitor's request code (a scratch crate compiles every shape of
-// request regen accepts: `xtask/tests/vendor_changes.rs`).
+// request regen accepts: `xtask/tests/it/vendor_changes.rs`).
 impl<E> From<reqwest::Error> for Failure<E> {
     fn from(error: reqwest::Error) -> Self {
         Failure::Raw(error.into())

@@ -1,6 +1,7 @@
 //! Users of the client must not compile the generator: the client crate's
 //! normal dependency tree holds progenitor-client, never progenitor,
-//! progenitor-impl, typify or openapiv3, nor the `syn` 2 the generator uses.
+//! progenitor-impl, typify, openapiv3, prettyplease, nor the `syn` the
+//! generator uses.
 //!
 //! Proc-macro edges are left out (`no-proc-macro`): `serde_derive` and the
 //! URL stack's derives need a `syn` of their own at compile time, as every

@@ -24,7 +24,7 @@ mod requests;
 use std::collections::BTreeSet;
 
 use crate::naming::pascal_case;
-use crate::surface::{Operation, Shape, Surface};
+use crate::surface::{Operation, Shape, Surface, operation_credential_text};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -252,31 +252,46 @@ fn operations(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
 }
 
 /// One entry per part of an operation that changed: its HTTP method, its
-/// body or answer type, its credential.
+/// body or answer type, its credential (compared part by part, so an answer
+/// type that comes or goes is named as such).
 fn operation_changes(method: &str, before: &Operation, after: &Operation) -> Vec<Entry> {
-    let parts = |operation: &Operation| crate::surface::operation_parts(operation);
-    let mut entries = Vec::new();
-    for (old_part, new_part) in parts(before).iter().zip(&parts(after)) {
-        if old_part == new_part {
-            continue;
-        }
-        let (breaking, why) = if old_part.starts_with("body") || old_part.starts_with("answers") {
-            (true, "callers using the old type here no longer compile")
-        } else if old_part.starts_with("sends") {
-            (
-                false,
-                "the call is sent differently; callers' code is unchanged",
+    let body = |operation: &Operation| match &operation.body {
+        Some(body) => format!("body {body}"),
+        None => "no body".to_owned(),
+    };
+    let answer = |operation: &Operation| match &operation.answer {
+        Some(answer) => format!("answers {answer}"),
+        None => "no answer type".to_owned(),
+    };
+    let credential = |operation: &Operation| operation_credential_text(operation).to_owned();
+    let typed = "callers using the old type here no longer compile";
+    let parts: [(String, String, bool, &str); 4] = [
+        (
+            before.http_method.clone(),
+            after.http_method.clone(),
+            false,
+            "the HTTP method changed; callers' code is unchanged",
+        ),
+        (body(before), body(after), true, typed),
+        (answer(before), answer(after), true, typed),
+        (
+            credential(before),
+            credential(after),
+            false,
+            "the call is sent differently; callers' code is unchanged",
+        ),
+    ];
+    parts
+        .into_iter()
+        .filter(|(old_part, new_part, _, _)| old_part != new_part)
+        .map(|(old_part, new_part, breaking, why)| {
+            entry(
+                breaking,
+                format!("operation `{method}`: {old_part} → {new_part}"),
+                why,
             )
-        } else {
-            (false, "the HTTP method changed; callers' code is unchanged")
-        };
-        entries.push(entry(
-            breaking,
-            format!("operation `{method}`: {old_part} → {new_part}"),
-            why,
-        ));
-    }
-    entries
+        })
+        .collect()
 }
 
 fn routes(old: &Surface, new: &Surface) -> Vec<Entry> {
@@ -403,4 +418,50 @@ fn types(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         }
     }
     entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare;
+    use crate::routes::Credential;
+    use crate::surface::{Operation, Surface};
+
+    fn with(http_method: &str, body: &str, answer: Option<&str>) -> Surface {
+        let mut surface = Surface::default();
+        surface.operations.insert(
+            "tag_pets".into(),
+            Operation {
+                http_method: http_method.into(),
+                body: Some(body.into()),
+                answer: answer.map(Into::into),
+                credential: Credential::BearerToken,
+            },
+        );
+        surface
+    }
+
+    #[test]
+    fn an_operations_parts_are_compared_one_by_one() {
+        let before = with("POST", "HashMap<String, String>", Some("Pet"));
+        let after = with("PUT", "HashMap<String, u32>", None);
+        let changes: Vec<(bool, String)> = compare(&before, &after)
+            .into_iter()
+            .map(|entry| (entry.breaking, entry.what))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (
+                    true,
+                    "operation `tag_pets`: body HashMap<String, String> → body HashMap<String, u32>"
+                        .to_owned()
+                ),
+                (
+                    true,
+                    "operation `tag_pets`: answers Pet → no answer type".to_owned()
+                ),
+                (false, "operation `tag_pets`: POST → PUT".to_owned()),
+            ]
+        );
+    }
 }

@@ -13,7 +13,7 @@ mod text;
 use std::collections::BTreeMap;
 
 pub use read::surface;
-pub use text::{member_text, operation_parts, operation_text};
+pub use text::{member_text, operation_credential_text, operation_text};
 
 use crate::routes::Credential;
 

@@ -26,9 +26,17 @@ pub fn member_text(member: &Member) -> String {
     format!("{} ({})", member.ty, member.need.text())
 }
 
+/// How an operation's credential reads: `sends a bearer token`.
+pub fn operation_credential_text(operation: &Operation) -> &'static str {
+    match operation.credential {
+        Credential::BearerToken => "sends a bearer token",
+        Credential::None => "sends no credential",
+    }
+}
+
 /// An operation's value, part by part: its HTTP method, its body, its
 /// answer (if any), its credential.
-pub fn operation_parts(operation: &Operation) -> Vec<String> {
+fn operation_parts(operation: &Operation) -> Vec<String> {
     let mut parts = vec![operation.http_method.clone()];
     parts.push(match &operation.body {
         Some(body) => format!("body {body}"),
@@ -37,13 +45,7 @@ pub fn operation_parts(operation: &Operation) -> Vec<String> {
     if let Some(answer) = &operation.answer {
         parts.push(format!("answers {answer}"));
     }
-    parts.push(
-        match operation.credential {
-            Credential::BearerToken => "sends a bearer token",
-            Credential::None => "sends no credential",
-        }
-        .into(),
-    );
+    parts.push(operation_credential_text(operation).into());
     parts
 }
 
@@ -202,9 +204,30 @@ fn parse_member(text: &str) -> Option<Member> {
     })
 }
 
+/// `text` split at each `, ` outside `<…>`, `(…)` and `[…]`: a type such as
+/// `HashMap<String, String>` stays one part.
+fn top_level_parts(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (index, c) in text.char_indices() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            '>' | ')' | ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 && text[index + 1..].starts_with(' ') => {
+                parts.push(&text[start..index]);
+                start = index + 2;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
 /// `POST, body Foo, answers Bar, sends a bearer token`.
 fn parse_operation(text: &str) -> Option<Operation> {
-    let mut parts = text.split(", ");
+    let mut parts = top_level_parts(text).into_iter();
     let http_method = parts.next()?.to_owned();
     let mut operation = Operation {
         http_method,
@@ -298,5 +321,20 @@ mod tests {
              field Pet.name: String (has a default)\n"
         ));
         assert!(Surface::parse("thing Foo").is_err());
+    }
+
+    #[test]
+    fn types_with_commas_read_back_as_one_part() {
+        let mut surface = Surface::default();
+        surface.operations.insert(
+            "tag_pets".into(),
+            Operation {
+                http_method: "POST".into(),
+                body: Some("HashMap<String, Vec<(u32, String)>>".into()),
+                answer: Some("serde_json::Map<String, serde_json::Value>".into()),
+                credential: Credential::None,
+            },
+        );
+        assert_eq!(Surface::parse(&surface.to_text()), Ok(surface));
     }
 }

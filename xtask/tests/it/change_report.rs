@@ -283,7 +283,7 @@ fn an_api_surface_edited_by_hand_stops_regen_before_any_guess() {
         "{report}"
     );
     assert!(
-        report.contains("git checkout -- generated-client/api-surface.txt"),
+        report.contains(&format!("git checkout -- {}", surface_file.display())),
         "{report}"
     );
     assert_eq!(std::fs::read_to_string(&surface_file).unwrap(), surface);
