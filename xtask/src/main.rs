@@ -2,6 +2,7 @@
 //! README.md and ARCHITECTURE.md.
 
 mod bench_build;
+mod contract;
 mod diagnostic;
 mod error_bodies;
 mod generated_docs;
@@ -12,6 +13,7 @@ mod input_digest;
 mod mocks;
 mod naming;
 mod non_exhaustive;
+mod open_enums;
 mod output;
 mod overlay;
 mod panics;

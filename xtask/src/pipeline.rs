@@ -14,6 +14,7 @@ use progenitor::{GenerationSettings, Generator};
 use quote::quote;
 use serde_json::Value;
 
+use crate::contract::{CONTRACT_FILE, Contract};
 use crate::diagnostic::{Diagnostic, Problems};
 use crate::error_bodies::name_error_bodies;
 use crate::generated_docs;
@@ -22,6 +23,7 @@ use crate::hand_written;
 use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::mocks;
 use crate::non_exhaustive;
+use crate::open_enums;
 use crate::output::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
 use crate::overlay;
 use crate::plain_strings::plain_strings;
@@ -174,6 +176,7 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     let mut problems = Problems::new();
     validate::semantics(&document, spec_name, &mut problems);
     checked(problems)?;
+    let contract = Contract::of(&document);
     plain_strings(&mut document);
     name_error_bodies(&mut document, spec_name).map_err(|problem| vec![problem])?;
     let mut problems = Problems::new();
@@ -215,6 +218,9 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     )
     .map_err(|problem| vec![problem])?;
     non_exhaustive::mark_types(&mut client);
+    let request_types =
+        crate::surface::request_types(&crate::surface::surface(&client, &environments, &routes));
+    open_enums::open_answer_enums(&mut client, &request_types);
     let without_example =
         generated_docs::document(&mut client, &routes, &environments, &inputs.examples);
     let notes = without_example
@@ -266,6 +272,10 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
         GeneratedFile {
             relative_path: API_SURFACE_FILE,
             content: surface.to_text(),
+        },
+        GeneratedFile {
+            relative_path: CONTRACT_FILE,
+            content: contract.to_text(),
         },
     ];
     Ok(Generated { files, notes })

@@ -8,9 +8,10 @@ use std::path::Path;
 
 use toml_edit::{DocumentMut, Value};
 
+use crate::contract::{CONTRACT_FILE, Contract};
 use crate::diagnostic::Diagnostic;
 use crate::output::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
-use crate::report::{Entry, compare, entry};
+use crate::report::{Entry, compare, document_changes, entry};
 use crate::surface::Surface;
 
 /// A version after `entries`: breaking changes bump what semver requires
@@ -48,7 +49,9 @@ pub fn changelog_entry(from: &str, to: &str, entries: &[Entry]) -> String {
         "## {to}\n\nFrom {from}: {verdict} ({breaking} breaking, {compatible} compatible).\n\n"
     );
     for entry in entries {
-        let mark = if entry.breaking {
+        let mark = if entry.breaking && entry.at_run_time {
+            "**breaking at run time**"
+        } else if entry.breaking {
             "**breaking**"
         } else {
             "compatible"
@@ -109,8 +112,10 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
     let Some(old_client) = on_disk(CLIENT_FILE) else {
         return Ok(nothing);
     };
+    let document_entries = document_entries(out_dir, generated(CONTRACT_FILE))?;
     let new_client = generated(CLIENT_FILE);
-    if without_header(&old_client) == without_header(new_client) {
+    let client_changed = without_header(&old_client) != without_header(new_client);
+    if !client_changed && document_entries.is_empty() {
         if old_client == new_client {
             return Ok(nothing);
         }
@@ -139,6 +144,8 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
     let new_surface = Surface::parse(generated(API_SURFACE_FILE))
         .map_err(|problem| Diagnostic::new(API_SURFACE_FILE, format!("as generated: {problem}")))?;
     let mut entries = compare(&old_surface, &new_surface);
+    entries.extend(document_entries);
+    entries.sort_by_key(|entry| !entry.breaking);
     if entries.is_empty() {
         entries.push(entry(
             false,
@@ -207,6 +214,25 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
     })
 }
 
+/// What changed in the document beyond the Rust types, from the contract on
+/// disk to the one generated; none when no contract was recorded yet. One
+/// on disk that does not read stops regen, as the surface does.
+fn document_entries(out_dir: &Path, generated: &str) -> Result<Vec<Entry>, Diagnostic> {
+    let Ok(old) = std::fs::read_to_string(out_dir.join(CONTRACT_FILE)) else {
+        return Ok(Vec::new());
+    };
+    let old = Contract::parse(&old).map_err(|problem| {
+        let path = out_dir.join(CONTRACT_FILE).display().to_string();
+        Diagnostic::new(&path, problem).with_hint(format!(
+            "it is written by regen and read back to report what changed; restore the committed \
+             one (`git checkout -- {path}`) and run regen again"
+        ))
+    })?;
+    let new = Contract::parse(generated)
+        .map_err(|problem| Diagnostic::new(CONTRACT_FILE, format!("as generated: {problem}")))?;
+    Ok(document_changes(&old, &new))
+}
+
 /// The `[package]` table's `name` and `version`, when both are written out.
 fn package_name_and_version(manifest: &DocumentMut) -> Option<(String, String)> {
     let package = manifest.get("package")?;
@@ -256,6 +282,7 @@ mod tests {
             breaking,
             what: what.into(),
             why: String::new(),
+            at_run_time: false,
         }
     }
 

@@ -3,6 +3,7 @@
 //! networks, logging, the PostgreSQL token store, and the crate as an
 //! outside caller sees it.
 
+mod answers_the_vendor_extends;
 mod client_dependencies;
 mod common;
 mod error_bodies;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::requests::request_types;
 use super::{Entry, Renames, entry};
+use crate::surface::request_types;
 use crate::surface::{Member, Need, Surface, member_text};
 
 /// `(owner, name)` after the renames, when the renamed key is in `new`.

@@ -18,8 +18,10 @@
 //! kind of change; [`compare`] runs them all. `release.rs` turns the entries
 //! into a version and a changelog entry.
 
+mod document;
 mod members;
-mod requests;
+
+pub use document::changes as document_changes;
 
 use std::collections::BTreeSet;
 
@@ -33,6 +35,9 @@ pub struct Entry {
     pub what: String,
     /// What it means for callers.
     pub why: String,
+    /// Breaking for services at run time (the vendor refuses, or deployed
+    /// clients cannot read), though callers' code still compiles.
+    pub at_run_time: bool,
 }
 
 pub fn entry(breaking: bool, what: String, why: impl Into<String>) -> Entry {
@@ -40,6 +45,7 @@ pub fn entry(breaking: bool, what: String, why: impl Into<String>) -> Entry {
         breaking,
         what,
         why: why.into(),
+        at_run_time: false,
     }
 }
 

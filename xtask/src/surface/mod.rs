@@ -8,11 +8,13 @@
 //! is one line of diff. `report/` compares two models.
 
 mod read;
+mod requests;
 mod text;
 
 use std::collections::BTreeMap;
 
 pub use read::surface;
+pub use requests::request_types;
 pub use text::{member_text, operation_credential_text, operation_text};
 
 use crate::routes::Credential;

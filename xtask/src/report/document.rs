@@ -1,0 +1,550 @@
+//! What changed in the document that the Rust types do not show (the
+//! contract, `contract.rs`), judged by what it means for a service that
+//! calls the vendor:
+//!
+//! - in a request, a constraint added or tightened (`pattern`, `format`,
+//!   lengths, bounds, `multipleOf`, `enum` narrowed, a property now
+//!   `required`, `nullable` dropped) is **breaking at run time**: the vendor may now refuse requests it took. Loosened, it is
+//!   compatible;
+//! - in an answer, what clients built before cannot read (another `type`,
+//!   `nullable` added, a property no longer `required`, an integer's
+//!   `format` widened) is breaking for deployed services; a value added to
+//!   a string enum is compatible (deployed clients read it as the enum's
+//!   `Unknown` variant); constraints on answers are documentation (the
+//!   client does not check answers against them);
+//! - `deprecated` on an operation, parameter or field, added or removed.
+//!
+//! Places new or gone are left to the surface's report (a field, a type, an
+//! operation added or removed). One function per kind of change.
+
+use serde_json::Value;
+
+use super::{Entry, entry};
+use crate::contract::{Contract, Direction, Place};
+use crate::naming::escape;
+
+/// Every change of the contract between two documents.
+pub fn changes(old: &Contract, new: &Contract) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for (pointer, new_place) in &new.places {
+        let Some(old_place) = old.places.get(pointer) else {
+            continue;
+        };
+        let at = At {
+            pointer,
+            name: new_place.name(pointer),
+            old,
+            new,
+        };
+        entries.extend(deprecation(&at, old_place, new_place));
+        if new_place.names.contains_key("operationId") {
+            continue;
+        }
+        let travels = |direction| {
+            old_place.directions.contains(&direction) || new_place.directions.contains(&direction)
+        };
+        if travels(Direction::Request) {
+            entries.extend(request_bounds(&at, old_place, new_place));
+            entries.extend(request_texts(&at, old_place, new_place));
+            entries.extend(request_values(&at, old_place, new_place));
+        }
+        if travels(Direction::Answer) {
+            entries.extend(answer_shapes(&at, old_place, new_place));
+            entries.extend(answer_values(&at, old_place, new_place));
+        }
+    }
+    entries
+}
+
+/// Where a change is: the name a person knows and the place in the
+/// document.
+struct At<'a> {
+    pointer: &'a str,
+    name: &'a str,
+    old: &'a Contract,
+    new: &'a Contract,
+}
+
+impl At<'_> {
+    /// The names of `required` that name a property both documents have:
+    /// a property added or removed is the surface's report.
+    fn kept(&self, names: Vec<Value>) -> Vec<Value> {
+        names
+            .into_iter()
+            .filter(|name| {
+                let Some(name) = name.as_str() else {
+                    return false;
+                };
+                let property = format!("{}/properties/{}", self.pointer, escape(name));
+                self.old.places.contains_key(&property) && self.new.places.contains_key(&property)
+            })
+            .collect()
+    }
+
+    fn says(&self, direction: &str, change: String) -> String {
+        format!("`{}` ({direction}, {}): {change}", self.name, self.pointer)
+    }
+}
+
+const REFUSES: &str = "the vendor may now refuse requests it took; a service sending such values gets errors it \
+     did not get before";
+const ACCEPTS: &str = "the vendor accepts more than before; requests that worked still work";
+
+/// A tightened request constraint: breaking at run time.
+fn tightened(at: &At, change: String) -> Entry {
+    let mut entry = entry(true, at.says("in requests", change), REFUSES);
+    entry.at_run_time = true;
+    entry
+}
+
+fn loosened(at: &At, change: String) -> Entry {
+    entry(false, at.says("in requests", change), ACCEPTS)
+}
+
+/// A number a keyword holds (`true` counts as one, for 3.0's boolean
+/// `exclusiveMinimum`).
+fn number(place: &Place, keyword: &str) -> Option<f64> {
+    match place.fact(keyword)? {
+        Value::Number(number) => number.as_f64(),
+        Value::Bool(true) => Some(1.0),
+        _ => None,
+    }
+}
+
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(text)) => format!("`{text}`"),
+        Some(value) => format!("`{value}`"),
+        None => "none".into(),
+    }
+}
+
+/// Bounds: an upper bound added or lowered, a lower bound added or raised,
+/// an exclusive bound or `uniqueItems` turned on, `multipleOf` added or
+/// changed.
+fn request_bounds(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let upper = [
+        "maxLength",
+        "maximum",
+        "maxItems",
+        "maxProperties",
+        "exclusiveMaximum",
+    ];
+    let lower = [
+        "minLength",
+        "minimum",
+        "minItems",
+        "minProperties",
+        "exclusiveMinimum",
+        "uniqueItems",
+    ];
+    for (keywords, is_upper) in [(&upper[..], true), (&lower[..], false)] {
+        for keyword in keywords {
+            let (before, after) = (number(old, keyword), number(new, keyword));
+            let change = |verb: &str| {
+                format!(
+                    "`{keyword}` {verb} ({} → {})",
+                    shown(old.fact(keyword)),
+                    shown(new.fact(keyword))
+                )
+            };
+            match (before, after) {
+                (None, Some(_)) => entries.push(tightened(at, change("added"))),
+                (Some(_), None) => entries.push(loosened(at, change("removed"))),
+                (Some(b), Some(a)) if (a < b) == is_upper && a != b => {
+                    entries.push(tightened(at, change("tightened")));
+                }
+                (Some(b), Some(a)) if a != b => entries.push(loosened(at, change("loosened"))),
+                _ => {}
+            }
+        }
+    }
+    if old.fact("multipleOf") != new.fact("multipleOf") {
+        let change = format!(
+            "`multipleOf` {} → {}",
+            shown(old.fact("multipleOf")),
+            shown(new.fact("multipleOf"))
+        );
+        entries.push(match new.fact("multipleOf") {
+            Some(_) => tightened(at, change),
+            None => loosened(at, change),
+        });
+    }
+    entries
+}
+
+/// Text rules: `pattern` and `format` added or changed. (Another `type`
+/// retypes the Rust field: the surface's report says so.)
+fn request_texts(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for keyword in ["pattern", "format"] {
+        let (before, after) = (old.fact(keyword), new.fact(keyword));
+        if before == after {
+            continue;
+        }
+        let change = format!("`{keyword}` {} → {}", shown(before), shown(after));
+        entries.push(match after {
+            Some(_) => tightened(at, change),
+            None => loosened(at, change),
+        });
+    }
+    entries
+}
+
+/// Values: `enum` narrowed or widened, properties now required or not,
+/// `nullable` dropped or added.
+fn request_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    match (list(old, "enum"), list(new, "enum")) {
+        (None, Some(after)) => entries.push(tightened(
+            at,
+            format!("`enum` added: only {} now", values(&after)),
+        )),
+        (Some(before), None) => entries.push(loosened(
+            at,
+            format!("`enum` removed (was {})", values(&before)),
+        )),
+        (Some(before), Some(after)) => {
+            let gone: Vec<Value> = before
+                .iter()
+                .filter(|v| !after.contains(v))
+                .cloned()
+                .collect();
+            let added: Vec<Value> = after
+                .iter()
+                .filter(|v| !before.contains(v))
+                .cloned()
+                .collect();
+            if !gone.is_empty() {
+                entries.push(tightened(
+                    at,
+                    format!("`enum` no longer takes {}", values(&gone)),
+                ));
+            }
+            if !added.is_empty() {
+                entries.push(loosened(
+                    at,
+                    format!("`enum` also takes {}", values(&added)),
+                ));
+            }
+        }
+        (None, None) => {}
+    }
+    let before = list(old, "required").unwrap_or_default();
+    let after = list(new, "required").unwrap_or_default();
+    let now_required = at.kept(
+        after
+            .iter()
+            .filter(|v| !before.contains(v))
+            .cloned()
+            .collect(),
+    );
+    let no_longer = at.kept(
+        before
+            .iter()
+            .filter(|v| !after.contains(v))
+            .cloned()
+            .collect(),
+    );
+    if !now_required.is_empty() {
+        entries.push(tightened(
+            at,
+            format!("`required` now names {}", values(&now_required)),
+        ));
+    }
+    if !no_longer.is_empty() {
+        entries.push(loosened(
+            at,
+            format!("`required` no longer names {}", values(&no_longer)),
+        ));
+    }
+    match (nullable(old), nullable(new)) {
+        (true, false) => entries.push(tightened(at, "`nullable` removed".into())),
+        (false, true) => entries.push(loosened(at, "`nullable` added".into())),
+        _ => {}
+    }
+    entries
+}
+
+const UNREADABLE: &str = "breaking for deployed services: clients built before this change \
+                          cannot decode such answers (an answer to a send that does not decode \
+                          is reported as an outcome unknown); update them before the vendor \
+                          ships it";
+
+/// What clients built before cannot read: another `type`, `nullable`
+/// added, a property no longer `required`, an integer's `format` changed.
+fn answer_shapes(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let unreadable = |change: String| {
+        let mut entry = entry(true, at.says("in answers", change), UNREADABLE);
+        entry.at_run_time = true;
+        entry
+    };
+    if old.fact("type") != new.fact("type") {
+        entries.push(unreadable(format!(
+            "`type` {} → {}",
+            shown(old.fact("type")),
+            shown(new.fact("type"))
+        )));
+    }
+    let numeric = matches!(
+        new.fact("type").and_then(Value::as_str),
+        Some("integer" | "number")
+    );
+    if old.fact("format") != new.fact("format") {
+        let change = format!(
+            "`format` {} → {}",
+            shown(old.fact("format")),
+            shown(new.fact("format"))
+        );
+        entries.push(if numeric {
+            unreadable(change)
+        } else {
+            entry(
+                false,
+                at.says("in answers", change),
+                "compatible: answers' string formats are documentation in this client (read as \
+                 text)",
+            )
+        });
+    }
+    if !nullable(old) && nullable(new) {
+        entries.push(unreadable("`nullable` added".into()));
+    }
+    let before = list(old, "required").unwrap_or_default();
+    let after = list(new, "required").unwrap_or_default();
+    let no_longer = at.kept(
+        before
+            .iter()
+            .filter(|v| !after.contains(v))
+            .cloned()
+            .collect(),
+    );
+    if !no_longer.is_empty() {
+        entries.push(unreadable(format!(
+            "`required` no longer names {}: answers may leave it out",
+            values(&no_longer)
+        )));
+    }
+    for keyword in [
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+    ] {
+        if old.fact(keyword) != new.fact(keyword) {
+            entries.push(entry(
+                false,
+                at.says(
+                    "in answers",
+                    format!(
+                        "`{keyword}` {} → {}",
+                        shown(old.fact(keyword)),
+                        shown(new.fact(keyword))
+                    ),
+                ),
+                "compatible: the client does not check answers against it",
+            ));
+        }
+    }
+    entries
+}
+
+/// Values of an answer's enum added or removed.
+fn answer_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
+    let (Some(before), Some(after)) = (list(old, "enum"), list(new, "enum")) else {
+        return Vec::new();
+    };
+    let mut entries = Vec::new();
+    let added: Vec<Value> = after
+        .iter()
+        .filter(|v| !before.contains(v))
+        .cloned()
+        .collect();
+    let gone: Vec<Value> = before
+        .iter()
+        .filter(|v| !after.contains(v))
+        .cloned()
+        .collect();
+    if !added.is_empty() {
+        let strings = added.iter().all(Value::is_string);
+        let change = at.says(
+            "in answers",
+            format!("`enum` value {} added", values(&added)),
+        );
+        entries.push(if strings {
+            entry(
+                false,
+                change,
+                "compatible for deployed services: clients built before it read the new value as \
+                 the enum's `Unknown` variant, which keeps the text; a caller's `match` reaches \
+                 its `_` arm",
+            )
+        } else {
+            let mut entry = entry(true, change, UNREADABLE);
+            entry.at_run_time = true;
+            entry
+        });
+    }
+    if !gone.is_empty() {
+        entries.push(entry(
+            false,
+            at.says(
+                "in answers",
+                format!("`enum` value {} removed", values(&gone)),
+            ),
+            "compatible: answers no longer carry it",
+        ));
+    }
+    entries
+}
+
+/// `deprecated` added or removed, anywhere.
+fn deprecation(at: &At, old: &Place, new: &Place) -> Option<Entry> {
+    let direction = if new.names.contains_key("operationId") {
+        "operation"
+    } else if new.directions.contains(&Direction::Request) {
+        "in requests"
+    } else {
+        "in answers"
+    };
+    match (old.deprecated(), new.deprecated()) {
+        (false, true) => Some(entry(
+            false,
+            at.says(direction, "deprecated".into()),
+            "compatible: it still works; the vendor may remove it later, and the generated \
+             method or field carries `#[deprecated]`, so callers' builds warn where they use it",
+        )),
+        (true, false) => Some(entry(
+            false,
+            at.says(direction, "no longer deprecated".into()),
+            "compatible",
+        )),
+        _ => None,
+    }
+}
+
+fn list(place: &Place, keyword: &str) -> Option<Vec<Value>> {
+    place.fact(keyword).and_then(Value::as_array).cloned()
+}
+
+fn nullable(place: &Place) -> bool {
+    place.fact("nullable") == Some(&Value::Bool(true))
+}
+
+fn values(list: &[Value]) -> String {
+    list.iter()
+        .map(|value| shown(Some(value)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::changes;
+    use crate::contract::Contract;
+
+    fn document(amount: serde_json::Value, token_type: serde_json::Value) -> serde_json::Value {
+        json!({ "openapi": "3.0.3", "paths": { "/send": { "post": {
+            "operationId": "send",
+            "requestBody": { "content": { "application/json": { "schema": {
+                "$ref": "#/components/schemas/Recipient" } } } },
+            "responses": { "200": { "description": "ok", "content": { "application/json": {
+                "schema": { "type": "object", "properties": { "token_type": token_type } } } } } }
+        } } }, "components": { "schemas": { "Recipient": {
+            "type": "object", "required": ["amount"], "properties": { "amount": amount } } } } })
+    }
+
+    fn report(old: serde_json::Value, new: serde_json::Value) -> Vec<(bool, bool, String)> {
+        changes(&Contract::of(&old), &Contract::of(&new))
+            .into_iter()
+            .map(|entry| (entry.breaking, entry.at_run_time, entry.what))
+            .collect()
+    }
+
+    #[test]
+    fn request_constraints_tightened_break_at_run_time_and_loosened_do_not() {
+        let plain = json!({ "type": "string" });
+        let capped = json!({ "type": "string", "pattern": "^[1-9][0-9]{0,5}$", "maxLength": 6 });
+        let answer = json!({ "type": "string", "enum": ["bearer"] });
+        assert_eq!(
+            report(
+                document(plain.clone(), answer.clone()),
+                document(capped.clone(), answer.clone())
+            ),
+            vec![
+                (
+                    true,
+                    true,
+                    "`amount` (in requests, /components/schemas/Recipient/properties/amount): \
+                     `maxLength` added (none → `6`)"
+                        .to_owned()
+                ),
+                (
+                    true,
+                    true,
+                    "`amount` (in requests, /components/schemas/Recipient/properties/amount): \
+                     `pattern` none → `^[1-9][0-9]{0,5}$`"
+                        .to_owned()
+                ),
+            ]
+        );
+        let loose = report(document(capped, answer.clone()), document(plain, answer));
+        assert!(loose.iter().all(|(breaking, _, _)| !breaking), "{loose:?}");
+        assert_eq!(loose.len(), 2, "{loose:?}");
+    }
+
+    #[test]
+    fn an_answer_enum_value_added_is_compatible_and_a_nullable_is_not() {
+        let amount = json!({ "type": "string" });
+        let before = json!({ "type": "string", "enum": ["bearer"] });
+        let after = json!({ "type": "string", "enum": ["bearer", "mac"], "nullable": true });
+        let found = report(document(amount.clone(), before), document(amount, after));
+        assert_eq!(
+            found,
+            vec![
+                (
+                    true,
+                    true,
+                    "`token_type` (in answers, /paths/~1send/post/responses/200/content/\
+                     application~1json/schema/properties/token_type): `nullable` added"
+                        .to_owned()
+                ),
+                (
+                    false,
+                    false,
+                    "`token_type` (in answers, /paths/~1send/post/responses/200/content/\
+                     application~1json/schema/properties/token_type): `enum` value `mac` added"
+                        .to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn deprecating_an_operation_is_reported() {
+        let amount = json!({ "type": "string" });
+        let answer = json!({ "type": "string" });
+        let old = document(amount.clone(), answer.clone());
+        let mut new = document(amount, answer);
+        new["paths"]["/send"]["post"]["deprecated"] = json!(true);
+        assert_eq!(
+            report(old, new),
+            vec![(
+                false,
+                false,
+                "`send` (operation, /paths/~1send/post): deprecated".to_owned()
+            )]
+        );
+    }
+}
