@@ -175,8 +175,10 @@ compile_error!(
 mod backoff;
 mod call;
 mod client_builder;
-// The vendor's prose lands in generated docs as it is.
-#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
+// The vendor's prose lands in generated docs as it is. What the vendor
+// deprecates is `#[deprecated]` for callers; the generated code itself
+// still converts and builds those fields.
+#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, deprecated)]
 #[rustfmt::skip]
 mod generated;
 #[cfg(test)]

@@ -373,7 +373,7 @@ fn document_request_builders(items: &mut [Item]) {
 // ---------------------------------------------------------------------------
 // Attributes and types.
 
-fn doc_text(attrs: &[Attribute]) -> String {
+pub(crate) fn doc_text(attrs: &[Attribute]) -> String {
     let mut lines = Vec::new();
     for attr in attrs {
         if !attr.path().is_ident("doc") {
@@ -426,7 +426,7 @@ fn serde_rename(attrs: &[Attribute]) -> Option<String> {
     renamed
 }
 
-fn is_impl_of(block: &ItemImpl, name: &str) -> bool {
+pub(crate) fn is_impl_of(block: &ItemImpl, name: &str) -> bool {
     block.trait_.is_none() && self_type_name(block).as_deref() == Some(name)
 }
 

@@ -3,6 +3,7 @@
 
 mod bench_build;
 mod contract;
+mod deprecations;
 mod diagnostic;
 mod error_bodies;
 mod generated_docs;

@@ -15,6 +15,7 @@ use quote::quote;
 use serde_json::Value;
 
 use crate::contract::{CONTRACT_FILE, Contract};
+use crate::deprecations;
 use crate::diagnostic::{Diagnostic, Problems};
 use crate::error_bodies::name_error_bodies;
 use crate::generated_docs;
@@ -177,6 +178,8 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     validate::semantics(&document, spec_name, &mut problems);
     checked(problems)?;
     let contract = Contract::of(&document);
+    let deprecated_operations = deprecations::deprecated_operations(&document);
+    deprecations::mark_properties(&mut document);
     plain_strings(&mut document);
     name_error_bodies(&mut document, spec_name).map_err(|problem| vec![problem])?;
     let mut problems = Problems::new();
@@ -221,6 +224,7 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     let request_types =
         crate::surface::request_types(&crate::surface::surface(&client, &environments, &routes));
     open_enums::open_answer_enums(&mut client, &request_types);
+    deprecations::mark_items(&mut client, &routes, &deprecated_operations);
     let without_example =
         generated_docs::document(&mut client, &routes, &environments, &inputs.examples);
     let notes = without_example
