@@ -4182,3 +4182,303 @@ pub mod routes {
         },
     ];
 }
+/// The document's rules for each value a request carries (after
+/// the overlay), which the typed request values check before
+/// anything is sent.
+pub mod request_rules {
+    use crate::values::rules::FieldRules;
+    ///The document's rules at `/paths/~1cancelPoints/post/requestBody/content/application~1json/schema/properties/query`.
+    pub const CANCEL_POINTS__QUERY: FieldRules = FieldRules {
+        at: "/paths/~1cancelPoints/post/requestBody/content/application~1json/schema/properties/query",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &["storesAdmin.mutation.cancelBalance"],
+    };
+    ///The document's rules at `/paths/~1cancelPoints/post/requestBody/content/application~1json/schema/properties/tag`.
+    pub const CANCEL_POINTS__TAG: FieldRules = FieldRules {
+        at: "/paths/~1cancelPoints/post/requestBody/content/application~1json/schema/properties/tag",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &["storeAdmin"],
+    };
+    ///The document's rules at `/paths/~1cancelPoints/post/requestBody/content/application~1json/schema/properties/variables/properties/recipients_data/properties/recipients/items/properties/unique_id`.
+    pub const CANCEL_POINTS__VARIABLES__RECIPIENTS_DATA__RECIPIENTS__UNIQUE_ID: FieldRules = FieldRules {
+        at: "/paths/~1cancelPoints/post/requestBody/content/application~1json/schema/properties/variables/properties/recipients_data/properties/recipients/items/properties/unique_id",
+        pattern: None,
+        format: Some("int64"),
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/paths/~1token~1create~1user/post/requestBody/content/application~1json/schema/properties/scope`.
+    pub const CREATE_USER_TOKEN__SCOPE: FieldRules = FieldRules {
+        at: "/paths/~1token~1create~1user/post/requestBody/content/application~1json/schema/properties/scope",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/paths/~1token~1create~1user/post/requestBody/content/application~1json/schema/properties/user_input`.
+    pub const CREATE_USER_TOKEN__USER_INPUT: FieldRules = FieldRules {
+        at: "/paths/~1token~1create~1user/post/requestBody/content/application~1json/schema/properties/user_input",
+        pattern: None,
+        format: Some("email"),
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/paths/~1fetchPoints/post/requestBody/content/application~1json/schema/properties/query`.
+    pub const FETCH_POINTS__QUERY: FieldRules = FieldRules {
+        at: "/paths/~1fetchPoints/post/requestBody/content/application~1json/schema/properties/query",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &["storesAdmin.query.user_balance"],
+    };
+    ///The document's rules at `/paths/~1fetchPoints/post/requestBody/content/application~1json/schema/properties/tag`.
+    pub const FETCH_POINTS__TAG: FieldRules = FieldRules {
+        at: "/paths/~1fetchPoints/post/requestBody/content/application~1json/schema/properties/tag",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &["storeAdmin"],
+    };
+    ///The document's rules at `/paths/~1fetchPoints/post/requestBody/content/application~1json/schema/properties/variables/properties/user_data/properties/email`.
+    pub const FETCH_POINTS__VARIABLES__USER_DATA__EMAIL: FieldRules = FieldRules {
+        at: "/paths/~1fetchPoints/post/requestBody/content/application~1json/schema/properties/variables/properties/user_data/properties/email",
+        pattern: None,
+        format: Some("email"),
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/paths/~1fetchPoints/post/requestBody/content/application~1json/schema/properties/variables/properties/user_data/properties/phone`.
+    pub const FETCH_POINTS__VARIABLES__USER_DATA__PHONE: FieldRules = FieldRules {
+        at: "/paths/~1fetchPoints/post/requestBody/content/application~1json/schema/properties/variables/properties/user_data/properties/phone",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/paths/~1token~1company/post/requestBody/content/application~1json/schema/properties/client_id`.
+    pub const REFRESH_TOKEN__CLIENT_ID: FieldRules = FieldRules {
+        at: "/paths/~1token~1company/post/requestBody/content/application~1json/schema/properties/client_id",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/paths/~1token~1company/post/requestBody/content/application~1json/schema/properties/grant_type`.
+    pub const REFRESH_TOKEN__GRANT_TYPE: FieldRules = FieldRules {
+        at: "/paths/~1token~1company/post/requestBody/content/application~1json/schema/properties/grant_type",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &["refresh_token"],
+    };
+    ///The document's rules at `/components/schemas/Secret`.
+    pub const SECRET: FieldRules = FieldRules {
+        at: "/components/schemas/Secret",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/components/schemas/SendPointsRecipientsData/properties/expiry_month/oneOf/0`.
+    pub const SEND_POINTS_RECIPIENTS_DATA__EXPIRY_MONTH__ONE_OF_0: FieldRules = FieldRules {
+        at: "/components/schemas/SendPointsRecipientsData/properties/expiry_month/oneOf/0",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/components/schemas/SendPointsRecipientsData/properties/expiry_month/oneOf/1`.
+    pub const SEND_POINTS_RECIPIENTS_DATA__EXPIRY_MONTH__ONE_OF_1: FieldRules = FieldRules {
+        at: "/components/schemas/SendPointsRecipientsData/properties/expiry_month/oneOf/1",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/amount`.
+    pub const SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__AMOUNT: FieldRules = FieldRules {
+        at: "/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/amount",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/citation`.
+    pub const SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__CITATION: FieldRules = FieldRules {
+        at: "/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/citation",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/to_email`.
+    pub const SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__TO_EMAIL: FieldRules = FieldRules {
+        at: "/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/to_email",
+        pattern: None,
+        format: Some("email"),
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/to_name`.
+    pub const SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__TO_NAME: FieldRules = FieldRules {
+        at: "/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/to_name",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/components/schemas/SendPointsRecipientsData/properties/sender_email`.
+    pub const SEND_POINTS_RECIPIENTS_DATA__SENDER_EMAIL: FieldRules = FieldRules {
+        at: "/components/schemas/SendPointsRecipientsData/properties/sender_email",
+        pattern: None,
+        format: Some("email"),
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &[],
+    };
+    ///The document's rules at `/paths/~1sendPoints/post/requestBody/content/application~1json/schema/properties/query`.
+    pub const SEND_POINTS__QUERY: FieldRules = FieldRules {
+        at: "/paths/~1sendPoints/post/requestBody/content/application~1json/schema/properties/query",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &["storesAdmin.mutation.sendBalance"],
+    };
+    ///The document's rules at `/paths/~1sendPoints/post/requestBody/content/application~1json/schema/properties/tag`.
+    pub const SEND_POINTS__TAG: FieldRules = FieldRules {
+        at: "/paths/~1sendPoints/post/requestBody/content/application~1json/schema/properties/tag",
+        pattern: None,
+        format: None,
+        min_length: None,
+        max_length: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: false,
+        exclusive_maximum: false,
+        multiple_of: None,
+        allowed: &["storeAdmin"],
+    };
+}

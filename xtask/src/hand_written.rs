@@ -6,7 +6,7 @@
 //! An input of regen like the operations' examples: its output depends on
 //! its inputs alone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use syn::{Item, Type};
@@ -78,4 +78,38 @@ fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files.sort();
     files
+}
+
+/// Where the hand-written sources under `sources` first name each word (an
+/// identifier, in code or in a doc link): word → `file:line`, the file as
+/// `shown_from` sees it.
+pub fn first_uses(sources: &Path, shown_from: &Path) -> BTreeMap<String, String> {
+    let mut uses = BTreeMap::new();
+    for file in rust_files(sources) {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let shown = file
+            .strip_prefix(shown_from)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        for (index, line) in text.lines().enumerate() {
+            for word in line.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+                if !word.is_empty() && !uses.contains_key(word) {
+                    uses.insert(word.to_owned(), format!("{shown}:{}", index + 1));
+                }
+            }
+        }
+    }
+    uses
+}
+
+/// Whether the hand-written sources build `name` with a struct literal
+/// (`Name {`), which a field added to it breaks.
+pub fn builds_literally(sources: &Path, name: &str) -> bool {
+    let literal = format!("{name} {{");
+    rust_files(sources)
+        .iter()
+        .any(|file| std::fs::read_to_string(file).is_ok_and(|text| text.contains(&literal)))
 }

@@ -25,6 +25,7 @@ mod progenitor_shapes;
 mod read_input;
 mod release;
 mod report;
+mod request_rules;
 mod routes;
 mod send_wrappers;
 mod source_map;

@@ -30,6 +30,7 @@ use crate::overlay;
 use crate::plain_strings::plain_strings;
 use crate::progenitor_shapes::{json_request_bodies, one_type_per_side};
 use crate::read_input::{is_json, parse_document, read_capped};
+use crate::request_rules;
 use crate::routes;
 use crate::send_wrappers;
 use crate::source_map::SourceMap;
@@ -239,6 +240,7 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
         .collect();
     let surface = crate::surface::surface(&client, &environments, &routes);
     let routes_tokens = routes::routes_source(&environments, &routes);
+    let rules_tokens = request_rules::rules_source(&contract);
     let mocks_tokens = mocks::mocks_source(&spec, &settings, &routes, spec_name)
         .map_err(|problem| vec![problem])?;
     timings.lap("generate", &mut clock);
@@ -256,6 +258,15 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
                 use crate::routing::{Credential, Route};
 
                 #routes_tokens
+            }
+
+            /// The document's rules for each value a request carries (after
+            /// the overlay), which the typed request values check before
+            /// anything is sent.
+            pub mod request_rules {
+                use crate::values::rules::FieldRules;
+
+                #rules_tokens
             }
         },
     )

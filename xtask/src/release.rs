@@ -4,14 +4,17 @@
 //! `Cargo.toml` and in `Cargo.lock`, both edited as TOML (toml_edit keeps
 //! their layout and comments).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use toml_edit::{DocumentMut, Value};
 
 use crate::contract::{CONTRACT_FILE, Contract};
 use crate::diagnostic::Diagnostic;
+use crate::hand_written::{CLIENT_SOURCES, first_uses};
 use crate::output::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
-use crate::report::{Entry, compare, document_changes, entry};
+use crate::report::{Entry, compare, document_changes, entry, hand_written_breaks};
+use crate::request_rules;
 use crate::surface::Surface;
 
 /// A version after `entries`: breaking changes bump what semver requires
@@ -49,7 +52,9 @@ pub fn changelog_entry(from: &str, to: &str, entries: &[Entry]) -> String {
         "## {to}\n\nFrom {from}: {verdict} ({breaking} breaking, {compatible} compatible).\n\n"
     );
     for entry in entries {
-        let mark = if entry.breaking && entry.at_run_time {
+        let mark = if entry.for_this_crate {
+            "**to fix in this crate**"
+        } else if entry.breaking && entry.at_run_time {
             "**breaking at run time**"
         } else if entry.breaking {
             "**breaking**"
@@ -144,8 +149,16 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
     let new_surface = Surface::parse(generated(API_SURFACE_FILE))
         .map_err(|problem| Diagnostic::new(API_SURFACE_FILE, format!("as generated: {problem}")))?;
     let mut entries = compare(&old_surface, &new_surface);
-    entries.extend(document_entries);
-    entries.sort_by_key(|entry| !entry.breaking);
+    let sources = out_dir.join(CLIENT_SOURCES);
+    let uses = first_uses(&sources, out_dir);
+    entries.extend(enforced(document_entries, generated(CONTRACT_FILE), &uses));
+    entries.extend(hand_written_breaks(
+        &old_surface,
+        &new_surface,
+        &uses,
+        &sources,
+    ));
+    entries.sort_by_key(|entry| (!entry.breaking, !entry.for_this_crate));
     if entries.is_empty() {
         entries.push(entry(
             false,
@@ -233,6 +246,41 @@ fn document_entries(out_dir: &Path, generated: &str) -> Result<Vec<Entry>, Diagn
     Ok(document_changes(&old, &new))
 }
 
+/// Says, for each request constraint that changed, whether this crate's
+/// typed values check it before sending: whether the hand-written code
+/// names the place's generated rules (`request_rules::…`).
+fn enforced(entries: Vec<Entry>, contract: &str, uses: &BTreeMap<String, String>) -> Vec<Entry> {
+    let Ok(contract) = Contract::parse(contract) else {
+        return entries;
+    };
+    let rules = request_rules::rules(&contract);
+    entries
+        .into_iter()
+        .map(|mut entry| {
+            let Some(at) = entry.at.as_ref().filter(|_| entry.breaking) else {
+                return entry;
+            };
+            let constant = rules
+                .iter()
+                .find(|(_, (pointer, _))| pointer == at)
+                .map(|(name, _)| name);
+            match constant {
+                Some(name) if uses.contains_key(name) => entry.why.push_str(&format!(
+                    "; this crate's typed values check it before sending, from this version on \
+                     (`request_rules::{name}`, used at {})",
+                    uses[name]
+                )),
+                Some(name) => entry.why.push_str(&format!(
+                    "; no typed value of this crate checks it (`request_rules::{name}` is \
+                    there for callers)"
+                )),
+                None => {}
+            }
+            entry
+        })
+        .collect()
+}
+
 /// The `[package]` table's `name` and `version`, when both are written out.
 fn package_name_and_version(manifest: &DocumentMut) -> Option<(String, String)> {
     let package = manifest.get("package")?;
@@ -283,6 +331,8 @@ mod tests {
             what: what.into(),
             why: String::new(),
             at_run_time: false,
+            for_this_crate: false,
+            at: None,
         }
     }
 

@@ -22,11 +22,20 @@
 
 pub(crate) mod constructors;
 pub(crate) mod epoch_millis;
+pub mod rules;
 mod setters;
 
 use std::fmt;
 use std::str::FromStr;
 
+use crate::request_rules::{
+    CANCEL_POINTS__VARIABLES__RECIPIENTS_DATA__RECIPIENTS__UNIQUE_ID,
+    FETCH_POINTS__VARIABLES__USER_DATA__EMAIL, FETCH_POINTS__VARIABLES__USER_DATA__PHONE,
+    SEND_POINTS_RECIPIENTS_DATA__EXPIRY_MONTH__ONE_OF_0,
+    SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__AMOUNT,
+    SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__TO_EMAIL,
+    SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__TO_NAME, SEND_POINTS_RECIPIENTS_DATA__SENDER_EMAIL,
+};
 use crate::types::{
     CancelPointsBodyVariables, CancelPointsBodyVariablesRecipientsData,
     CancelPointsBodyVariablesRecipientsDataRecipientsItem, FetchPointsBodyVariables,
@@ -62,7 +71,9 @@ impl Points {
     /// vendor documents no limit of its own). Larger amounts are refused.
     pub const MAX: u64 = 1_000_000_000;
 
-    /// `points`, when it is between 1 and [`Points::MAX`].
+    /// `points`, when it is between 1 and [`Points::MAX`] and, written in
+    /// digits, meets the document's rules for `amount`
+    /// ([`request_rules`](crate::request_rules)).
     pub fn new(points: u64) -> Result<Self, InvalidValue> {
         match points {
             0 => Err(invalid("amount", "must be at least 1 point")),
@@ -73,7 +84,11 @@ impl Points {
                     Self::MAX
                 ),
             )),
-            points => Ok(Self(points)),
+            points => {
+                SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__AMOUNT
+                    .check_text("amount", &points.to_string())?;
+                Ok(Self(points))
+            }
         }
     }
 
@@ -238,15 +253,19 @@ pub struct Recipient {
 
 impl Recipient {
     /// A recipient; refuses an empty name, an email address of the wrong
-    /// shape and an amount that is not 1 to [`Points::MAX`].
+    /// shape, an amount that is not 1 to [`Points::MAX`], and values the
+    /// document's rules refuse ([`request_rules`](crate::request_rules)).
     pub fn new(name: &str, email: &str, points: u64) -> Result<Self, InvalidValue> {
         let name = name.trim();
         if name.is_empty() {
             return Err(invalid("to_name", "the recipient's name is empty"));
         }
+        SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__TO_NAME.check_text("to_name", name)?;
+        let email = EmailAddress::parse(email, "to_email")?;
+        SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__TO_EMAIL.check_text("to_email", email.as_str())?;
         Ok(Self {
             name: name.to_owned(),
-            email: EmailAddress::parse(email, "to_email")?,
+            email,
             points: Points::new(points)?,
             citation: None,
         })
@@ -287,14 +306,17 @@ impl Payout {
     /// A payout from the Super Admin at `sender_email`, with no recipient
     /// yet.
     pub fn new(sender_email: &str) -> Result<Self, InvalidValue> {
+        let sender = EmailAddress::parse(sender_email, "sender_email")?;
+        SEND_POINTS_RECIPIENTS_DATA__SENDER_EMAIL.check_text("sender_email", sender.as_str())?;
         Ok(Self {
-            sender: EmailAddress::parse(sender_email, "sender_email")?,
+            sender,
             expiry_months: None,
             recipients: Vec::new(),
         })
     }
 
-    /// The points expire after this many months (1 to 120).
+    /// The points expire after this many months (1 to 120, and within the
+    /// document's rules for `expiry_month`).
     pub fn expiry_months(mut self, months: u32) -> Result<Self, InvalidValue> {
         if !(1..=120).contains(&months) {
             return Err(invalid(
@@ -302,6 +324,8 @@ impl Payout {
                 format!("{months} months is not between 1 and 120"),
             ));
         }
+        SEND_POINTS_RECIPIENTS_DATA__EXPIRY_MONTH__ONE_OF_0
+            .check_number("expiry_month", f64::from(months))?;
         self.expiry_months = Some(months);
         Ok(self)
     }
@@ -372,13 +396,17 @@ pub enum User {
 impl User {
     /// The user with this email address.
     pub fn email(email: &str) -> Result<Self, InvalidValue> {
-        EmailAddress::parse(email, "email").map(User::Email)
+        let email = EmailAddress::parse(email, "email")?;
+        FETCH_POINTS__VARIABLES__USER_DATA__EMAIL.check_text("email", email.as_str())?;
+        Ok(User::Email(email))
     }
 
     /// The user with this phone number (with its country code, such as
     /// `+91-8999888887`).
     pub fn phone(phone: &str) -> Result<Self, InvalidValue> {
-        phone.parse().map(User::Phone)
+        let phone: PhoneNumber = phone.parse()?;
+        FETCH_POINTS__VARIABLES__USER_DATA__PHONE.check_text("phone", &phone.0)?;
+        Ok(User::Phone(phone))
     }
 }
 
@@ -413,6 +441,12 @@ impl Cancellation {
                 "unique_id",
                 format!("{bad} is not a transaction id (they are positive)"),
             ));
+        }
+        for id in &transactions {
+            // i64 → f64 is exact up to 2^53, beyond any transaction id the
+            // vendor hands out; the bounds a document may set are smaller.
+            CANCEL_POINTS__VARIABLES__RECIPIENTS_DATA__RECIPIENTS__UNIQUE_ID
+                .check_number("unique_id", id.0 as f64)?;
         }
         Ok(Self { transactions })
     }

@@ -94,11 +94,14 @@ const ACCEPTS: &str = "the vendor accepts more than before; requests that worked
 fn tightened(at: &At, change: String) -> Entry {
     let mut entry = entry(true, at.says("in requests", change), REFUSES);
     entry.at_run_time = true;
+    entry.at = Some(at.pointer.to_owned());
     entry
 }
 
 fn loosened(at: &At, change: String) -> Entry {
-    entry(false, at.says("in requests", change), ACCEPTS)
+    let mut entry = entry(false, at.says("in requests", change), ACCEPTS);
+    entry.at = Some(at.pointer.to_owned());
+    entry
 }
 
 /// A number a keyword holds (`true` counts as one, for 3.0's boolean

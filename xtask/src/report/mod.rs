@@ -20,8 +20,10 @@
 
 mod document;
 mod members;
+mod this_crate;
 
 pub use document::changes as document_changes;
+pub use this_crate::hand_written_breaks;
 
 use std::collections::BTreeSet;
 
@@ -38,6 +40,11 @@ pub struct Entry {
     /// Breaking for services at run time (the vendor refuses, or deployed
     /// clients cannot read), though callers' code still compiles.
     pub at_run_time: bool,
+    /// Breaks this crate's own hand-written code (not its callers'):
+    /// fixed in this crate with the regen.
+    pub for_this_crate: bool,
+    /// The place in the document, for a change of the contract.
+    pub at: Option<String>,
 }
 
 pub fn entry(breaking: bool, what: String, why: impl Into<String>) -> Entry {
@@ -46,6 +53,8 @@ pub fn entry(breaking: bool, what: String, why: impl Into<String>) -> Entry {
         what,
         why: why.into(),
         at_run_time: false,
+        for_this_crate: false,
+        at: None,
     }
 }
 

@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use crate::support::{cargo_check, regen, root, scratch_workspace, workspace_document, write_json};
+use crate::support::{
+    cargo_check, cargo_run, regen, root, scratch_workspace, workspace_document, write_json,
+};
 use serde_json::{Value, json};
 
 /// The base of every pair: a copy of the client crate (with its
@@ -105,6 +107,23 @@ fn next_versions() -> (String, String) {
     )
 }
 
+/// An entry about the crate's own hand-written code: the file, then what it
+/// uses and how that changed.
+fn to_fix(entry: &str, file: &str, uses: &str) {
+    let start = format!("- **to fix in this crate** — hand-written `{file}");
+    assert!(entry.starts_with(&start), "{entry}");
+    let rest = &entry[start.len()..];
+    let line_end = rest.find('`').unwrap();
+    assert!(rest[..line_end].parse::<usize>().is_ok(), "{entry}");
+    assert_eq!(
+        &rest[line_end + 2..],
+        format!(
+            "{uses}: this crate's own code, not its callers': change it with this regen (`cargo \
+             build` fails there until then)"
+        )
+    );
+}
+
 fn one_entry(outcome: &Outcome, expected: &str) {
     assert_eq!(outcome.entries, [expected], "{}", outcome.report);
     assert!(outcome.report.contains(expected), "{}", outcome.report);
@@ -141,11 +160,20 @@ fn a_retyped_request_field_is_breaking() {
 
     let outcome = change(dir.path(), &document, None);
 
-    one_entry(
-        &outcome,
+    assert_eq!(outcome.entries.len(), 2, "{}", outcome.report);
+    assert_eq!(
+        outcome.entries[0],
         "- **breaking** — field `SendPointsRecipientsDataRecipientsItem.amount`: `String \
          (required)` → `f64 (required)`: retyped: callers using it as the old type no longer \
-         compile",
+         compile"
+    );
+    // The crate's own typed values build that type: named with the file
+    // and line, before anyone runs `cargo build`.
+    to_fix(
+        &outcome.entries[1],
+        "generated-client/src/values/mod.rs:",
+        "uses `SendPointsRecipientsDataRecipientsItem`: field `amount` retyped: `String \
+         (required)` → `f64 (required)`",
     );
     assert_eq!(outcome.surface_diff.len(), 2, "{:?}", outcome.surface_diff);
     assert_eq!(outcome.version, next_versions().1);
@@ -231,10 +259,16 @@ fn a_removed_field_is_breaking() {
 
     let outcome = change(dir.path(), &document, None);
 
-    one_entry(
-        &outcome,
+    assert_eq!(
+        outcome.entries[0],
         "- **breaking** — field `SendPointsRecipientsDataRecipientsItem.citation` removed: \
          callers using `SendPointsRecipientsDataRecipientsItem.citation` no longer compile",
+    );
+    assert_eq!(outcome.entries.len(), 2, "{}", outcome.report);
+    to_fix(
+        &outcome.entries[1],
+        "generated-client/src/values/mod.rs:",
+        "uses `SendPointsRecipientsDataRecipientsItem`: field `citation` removed",
     );
     assert_eq!(outcome.surface_diff.len(), 1, "{:?}", outcome.surface_diff);
     assert_eq!(outcome.version, next_versions().1);
@@ -248,12 +282,25 @@ fn a_renamed_operation_is_breaking() {
 
     let outcome = change(dir.path(), &document, None);
 
-    one_entry(
-        &outcome,
+    assert_eq!(
+        outcome.entries[0],
         "- **breaking** — operation `fetch_points` renamed `get_balance` (and its types \
          `FetchPoints…` → `GetBalance…`): callers of `client.fetch_points()` and of those types \
          no longer compile",
     );
+    // The hand-written code that reads the old names, each with its place.
+    let gone = "the type is gone (removed or renamed)";
+    to_fix(
+        &outcome.entries[1],
+        "generated-client/src/values/mod.rs:",
+        &format!("uses `FetchPointsBodyVariables`: {gone}"),
+    );
+    to_fix(
+        &outcome.entries[3],
+        "generated-client/src/call/answers.rs:",
+        &format!("uses `FetchPointsResponse`: {gone}"),
+    );
+    assert_eq!(outcome.entries.len(), 5, "{}", outcome.report);
     assert_eq!(outcome.version, next_versions().1);
 }
 
@@ -397,5 +444,224 @@ pub fn live(environment: Environment) -> bool {
         String::from_utf8_lossy(&broken.stderr).contains("amount"),
         "{}",
         String::from_utf8_lossy(&broken.stderr)
+    );
+}
+
+/// The place of the recipient's `amount` in the vendor's document.
+const AMOUNT: &str =
+    "/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/amount";
+
+fn amount(document: &mut Value) -> &mut Value {
+    &mut document["components"]["schemas"]["SendPointsRecipientsData"]["properties"]["recipients"]["items"]
+        ["properties"]["amount"]
+}
+
+/// The vendor adds a `pattern` to a recipient's `amount`: the types do not
+/// change, the vendor refuses amounts of a million points or more from that
+/// day. The report says so (breaking at run time, and that the crate's
+/// typed value checks it), and after regen `Recipient::new` refuses such an
+/// amount before anything is sent.
+#[test]
+fn a_request_constraint_added_breaks_at_run_time_and_the_typed_value_enforces_it() {
+    let dir = scratch();
+    let mut document = base();
+    amount(&mut document)["pattern"] = json!("^[1-9][0-9]{0,5}$");
+
+    let outcome = change(dir.path(), &document, None);
+
+    assert_eq!(outcome.entries.len(), 1, "{}", outcome.report);
+    let entry = &outcome.entries[0];
+    assert!(
+        entry.starts_with(&format!(
+            "- **breaking at run time** — `amount` (in requests, {AMOUNT}): `pattern` none → \
+             `^[1-9][0-9]{{0,5}}$`: the vendor may now refuse requests it took; a service \
+             sending such values gets errors it did not get before; this crate's typed values \
+             check it before sending, from this version on \
+             (`request_rules::SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__AMOUNT`, used at \
+             generated-client/src/values/mod.rs:"
+        )),
+        "{entry}"
+    );
+    assert!(
+        outcome.report.contains(entry.as_str()),
+        "{}",
+        outcome.report
+    );
+    assert_eq!(outcome.version, next_versions().1);
+
+    // The typed value, built and run against the regenerated crate.
+    let caller = dir.path().join("caller");
+    std::fs::create_dir_all(caller.join("src")).unwrap();
+    std::fs::write(
+        caller.join("Cargo.toml"),
+        "[package]\nname = \"caller\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [dependencies]\nxoxoday-reward-points = { path = \"../generated-client\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        caller.join("src/main.rs"),
+        r#"use xoxoday_reward_points::Recipient;
+fn main() {
+    for points in [999_999, 1_000_000] {
+        match Recipient::new("John Doe", "john.doe@example.com", points) {
+            Ok(recipient) => println!("{} accepted", recipient.points()),
+            Err(refused) => println!("{refused}"),
+        }
+    }
+}
+"#,
+    )
+    .unwrap();
+    add_member(dir.path(), "caller");
+    let output = cargo_run(dir.path(), "caller");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "999999 accepted\namount: `1000000` does not match the pattern `^[1-9][0-9]{{0,5}}$` \
+             (the vendor's document, at {AMOUNT})\n"
+        )
+    );
+}
+
+fn add_member(workspace: &Path, member: &str) {
+    let manifest = std::fs::read_to_string(workspace.join("Cargo.toml")).unwrap();
+    std::fs::write(
+        workspace.join("Cargo.toml"),
+        manifest.replace(
+            "members = [\"generated-client\"]",
+            &format!("members = [\"generated-client\", \"{member}\"]"),
+        ),
+    )
+    .unwrap();
+}
+
+/// A constraint the vendor drops (`format: email` on the recipient's
+/// address): compatible, the vendor accepts more.
+#[test]
+fn a_request_constraint_loosened_is_compatible() {
+    let dir = scratch();
+    let mut document = base();
+    let to_email = &mut document["components"]["schemas"]["SendPointsRecipientsData"]["properties"]
+        ["recipients"]["items"]["properties"]["to_email"];
+    to_email.as_object_mut().unwrap().remove("format");
+
+    let outcome = change(dir.path(), &document, None);
+
+    one_entry(
+        &outcome,
+        "- compatible — `to_email` (in requests, /components/schemas/SendPointsRecipientsData/\
+         properties/recipients/items/properties/to_email): `format` `email` → none: the vendor \
+         accepts more than before; requests that worked still work",
+    );
+    assert_eq!(outcome.version, next_versions().0);
+}
+
+/// An operation and a field the vendor deprecates: each is reported, and
+/// the method and the field carry `#[deprecated]`.
+#[test]
+fn deprecations_are_reported_and_marked_in_the_code() {
+    let dir = scratch();
+    let mut document = base();
+    document["paths"]["/fetchPoints"]["post"]["deprecated"] = json!(true);
+    document["components"]["schemas"]["SendPointsTransaction"]["properties"]["points"]["deprecated"] =
+        json!(true);
+
+    let outcome = change(dir.path(), &document, None);
+
+    let why = "compatible: it still works; the vendor may remove it later, and the generated \
+               method or field carries `#[deprecated]`, so callers' builds warn where they use it";
+    assert_eq!(
+        outcome.entries,
+        [
+            format!(
+                "- compatible — `points` (in answers, /components/schemas/SendPointsTransaction/\
+                 properties/points): deprecated: {why}"
+            ),
+            format!(
+                "- compatible — `fetchPoints` (operation, /paths/~1fetchPoints/post): deprecated: {why}"
+            ),
+        ],
+        "{}",
+        outcome.report
+    );
+    let client =
+        std::fs::read_to_string(dir.path().join("generated-client/src/generated.rs")).unwrap();
+    // The attribute is among the method's own attributes: after the
+    // method before it, before its `pub fn`.
+    let method = client.find("pub fn fetch_points(&self)").unwrap();
+    let before = &client[..method];
+    let attribute = before
+        .rfind("#[deprecated(note = \"the vendor's document marks this operation deprecated\")]")
+        .expect("fetch_points carries #[deprecated]");
+    assert!(attribute > before.rfind("pub fn").unwrap_or(0));
+    assert!(client.contains(
+        "#[deprecated(note = \"the vendor's document marks this field deprecated\")]\n        pub points:"
+    ));
+}
+
+/// A value added to an answer's string enum: compatible for callers'
+/// `match`es and for deployed clients, which read it as `Unknown`.
+#[test]
+fn an_answer_enum_value_added_is_compatible_for_deployed_services() {
+    let dir = scratch();
+    let mut document = base();
+    let status = |values: Value| json!({ "type": "string", "enum": values });
+    document["components"]["schemas"]["SendPointsTransaction"]["properties"]["status"] =
+        status(json!(["credited", "pending"]));
+    change(dir.path(), &document, None);
+    document["components"]["schemas"]["SendPointsTransaction"]["properties"]["status"] =
+        status(json!(["credited", "pending", "reversed"]));
+
+    let outcome = change(dir.path(), &document, None);
+
+    assert_eq!(
+        outcome.entries,
+        [
+            "- compatible — variant `SendPointsTransactionStatus::Reversed` added (): the enum \
+             is non-exhaustive: callers' `match`es still compile",
+            "- compatible — `status` (in answers, /components/schemas/SendPointsTransaction/\
+             properties/status): `enum` value `reversed` added: compatible for deployed \
+             services: clients built before it read the new value as the enum's `Unknown` \
+             variant, which keeps the text; a caller's `match` reaches its `_` arm",
+        ],
+        "{}",
+        outcome.report
+    );
+    let client =
+        std::fs::read_to_string(dir.path().join("generated-client/src/generated.rs")).unwrap();
+    assert!(client.contains("#[serde(untagged)]\n        Unknown(::std::string::String),"));
+}
+
+/// `success` written as an integer enum `[0, 1]` (a valid way to write
+/// what the vendor sends): regen accepts it and the crate, hand-written
+/// answer readers included, compiles.
+#[test]
+fn success_as_an_integer_enum_compiles() {
+    let dir = scratch();
+    let mut document = base();
+    document["paths"]["/fetchPoints"]["post"]["responses"]["200"]["content"]["application/json"]
+        ["schema"]["properties"]["data"]["properties"]["user_balance"]["properties"]["success"] =
+        json!({ "type": "integer", "enum": [0, 1] });
+
+    let outcome = change(dir.path(), &document, None);
+
+    assert!(
+        outcome
+            .entries
+            .iter()
+            .all(|entry| !entry.contains("to fix in this crate")),
+        "{}",
+        outcome.report
+    );
+    let output = cargo_check(dir.path(), &["xoxoday-reward-points"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }

@@ -90,6 +90,19 @@ pub fn cargo_check(workspace: &Path, packages: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs a binary package of a scratch workspace, in a target directory of
+/// its own (a full build, unlike `cargo_check`'s).
+pub fn cargo_run(workspace: &Path, package: &str) -> Output {
+    Command::new(env!("CARGO"))
+        .args(["run", "--offline", "--quiet", "--package", package])
+        .current_dir(workspace)
+        .env("CARGO_TARGET_DIR", root().join("target/scratch-run"))
+        // Debug info is no use to a throwaway run, and costs build time.
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
+        .output()
+        .unwrap()
+}
+
 /// A document of the workspace (YAML), as JSON values.
 pub fn workspace_document(file: &str) -> Value {
     let text = std::fs::read_to_string(root().join(file)).unwrap();
