@@ -85,8 +85,11 @@ struct RegenArgs {
     #[arg(long, value_name = "PATH")]
     spec: Option<PathBuf>,
     /// Apply another overlay (default specs/reward-points-api.overlay.yaml).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "no_overlay")]
     overlay: Option<PathBuf>,
+    /// Apply no overlay: for a document that is not the vendor's.
+    #[arg(long)]
+    no_overlay: bool,
     /// Write DIR/generated-client/src/generated.rs and
     /// DIR/generated-mocks/src/generated.rs instead of the workspace's.
     #[arg(long, value_name = "DIR")]
@@ -198,7 +201,12 @@ fn regen(args: &RegenArgs) -> ExitCode {
     let inputs = default_inputs(&root).and_then(|(spec, overlay)| {
         let spec = args.spec.clone().unwrap_or(spec);
         let overlay = args.overlay.clone().unwrap_or(overlay);
-        Inputs::read(&spec, &overlay, &root, shown_as)
+        let mut inputs = Inputs::read(&spec, &overlay, &root, shown_as)?;
+        if args.no_overlay {
+            inputs.overlay_name = pipeline::NO_OVERLAY_NAME.into();
+            inputs.overlay = pipeline::NO_OVERLAY.as_bytes().to_vec();
+        }
+        Ok(inputs)
     });
     let (problems, inputs) = match inputs {
         Err(problem) => (vec![problem], None),

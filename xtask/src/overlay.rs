@@ -35,7 +35,33 @@ const FIX_THE_OVERLAY: &str = "fix the overlay, not the vendor's document";
 
 /// Applies `overlay` to `document`, adding every problem to `problems`; an
 /// action with a problem is not applied.
-pub fn apply(document: &mut Value, overlay: &Value, overlay_file: &str, problems: &mut Problems) {
+/// How many of `actions`' targets match nothing in `document`.
+fn unmatched_targets(document: &Value, actions: &[Value]) -> usize {
+    actions
+        .iter()
+        .filter_map(|action| action.get("target").and_then(Value::as_str))
+        .filter_map(|target| JsonPath::parse(target).ok())
+        .filter(|path| path.query(document).is_empty())
+        .count()
+}
+
+/// Whether an overlay fits a document: a vendor's change leaves some of
+/// its targets unmatched (each reported where it is); an overlay for
+/// another document leaves most of them (at least three, and over half).
+fn fits(document: &Value, actions: &[Value]) -> bool {
+    let unmatched = unmatched_targets(document, actions);
+    unmatched < 3 || unmatched * 2 <= actions.len()
+}
+
+/// Applies `overlay` to `document`; `false` when the overlay does not fit
+/// the document (most of its targets match nothing), which is then left as
+/// it was, with one problem that says so.
+pub fn apply(
+    document: &mut Value,
+    overlay: &Value,
+    overlay_file: &str,
+    problems: &mut Problems,
+) -> bool {
     let fail = |pointer: String, message: String| Diagnostic::at(overlay_file, pointer, message);
 
     match overlay.get("overlay").and_then(Value::as_str) {
@@ -45,14 +71,14 @@ pub fn apply(document: &mut Value, overlay: &Value, overlay_file: &str, problems
                 "/overlay".into(),
                 format!("overlay version {version:?} is not supported; expected 1.0.x"),
             ));
-            return;
+            return true;
         }
         None => {
             problems.push(fail(
                 String::new(),
                 "not an Overlay 1.0 document: the `overlay: 1.0.0` field is missing".into(),
             ));
-            return;
+            return true;
         }
     }
     let Some(actions) = overlay.get("actions").and_then(Value::as_array) else {
@@ -60,8 +86,28 @@ pub fn apply(document: &mut Value, overlay: &Value, overlay_file: &str, problems
             "/actions".into(),
             "an overlay needs a list of `actions`".into(),
         ));
-        return;
+        return true;
     };
+
+    if !fits(document, actions) {
+        let targets = actions.len();
+        let unmatched = unmatched_targets(document, actions);
+        problems.push(
+            Diagnostic::new(
+                overlay_file,
+                format!(
+                    "the overlay does not fit this document: {unmatched} of its {targets} \
+                     actions' targets match nothing in it (it was written for another \
+                     document), so it was not applied"
+                ),
+            )
+            .with_hint(
+                "pass the overlay written for this document (`--overlay PATH`), or none \
+                 (`--no-overlay`); the document's own problems, if any, follow",
+            ),
+        );
+        return false;
+    }
 
     // Nodes removed so far: an update may put exactly these back, changed.
     let mut removed: Vec<String> = Vec::new();
@@ -175,6 +221,7 @@ pub fn apply(document: &mut Value, overlay: &Value, overlay_file: &str, problems
             ));
         }
     }
+    true
 }
 
 /// What kind of thing the keys of the object at `pointer` name, when they

@@ -36,6 +36,11 @@ use crate::send_wrappers;
 use crate::source_map::SourceMap;
 use crate::validate;
 
+/// What `--no-overlay` applies: an overlay without actions.
+pub const NO_OVERLAY: &str = "overlay: 1.0.0\ninfo: { title: none, version: 1.0.0 }\nactions: []\n";
+/// How it is named.
+pub const NO_OVERLAY_NAME: &str = "(no overlay)";
+
 /// Where the inputs come from.
 pub struct Inputs {
     /// The OpenAPI document, as named to the user.
@@ -165,13 +170,20 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     validate::structure(&document, spec_name, &mut problems);
     checked(problems)?;
     let mut problems = Problems::new();
-    overlay::apply(
+    let fits = overlay::apply(
         &mut document,
         &overlay_document,
         &inputs.overlay_name,
         &mut problems,
     );
     timings.lap("overlay", &mut clock);
+    if !fits {
+        // An overlay written for another document: said once, first, then
+        // the document's own problems, which would otherwise never show.
+        json_request_bodies(&mut document);
+        validate::semantics(&document, spec_name, &mut problems);
+        return Err(problems);
+    }
     // Problems after a failed action would be its consequences: stop here.
     checked(problems)?;
     json_request_bodies(&mut document);

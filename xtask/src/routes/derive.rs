@@ -10,15 +10,38 @@ use crate::naming::{escape, pascal_case, snake_case};
 
 pub fn environments(spec: &OpenAPI, spec_file: &str, problems: &mut Problems) -> Vec<Environment> {
     if spec.servers.is_empty() {
+        // No global servers, but a server on every operation (as some
+        // public documents are written): one environment, each operation
+        // sent to its own server.
+        if let Some((server, pointer)) = first_of_every_operations_servers(spec) {
+            return server_url(server, spec_file, &pointer, problems)
+                .map(only_environment)
+                .into_iter()
+                .collect();
+        }
         problems.push(
             Diagnostic::at(
                 spec_file,
                 "/servers",
-                "the document has no global `servers`",
+                "the document has no global `servers`, and not every operation has its own",
             )
-            .with_hint("each global server, with a description, becomes an environment"),
+            .with_hint(
+                "each global server, with a description, becomes an environment; a document \
+                 with one server (or one per operation) gets one environment, `Default`",
+            ),
         );
         return Vec::new();
+    }
+    if let [server] = &spec.servers[..]
+        && server
+            .description
+            .as_deref()
+            .is_none_or(|text| text.trim().is_empty())
+    {
+        return server_url(server, spec_file, "/servers/0", problems)
+            .map(only_environment)
+            .into_iter()
+            .collect();
     }
     let mut environments: Vec<Environment> = Vec::new();
     for (index, server) in spec.servers.iter().enumerate() {
@@ -57,6 +80,43 @@ pub fn environments(spec: &OpenAPI, spec_file: &str, problems: &mut Problems) ->
         });
     }
     environments
+}
+
+/// The one environment of a document with one server that names none.
+fn only_environment(url: String) -> Environment {
+    Environment {
+        variant: ONLY_ENVIRONMENT.into(),
+        description: ONLY_ENVIRONMENT.into(),
+        url,
+    }
+}
+
+/// The name of a document's only environment.
+pub const ONLY_ENVIRONMENT: &str = "Default";
+
+/// The first server of the first operation, when every operation (or its
+/// path) lists servers of its own; with its pointer.
+fn first_of_every_operations_servers(spec: &OpenAPI) -> Option<(&openapiv3::Server, String)> {
+    let mut first = None;
+    for (path, item) in spec.paths.paths.iter() {
+        let ReferenceOr::Item(item) = item else {
+            return None;
+        };
+        for (method, operation) in item.iter() {
+            let found = if let Some(server) = operation.servers.first() {
+                (
+                    server,
+                    format!("/paths/{}/{method}/servers/0", escape(path)),
+                )
+            } else if let Some(server) = item.servers.first() {
+                (server, format!("/paths/{}/servers/0", escape(path)))
+            } else {
+                return None;
+            };
+            first.get_or_insert(found);
+        }
+    }
+    first
 }
 
 pub fn routes(

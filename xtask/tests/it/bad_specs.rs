@@ -153,7 +153,7 @@ fn the_corpus_control_document_generates() {
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "regen: xtask/tests/bad_specs/valid.yaml is valid and generates 3 file(s); nothing written \
+        "regen: xtask/tests/bad_specs/valid.yaml is valid and generates 4 file(s); nothing written \
          (give --out DIR to write them)\n"
     );
 }
