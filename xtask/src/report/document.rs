@@ -15,7 +15,9 @@
 //! - `deprecated` on an operation, parameter or field, added or removed.
 //!
 //! Places new or gone are left to the surface's report (a field, a type, an
-//! operation added or removed). One function per kind of change.
+//! operation added or removed). One function per kind of change. Which of
+//! oasdiff's areas of rules this covers, and which not: README, "When the
+//! vendor changes the document".
 
 use serde_json::Value;
 
