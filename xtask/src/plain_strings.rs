@@ -8,8 +8,15 @@
 //! `String`: the vendor validates them, and the field's documentation keeps
 //! what the document says (`Format: date-time.`, `Pattern: ^[0-9]+$.`).
 //!
-//! (`ip`, `ipv4` and `ipv6` map to `std::net` types, and `minLength` and
-//! `maxLength` to a checked newtype without a dependency: both stay.)
+//! Likewise `minLength` and `maxLength` (a checked newtype in typify) and a
+//! number's `enum` (a checked newtype too): a constraint the vendor adds
+//! would retype the field, breaking callers' code and the crate's own, and
+//! a checked answer type would refuse what the vendor sends tomorrow (a
+//! new value of an integer enum). The types stay plain; what a request
+//! value must be is checked by the typed values against the generated
+//! `request_rules` (`request_rules.rs`), and the change report reads the
+//! constraints from the contract (`contract.rs`), both taken before this
+//! rewrite. (`ip`, `ipv4` and `ipv6` map to `std::net` types: they stay.)
 
 use serde_json::{Map, Value};
 
@@ -34,24 +41,39 @@ pub fn plain_strings(document: &mut Value) {
 }
 
 fn rewrite(schema: &mut Map<String, Value>) {
+    let kind = schema.get("type").and_then(Value::as_str);
     let is_string = match schema.get("type") {
         Some(Value::String(kind)) => kind == "string",
         None => true,
         Some(_) => false,
     };
-    if !is_string {
-        return;
-    }
+    let is_number = matches!(kind, Some("integer" | "number"));
     let mut notes = Vec::new();
-    if let Some(Value::String(format)) = schema.get("format")
-        && FORMATS_WITHOUT_A_TYPE.contains(&format.as_str())
-    {
-        notes.push(format!("Format: {format}."));
-        schema.remove("format");
+    if is_string {
+        if let Some(Value::String(format)) = schema.get("format")
+            && FORMATS_WITHOUT_A_TYPE.contains(&format.as_str())
+        {
+            notes.push(format!("Format: {format}."));
+            schema.remove("format");
+        }
+        if let Some(Value::String(pattern)) = schema.get("pattern") {
+            notes.push(format!("Pattern: `{pattern}`."));
+            schema.remove("pattern");
+        }
+        let least = schema.remove("minLength");
+        let most = schema.remove("maxLength");
+        match (least, most) {
+            (Some(least), Some(most)) => {
+                notes.push(format!("Length: {least} to {most} characters."))
+            }
+            (Some(least), None) => notes.push(format!("Length: at least {least} characters.")),
+            (None, Some(most)) => notes.push(format!("Length: at most {most} characters.")),
+            (None, None) => {}
+        }
     }
-    if let Some(Value::String(pattern)) = schema.get("pattern") {
-        notes.push(format!("Pattern: `{pattern}`."));
-        schema.remove("pattern");
+    if is_number && let Some(Value::Array(values)) = schema.remove("enum") {
+        let values: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
+        notes.push(format!("One of: {}.", values.join(", ")));
     }
     if notes.is_empty() {
         return;
@@ -76,7 +98,9 @@ mod tests {
             "id": { "type": "string", "format": "uuid", "pattern": "^[0-9a-f-]+$" },
             "ip": { "type": "string", "format": "ipv4" },
             "format": { "type": "string", "format": "email" },
-            "count": { "type": "integer", "format": "int64" }
+            "count": { "type": "integer", "format": "int64" },
+            "name": { "type": "string", "minLength": 1, "maxLength": 40 },
+            "success": { "type": "integer", "enum": [0, 1] }
         }, "example": { "format": "date-time", "pattern": "x" } });
 
         plain_strings(&mut document);
@@ -88,7 +112,9 @@ mod tests {
                 "id": { "type": "string", "description": "Format: uuid. Pattern: `^[0-9a-f-]+$`." },
                 "ip": { "type": "string", "format": "ipv4" },
                 "format": { "type": "string", "format": "email" },
-                "count": { "type": "integer", "format": "int64" }
+                "count": { "type": "integer", "format": "int64" },
+                "name": { "type": "string", "description": "Length: 1 to 40 characters." },
+                "success": { "type": "integer", "description": "One of: `0`, `1`." }
             }, "example": { "format": "date-time", "pattern": "x" } })
         );
     }

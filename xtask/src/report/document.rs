@@ -9,8 +9,8 @@
 //! - in an answer, what clients built before cannot read (another `type`,
 //!   `nullable` added, a property no longer `required`, an integer's
 //!   `format` widened) is breaking for deployed services; a value added to
-//!   a string enum is compatible (deployed clients read it as the enum's
-//!   `Unknown` variant); constraints on answers are documentation (the
+//!   an enum is compatible (deployed clients read a string as the enum's
+//!   `Unknown` variant, a number as the plain number it is generated as); constraints on answers are documentation (the
 //!   client does not check answers against them);
 //! - `deprecated` on an operation, parameter or field, added or removed.
 //!
@@ -385,19 +385,18 @@ fn answer_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
             "in answers",
             format!("`enum` value {} added", values(&added)),
         );
-        entries.push(if strings {
-            entry(
-                false,
-                change,
-                "compatible for deployed services: clients built before it read the new value as \
-                 the enum's `Unknown` variant, which keeps the text; a caller's `match` reaches \
-                 its `_` arm",
-            )
-        } else {
-            let mut entry = entry(true, change, UNREADABLE);
-            entry.at_run_time = true;
-            entry
-        });
+        entries.push(entry(
+            false,
+            change,
+            if strings {
+                "compatible for deployed services: clients built before it read the new value \
+                 as the enum's `Unknown` variant, which keeps the text; a caller's `match` \
+                 reaches its `_` arm"
+            } else {
+                "compatible for deployed services: a number's `enum` is generated as a plain \
+                 number, which clients built before it read"
+            },
+        ));
     }
     if !gone.is_empty() {
         entries.push(entry(
