@@ -279,6 +279,29 @@ fn additions(
                     format!("rename the overlay's `{key}` (and the references to it)"),
                 ));
             }
+            Some(Value::Array(listed)) if key == "enum" => {
+                // Never drop a value the vendor lists (the overlay would
+                // hide it from the client and from the change report).
+                let kept = value.as_array().cloned().unwrap_or_default();
+                let dropped: Vec<String> = listed
+                    .iter()
+                    .filter(|listed| !kept.contains(listed))
+                    .map(|listed| listed.to_string())
+                    .collect();
+                if !dropped.is_empty() {
+                    refused.push((
+                        at,
+                        format!(
+                            "the vendor's document lists {} in this enum ({child}), which this \
+                             update would drop",
+                            dropped.join(", ")
+                        ),
+                        "list every value the vendor lists, or drop the action if the vendor's \
+                         enum says it all"
+                            .into(),
+                    ));
+                }
+            }
             Some(existing) => {
                 let inner = Place {
                     document: &child,

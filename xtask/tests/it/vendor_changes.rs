@@ -335,3 +335,32 @@ fn a_renamed_operation_breaks_the_hand_written_code_at_compile_time() {
     }
     assert!(errors.contains("FetchPoints"), "{errors}");
 }
+
+/// The overlay makes `token_type` an enum of the one value the vendor
+/// documents; the day the vendor lists a value of its own, regen stops
+/// rather than let the overlay hide it from the client and the report.
+#[test]
+fn a_value_the_vendor_adds_to_an_enum_the_overlay_writes_is_never_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut document = workspace_document("specs/reward-points-api.yaml");
+    document["components"]["schemas"]["TokenResponse"]["properties"]["token_type"]["enum"] =
+        json!(["bearer", "mac"]);
+    let spec = write_json(dir.path(), "spec.json", &document);
+
+    let (ok, refusal) = regen(
+        &spec,
+        &root().join("specs/reward-points-api.overlay.yaml"),
+        None,
+    );
+
+    assert!(!ok, "{refusal}");
+    assert!(
+        refusal.contains(
+            "error: the vendor's document lists \"mac\" in this enum \
+             (/components/schemas/TokenResponse/properties/token_type/enum), which this update \
+             would drop"
+        ),
+        "{refusal}"
+    );
+    assert!(refusal.contains("regen stopped on 1 problem"), "{refusal}");
+}
