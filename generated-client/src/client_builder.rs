@@ -12,8 +12,10 @@ use crate::routing::origins::{OriginError, OriginOverrides};
 use crate::tokens::access_token::AccessToken;
 use crate::tokens::credentials::ClientCredentials;
 use crate::tokens::manager::TokenManager;
+#[cfg(not(another_document))]
 use crate::tokens::refresh_endpoint::RefreshEndpoint;
 use crate::tokens::store::TokenStore;
+#[cfg(not(another_document))]
 use crate::types::CreateUserTokenBody;
 use crate::{Client, Error, Secret};
 
@@ -158,6 +160,11 @@ impl ClientBuilder {
         };
         let base_url = self.environment.server_url();
         let auth = match (self.token_store, self.access_token) {
+            // Another document than the vendor's has no refresh operation
+            // this crate knows (see `build.rs`): static tokens only.
+            #[cfg(another_document)]
+            (Some(_), _) => return Err(BuildError::MissingCredentials),
+            #[cfg(not(another_document))]
             (Some(store), _) => {
                 let credentials = self.credentials.ok_or(BuildError::MissingCredentials)?;
                 let refresh_endpoint = RefreshEndpoint {
@@ -232,6 +239,7 @@ impl Client {
     /// for a user-session token through `createUserToken`, and returns a
     /// client that sends that token, with this client's environment, origin
     /// overrides and retry policy. The user token is not refreshed.
+    #[cfg(not(another_document))]
     pub async fn user_client(&self, user_email: &str) -> Result<Client, Error> {
         let body = CreateUserTokenBody::user_session(user_email);
         let tokens = self

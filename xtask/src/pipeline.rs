@@ -21,7 +21,7 @@ use crate::error_bodies::name_error_bodies;
 use crate::generated_docs;
 use crate::generator::{first_line, settings, without_panics};
 use crate::hand_written;
-use crate::input_digest::{DIGEST_PREFIX, GENERATED_MARKER, digest};
+use crate::input_digest::{ANOTHER_DOCUMENT_MARKER, DIGEST_PREFIX, GENERATED_MARKER, digest};
 use crate::mocks;
 use crate::non_exhaustive;
 use crate::open_enums;
@@ -333,10 +333,15 @@ fn generate_client(
 
 /// Names the files really read.
 fn header(inputs: &Inputs) -> String {
+    let another_document = if inputs.overlay_name == NO_OVERLAY_NAME {
+        format!("{ANOTHER_DOCUMENT_MARKER}\n")
+    } else {
+        String::new()
+    };
     format!(
         "{GENERATED_MARKER} from {} and {}.\n\
          // Do not edit by hand: change the inputs and run `cargo xtask regen`.\n\
-         {DIGEST_PREFIX}{}\n\n",
+         {another_document}{DIGEST_PREFIX}{}\n\n",
         inputs.spec_name,
         inputs.overlay_name,
         inputs.digest(),

@@ -22,6 +22,8 @@ pub(crate) mod answers;
 pub(crate) mod context;
 pub(crate) mod error;
 pub(crate) mod options;
+#[cfg(not(another_document))]
+mod points_answers;
 pub(crate) mod retry_after;
 mod steps;
 

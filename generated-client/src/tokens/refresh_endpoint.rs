@@ -21,6 +21,7 @@ use crate::reading::limit;
 use crate::reading::vendor_text::vendor_message;
 use crate::tokens::credentials::ClientCredentials;
 use crate::tokens::store::StoredTokens;
+#[cfg(not(another_document))]
 use crate::types::RefreshTokenBody;
 use crate::{EpochMillis, Secret};
 
@@ -50,6 +51,21 @@ pub(crate) enum RefreshOutcome {
 }
 
 impl RefreshEndpoint {
+    /// Another document than the vendor's has no refresh operation this
+    /// crate knows; its clients have no token manager to call this
+    /// (`ClientBuilder::build`).
+    #[cfg(another_document)]
+    pub(crate) async fn refresh(
+        &self,
+        _credentials: &ClientCredentials,
+        _held: &StoredTokens,
+    ) -> RefreshOutcome {
+        RefreshOutcome::Unavailable {
+            reason: "this document has no refresh operation".into(),
+        }
+    }
+
+    #[cfg(not(another_document))]
     pub(crate) async fn refresh(
         &self,
         credentials: &ClientCredentials,

@@ -50,6 +50,34 @@ fn the_openapi_examples_have_their_expected_outcomes() {
             &["regen", "--spec", &document, "--no-overlay"],
         );
     }
+    // The accepted ones compile: the client crate generated from each, with
+    // the runtime around it (what is written for the vendor's operations
+    // compiled out, as its header asks).
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::scratch_workspace(dir.path(), &["generated-client"]);
+    for name in ["petstore.yaml", "petstore-expanded.yaml"] {
+        let document = format!("{corpus}/{name}");
+        let output = xtask(&[
+            "regen",
+            "--spec",
+            &document,
+            "--no-overlay",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let checked = crate::support::cargo_check(dir.path(), &["xoxoday-reward-points"]);
+        let stderr = String::from_utf8_lossy(&checked.stderr);
+        assert!(
+            checked.status.success(),
+            "{name} does not compile:\n{stderr}"
+        );
+        assert!(!stderr.contains("warning"), "{name}:\n{stderr}");
+    }
     outcome_snapshot(
         "openapi-examples__callback-example-with-the-vendors-overlay",
         &[
