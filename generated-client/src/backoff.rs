@@ -2,10 +2,11 @@
 //! longest one — backon's exponential backoff — with jitter where many
 //! clients may retry at once. Used by the retries of the operations safe to
 //! repeat ([`RetryPolicy`](crate::RetryPolicy)), by the token manager (after
-//! a refresh that failed, after a refresh token the vendor refused) and by
-//! the payout run (after a send that did not leave).
+//! a refresh that failed, after a refresh token the vendor refused), by a
+//! user client's renewals and by the payout run (after a send that did not
+//! leave). [`BackingOff`] holds one under way.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
@@ -71,6 +72,31 @@ impl Backoff {
         } else {
             builder
         }
+    }
+}
+
+/// A backoff under way: failures so far, and the end of the current pause.
+#[derive(Default)]
+pub(crate) struct BackingOff {
+    failures: u32,
+    not_before: Option<Instant>,
+}
+
+impl BackingOff {
+    pub(crate) fn remaining(&self, now: Instant) -> Option<Duration> {
+        let not_before = self.not_before?;
+        not_before
+            .checked_duration_since(now)
+            .filter(|wait| !wait.is_zero())
+    }
+
+    pub(crate) fn arm(&mut self, now: Instant, policy: Backoff) {
+        self.not_before = now.checked_add(policy.delay(self.failures));
+        self.failures = self.failures.saturating_add(1);
+    }
+
+    pub(crate) fn reset(&mut self) {
+        *self = Self::default();
     }
 }
 

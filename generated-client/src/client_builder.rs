@@ -15,8 +15,6 @@ use crate::tokens::manager::TokenManager;
 #[cfg(not(another_document))]
 use crate::tokens::refresh_endpoint::RefreshEndpoint;
 use crate::tokens::store::TokenStore;
-#[cfg(not(another_document))]
-use crate::types::CreateUserTokenBody;
 use crate::{Client, Error, Secret};
 
 /// Why a client could not be built.
@@ -152,11 +150,15 @@ impl ClientBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let destinations = Destinations::new(self.environment, self.origins);
+        let refresh_margin = self.refresh_margin;
         let context = |auth| ClientContext {
             destinations: destinations.clone(),
             auth,
             options: self.options.clone(),
             client_attempt_time_limit: self.options.attempt_time_limit(),
+            #[cfg(not(another_document))]
+            user_tokens: Default::default(),
+            refresh_margin,
         };
         let base_url = self.environment.server_url();
         let auth = match (self.token_store, self.access_token) {
@@ -235,25 +237,26 @@ impl Client {
         }
     }
 
-    /// A client scoped to one user: exchanges this (company) client's token
-    /// for a user-session token through `createUserToken`, and returns a
-    /// client that sends that token, with this client's environment, origin
-    /// overrides and retry policy. The user token is not refreshed.
+    /// A client scoped to one user, for the calls the vendor lets a user
+    /// make: its user-session token is made by `createUserToken` with this
+    /// (company) client, and kept fresh the way the company token is —
+    /// remade before it expires (this client's refresh margin, at most half
+    /// its lifetime) and after a 401 (the request is then repeated once).
+    /// The vendor documents no refresh of a user token: a new one is made.
+    /// User clients of this client for the same email address share one
+    /// token. The first token is made here; its failure is the create
+    /// call's error. Later failures to make one are
+    /// [`AuthError::Transient`](crate::AuthError::Transient), and calls go
+    /// on with the token held while it lasts.
     #[cfg(not(another_document))]
     pub async fn user_client(&self, user_email: &str) -> Result<Client, Error> {
-        let body = CreateUserTokenBody::user_session(user_email);
-        let tokens = self
-            .create_user_token()
-            .body(body)
-            .send()
-            .await?
-            .into_inner();
-        let token = tokens.access_token.ok_or(Error::IncompleteAnswer {
-            operation: Operation::CreateUserToken,
-            missing: "access_token",
-        })?;
+        let source = self
+            .inner
+            .user_tokens
+            .source(self, user_email, self.inner.refresh_margin);
+        source.first().await?;
         let context = ClientContext {
-            auth: Auth::Static(AccessToken::from_secret(&token)),
+            auth: Auth::User(source),
             ..self.inner.clone()
         };
         Ok(Client::new_with_client(

@@ -22,6 +22,11 @@ use crate::call::retry_after::retry_after;
 use crate::reading::limit;
 use crate::routing::Credential;
 use crate::tokens::access_token::AccessToken;
+use crate::tokens::auth_error::AuthError;
+use crate::tokens::manager::TokenManager;
+use crate::tokens::secret::Secret;
+#[cfg(not(another_document))]
+use crate::tokens::user_tokens::UserTokens;
 use crate::{Client, Error};
 
 impl Call {
@@ -47,6 +52,12 @@ impl Call {
             Auth::None => return Ok(()),
             Auth::Static(token) => token.clone(),
             Auth::Managed(manager) => match self.within_deadline(manager.access_token()).await {
+                Some(Ok(token)) => token,
+                Some(Err(source)) => return Err(Error::Auth { operation, source }),
+                None => return Err(self.stopped_by_deadline()),
+            },
+            #[cfg(not(another_document))]
+            Auth::User(user) => match self.within_deadline(user.access_token()).await {
                 Some(Ok(token)) => token,
                 Some(Err(source)) => return Err(Error::Auth { operation, source }),
                 None => return Err(self.stopped_by_deadline()),
@@ -97,6 +108,33 @@ impl Call {
     }
 }
 
+/// What renews a call's token after a 401: the token manager (company
+/// tokens) or a user client's token source.
+#[derive(Clone, Copy)]
+enum Renewer<'a> {
+    Company(&'a TokenManager),
+    #[cfg(not(another_document))]
+    User(&'a UserTokens),
+}
+
+impl Renewer<'_> {
+    async fn after_rejection(&self, rejected: Secret) -> Result<Option<AccessToken>, AuthError> {
+        match self {
+            Renewer::Company(manager) => manager.after_rejection(rejected).await,
+            #[cfg(not(another_document))]
+            Renewer::User(user) => user.after_rejection(rejected).await,
+        }
+    }
+
+    fn note_accepted(&self) {
+        match self {
+            Renewer::Company(manager) => manager.note_accepted(),
+            #[cfg(not(another_document))]
+            Renewer::User(user) => user.note_accepted(),
+        }
+    }
+}
+
 impl Client {
     async fn send_once_or_retried(
         &self,
@@ -107,7 +145,9 @@ impl Client {
         let route = call.operation().route();
         let authenticated = route.credential == Credential::BearerToken;
         let manager = match &self.inner.auth {
-            Auth::Managed(manager) if authenticated => Some(manager),
+            Auth::Managed(manager) if authenticated => Some(Renewer::Company(manager)),
+            #[cfg(not(another_document))]
+            Auth::User(user) if authenticated => Some(Renewer::User(user)),
             _ => None,
         };
         // A copy to repeat after a 401, when a token manager could refresh.

@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use crate::backoff::Backoff;
+use crate::backoff::{BackingOff, Backoff};
 use crate::tokens::access_token::AccessToken;
 use crate::tokens::auth_error::{AuthError, NeedsPerson, TransientAuth};
 use crate::tokens::credentials::ClientCredentials;
@@ -120,31 +120,6 @@ struct Refused {
     failures: u32,
     /// The refusal's time as the store records it.
     recorded_at: Option<EpochMillis>,
-}
-
-/// A backoff under way: failures so far, and the end of the current pause.
-#[derive(Default)]
-struct BackingOff {
-    failures: u32,
-    not_before: Option<Instant>,
-}
-
-impl BackingOff {
-    fn remaining(&self, now: Instant) -> Option<Duration> {
-        let not_before = self.not_before?;
-        not_before
-            .checked_duration_since(now)
-            .filter(|wait| !wait.is_zero())
-    }
-
-    fn arm(&mut self, now: Instant, policy: Backoff) {
-        self.not_before = now.checked_add(policy.delay(self.failures));
-        self.failures = self.failures.saturating_add(1);
-    }
-
-    fn reset(&mut self) {
-        *self = Self::default();
-    }
 }
 
 /// How a step under the lock ended.

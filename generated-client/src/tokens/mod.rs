@@ -17,3 +17,5 @@ pub(crate) mod postgres_store;
 pub(crate) mod refresh_endpoint;
 pub(crate) mod secret;
 pub(crate) mod store;
+#[cfg(not(another_document))]
+pub(crate) mod user_tokens;

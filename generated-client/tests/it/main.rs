@@ -17,3 +17,4 @@ mod quickstart;
 mod routing;
 mod runtime;
 mod token_lifecycle;
+mod user_tokens;

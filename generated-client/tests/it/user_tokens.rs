@@ -1,0 +1,199 @@
+//! User clients that run for months: their user token, made by create user
+//! token with the company client, is made again before it expires and after
+//! a 401, one creation at a time, shared by the user clients of one email.
+//! A local vendor issues user tokens that expire after two seconds, and
+//! either ends the previous token when it makes a new one or keeps it (the
+//! vendor does not document which).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use xoxoday_reward_points::{AccessToken, Client, Environment};
+
+use crate::common::{ACCOUNTS, OLD_ACCESS, SANDBOX, TOKEN_PATH, fast_retries, now_ms, within};
+
+const CREATE_PATH: &str = "/chef/v1/oauth/token/create/user";
+const LIFETIME_MS: u64 = 2_000;
+
+/// The vendor's user tokens: each issued one, until when it is good.
+#[derive(Default)]
+struct UserTokenVendor {
+    issued: Mutex<Vec<(String, u64)>>,
+    /// A new token ends the ones before it.
+    ends_previous: bool,
+}
+
+impl UserTokenVendor {
+    fn accepts(&self, token: &str) -> bool {
+        let issued = self.issued.lock().unwrap();
+        let now = now_ms();
+        match issued.iter().position(|(issued, _)| issued == token) {
+            Some(index) if self.ends_previous && index + 1 != issued.len() => false,
+            Some(index) => now < issued[index].1,
+            None => false,
+        }
+    }
+
+    fn created(&self) -> usize {
+        self.issued.lock().unwrap().len()
+    }
+
+    /// Ends every token issued so far, as a vendor revoking them would.
+    fn end_all(&self) {
+        for (_, until) in self.issued.lock().unwrap().iter_mut() {
+            *until = 0;
+        }
+    }
+}
+
+struct Create(Arc<UserTokenVendor>);
+
+impl Respond for Create {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let company = request
+            .headers
+            .get("authorization")
+            .and_then(|value| value.to_str().ok());
+        if company != Some(format!("Bearer {OLD_ACCESS}").as_str()) {
+            return ResponseTemplate::new(401).set_body_json(json!({ "error": "Unauthorized" }));
+        }
+        let mut issued = self.0.issued.lock().unwrap();
+        let token = format!("user-token-{}", issued.len() + 1);
+        let until = now_ms() + LIFETIME_MS;
+        issued.push((token.clone(), until));
+        ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": LIFETIME_MS / 1000,
+            "access_token_expiry": until
+        }))
+    }
+}
+
+struct Validate(Arc<UserTokenVendor>);
+
+impl Respond for Validate {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let token = request
+            .headers
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if self.0.accepts(token) {
+            ResponseTemplate::new(200).set_body_json(json!({ "token_type": "bearer" }))
+        } else {
+            ResponseTemplate::new(401).set_body_json(json!({ "error": "Unauthorized" }))
+        }
+    }
+}
+
+async fn vendor(ends_previous: bool) -> (MockServer, Arc<UserTokenVendor>) {
+    let state = Arc::new(UserTokenVendor {
+        ends_previous,
+        ..UserTokenVendor::default()
+    });
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE_PATH))
+        .respond_with(Create(state.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(TOKEN_PATH))
+        .respond_with(Validate(state.clone()))
+        .mount(&server)
+        .await;
+    (server, state)
+}
+
+/// A company client with a static company token, renewing user tokens
+/// 400 ms before they expire.
+fn company(origin: &str) -> Client {
+    Client::builder(Environment::Sandbox)
+        .access_token(AccessToken::new(OLD_ACCESS))
+        .origin_override(SANDBOX, origin)
+        .unwrap()
+        .origin_override(ACCOUNTS, origin)
+        .unwrap()
+        .retry_policy(fast_retries())
+        .refresh_margin(Duration::from_millis(400))
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+/// Two user clients of one email call for three token lifetimes: no call
+/// fails, and the vendor makes one user token at first and one per expiry
+/// after (renewed 400 ms early: at about 1.6, 3.2 and 4.8 s).
+async fn across_three_expiries(ends_previous: bool) {
+    let (server, vendor) = vendor(ends_previous).await;
+    let company = company(&server.uri());
+    let first = company.user_client("jane@example.com").await.unwrap();
+    let second = company.user_client("jane@example.com").await.unwrap();
+    assert_eq!(
+        vendor.created(),
+        1,
+        "the second user client shares the token"
+    );
+
+    let started = Instant::now();
+    let mut calls = 0;
+    while started.elapsed() < Duration::from_millis(5_500) {
+        for user in [&first, &second] {
+            user.validate_token_points()
+                .send()
+                .await
+                .unwrap_or_else(|error| panic!("call {calls} failed: {error}"));
+            calls += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    assert!(calls > 40, "{calls}");
+    assert_eq!(
+        vendor.created(),
+        4,
+        "one user token at first and one per expiry"
+    );
+}
+
+#[tokio::test]
+async fn a_user_client_renews_its_token_when_the_vendor_ends_the_previous_one() {
+    within(across_three_expiries(true)).await;
+}
+
+#[tokio::test]
+async fn a_user_client_renews_its_token_when_the_vendor_keeps_the_previous_one() {
+    within(across_three_expiries(false)).await;
+}
+
+/// The vendor ends the token held: the next call is answered 401, makes
+/// one new token and is repeated with it; a vendor that refuses that one
+/// too gets no second creation from the same call.
+#[tokio::test]
+async fn a_401_to_the_user_token_makes_one_new_token_and_repeats_the_call() {
+    within(async {
+        let (server, vendor) = vendor(true).await;
+        let company = company(&server.uri());
+        let user = company.user_client("jane@example.com").await.unwrap();
+        user.validate_token_points().send().await.unwrap();
+
+        vendor.end_all();
+        user.validate_token_points().send().await.unwrap();
+        assert_eq!(vendor.created(), 2);
+
+        let validations = server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|request| request.url.path() == TOKEN_PATH)
+            .count();
+        assert_eq!(validations, 3, "the refused call was repeated once");
+    })
+    .await
+}
