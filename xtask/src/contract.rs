@@ -159,9 +159,17 @@ impl<'a> Reader<'a> {
         let parameters = operation.get("parameters").and_then(Value::as_array);
         let path_pointer = pointer.rsplit_once('/').map_or(pointer, |(path, _)| path);
         for (owner, list) in [(path_pointer, path_parameters), (pointer, parameters)] {
-            for (index, parameter) in list.into_iter().flatten().enumerate() {
+            for parameter in list.into_iter().flatten() {
+                // Keyed by where it goes and its name, not its position: a
+                // parameter inserted before it changes nothing of it.
+                let written = self.followed("", parameter).1.unwrap_or(parameter);
+                let key = format!(
+                    "{}:{}",
+                    written.get("in").and_then(Value::as_str).unwrap_or("?"),
+                    written.get("name").and_then(Value::as_str).unwrap_or("?")
+                );
                 let (at, parameter) =
-                    self.followed(&format!("{owner}/parameters/{index}"), parameter);
+                    self.followed(&format!("{owner}/parameters/{}", escape(&key)), parameter);
                 let Some(parameter) = parameter else { continue };
                 let place = self.place(&at);
                 place.directions.insert(Direction::Request);
@@ -211,27 +219,45 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A value that may be a local `$ref`: where it is written, and it.
+    /// A value that may be a local `$ref` (to one that may be one too):
+    /// where it is written, and it. A chain that loops ends in nothing.
     fn followed<'v>(&self, pointer: &str, value: &'v Value) -> (String, Option<&'v Value>)
     where
         'a: 'v,
     {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(target) => match target.strip_prefix('#') {
-                Some(target_pointer) => (
-                    target_pointer.to_owned(),
-                    self.document.pointer(target_pointer),
-                ),
-                // An external reference: validate refuses it first.
-                None => (pointer.to_owned(), None),
-            },
-            None => (pointer.to_owned(), Some(value)),
+        let mut at = pointer.to_owned();
+        let mut value = value;
+        let mut seen = Vec::new();
+        while let Some(target) = value.get("$ref").and_then(Value::as_str) {
+            // An external reference: validate refuses it first.
+            let Some(target_pointer) = target.strip_prefix('#') else {
+                return (at, None);
+            };
+            if seen.iter().any(|seen| seen == target_pointer) {
+                return (at, None);
+            }
+            seen.push(target_pointer.to_owned());
+            at = target_pointer.to_owned();
+            match self.document.pointer(target_pointer) {
+                Some(next) => value = next,
+                None => return (at, None),
+            }
         }
+        (at, Some(value))
     }
 
     /// A schema at `pointer`, travelling `direction`, and what it contains.
     fn schema(&mut self, pointer: &str, schema: &Value, direction: Direction) {
         let (at, schema) = self.followed(pointer, schema);
+        if at != pointer {
+            // A `$ref` where it is written (a property, an item): recorded
+            // there too, so that what names it (`required`) finds it.
+            let place = self.place(pointer);
+            place.directions.insert(direction);
+            place
+                .facts
+                .insert("$ref".into(), Value::String(format!("#{at}")));
+        }
         let Some(schema) = schema else { return };
         let place = self.place(&at);
         if !place.directions.insert(direction) && at != pointer {

@@ -7,12 +7,21 @@
 //! its inputs alone.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use syn::{Item, Type};
 
 /// The client crate's sources, in the workspace.
 pub const CLIENT_SOURCES: &str = "generated-client/src";
+/// Every crate's sources that use the generated client (the client's own
+/// hand-written runtime first): what a change of the generated code can
+/// break.
+pub const USING_SOURCES: [&str; 4] = [
+    CLIENT_SOURCES,
+    "generated-mocks/src",
+    "payouts/src",
+    "cli/src",
+];
 /// The generated file among them, which is not read.
 const GENERATED: &str = "generated.rs";
 /// The trait whose implementations are looked for.
@@ -80,12 +89,13 @@ fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// Where the hand-written sources under `sources` first name each word (an
-/// identifier, in code or in a doc link): word → `file:line`, the file as
-/// `shown_from` sees it.
-pub fn first_uses(sources: &Path, shown_from: &Path) -> BTreeMap<String, String> {
+/// Where the code of the hand-written sources under `sources` first names
+/// each word (an identifier; comments are passed over): word → `file:line`,
+/// the file as `shown_from` sees it. Words, not resolved paths: a field is
+/// found by its name wherever the code uses that name.
+pub fn first_uses(sources: &[PathBuf], shown_from: &Path) -> BTreeMap<String, String> {
     let mut uses = BTreeMap::new();
-    for file in rust_files(sources) {
+    for file in sources.iter().flat_map(|dir| rust_files(dir)) {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
@@ -95,7 +105,10 @@ pub fn first_uses(sources: &Path, shown_from: &Path) -> BTreeMap<String, String>
             .display()
             .to_string();
         for (index, line) in text.lines().enumerate() {
-            for word in line.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+            // Code, not comments or docs (whose examples run as doctests,
+            // which `cargo test` checks).
+            let code = line.split("//").next().unwrap_or_default();
+            for word in code.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
                 if !word.is_empty() && !uses.contains_key(word) {
                     uses.insert(word.to_owned(), format!("{shown}:{}", index + 1));
                 }
@@ -107,9 +120,10 @@ pub fn first_uses(sources: &Path, shown_from: &Path) -> BTreeMap<String, String>
 
 /// Whether the hand-written sources build `name` with a struct literal
 /// (`Name {`), which a field added to it breaks.
-pub fn builds_literally(sources: &Path, name: &str) -> bool {
+pub fn builds_literally(sources: &[PathBuf], name: &str) -> bool {
     let literal = format!("{name} {{");
-    rust_files(sources)
+    sources
         .iter()
+        .flat_map(|dir| rust_files(dir))
         .any(|file| std::fs::read_to_string(file).is_ok_and(|text| text.contains(&literal)))
 }

@@ -54,12 +54,14 @@ fn fits(document: &Value, actions: &[Value]) -> bool {
 }
 
 /// Applies `overlay` to `document`; `false` when the overlay does not fit
-/// the document (most of its targets match nothing), which is then left as
-/// it was, with one problem that says so.
+/// the document (most of its targets match nothing, and the document is not
+/// the one the overlay `extends`), which is then left as it was, with one
+/// problem that says so.
 pub fn apply(
     document: &mut Value,
     overlay: &Value,
     overlay_file: &str,
+    written_for_it: bool,
     problems: &mut Problems,
 ) -> bool {
     let fail = |pointer: String, message: String| Diagnostic::at(overlay_file, pointer, message);
@@ -89,7 +91,9 @@ pub fn apply(
         return true;
     };
 
-    if !fits(document, actions) {
+    // The document the overlay `extends` (its title) always fits: each
+    // target the vendor's change left unmatched is reported where it is.
+    if !written_for_it && !fits(document, actions) {
         let targets = actions.len();
         let unmatched = unmatched_targets(document, actions);
         problems.push(

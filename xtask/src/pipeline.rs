@@ -55,6 +55,11 @@ pub struct Inputs {
     /// The success types the workspace's hand-written client code judges
     /// itself (`hand_written.rs`), likewise an input.
     pub judged_answers: BTreeSet<String>,
+    /// The `info.title` of the document the overlay `extends` (or `None`
+    /// when it names none, or it cannot be read): a document with that
+    /// title is the one the overlay was written for, which the overlay
+    /// always fits (its unmatched targets are each reported).
+    pub extended_title: Option<String>,
 }
 
 impl Inputs {
@@ -74,6 +79,7 @@ impl Inputs {
             overlay: read(overlay)?,
             examples: examples_in(&root.join(generated_docs::EXAMPLES_DIR)),
             judged_answers: hand_written::judged_answers(&root.join(hand_written::CLIENT_SOURCES)),
+            extended_title: extended_title(overlay, spec),
         })
     }
 
@@ -102,6 +108,29 @@ impl Inputs {
         .collect()
     }
 }
+
+/// The `info.title` of the document the overlay at `overlay` extends
+/// (`spec`'s own, read later, when it is that document: [`SAME_DOCUMENT`]).
+fn extended_title(overlay: &Path, spec: &Path) -> Option<String> {
+    let read = |path: &Path| -> Option<Value> {
+        let name = path.display().to_string();
+        parse_document(&name, &read_capped(path, &name).ok()?).ok()
+    };
+    let extends = read(overlay)?.get("extends")?.as_str()?.to_owned();
+    let extended = overlay.parent()?.join(extends);
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(&extended, spec) {
+        return Some(SAME_DOCUMENT.into());
+    }
+    let document = read(&extended)?;
+    Some(document.pointer("/info/title")?.as_str()?.to_owned())
+}
+
+/// `Inputs::extended_title` when the overlay extends the document read.
+const SAME_DOCUMENT: &str = "\0the document read";
 
 /// The stems of the `.md` files in `dir` (none when it does not exist).
 fn examples_in(dir: &Path) -> BTreeSet<String> {
@@ -170,10 +199,16 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     validate::structure(&document, spec_name, &mut problems);
     checked(problems)?;
     let mut problems = Problems::new();
+    let written_for_it = match inputs.extended_title.as_deref() {
+        Some(SAME_DOCUMENT) => true,
+        Some(title) => document.pointer("/info/title").and_then(Value::as_str) == Some(title),
+        None => false,
+    };
     let fits = overlay::apply(
         &mut document,
         &overlay_document,
         &inputs.overlay_name,
+        written_for_it,
         &mut problems,
     );
     timings.lap("overlay", &mut clock);
@@ -191,6 +226,9 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     validate::semantics(&document, spec_name, &mut problems);
     checked(problems)?;
     let contract = Contract::of(&document);
+    let mut problems = Problems::new();
+    request_rules::check_patterns(&contract, spec_name, &mut problems);
+    checked(problems)?;
     let deprecated_operations = deprecations::deprecated_operations(&document);
     deprecations::mark_properties(&mut document);
     plain_strings(&mut document);

@@ -17,6 +17,9 @@
 //! `request_rules` (`request_rules.rs`), and the change report reads the
 //! constraints from the contract (`contract.rs`), both taken before this
 //! rewrite. (`ip`, `ipv4` and `ipv6` map to `std::net` types: they stay.)
+//! And an object's `additionalProperties: false` goes: typify would refuse
+//! unknown fields, so a property the vendor adds to an answer would break
+//! every client built before it.
 
 use serde_json::{Map, Value};
 
@@ -41,7 +44,18 @@ pub fn plain_strings(document: &mut Value) {
 }
 
 fn rewrite(schema: &mut Map<String, Value>) {
-    let kind = schema.get("type").and_then(Value::as_str);
+    let kind = schema
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let kind = kind.as_deref();
+    // A closed object (`additionalProperties: false`) would refuse, in
+    // clients built before, an answer with a property the vendor adds.
+    if schema.get("additionalProperties") == Some(&Value::Bool(false))
+        && (kind == Some("object") || schema.get("properties").is_some_and(Value::is_object))
+    {
+        schema.remove("additionalProperties");
+    }
     let is_string = match schema.get("type") {
         Some(Value::String(kind)) => kind == "string",
         None => true,
@@ -60,8 +74,14 @@ fn rewrite(schema: &mut Map<String, Value>) {
             notes.push(format!("Pattern: `{pattern}`."));
             schema.remove("pattern");
         }
-        let least = schema.remove("minLength");
-        let most = schema.remove("maxLength");
+        // Only a number is a length: a `properties` map may hold a property
+        // named `minLength`.
+        let mut length = |keyword: &str| match schema.get(keyword) {
+            Some(Value::Number(_)) => schema.remove(keyword),
+            _ => None,
+        };
+        let least = length("minLength");
+        let most = length("maxLength");
         match (least, most) {
             (Some(least), Some(most)) => {
                 notes.push(format!("Length: {least} to {most} characters."))
@@ -100,7 +120,9 @@ mod tests {
             "format": { "type": "string", "format": "email" },
             "count": { "type": "integer", "format": "int64" },
             "name": { "type": "string", "minLength": 1, "maxLength": 40 },
-            "success": { "type": "integer", "enum": [0, 1] }
+            "success": { "type": "integer", "enum": [0, 1] },
+            "closed": { "type": "object", "additionalProperties": false,
+                "properties": { "minLength": { "type": "string" } } }
         }, "example": { "format": "date-time", "pattern": "x" } });
 
         plain_strings(&mut document);
@@ -114,7 +136,9 @@ mod tests {
                 "format": { "type": "string", "format": "email" },
                 "count": { "type": "integer", "format": "int64" },
                 "name": { "type": "string", "description": "Length: 1 to 40 characters." },
-                "success": { "type": "integer", "description": "One of: `0`, `1`." }
+                "success": { "type": "integer", "description": "One of: `0`, `1`." },
+                "closed": { "type": "object",
+                    "properties": { "minLength": { "type": "string" } } }
             }, "example": { "format": "date-time", "pattern": "x" } })
         );
     }

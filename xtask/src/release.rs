@@ -11,9 +11,11 @@ use toml_edit::{DocumentMut, Value};
 
 use crate::contract::{CONTRACT_FILE, Contract};
 use crate::diagnostic::Diagnostic;
-use crate::hand_written::{CLIENT_SOURCES, first_uses};
+use crate::hand_written::{USING_SOURCES, first_uses};
 use crate::output::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
-use crate::report::{Entry, compare, document_changes, entry, hand_written_breaks};
+use crate::report::{
+    Entry, compare, deprecated_uses, document_changes, entry, hand_written_breaks,
+};
 use crate::request_rules;
 use crate::surface::Surface;
 
@@ -117,7 +119,11 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
     let Some(old_client) = on_disk(CLIENT_FILE) else {
         return Ok(nothing);
     };
-    let document_entries = document_entries(out_dir, generated(CONTRACT_FILE))?;
+    let (old_contract, new_contract) = contracts(out_dir, generated(CONTRACT_FILE))?;
+    let document_entries = match &old_contract {
+        Some(old) => document_changes(old, &new_contract),
+        None => Vec::new(),
+    };
     let new_client = generated(CLIENT_FILE);
     let client_changed = without_header(&old_client) != without_header(new_client);
     if !client_changed && document_entries.is_empty() {
@@ -149,15 +155,19 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
     let new_surface = Surface::parse(generated(API_SURFACE_FILE))
         .map_err(|problem| Diagnostic::new(API_SURFACE_FILE, format!("as generated: {problem}")))?;
     let mut entries = compare(&old_surface, &new_surface);
-    let sources = out_dir.join(CLIENT_SOURCES);
+    let sources: Vec<_> = USING_SOURCES.iter().map(|dir| out_dir.join(dir)).collect();
     let uses = first_uses(&sources, out_dir);
-    entries.extend(enforced(document_entries, generated(CONTRACT_FILE), &uses));
+    entries.extend(enforced(document_entries, &new_contract, &uses));
     entries.extend(hand_written_breaks(
         &old_surface,
         &new_surface,
         &uses,
         &sources,
     ));
+    if let Some(old_contract) = &old_contract {
+        entries.extend(moved_rules(old_contract, &new_contract, &uses));
+        entries.extend(deprecated_uses(old_contract, &new_contract, &uses));
+    }
     entries.sort_by_key(|entry| (!entry.breaking, !entry.for_this_crate));
     if entries.is_empty() {
         entries.push(entry(
@@ -227,12 +237,14 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
     })
 }
 
-/// What changed in the document beyond the Rust types, from the contract on
-/// disk to the one generated; none when no contract was recorded yet. One
-/// on disk that does not read stops regen, as the surface does.
-fn document_entries(out_dir: &Path, generated: &str) -> Result<Vec<Entry>, Diagnostic> {
+/// The contract on disk and the one generated; `None` for the one on disk
+/// when no contract was recorded yet. One on disk that does not read stops
+/// regen, as the surface does.
+fn contracts(out_dir: &Path, generated: &str) -> Result<(Option<Contract>, Contract), Diagnostic> {
+    let new = Contract::parse(generated)
+        .map_err(|problem| Diagnostic::new(CONTRACT_FILE, format!("as generated: {problem}")))?;
     let Ok(old) = std::fs::read_to_string(out_dir.join(CONTRACT_FILE)) else {
-        return Ok(Vec::new());
+        return Ok((None, new));
     };
     let old = Contract::parse(&old).map_err(|problem| {
         let path = out_dir.join(CONTRACT_FILE).display().to_string();
@@ -241,23 +253,24 @@ fn document_entries(out_dir: &Path, generated: &str) -> Result<Vec<Entry>, Diagn
              one (`git checkout -- {path}`) and run regen again"
         ))
     })?;
-    let new = Contract::parse(generated)
-        .map_err(|problem| Diagnostic::new(CONTRACT_FILE, format!("as generated: {problem}")))?;
-    Ok(document_changes(&old, &new))
+    Ok((Some(old), new))
 }
 
-/// Says, for each request constraint that changed, whether this crate's
+/// Says, for each request constraint that tightened, whether this crate's
 /// typed values check it before sending: whether the hand-written code
-/// names the place's generated rules (`request_rules::…`).
-fn enforced(entries: Vec<Entry>, contract: &str, uses: &BTreeMap<String, String>) -> Vec<Entry> {
-    let Ok(contract) = Contract::parse(contract) else {
-        return entries;
-    };
-    let rules = request_rules::rules(&contract);
+/// names the place's generated rules (`request_rules::…`) and the rules
+/// check that keyword.
+fn enforced(
+    entries: Vec<Entry>,
+    contract: &Contract,
+    uses: &BTreeMap<String, String>,
+) -> Vec<Entry> {
+    let rules = request_rules::rules(contract);
     entries
         .into_iter()
         .map(|mut entry| {
-            let Some(at) = entry.at.as_ref().filter(|_| entry.breaking) else {
+            let (Some(at), Some(rule)) = (entry.at.as_ref().filter(|_| entry.breaking), entry.rule)
+            else {
                 return entry;
             };
             let constant = rules
@@ -265,20 +278,57 @@ fn enforced(entries: Vec<Entry>, contract: &str, uses: &BTreeMap<String, String>
                 .find(|(_, (pointer, _))| pointer == at)
                 .map(|(name, _)| name);
             match constant {
+                Some(name) if uses.contains_key(name) && request_rules::CHECKED.contains(&rule) => {
+                    entry.why.push_str(&format!(
+                        "; this crate's typed values check it before sending, from this version \
+                         on (`request_rules::{name}`, used at {})",
+                        uses[name]
+                    ));
+                }
                 Some(name) if uses.contains_key(name) => entry.why.push_str(&format!(
-                    "; this crate's typed values check it before sending, from this version on \
-                     (`request_rules::{name}`, used at {})",
-                    uses[name]
+                    "; this crate's typed values do not check `{rule}` (they check \
+                     `request_rules::{name}`'s pattern, lengths, bounds and values)"
                 )),
                 Some(name) => entry.why.push_str(&format!(
                     "; no typed value of this crate checks it (`request_rules::{name}` is \
-                    there for callers)"
+                     there for callers)"
                 )),
                 None => {}
             }
             entry
         })
         .collect()
+}
+
+/// The generated rules the hand-written code names that a change took
+/// away, moved to another place, or retyped: each named with where it is
+/// used.
+fn moved_rules(old: &Contract, new: &Contract, uses: &BTreeMap<String, String>) -> Vec<Entry> {
+    let (before, after) = (request_rules::rules(old), request_rules::rules(new));
+    let mut entries = Vec::new();
+    for (name, (pointer, place)) in &before {
+        let Some(used_at) = uses.get(name) else {
+            continue;
+        };
+        let change = match after.get(name) {
+            None => format!("it is gone (it checked {pointer})"),
+            Some((now, _)) if now != pointer => format!("it now checks {now}, not {pointer}"),
+            Some((_, now)) if now.fact("type") != place.fact("type") => format!(
+                "the value it checks is now of type {}",
+                now.fact("type").map_or("none".into(), ToString::to_string)
+            ),
+            Some(_) => continue,
+        };
+        let mut found = entry(
+            false,
+            format!("hand-written `{used_at}` uses `request_rules::{name}`: {change}"),
+            "this crate's own code, not its callers': change it with this regen (`cargo build` \
+             fails there, or checks the wrong value, until then)",
+        );
+        found.for_this_crate = true;
+        entries.push(found);
+    }
+    entries
 }
 
 /// The `[package]` table's `name` and `version`, when both are written out.
@@ -333,6 +383,7 @@ mod tests {
             at_run_time: false,
             for_this_crate: false,
             at: None,
+            rule: None,
         }
     }
 

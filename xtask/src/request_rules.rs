@@ -18,6 +18,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::contract::{Contract, Direction, Place};
+use crate::diagnostic::{Diagnostic, Problems};
 
 /// The constant's name for a place, or `None` when the place is not a
 /// value a request carries (objects, arrays, answers).
@@ -114,24 +115,77 @@ fn screaming(text: &str) -> String {
     }
 }
 
-/// Every request value's rules, by constant name (the first place of a
-/// name wins; a second gets a number).
+/// Every request value's rules, by constant name. Names two places share
+/// are numbered for all of them, in the places' order (`NAME_1`, `NAME_2`):
+/// a place that comes to share a name renames the one that had it, which
+/// the hand-written code that named it notices at compile time (and the
+/// change report first).
 pub fn rules(contract: &Contract) -> BTreeMap<String, (&str, &Place)> {
-    let mut named = BTreeMap::new();
+    let mut by_name: BTreeMap<String, Vec<(&str, &Place)>> = BTreeMap::new();
     for (pointer, place) in &contract.places {
-        let Some(name) = constant_name(pointer, place, contract) else {
-            continue;
-        };
-        let mut unique = name.clone();
-        let mut n = 2;
-        while named.contains_key(&unique) {
-            unique = format!("{name}_{n}");
-            n += 1;
+        if let Some(name) = constant_name(pointer, place, contract) {
+            by_name
+                .entry(name)
+                .or_default()
+                .push((pointer.as_str(), place));
         }
-        named.insert(unique, (pointer.as_str(), place));
+    }
+    let mut named = BTreeMap::new();
+    for (name, places) in by_name {
+        if let [only] = places[..] {
+            named.insert(name, only);
+        } else {
+            for (index, place) in places.into_iter().enumerate() {
+                named.insert(format!("{name}_{}", index + 1), place);
+            }
+        }
     }
     named
 }
+
+/// How the client compiles patterns (`values/rules.rs`'s `PATTERN_FLAGS`).
+const PATTERN_FLAGS: &str = "u";
+
+/// Every request value's `pattern` compiled as the client will compile it:
+/// one that does not compile is the document's problem, said at regen
+/// rather than by every value the client is asked to build.
+pub fn check_patterns(contract: &Contract, spec_file: &str, problems: &mut Problems) {
+    for (name, (pointer, place)) in rules(contract) {
+        let Some(pattern) = place.fact("pattern").and_then(Value::as_str) else {
+            continue;
+        };
+        if let Err(error) = regress::Regex::with_flags(pattern, PATTERN_FLAGS) {
+            problems.push(
+                Diagnostic::at(
+                    spec_file,
+                    format!("{pointer}/pattern"),
+                    format!(
+                        "the pattern `{pattern}` does not compile as an ECMAScript regular \
+                         expression (with the `u` flag, as JSON Schema reads it): {error}"
+                    ),
+                )
+                .with_hint(format!(
+                    "the client checks it before sending (`request_rules::{name}`); fix it in the \
+                     overlay, or tell the vendor"
+                )),
+            );
+        }
+    }
+}
+
+/// The keywords `FieldRules` checks; the others (`format`, `required`,
+/// `nullable`, …) are the vendor's to check.
+pub const CHECKED: [&str; 9] = [
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "enum",
+];
 
 /// The generated `request_rules` module's items.
 pub fn rules_source(contract: &Contract) -> TokenStream {

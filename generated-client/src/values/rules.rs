@@ -5,6 +5,12 @@
 
 use super::{InvalidValue, invalid};
 
+/// How a `pattern` is compiled: ECMAScript with Unicode (`u`), as JSON
+/// Schema reads patterns; regen compiles each request pattern the same way
+/// before the client is written, so one that does not compile never
+/// reaches it.
+pub const PATTERN_FLAGS: &str = "u";
+
 /// What the document says a request value must be: its `pattern`,
 /// lengths, bounds and allowed values, as written at [`FieldRules::at`].
 /// Generated (see `request_rules`); never built by hand.
@@ -57,7 +63,7 @@ impl FieldRules {
         if let Some(pattern) = self.pattern {
             // The document's own pattern: one it cannot compile is the
             // document's problem, said as such, and nothing is sent.
-            let matches = regress::Regex::new(pattern)
+            let matches = regress::Regex::with_flags(pattern, PATTERN_FLAGS)
                 .map_err(|error| {
                     self.refuse(
                         field,

@@ -68,6 +68,25 @@ struct At<'a> {
 }
 
 impl At<'_> {
+    /// Whether the place is a property its object does not require (in the
+    /// new document).
+    fn is_optional_property(&self) -> bool {
+        let Some((object, name)) = self.pointer.rsplit_once("/properties/") else {
+            return false;
+        };
+        if name.contains('/') {
+            return false;
+        }
+        let name = name.replace("~1", "/").replace("~0", "~");
+        let required = self
+            .new
+            .places
+            .get(object)
+            .and_then(|place| place.fact("required"))
+            .and_then(Value::as_array);
+        !required.is_some_and(|names| names.iter().any(|n| n.as_str() == Some(name.as_str())))
+    }
+
     /// The names of `required` that name a property both documents have:
     /// a property added or removed is the surface's report.
     fn kept(&self, names: Vec<Value>) -> Vec<Value> {
@@ -93,10 +112,11 @@ const REFUSES: &str = "the vendor may now refuse requests it took; a service sen
 const ACCEPTS: &str = "the vendor accepts more than before; requests that worked still work";
 
 /// A tightened request constraint: breaking at run time.
-fn tightened(at: &At, change: String) -> Entry {
+fn tightened(at: &At, rule: &'static str, change: String) -> Entry {
     let mut entry = entry(true, at.says("in requests", change), REFUSES);
     entry.at_run_time = true;
     entry.at = Some(at.pointer.to_owned());
+    entry.rule = Some(rule);
     entry
 }
 
@@ -145,7 +165,7 @@ fn request_bounds(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
         "uniqueItems",
     ];
     for (keywords, is_upper) in [(&upper[..], true), (&lower[..], false)] {
-        for keyword in keywords {
+        for &keyword in keywords {
             let (before, after) = (number(old, keyword), number(new, keyword));
             let change = |verb: &str| {
                 format!(
@@ -155,10 +175,10 @@ fn request_bounds(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
                 )
             };
             match (before, after) {
-                (None, Some(_)) => entries.push(tightened(at, change("added"))),
+                (None, Some(_)) => entries.push(tightened(at, keyword, change("added"))),
                 (Some(_), None) => entries.push(loosened(at, change("removed"))),
                 (Some(b), Some(a)) if (a < b) == is_upper && a != b => {
-                    entries.push(tightened(at, change("tightened")));
+                    entries.push(tightened(at, keyword, change("tightened")));
                 }
                 (Some(b), Some(a)) if a != b => entries.push(loosened(at, change("loosened"))),
                 _ => {}
@@ -171,16 +191,24 @@ fn request_bounds(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
             shown(old.fact("multipleOf")),
             shown(new.fact("multipleOf"))
         );
-        entries.push(match new.fact("multipleOf") {
-            Some(_) => tightened(at, change),
-            None => loosened(at, change),
+        // A step that divides the old one takes every value it took.
+        let divides = match (number(old, "multipleOf"), number(new, "multipleOf")) {
+            (Some(before), Some(after)) => after != 0.0 && (before / after).fract() == 0.0,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        entries.push(if divides {
+            loosened(at, change)
+        } else {
+            tightened(at, "multipleOf", change)
         });
     }
     entries
 }
 
-/// Text rules: `pattern` and `format` added or changed. (Another `type`
-/// retypes the Rust field: the surface's report says so.)
+/// Text rules: `pattern` and `format` added or changed (an integer's
+/// `int32` widened to `int64` takes more). (Another `type` retypes the Rust
+/// field: the surface's report says so.)
 fn request_texts(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
     let mut entries = Vec::new();
     for keyword in ["pattern", "format"] {
@@ -189,9 +217,12 @@ fn request_texts(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
             continue;
         }
         let change = format!("`{keyword}` {} → {}", shown(before), shown(after));
+        let widened = keyword == "format"
+            && before.and_then(Value::as_str) == Some("int32")
+            && after.and_then(Value::as_str) == Some("int64");
         entries.push(match after {
-            Some(_) => tightened(at, change),
-            None => loosened(at, change),
+            Some(_) if !widened => tightened(at, keyword, change),
+            _ => loosened(at, change),
         });
     }
     entries
@@ -204,6 +235,7 @@ fn request_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
     match (list(old, "enum"), list(new, "enum")) {
         (None, Some(after)) => entries.push(tightened(
             at,
+            "enum",
             format!("`enum` added: only {} now", values(&after)),
         )),
         (Some(before), None) => entries.push(loosened(
@@ -224,6 +256,7 @@ fn request_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
             if !gone.is_empty() {
                 entries.push(tightened(
                     at,
+                    "enum",
                     format!("`enum` no longer takes {}", values(&gone)),
                 ));
             }
@@ -255,6 +288,7 @@ fn request_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
     if !now_required.is_empty() {
         entries.push(tightened(
             at,
+            "required",
             format!("`required` now names {}", values(&now_required)),
         ));
     }
@@ -265,7 +299,7 @@ fn request_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
         ));
     }
     match (nullable(old), nullable(new)) {
-        (true, false) => entries.push(tightened(at, "`nullable` removed".into())),
+        (true, false) => entries.push(tightened(at, "nullable", "`nullable` removed".into())),
         (false, true) => entries.push(loosened(at, "`nullable` added".into())),
         _ => {}
     }
@@ -286,36 +320,67 @@ fn answer_shapes(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
         entry.at_run_time = true;
         entry
     };
-    if old.fact("type") != new.fact("type") {
-        entries.push(unreadable(format!(
-            "`type` {} → {}",
-            shown(old.fact("type")),
-            shown(new.fact("type"))
-        )));
+    let compatible =
+        |change: String, why: &'static str| entry(false, at.says("in answers", change), why);
+    let (type_before, type_after) = (old.fact("type"), new.fact("type"));
+    if type_before != type_after {
+        let change = format!("`type` {} → {}", shown(type_before), shown(type_after));
+        // A number that became an integer still reads as a number.
+        let narrowed = type_before.and_then(Value::as_str) == Some("number")
+            && type_after.and_then(Value::as_str) == Some("integer");
+        entries.push(if narrowed {
+            compatible(
+                change,
+                "compatible: an integer is a number to clients built before",
+            )
+        } else {
+            unreadable(change)
+        });
     }
-    let numeric = matches!(
-        new.fact("type").and_then(Value::as_str),
-        Some("integer" | "number")
-    );
-    if old.fact("format") != new.fact("format") {
+    let kind = type_after.and_then(Value::as_str);
+    let (format_before, format_after) = (old.fact("format"), new.fact("format"));
+    if format_before != format_after {
         let change = format!(
             "`format` {} → {}",
-            shown(old.fact("format")),
-            shown(new.fact("format"))
+            shown(format_before),
+            shown(format_after)
         );
-        entries.push(if numeric {
-            unreadable(change)
-        } else {
-            entry(
-                false,
-                at.says("in answers", change),
+        fn text(format: Option<&Value>) -> &str {
+            format.and_then(Value::as_str).unwrap_or("")
+        }
+        let addresses = ["ip", "ipv4", "ipv6"];
+        entries.push(match kind {
+            // An `int32` answer widened (to `int64`, or to no format) can
+            // carry what an `i32` cannot hold.
+            Some("integer") if text(format_before) == "int32" => unreadable(change),
+            Some("integer" | "number") => compatible(
+                change,
+                "compatible: clients built before read the narrower values too",
+            ),
+            _ if addresses.contains(&text(format_before))
+                || addresses.contains(&text(format_after)) =>
+            {
+                unreadable(change)
+            }
+            _ => compatible(
+                change,
                 "compatible: answers' string formats are documentation in this client (read as \
                  text)",
-            )
+            ),
         });
     }
     if !nullable(old) && nullable(new) {
-        entries.push(unreadable("`nullable` added".into()));
+        // An optional property reads `null` as absent; a required one, an
+        // item or a whole answer does not.
+        entries.push(if at.is_optional_property() {
+            compatible(
+                "`nullable` added".into(),
+                "compatible: the property is optional, and clients built before read `null` as \
+                 absent",
+            )
+        } else {
+            unreadable("`nullable` added".into())
+        });
     }
     let before = list(old, "required").unwrap_or_default();
     let after = list(new, "required").unwrap_or_default();
@@ -385,6 +450,15 @@ fn answer_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
             "in answers",
             format!("`enum` value {} added", values(&added)),
         );
+        // A string enum that requests carry too is not opened (its
+        // `Unknown` would be sendable): clients built before cannot read
+        // the new value.
+        if strings && new.directions.contains(&Direction::Request) {
+            let mut unreadable = entry(true, change, UNREADABLE);
+            unreadable.at_run_time = true;
+            entries.push(unreadable);
+            return entries;
+        }
         entries.push(entry(
             false,
             change,
@@ -424,8 +498,14 @@ fn deprecation(at: &At, old: &Place, new: &Place) -> Option<Entry> {
         (false, true) => Some(entry(
             false,
             at.says(direction, "deprecated".into()),
-            "compatible: it still works; the vendor may remove it later, and the generated \
-             method or field carries `#[deprecated]`, so callers' builds warn where they use it",
+            if direction == "operation" || at.pointer.contains("/properties/") {
+                "compatible: it still works; the vendor may remove it later, and the generated \
+                 method or field carries `#[deprecated]`, so callers' builds warn where they use \
+                 it"
+            } else {
+                "compatible: it still works; the vendor may remove it later (the generated code \
+                 marks operations and fields, not this)"
+            },
         )),
         (true, false) => Some(entry(
             false,
@@ -509,30 +589,68 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_enum_value_added_is_compatible_and_a_nullable_is_not() {
+    fn an_answer_enum_value_added_is_compatible_and_a_nullable_is_only_on_a_required_field() {
         let amount = json!({ "type": "string" });
         let before = json!({ "type": "string", "enum": ["bearer"] });
         let after = json!({ "type": "string", "enum": ["bearer", "mac"], "nullable": true });
-        let found = report(document(amount.clone(), before), document(amount, after));
+        let at = "`token_type` (in answers, /paths/~1send/post/responses/200/content/\
+                  application~1json/schema/properties/token_type)";
+        let found = report(
+            document(amount.clone(), before.clone()),
+            document(amount.clone(), after.clone()),
+        );
         assert_eq!(
             found,
             vec![
-                (
-                    true,
-                    true,
-                    "`token_type` (in answers, /paths/~1send/post/responses/200/content/\
-                     application~1json/schema/properties/token_type): `nullable` added"
-                        .to_owned()
-                ),
-                (
-                    false,
-                    false,
-                    "`token_type` (in answers, /paths/~1send/post/responses/200/content/\
-                     application~1json/schema/properties/token_type): `enum` value `mac` added"
-                        .to_owned()
-                ),
+                (false, false, format!("{at}: `nullable` added")),
+                (false, false, format!("{at}: `enum` value `mac` added")),
             ]
         );
+        let required = |mut document: serde_json::Value| {
+            document["paths"]["/send"]["post"]["responses"]["200"]["content"]["application/json"]
+                ["schema"]["required"] = json!(["token_type"]);
+            document
+        };
+        let found = report(
+            required(document(amount.clone(), before)),
+            required(document(amount, after)),
+        );
+        assert_eq!(found[0], (true, true, format!("{at}: `nullable` added")));
+    }
+
+    #[test]
+    fn an_enum_requests_carry_too_is_not_readable_with_a_new_value() {
+        // The component is sent (the body) and answered (the 200).
+        let mut old = document(json!({ "type": "string" }), json!({ "type": "string" }));
+        old["components"]["schemas"]["Recipient"]["properties"]["kind"] =
+            json!({ "type": "string", "enum": ["person"] });
+        old["paths"]["/send"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] =
+            json!({ "$ref": "#/components/schemas/Recipient" });
+        let mut new = old.clone();
+        new["components"]["schemas"]["Recipient"]["properties"]["kind"]["enum"] =
+            json!(["person", "team"]);
+        let found = report(old, new);
+        assert!(
+            found.contains(&(
+                true,
+                true,
+                "`kind` (in answers, /components/schemas/Recipient/properties/kind): `enum` \
+                 value `team` added"
+                    .to_owned()
+            )),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn loosenings_that_look_like_changes_are_compatible() {
+        let answer = json!({ "type": "string" });
+        let step = |step: u64| json!({ "type": "integer", "format": "int32", "multipleOf": step });
+        let mut wider = step(2);
+        wider["format"] = json!("int64");
+        let found = report(document(step(4), answer.clone()), document(wider, answer));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|(breaking, _, _)| !breaking), "{found:?}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ mod members;
 mod this_crate;
 
 pub use document::changes as document_changes;
-pub use this_crate::hand_written_breaks;
+pub use this_crate::{deprecated_uses, hand_written_breaks};
 
 use std::collections::BTreeSet;
 
@@ -45,6 +45,8 @@ pub struct Entry {
     pub for_this_crate: bool,
     /// The place in the document, for a change of the contract.
     pub at: Option<String>,
+    /// The keyword a tightened request constraint is about (`pattern`).
+    pub rule: Option<&'static str>,
 }
 
 pub fn entry(breaking: bool, what: String, why: impl Into<String>) -> Entry {
@@ -55,6 +57,7 @@ pub fn entry(breaking: bool, what: String, why: impl Into<String>) -> Entry {
         at_run_time: false,
         for_this_crate: false,
         at: None,
+        rule: None,
     }
 }
 

@@ -6,12 +6,18 @@
 //! them with struct literals.)
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
+
+use std::collections::BTreeSet;
 
 use super::{Entry, entry};
+use crate::contract::Contract;
 use crate::hand_written::builds_literally;
-use crate::naming::pascal_case;
+use crate::naming::{pascal_case, snake_case};
 use crate::surface::{Surface, member_text};
+
+const WHY: &str = "this crate's own code, not its callers': change it with this regen (`cargo \
+                   build` fails there until then)";
 
 /// One entry per generated item the hand-written code names (`uses`: word
 /// → first `file:line`) that changed from `old` to `new`.
@@ -19,45 +25,64 @@ pub fn hand_written_breaks(
     old: &Surface,
     new: &Surface,
     uses: &BTreeMap<String, String>,
-    sources: &Path,
+    sources: &[PathBuf],
 ) -> Vec<Entry> {
     let mut entries = Vec::new();
-    let mut broken = |name: &str, change: String| {
-        if let Some(place) = uses.get(name) {
+    let broken = |name: &str, change: String| {
+        uses.get(name).map(|place| {
             let mut found = entry(
                 false,
                 format!("hand-written `{place}` uses `{name}`: {change}"),
-                "this crate's own code, not its callers': change it with this regen (`cargo \
-                 build` fails there until then)",
+                WHY,
             );
             found.for_this_crate = true;
-            entries.push(found);
-        }
+            found
+        })
     };
     for (name, shape) in &old.types {
         match new.types.get(name) {
-            None => broken(name, "the type is gone (removed or renamed)".into()),
+            None => entries.extend(broken(name, "the type is gone (removed or renamed)".into())),
             Some(after) if after != shape => {
-                broken(name, format!("{} → {}", shape.kind(), after.kind()));
+                entries.extend(broken(name, format!("{} → {}", shape.kind(), after.kind())));
             }
             Some(_) => {}
         }
     }
+    // The types the code reaches without naming them (`answer.data` of a
+    // type it names): a field of theirs it reads is named by the field.
+    let reached = reached_from(old, uses);
+    let mut field_changes = Vec::new();
     for ((owner, field), before) in &old.fields {
         if !new.types.contains_key(owner) {
             continue;
         }
-        match new.fields.get(&(owner.clone(), field.clone())) {
-            None => broken(owner, format!("field `{field}` removed")),
-            Some(after) if after.ty != before.ty => broken(
-                owner,
-                format!(
-                    "field `{field}` retyped: `{}` → `{}`",
-                    member_text(before),
-                    member_text(after)
-                ),
+        let change = match new.fields.get(&(owner.clone(), field.clone())) {
+            None => format!("field `{field}` removed"),
+            Some(after) if after.ty != before.ty => format!(
+                "field `{field}` retyped: `{}` → `{}`",
+                member_text(before),
+                member_text(after)
             ),
-            Some(_) => {}
+            Some(_) => continue,
+        };
+        if uses.contains_key(owner) {
+            entries.extend(broken(owner, change));
+        } else if reached.contains(owner.as_str()) {
+            field_changes.push((owner.clone(), field.clone(), change));
+        }
+    }
+    for (owner, field, change) in field_changes {
+        if let Some(place) = uses.get(&field) {
+            let mut found = entry(
+                false,
+                format!(
+                    "hand-written `{place}` names `{field}`, like the field of `{owner}` it \
+                     reaches: {change}"
+                ),
+                WHY,
+            );
+            found.for_this_crate = true;
+            entries.push(found);
         }
     }
     for (owner, field) in new.fields.keys() {
@@ -65,10 +90,10 @@ pub fn hand_written_breaks(
             && !old.fields.contains_key(&(owner.clone(), field.clone()))
             && builds_literally(sources, owner)
         {
-            broken(
+            entries.extend(broken(
                 owner,
                 format!("field `{field}` added, and the crate builds `{owner}` literally"),
-            );
+            ));
         }
     }
     for ((owner, variant), before) in &old.variants {
@@ -76,15 +101,48 @@ pub fn hand_written_breaks(
             continue;
         }
         match new.variants.get(&(owner.clone(), variant.clone())) {
-            None => broken(owner, format!("variant `{variant}` removed")),
+            None => entries.extend(broken(owner, format!("variant `{variant}` removed"))),
             Some(after) if after != before => {
-                broken(
+                entries.extend(broken(
                     owner,
                     format!("variant `{variant}`: `{before}` → `{after}`"),
-                );
+                ));
             }
             Some(_) => {}
         }
+    }
+    // An environment added or removed: an exhaustive `match` on
+    // `Environment` stops compiling.
+    let added_or_removed: Vec<String> = old
+        .environments
+        .keys()
+        .filter(|name| !new.environments.contains_key(*name))
+        .map(|name| format!("environment `{name}` removed"))
+        .chain(
+            new.environments
+                .keys()
+                .filter(|name| !old.environments.contains_key(*name))
+                .map(|name| format!("environment `{name}` added")),
+        )
+        .collect();
+    if !added_or_removed.is_empty()
+        && let Some(variant) = old
+            .environments
+            .keys()
+            .find(|name| uses.contains_key(*name))
+    {
+        let mut found = entry(
+            false,
+            format!(
+                "hand-written `{}` names `Environment::{variant}`: {} (an exhaustive `match` on \
+                 `Environment` stops compiling)",
+                uses[variant],
+                added_or_removed.join(", ")
+            ),
+            WHY,
+        );
+        found.for_this_crate = true;
+        entries.push(found);
     }
     for (method, before) in &old.operations {
         let change = match new.operations.get(method) {
@@ -97,10 +155,82 @@ pub fn hand_written_breaks(
         if let Some(change) = change {
             for name in [method.clone(), pascal_case(method)] {
                 if uses.contains_key(&name) {
-                    broken(&name, change.clone());
+                    entries.extend(broken(&name, change.clone()));
                     break;
                 }
             }
+        }
+    }
+    entries
+}
+
+/// The generated types the hand-written code reaches from those it names,
+/// through fields and variants.
+fn reached_from<'a>(surface: &'a Surface, uses: &BTreeMap<String, String>) -> BTreeSet<&'a str> {
+    let mentioned = |text: &'a str| {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|word| surface.types.contains_key(*word))
+    };
+    let mut reached: BTreeSet<&str> = surface
+        .types
+        .keys()
+        .filter(|name| uses.contains_key(*name))
+        .map(String::as_str)
+        .collect();
+    let mut stack: Vec<&str> = reached.iter().copied().collect();
+    while let Some(name) = stack.pop() {
+        let inner = surface
+            .fields
+            .iter()
+            .filter(|((owner, _), _)| owner == name)
+            .flat_map(|(_, field)| mentioned(&field.ty))
+            .chain(
+                surface
+                    .variants
+                    .iter()
+                    .filter(|((owner, _), _)| owner == name)
+                    .flat_map(|(_, payload)| mentioned(payload)),
+            )
+            .collect::<Vec<_>>();
+        for next in inner {
+            if reached.insert(next) {
+                stack.push(next);
+            }
+        }
+    }
+    reached
+}
+
+/// What the hand-written code uses that the vendor now deprecates: the
+/// generated `#[deprecated]` makes `cargo clippy -D warnings` fail there.
+pub fn deprecated_uses(
+    old: &Contract,
+    new: &Contract,
+    uses: &BTreeMap<String, String>,
+) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for (pointer, place) in &new.places {
+        let newly = place.deprecated() && !old.places.get(pointer).is_some_and(|p| p.deprecated());
+        if !newly {
+            continue;
+        }
+        let name = match place.names.get("operationId") {
+            Some(id) => snake_case(id),
+            None if pointer.contains("/properties/") => snake_case(place.name(pointer)),
+            None => continue,
+        };
+        if let Some(used_at) = uses.get(&name) {
+            let mut found = entry(
+                false,
+                format!(
+                    "hand-written `{used_at}` names `{name}`, which the vendor now deprecates \
+                     ({pointer})"
+                ),
+                "this crate's own code: its `#[deprecated]` warning fails `cargo clippy -D \
+                 warnings`; stop using it, or allow it there with the reason",
+            );
+            found.for_this_crate = true;
+            entries.push(found);
         }
     }
     entries

@@ -329,7 +329,7 @@ fn a_renamed_operation_breaks_the_hand_written_code_at_compile_time() {
     let errors = String::from_utf8_lossy(&output.stderr);
     for place in [
         "generated-client/src/values/setters.rs",
-        "generated-client/src/call/answers.rs",
+        "generated-client/src/call/points_answers.rs",
     ] {
         assert!(errors.contains(place), "no error in {place}:\n{errors}");
     }
