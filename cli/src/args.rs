@@ -39,12 +39,15 @@ Exit status: 0 done; 1 failed, nothing was done (or a refusal, a bad value, a us
 error: 2); 3 partly done (a cancel where some credits were not cancelled; a payout run with
 refused or unsent rows); 4 maybe done (a send or cancel whose answer was lost, a payout run
 with rows in doubt: check before running it again); 5 a payout run stopped before its end
-(Ctrl-C, a token to replace): run it again.
+(Ctrl-C, a token to replace): run it again; 6 `payout --dry-run` found nothing left to send.
+
+Logs: -v (calls, retries and waits, token refreshes), -vv (also each row and journal
+sync), -vvv (everything), or RUST_LOG=… instead; on stderr, never a token or secret.
 
 Bulk payouts: `payout FILE` pays every row of a CSV (name,email,points[,citation,
 sender_email,expiry_months]) once, with a journal beside it (FILE.journal) so that running
-it again never credits a row twice; `payout-undo FILE --lines all` cancels its credits.
-`stand-in --port P` serves a local stand-in of the API to try it on.";
+it again never credits a row twice; `payout-undo FILE --lines all` cancels its credits;
+`payout FILE --dry-run` says what a run would do and sends nothing. `stand-in --port P` serves a local stand-in of the API to try it on.";
 
 /// The Xoxoday Reward Points API from a shell; answers are printed as JSON.
 #[derive(Parser)]
@@ -57,6 +60,13 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log what the client does, on stderr: -v its calls (operation,
+    /// environment, status, latency, attempts), retries and waits, token
+    /// refreshes; -vv also each row and journal sync; -vvv everything.
+    /// RUST_LOG, when set, chooses instead. Never a token or secret.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 
     /// Which values were typed on the command line (not taken from the
     /// environment).
@@ -295,6 +305,12 @@ pub struct Payout {
     /// Pay a recipient who is on several rows once per row.
     #[arg(long)]
     pub allow_duplicates: bool,
+    /// Check the file and read the journal, print what a run would do
+    /// (rows to send, already sent, in doubt, refused; recipients and
+    /// points), and send nothing. Exit status 0 when a run would send, 6
+    /// when nothing is left to send.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `payout-undo`.

@@ -22,6 +22,8 @@ pub enum ExitStatus {
     MaybeDone = 4,
     /// A payout run stopped before its end (Ctrl-C, a token to replace) (5).
     Stopped = 5,
+    /// A dry run found nothing left to send (6).
+    NothingToSend = 6,
 }
 
 impl From<ExitStatus> for ExitCode {

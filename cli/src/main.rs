@@ -13,6 +13,7 @@ mod calls;
 mod confirm;
 mod connect;
 mod ending;
+mod logging;
 mod payout;
 mod stand_in;
 
@@ -23,6 +24,7 @@ use ending::{Ending, Failure};
 
 fn main() -> ExitCode {
     let cli = args::parse();
+    logging::start(cli.verbose);
     let ended = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -290,6 +290,7 @@ fn write_at_end(
     *end = needed;
     if durable {
         file.sync_data()?;
+        tracing::debug!(bytes = bytes.len(), "journal synced");
     }
     Ok(())
 }

@@ -326,6 +326,7 @@ impl Shared {
     }
 
     fn done(&self, outcome: RowOutcome) {
+        tracing::debug!(line = outcome.line, status = %outcome.status, "row done");
         self.progress.row(&outcome);
         self.summary().add(&outcome);
     }
@@ -359,6 +360,10 @@ impl Shared {
         let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         if paused.is_none_or(|current| current < until) {
             *paused = Some(until);
+            tracing::info!(
+                wait_ms = delay.as_millis() as u64,
+                "rate-limited: the vendor asked to slow down; no send starts before the wait ends"
+            );
             self.progress.pause(delay);
         }
     }

@@ -140,6 +140,9 @@ fn journal_typed_safely(cli: &Cli, journal: &JournalArgs) -> Result<(), Failure>
 /// `reward-points payout FILE`.
 pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure> {
     journal_typed_safely(cli, &command.journal)?;
+    if command.dry_run {
+        return dry_run(command).await;
+    }
     let client = client(cli)?;
     let path = command.file.as_path();
     let report = command
@@ -147,25 +150,14 @@ pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure
         .clone()
         .unwrap_or_else(|| with_suffix(path, ".report.json"));
     spared_by(&report, path, &command.journal).map_err(Failure::listed)?;
-    let defaults = RunDefaults {
-        sender_email: command.sender_email.clone(),
-        expiry_months: command.expiry_months,
-    };
-    let options = RunOptions {
-        concurrency: command.concurrency,
-        resend_in_doubt: command.resend_in_doubt.clone().unwrap_or_default(),
-        confirm_sent: command.confirm_sent.clone().unwrap_or_default(),
-        retry_refused: command.retry_refused,
-        pay_again: command.pay_again,
-        allow_duplicate_recipients: command.allow_duplicates,
-        ..Default::default()
-    };
+    let (defaults, options) = run_settings(command);
     let file = PayoutFile::open(path, defaults).map_err(Failure::listed)?;
     let journal = open_journal(path, file.identity(), &command.journal).await?;
     // Everything that can refuse the run does so before anyone is asked.
     let plan = plan_payouts(&file, journal.as_ref(), &options)
         .await
         .map_err(Failure::listed)?;
+    eprintln!("{}", plan_lines(&plan));
     let what = format!("Pay {} from {}", described(&plan), path.display());
     eprintln!("{what}");
     confirm(cli, &client, &what, &[Operation::SendPoints])?;
@@ -198,6 +190,92 @@ pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure
             Err(Failure::listed(error))
         }
     }
+}
+
+/// The row defaults and the run's options, from the command line.
+fn run_settings(command: &args::Payout) -> (RunDefaults, RunOptions) {
+    let defaults = RunDefaults {
+        sender_email: command.sender_email.clone(),
+        expiry_months: command.expiry_months,
+    };
+    let options = RunOptions {
+        concurrency: command.concurrency,
+        resend_in_doubt: command.resend_in_doubt.clone().unwrap_or_default(),
+        confirm_sent: command.confirm_sent.clone().unwrap_or_default(),
+        retry_refused: command.retry_refused,
+        pay_again: command.pay_again,
+        allow_duplicate_recipients: command.allow_duplicates,
+        ..Default::default()
+    };
+    (defaults, options)
+}
+
+/// What a run would do, one count a line: heads the confirmation and is
+/// what `--dry-run` prints.
+fn plan_lines(plan: &Plan) -> String {
+    let contents = &plan.contents;
+    format!(
+        "{} row(s), {} recipient(s), {} points in all
+  to send:      {}
+  already sent: \
+         {}
+  in doubt:     {}
+  refused:      {}
+  cancelled:    {}",
+        contents.rows,
+        contents.recipients,
+        contents.points,
+        plan.to_send,
+        plan.already_sent,
+        plan.in_doubt,
+        plan.refused,
+        plan.cancelled
+    )
+}
+
+/// `reward-points payout FILE --dry-run`: the checks and the plan of a run,
+/// with no client, no confirmation and no send. A journal file this creates
+/// to read (none was there) is removed again.
+async fn dry_run(command: &args::Payout) -> Result<Ending, Failure> {
+    let path = command.file.as_path();
+    let (defaults, options) = run_settings(command);
+    let file = PayoutFile::open(path, defaults).map_err(Failure::listed)?;
+    let journal_file = command.journal.file(path);
+    let new_journal = journal_file.as_ref().filter(|journal| !journal.exists());
+    let journal = open_journal(path, file.identity(), &command.journal).await?;
+    let planned = plan_payouts(&file, journal.as_ref(), &options).await;
+    let location = journal.location();
+    drop(journal);
+    if let Some(created) = new_journal {
+        // Only this dry run wrote it: nothing was ever recorded there.
+        let _ = std::fs::remove_file(created);
+    }
+    let plan = planned.map_err(Failure::listed)?;
+    eprintln!(
+        "A run of {} would pay {} (journal {location}); nothing was sent",
+        path.display(),
+        plan_lines(&plan)
+    );
+    let contents = &plan.contents;
+    println!(
+        "{}",
+        serde_json::json!({
+            "rows": contents.rows,
+            "recipients": contents.recipients,
+            "points": contents.points,
+            "to_send": plan.to_send,
+            "already_sent": plan.already_sent,
+            "in_doubt": plan.in_doubt,
+            "refused": plan.refused,
+            "cancelled": plan.cancelled,
+            "journal": location,
+        })
+    );
+    Ok(Ending::Run(if plan.to_send > 0 {
+        ExitStatus::Done
+    } else {
+        ExitStatus::NothingToSend
+    }))
 }
 
 /// `reward-points payout-undo FILE --lines …`.

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use xoxoday_reward_points_payouts::{Progress, RowOutcome, RowStatus, Summary};
@@ -25,6 +25,8 @@ pub struct Display {
     report: Mutex<Report>,
     /// The rows that need a person, for the summary.
     attention: Mutex<Vec<RowOutcome>>,
+    /// While the vendor's pause lasts, the bar says why the run waits.
+    paused_until: Mutex<Option<Instant>>,
 }
 
 impl Display {
@@ -49,6 +51,12 @@ impl Progress for Display {
     fn row(&self, outcome: &RowOutcome) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         self.bar.inc(1);
+        let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if paused.is_some_and(|until| Instant::now() >= until) {
+            *paused = None;
+            self.bar.set_message("");
+        }
+        drop(paused);
         if let Err(error) = self
             .report
             .lock()
@@ -80,10 +88,14 @@ impl Progress for Display {
     }
 
     fn pause(&self, delay: Duration) {
+        let until = std::time::SystemTime::now() + delay;
+        let until = httpdate::fmt_http_date(until);
         self.line(format!(
-            "the vendor asked to slow down: no send starts for {:.1} s",
+            "the vendor asked to slow down: no send starts for {:.1} s (rate-limited until {until})",
             delay.as_secs_f64()
         ));
+        *self.paused_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + delay);
+        self.bar.set_message(format!("rate-limited until {until}"));
     }
 }
 
@@ -108,7 +120,7 @@ pub fn display(report: &Path) -> Result<Arc<Display>, String> {
     } else {
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {per_sec}, {eta} left")
+            ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {per_sec}, {eta} left {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar
@@ -120,6 +132,7 @@ pub fn display(report: &Path) -> Result<Arc<Display>, String> {
         done: AtomicU64::new(0),
         report: Mutex::new(Report::create(report)?),
         attention: Mutex::new(Vec::new()),
+        paused_until: Mutex::new(None),
     }))
 }
 

@@ -548,3 +548,102 @@ fn a_password_never_goes_on_the_command_line() {
     assert!(error.contains("cannot connect"), "{error}");
     assert!(!error.contains("hunter2"), "{error}");
 }
+
+/// The most verbose log (`RUST_LOG=trace`) over the token commands with a
+/// PostgreSQL store — seed, refresh (the tokens rotate), a call with the
+/// new ones — and `-vvv` over every other command: no token, refresh token
+/// or client secret, old or new, in anything printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_most_verbose_log_prints_no_secret() {
+    let url = std::env::var("XOXODAY_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "this test needs a PostgreSQL server: run it with `cargo xtask test`, which starts \
+             a throwaway one from the system's binaries (installing Debian's postgresql package \
+             when missing), or set XOXODAY_TEST_POSTGRES to a server's connection URL"
+        )
+    });
+    let stand_in = StandIn::start().await;
+    let table = format!("cli_log_tokens_{}", std::process::id());
+    let secret = "client-secret-never-logged-71c2";
+    let env = [
+        ("RUST_LOG", "trace"),
+        ("XOXODAY_TOKEN_STORE", url.as_str()),
+        ("XOXODAY_REFRESH_TOKEN", STAND_IN_REFRESH_TOKEN),
+        ("XOXODAY_CLIENT_ID", "my-client-id"),
+        ("XOXODAY_CLIENT_SECRET", secret),
+    ];
+    let with_table = |args: &[&'static str]| -> Vec<String> {
+        ["--token-table", table.as_str()]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(args.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let mut printed = String::new();
+    let show = |printed: &mut String, output: Output| {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        printed.push_str(&String::from_utf8_lossy(&output.stdout));
+        printed.push_str(&String::from_utf8_lossy(&output.stderr));
+    };
+    for args in [
+        with_table(&["seed-token-store"]),
+        with_table(&["refresh-token"]),
+        with_table(&["fetch-points", "--email", "a@example.com"]),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let token = (args.contains(&"seed-token-store")).then_some(STAND_IN_ACCESS_TOKEN);
+        show(&mut printed, run_with(&stand_in, token, &env, &args, ""));
+    }
+    assert!(
+        printed.contains("xoxoday_reward_points.refresh"),
+        "{printed}"
+    );
+    assert!(printed.contains("access token refreshed"), "{printed}");
+
+    // Every other command, at -vvv with a token in the environment.
+    let sent = run(&stand_in, Some(STAND_IN_ACCESS_TOKEN), &SEND, "");
+    let unique_id = stdout_json(&sent)["data"]["unique_id"].to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("march.csv");
+    std::fs::write(&csv, "name,email,points\nAda,ada@example.com,5\n").unwrap();
+    let csv = csv.to_str().unwrap();
+    let mut commands: Vec<Vec<&str>> = vec![
+        vec!["validate-token"],
+        vec!["fetch-points", "--email", "john.doe@example.com"],
+        vec!["create-user-token", "--user-email", "john.doe@example.com"],
+        vec!["cancel-points", "--unique-id", &unique_id],
+        vec![
+            "payout",
+            csv,
+            "--sender-email",
+            "admin@example.com",
+            "--dry-run",
+        ],
+        vec!["payout", csv, "--sender-email", "admin@example.com"],
+        vec!["payout-undo", csv, "--lines", "all"],
+    ];
+    commands.push(SEND.to_vec());
+    for command in commands {
+        let mut args = vec!["-vvv"];
+        args.extend(command);
+        show(
+            &mut printed,
+            run_with(
+                &stand_in,
+                Some(STAND_IN_ACCESS_TOKEN),
+                &[("RUST_LOG", "")],
+                &args,
+                "",
+            ),
+        );
+    }
+    assert!(printed.contains("xoxoday_reward_points.call"), "{printed}");
+    for leaked in ["stand-in-access-token", "stand-in-refresh-token", secret] {
+        assert!(!printed.contains(leaked), "{leaked} printed:\n{printed}");
+    }
+}

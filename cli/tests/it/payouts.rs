@@ -881,3 +881,145 @@ async fn a_run_of_the_same_content_in_a_postgres_journal_is_not_paid_again_unles
     );
     assert_eq!(server.credits().len(), 3);
 }
+
+/// Each row's latest state in the journal (`sending`, `sent`, `in_doubt`,
+/// …), by line.
+fn journal_states(file: &Path) -> BTreeMap<u64, String> {
+    let text = std::fs::read_to_string(format!("{}.journal", file.display())).unwrap_or_default();
+    let mut latest = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let Ok(record) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let state = record["state"].as_str().unwrap_or_default().to_owned();
+        latest.insert(record["line"].as_u64().unwrap(), state);
+    }
+    latest
+}
+
+/// A run killed part-way leaves a journal with rows sent, rows in doubt and
+/// rows never reached; `--dry-run` counts them as the journal holds them,
+/// sends nothing (the stand-in's ledger is unchanged) and exits 0 (there is
+/// work). A file already paid exits 6; one never run leaves no journal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_counts_what_a_half_done_journal_holds_and_sends_nothing() {
+    let server = StandInServer::start(
+        0,
+        Faults::none()
+            .latency(Duration::from_millis(100))
+            .dropped_answers(0.3)
+            .seed(3),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 30);
+    let mut child = command(&server, &pay(&file, &["--concurrency", "2"]))
+        .spawn()
+        .unwrap();
+    // Killed once a few rows are recorded, long before the last.
+    let started = std::time::Instant::now();
+    while journal_states(&file).len() < 6 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let states = journal_states(&file);
+    let count = |wanted: &[&str]| {
+        states
+            .values()
+            .filter(|state| wanted.contains(&state.as_str()))
+            .count() as u64
+    };
+    let (sent, in_doubt) = (count(&["sent"]), count(&["sending", "in_doubt"]));
+    assert!(sent > 0 && sent + in_doubt < 30, "{states:?}");
+    let credits = server.credits().len();
+    let sends = server.requests_received(Operation::SendPoints);
+
+    let dry = run(&server, &pay(&file, &["--dry-run"])).await;
+
+    let stderr = String::from_utf8_lossy(&dry.stderr);
+    assert_eq!(dry.status.code(), Some(0), "{stderr}");
+    let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(
+        plan,
+        serde_json::json!({
+            "rows": 30,
+            "recipients": 30,
+            "points": 465,
+            "to_send": 30 - sent - in_doubt,
+            "already_sent": sent,
+            "in_doubt": in_doubt,
+            "refused": 0,
+            "cancelled": 0,
+            "journal": format!("{}.journal", file.display()),
+        })
+    );
+    assert!(
+        stderr.contains(&format!("  to send:      {}\n", 30 - sent - in_doubt)),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with("nothing was sent\n"), "{stderr}");
+    assert_eq!(server.credits().len(), credits);
+    assert_eq!(server.requests_received(Operation::SendPoints), sends);
+    assert_eq!(journal_states(&file), states, "a dry run records nothing");
+
+    // A file never run: all to send, and no journal left behind.
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = payout_file(fresh_dir.path(), 5);
+    let dry = run(&server, &pay(&fresh, &["--dry-run"])).await;
+    assert_eq!(dry.status.code(), Some(0));
+    let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(plan["to_send"], 5);
+    assert!(!Path::new(&format!("{}.journal", fresh.display())).exists());
+
+    // Paid in full: nothing left to send, exit status 6.
+    let paid = run(&server, &pay(&fresh, &[])).await;
+    assert_eq!(paid.status.code(), Some(0));
+    let dry = run(&server, &pay(&fresh, &["--dry-run"])).await;
+    assert_eq!(dry.status.code(), Some(6));
+    let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(
+        (plan["to_send"].clone(), plan["already_sent"].clone()),
+        (0.into(), 5.into())
+    );
+}
+
+/// `-vv` over a run the vendor slows down: the log on stderr says why the
+/// run waits, shows each call, and carries no token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verbose_run_logs_the_waits_and_never_a_token() {
+    let server = StandInServer::start(0, Faults::none().rate_limited(0.3, 1).seed(9))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 20);
+
+    let output = run(&server, &pay(&file, &["-vv", "--concurrency", "2"])).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(server.fault_counts().rate_limited > 0);
+    assert!(
+        stderr.contains(
+            "rate-limited: the vendor asked to slow down; no send starts before the wait ends \
+             wait_ms=1000"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rate-limited until "), "{stderr}");
+    assert!(
+        stderr.contains("xoxoday_reward_points.call{operation=\"sendPoints\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("journal synced"), "{stderr}");
+    assert!(!stderr.contains(STAND_IN_ACCESS_TOKEN), "{stderr}");
+    // Quiet without -v: none of it.
+    let quiet = run(
+        &server,
+        &pay(&payout_file(tempfile::tempdir().unwrap().path(), 2), &[]),
+    )
+    .await;
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("xoxoday_reward_points"));
+}

@@ -542,7 +542,17 @@ impl Shared {
             return decided;
         }
 
-        let lease = match self.store.lock().await {
+        let asked = Instant::now();
+        let locked = self.store.lock().await;
+        let waited = asked.elapsed();
+        if waited >= Duration::from_millis(500) {
+            // Another process held the store's lock (it was refreshing).
+            tracing::info!(
+                waited_ms = waited.as_millis() as u64,
+                "waited for the token store's lock"
+            );
+        }
+        let lease = match locked {
             Ok(lease) => lease,
             Err(error) => {
                 if let (Trigger::Expiring, Some(tokens)) = (trigger, &known)
