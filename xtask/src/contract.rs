@@ -22,12 +22,9 @@ use crate::naming::escape;
 /// The file regen writes the contract to.
 pub const CONTRACT_FILE: &str = "generated-client/api-contract.json";
 
-/// The keywords a place's facts keep, as the document writes them.
-const KEPT: [&str; 20] = [
-    "type",
-    "format",
-    "nullable",
-    "enum",
+/// The constraints of a value (a string's, a number's, an array's), as
+/// the document writes them.
+pub const CONSTRAINTS: [&str; 11] = [
     "pattern",
     "minLength",
     "maxLength",
@@ -39,6 +36,14 @@ const KEPT: [&str; 20] = [
     "minItems",
     "maxItems",
     "uniqueItems",
+];
+
+/// The keywords a place's facts keep besides its constraints.
+const KEPT: [&str; 9] = [
+    "type",
+    "format",
+    "nullable",
+    "enum",
     "minProperties",
     "maxProperties",
     "required",
@@ -294,7 +299,7 @@ impl<'a> Reader<'a> {
 }
 
 fn keep_facts(place: &mut Place, object: &Value) {
-    for key in KEPT {
+    for key in KEPT.into_iter().chain(CONSTRAINTS) {
         if let Some(value) = object.get(key) {
             place.facts.insert(key.into(), value.clone());
         }

@@ -145,13 +145,8 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
             summary: Some("api-surface.txt recorded for the first time: no report".into()),
         });
     };
-    let old_surface = Surface::parse(&old_surface).map_err(|problem| {
-        let path = out_dir.join(API_SURFACE_FILE).display().to_string();
-        Diagnostic::new(&path, problem).with_hint(format!(
-            "it is written by regen and read back to report what changed; restore the committed \
-             one (`git checkout -- {path}`) and run regen again"
-        ))
-    })?;
+    let old_surface = Surface::parse(&old_surface)
+        .map_err(|problem| unreadable_record(out_dir, API_SURFACE_FILE, problem))?;
     let new_surface = Surface::parse(generated(API_SURFACE_FILE))
         .map_err(|problem| Diagnostic::new(API_SURFACE_FILE, format!("as generated: {problem}")))?;
     let mut entries = compare(&old_surface, &new_surface);
@@ -237,6 +232,16 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
     })
 }
 
+/// A record regen writes and reads back (`api-surface.txt`, the contract)
+/// that does not read: a report from it would be a guess.
+fn unreadable_record(out_dir: &Path, file: &str, problem: String) -> Diagnostic {
+    let path = out_dir.join(file).display().to_string();
+    Diagnostic::new(&path, problem).with_hint(format!(
+        "it is written by regen and read back to report what changed; restore the committed one \
+         (`git checkout -- {path}`) and run regen again"
+    ))
+}
+
 /// The contract on disk and the one generated; `None` for the one on disk
 /// when no contract was recorded yet. One on disk that does not read stops
 /// regen, as the surface does.
@@ -246,13 +251,8 @@ fn contracts(out_dir: &Path, generated: &str) -> Result<(Option<Contract>, Contr
     let Ok(old) = std::fs::read_to_string(out_dir.join(CONTRACT_FILE)) else {
         return Ok((None, new));
     };
-    let old = Contract::parse(&old).map_err(|problem| {
-        let path = out_dir.join(CONTRACT_FILE).display().to_string();
-        Diagnostic::new(&path, problem).with_hint(format!(
-            "it is written by regen and read back to report what changed; restore the committed \
-             one (`git checkout -- {path}`) and run regen again"
-        ))
-    })?;
+    let old = Contract::parse(&old)
+        .map_err(|problem| unreadable_record(out_dir, CONTRACT_FILE, problem))?;
     Ok((Some(old), new))
 }
 

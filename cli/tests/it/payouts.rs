@@ -92,10 +92,19 @@ fn credited_once(credits: &[Credit]) -> BTreeMap<String, Credit> {
 
 /// The rows whose latest journal record is an intent without an outcome.
 fn sending_in_journal(file: &Path) -> BTreeSet<u64> {
+    journal_states(file)
+        .into_iter()
+        .filter(|(_, state)| state == "sending")
+        .map(|(line, _)| line)
+        .collect()
+}
+
+/// Each row's latest state in the journal (`sending`, `sent`, `in_doubt`,
+/// …), by line. A line cut short by a kill is not a record.
+fn journal_states(file: &Path) -> BTreeMap<u64, String> {
     let text = std::fs::read_to_string(format!("{}.journal", file.display())).unwrap_or_default();
     let mut latest = BTreeMap::new();
     for line in text.lines().skip(1) {
-        // A line cut short by the kill is not a record.
         let Ok(record) = serde_json::from_str::<Value>(line) else {
             continue;
         };
@@ -103,10 +112,6 @@ fn sending_in_journal(file: &Path) -> BTreeSet<u64> {
         latest.insert(record["line"].as_u64().unwrap(), state);
     }
     latest
-        .into_iter()
-        .filter(|(_, state)| state == "sending")
-        .map(|(line, _)| line)
-        .collect()
 }
 
 fn joined(lines: &BTreeSet<u64>) -> String {
@@ -880,21 +885,6 @@ async fn a_run_of_the_same_content_in_a_postgres_journal_is_not_paid_again_unles
         "{stderr}"
     );
     assert_eq!(server.credits().len(), 3);
-}
-
-/// Each row's latest state in the journal (`sending`, `sent`, `in_doubt`,
-/// …), by line.
-fn journal_states(file: &Path) -> BTreeMap<u64, String> {
-    let text = std::fs::read_to_string(format!("{}.journal", file.display())).unwrap_or_default();
-    let mut latest = BTreeMap::new();
-    for line in text.lines().skip(1) {
-        let Ok(record) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let state = record["state"].as_str().unwrap_or_default().to_owned();
-        latest.insert(record["line"].as_u64().unwrap(), state);
-    }
-    latest
 }
 
 /// A run killed part-way leaves a journal with rows sent, rows in doubt and

@@ -22,7 +22,7 @@
 use serde_json::Value;
 
 use super::{Entry, entry};
-use crate::contract::{Contract, Direction, Place};
+use crate::contract::{CONSTRAINTS, Contract, Direction, Place};
 use crate::naming::escape;
 
 /// Every change of the contract between two documents.
@@ -243,16 +243,8 @@ fn request_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
             format!("`enum` removed (was {})", values(&before)),
         )),
         (Some(before), Some(after)) => {
-            let gone: Vec<Value> = before
-                .iter()
-                .filter(|v| !after.contains(v))
-                .cloned()
-                .collect();
-            let added: Vec<Value> = after
-                .iter()
-                .filter(|v| !before.contains(v))
-                .cloned()
-                .collect();
+            let gone = missing_from(after.as_slice(), &before);
+            let added = missing_from(before.as_slice(), &after);
             if !gone.is_empty() {
                 entries.push(tightened(
                     at,
@@ -271,20 +263,8 @@ fn request_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
     }
     let before = list(old, "required").unwrap_or_default();
     let after = list(new, "required").unwrap_or_default();
-    let now_required = at.kept(
-        after
-            .iter()
-            .filter(|v| !before.contains(v))
-            .cloned()
-            .collect(),
-    );
-    let no_longer = at.kept(
-        before
-            .iter()
-            .filter(|v| !after.contains(v))
-            .cloned()
-            .collect(),
-    );
+    let now_required = at.kept(missing_from(&before, &after));
+    let no_longer = at.kept(missing_from(&after, &before));
     if !now_required.is_empty() {
         entries.push(tightened(
             at,
@@ -384,32 +364,14 @@ fn answer_shapes(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
     }
     let before = list(old, "required").unwrap_or_default();
     let after = list(new, "required").unwrap_or_default();
-    let no_longer = at.kept(
-        before
-            .iter()
-            .filter(|v| !after.contains(v))
-            .cloned()
-            .collect(),
-    );
+    let no_longer = at.kept(missing_from(&after, &before));
     if !no_longer.is_empty() {
         entries.push(unreadable(format!(
             "`required` no longer names {}: answers may leave it out",
             values(&no_longer)
         )));
     }
-    for keyword in [
-        "pattern",
-        "minLength",
-        "maxLength",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "minItems",
-        "maxItems",
-        "uniqueItems",
-    ] {
+    for keyword in CONSTRAINTS {
         if old.fact(keyword) != new.fact(keyword) {
             entries.push(entry(
                 false,
@@ -434,16 +396,8 @@ fn answer_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
         return Vec::new();
     };
     let mut entries = Vec::new();
-    let added: Vec<Value> = after
-        .iter()
-        .filter(|v| !before.contains(v))
-        .cloned()
-        .collect();
-    let gone: Vec<Value> = before
-        .iter()
-        .filter(|v| !after.contains(v))
-        .cloned()
-        .collect();
+    let added = missing_from(before.as_slice(), &after);
+    let gone = missing_from(after.as_slice(), &before);
     if !added.is_empty() {
         let strings = added.iter().all(Value::is_string);
         let change = at.says(
@@ -514,6 +468,15 @@ fn deprecation(at: &At, old: &Place, new: &Place) -> Option<Entry> {
         )),
         _ => None,
     }
+}
+
+/// The values of `values` that `other` lacks.
+fn missing_from(other: &[Value], values: &[Value]) -> Vec<Value> {
+    values
+        .iter()
+        .filter(|value| !other.contains(value))
+        .cloned()
+        .collect()
 }
 
 fn list(place: &Place, keyword: &str) -> Option<Vec<Value>> {

@@ -390,16 +390,9 @@ fn a_reformatted_document_in_json_changes_nothing_for_the_client() {
 #[test]
 fn the_verdicts_agree_with_a_caller_crate() {
     let dir = scratch();
-    let caller = dir.path().join("caller");
-    std::fs::create_dir_all(caller.join("src")).unwrap();
-    std::fs::write(
-        caller.join("Cargo.toml"),
-        "[package]\nname = \"caller\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-         [dependencies]\nxoxoday-reward-points = { path = \"../generated-client\" }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        caller.join("src/lib.rs"),
+    caller_crate(
+        dir.path(),
+        "src/lib.rs",
         r#"//! What a service does with the client's types.
 use xoxoday_reward_points::Environment;
 use xoxoday_reward_points::types::{SendPointsRecipientsDataRecipientsItem, SendPointsTransaction};
@@ -424,17 +417,7 @@ pub fn live(environment: Environment) -> bool {
     }
 }
 "#,
-    )
-    .unwrap();
-    let manifest = std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap();
-    std::fs::write(
-        dir.path().join("Cargo.toml"),
-        manifest.replace(
-            "members = [\"generated-client\"]",
-            "members = [\"generated-client\", \"caller\"]",
-        ),
-    )
-    .unwrap();
+    );
     let compiles = || cargo_check(dir.path(), &["caller"]);
     let before = compiles();
     assert!(
@@ -516,16 +499,9 @@ fn a_request_constraint_added_breaks_at_run_time_and_the_typed_value_enforces_it
     assert_eq!(outcome.version, next_versions().1);
 
     // The typed value, built and run against the regenerated crate.
-    let caller = dir.path().join("caller");
-    std::fs::create_dir_all(caller.join("src")).unwrap();
-    std::fs::write(
-        caller.join("Cargo.toml"),
-        "[package]\nname = \"caller\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-         [dependencies]\nxoxoday-reward-points = { path = \"../generated-client\" }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        caller.join("src/main.rs"),
+    caller_crate(
+        dir.path(),
+        "src/main.rs",
         r#"use xoxoday_reward_points::Recipient;
 fn main() {
     for points in [999_999, 1_000_000] {
@@ -536,9 +512,7 @@ fn main() {
     }
 }
 "#,
-    )
-    .unwrap();
-    add_member(dir.path(), "caller");
+    );
     let output = cargo_run(dir.path(), "caller");
     assert!(
         output.status.success(),
@@ -554,13 +528,24 @@ fn main() {
     );
 }
 
-fn add_member(workspace: &Path, member: &str) {
+/// A crate `caller` in the scratch workspace, depending on the client,
+/// with `source` as its `file` (`src/lib.rs` or `src/main.rs`).
+fn caller_crate(workspace: &Path, file: &str, source: &str) {
+    let caller = workspace.join("caller");
+    std::fs::create_dir_all(caller.join("src")).unwrap();
+    std::fs::write(
+        caller.join("Cargo.toml"),
+        "[package]\nname = \"caller\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [dependencies]\nxoxoday-reward-points = { path = \"../generated-client\" }\n",
+    )
+    .unwrap();
+    std::fs::write(caller.join(file), source).unwrap();
     let manifest = std::fs::read_to_string(workspace.join("Cargo.toml")).unwrap();
     std::fs::write(
         workspace.join("Cargo.toml"),
         manifest.replace(
             "members = [\"generated-client\"]",
-            &format!("members = [\"generated-client\", \"{member}\"]"),
+            "members = [\"generated-client\", \"caller\"]",
         ),
     )
     .unwrap();

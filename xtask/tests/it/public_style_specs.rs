@@ -167,24 +167,7 @@ fn each_public_style_document_has_its_expected_outcome() {
             "xtask/tests/bad_specs/minimal.overlay.yaml".to_owned()
         };
         let document = format!("xtask/tests/public_style_specs/{name}");
-        let output = xtask(&["regen", "--spec", &document, "--overlay", &overlay]);
-
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!stderr.contains("panicked at"), "{name}: {stderr}");
-        let outcome = match output.status.code() {
-            Some(0) => format!("accepted\n{stdout}"),
-            Some(1) => format!("refused\n{stderr}"),
-            other => panic!("{name}: exit status {other:?}\n{stderr}"),
-        };
-        insta::with_settings!({
-            snapshot_path => corpus.join("snapshots"),
-            prepend_module_to_snapshot => false,
-            description => format!("cargo xtask regen --spec {document} --overlay {overlay}"),
-            omit_expression => true,
-        }, {
-            insta::assert_snapshot!(stem, outcome);
-        });
+        outcome_snapshot(stem, &["regen", "--spec", &document, "--overlay", &overlay]);
     }
     assert!(
         client == std::fs::read(root().join("generated-client/src/generated.rs")).unwrap(),
