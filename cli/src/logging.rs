@@ -3,8 +3,19 @@
 //! carry no token or secret at any level (its tests check that at the most
 //! verbose one, and the CLI's over every command); tokio-postgres logs
 //! through `log`, which is not bridged here.
+//!
+//! Whatever the level, the client's wait events (`WAIT_EVENTS`: waiting
+//! for the token store's lock) reach whoever listens with [`on_wait`] (a
+//! payout run's progress line).
 
+use std::sync::{Mutex, OnceLock};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use xoxoday_reward_points::WAIT_EVENTS;
 
 /// The crates whose spans and events `-v` shows.
 const OURS: [&str; 3] = [
@@ -13,38 +24,87 @@ const OURS: [&str; 3] = [
     "reward_points",
 ];
 
-/// Starts logging to stderr when asked for: `RUST_LOG` when set (its
-/// directives as `tracing-subscriber` reads them), else by `verbose`: 1
-/// info, 2 debug for this crate and the client, 3 or more trace for
-/// everything. Without either, nothing is logged.
+type WaitListener = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Who is told of waits: what the client waits for, or `""` when it is over.
+fn listener() -> &'static Mutex<Option<WaitListener>> {
+    static LISTENER: OnceLock<Mutex<Option<WaitListener>>> = OnceLock::new();
+    LISTENER.get_or_init(|| Mutex::new(None))
+}
+
+/// Tells `listen` what the client waits for as it starts waiting, and `""`
+/// when the wait is over.
+pub fn on_wait(listen: impl Fn(&str) + Send + Sync + 'static) {
+    *listener().lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(listen));
+}
+
+/// Passes the client's wait events to the listener.
+struct Waits;
+
+impl<S: Subscriber> Layer<S> for Waits {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != WAIT_EVENTS {
+            return;
+        }
+        struct WaitField(Option<String>);
+        impl Visit for WaitField {
+            fn record_str(&mut self, field: &Field, value: &str) {
+                if field.name() == "wait" {
+                    self.0 = Some(value.to_owned());
+                }
+            }
+            fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+        }
+        let mut wait = WaitField(None);
+        event.record(&mut wait);
+        if let (Some(wait), Some(listen)) = (
+            wait.0,
+            listener()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref(),
+        ) {
+            listen(&wait);
+        }
+    }
+}
+
+/// Starts the subscriber: the wait events always; the log on stderr when
+/// asked for, by `RUST_LOG` when set (its directives as
+/// `tracing-subscriber` reads them), else by `verbose`: 1 info, 2 debug
+/// for this crate and the client, 3 or more trace for everything.
 pub fn start(verbose: u8) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => {
             match EnvFilter::builder().parse(&directives) {
-                Ok(filter) => filter,
+                Ok(filter) => Some(filter),
                 Err(error) => {
                     eprintln!("warning: RUST_LOG is not understood ({error}); nothing is logged");
-                    return;
+                    None
                 }
             }
         }
         _ => {
             let level = match verbose {
-                0 => return,
-                1 => "info",
-                2 => "debug",
-                _ => "trace",
+                0 => None,
+                1 => Some("info"),
+                2 => Some("debug"),
+                _ => Some("trace"),
             };
-            let directives = if verbose >= 3 {
-                level.to_owned()
-            } else {
-                OURS.map(|target| format!("{target}={level}")).join(",")
-            };
-            EnvFilter::new(directives)
+            level.map(|level| {
+                let directives = if verbose >= 3 {
+                    level.to_owned()
+                } else {
+                    OURS.map(|target| format!("{target}={level}")).join(",")
+                };
+                EnvFilter::new(directives)
+            })
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let log = filter.map(|filter| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+    });
+    tracing_subscriber::registry().with(log).with(Waits).init();
 }

@@ -207,7 +207,7 @@ pub use tokens::auth_error::{AuthError, NeedsPerson, TransientAuth};
 pub use tokens::credentials::ClientCredentials;
 #[cfg(feature = "file-store")]
 pub use tokens::file_store::FileTokenStore;
-pub use tokens::manager::TokenManager;
+pub use tokens::manager::{TokenManager, WAIT_EVENTS};
 pub use tokens::memory_store::MemoryTokenStore;
 #[cfg(feature = "postgres")]
 pub use tokens::postgres_connection::{

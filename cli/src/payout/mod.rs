@@ -162,6 +162,8 @@ pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure
     eprintln!("{what}");
     confirm(cli, &client, &what, &[Operation::SendPoints])?;
     let display = display(&report).map_err(Failure::listed)?;
+    let told = display.clone();
+    crate::logging::on_wait(move |what| told.waiting(what));
     let stop = Stop::new();
     stop_on_ctrl_c(&stop);
     eprintln!(

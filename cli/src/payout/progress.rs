@@ -99,6 +99,19 @@ impl Progress for Display {
     }
 }
 
+impl Display {
+    /// The client waits for `what` (`""`: the wait is over): said on its
+    /// own line and on the bar until the wait ends.
+    pub fn waiting(&self, what: &str) {
+        if what.is_empty() {
+            self.bar.set_message("");
+        } else {
+            self.line(format!("waiting for the {what} (another process holds it)"));
+            self.bar.set_message(format!("waiting for the {what}"));
+        }
+    }
+}
+
 fn describe(outcome: &RowOutcome) -> String {
     let mut text = format!(
         "{}, {} points: {}",

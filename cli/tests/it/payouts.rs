@@ -1013,3 +1013,51 @@ async fn a_verbose_run_logs_the_waits_and_never_a_token() {
     .await;
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("xoxoday_reward_points"));
 }
+
+/// Another process holds the token store's lock (it is refreshing): the run
+/// says that it waits for it, and goes on once it is free.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_says_when_it_waits_for_the_token_stores_lock() {
+    use xoxoday_reward_points::{EpochMillis, FileTokenStore, Secret, StoredTokens, TokenStore};
+    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = payout_file(dir.path(), 3);
+    let tokens = dir.path().join("tokens.json");
+    let tokens = tokens.to_str().unwrap();
+    let credentials = [
+        ("XOXODAY_CLIENT_ID", "my-client-id"),
+        ("XOXODAY_CLIENT_SECRET", "my-client-secret"),
+    ];
+    // An access token that has expired: the run's first call refreshes,
+    // under the store's lock.
+    let store = FileTokenStore::new(tokens);
+    store
+        .save(StoredTokens::new(
+            Secret::new(STAND_IN_ACCESS_TOKEN),
+            Some(EpochMillis(1_000)),
+            Secret::new(xoxoday_reward_points_mocks::STAND_IN_REFRESH_TOKEN),
+            None,
+        ))
+        .await
+        .unwrap();
+
+    // Held here, as a refreshing replica would hold it.
+    let lease = store.lock().await.unwrap();
+    let mut args = pay(&file, &[]);
+    args.splice(0..0, ["--token-store", tokens]);
+    let mut payout = command(&server, &args);
+    payout.envs(credentials);
+    let running = tokio::task::spawn_blocking(move || payout.output().unwrap());
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(server.requests_received(Operation::SendPoints), 0);
+    lease.release().await.unwrap();
+    let output = running.await.unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("waiting for the token store lock (another process holds it)"),
+        "{stderr}"
+    );
+    assert_eq!(credited_once(&server.credits()).len(), 3);
+}

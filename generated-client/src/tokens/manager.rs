@@ -61,6 +61,15 @@ use crate::{EpochMillis, Secret};
 
 /// After a refresh that failed for a passing reason, and after a 401 that a
 /// refresh did not cure.
+/// The `tracing` target of the events that say a call waits, and for what
+/// (their `wait` field: `"token store lock"`, then `""` when the wait is
+/// over): a tool can show them as they happen (the CLI's progress line
+/// does), whatever its log level.
+pub const WAIT_EVENTS: &str = "xoxoday_reward_points::waits";
+
+/// How long a wait for the store's lock goes unsaid.
+const NOTICEABLE_WAIT: Duration = Duration::from_millis(500);
+
 const PASSING_FAILURE: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
 /// After the vendor refused the refresh token: a handful of tries an hour
 /// at most, in case the refusal was the vendor's mistake.
@@ -542,16 +551,27 @@ impl Shared {
             return decided;
         }
 
-        let asked = Instant::now();
-        let locked = self.store.lock().await;
-        let waited = asked.elapsed();
-        if waited >= Duration::from_millis(500) {
-            // Another process held the store's lock (it was refreshing).
-            tracing::info!(
-                waited_ms = waited.as_millis() as u64,
-                "waited for the token store's lock"
-            );
-        }
+        let mut locking = self.store.lock();
+        let locked = match tokio::time::timeout(NOTICEABLE_WAIT, &mut locking).await {
+            Ok(locked) => locked,
+            Err(_) => {
+                // Another process holds the store's lock (it is refreshing).
+                let asked = Instant::now();
+                tracing::info!(
+                    target: WAIT_EVENTS,
+                    wait = "token store lock",
+                    "waiting for the token store's lock (another process holds it)"
+                );
+                let locked = locking.await;
+                tracing::info!(
+                    target: WAIT_EVENTS,
+                    wait = "",
+                    waited_ms = (asked.elapsed() + NOTICEABLE_WAIT).as_millis() as u64,
+                    "the token store's lock is ours"
+                );
+                locked
+            }
+        };
         let lease = match locked {
             Ok(lease) => lease,
             Err(error) => {

@@ -439,6 +439,42 @@ pub fn live(environment: Environment) -> bool {
         String::from_utf8_lossy(&after.stderr)
     );
 
+    // Compatible for callers, the document's kinds: an operation and a
+    // field deprecated, a request constraint loosened, an answer's enum,
+    // then a value added to it. The caller compiles after each (the
+    // deprecations warn).
+    let transaction = "/components/schemas/SendPointsTransaction/properties";
+    document["paths"]["/fetchPoints"]["post"]["deprecated"] = json!(true);
+    document.pointer_mut(transaction).unwrap()["points"]["deprecated"] = json!(true);
+    document.pointer_mut(transaction).unwrap()["status"] =
+        json!({ "type": "string", "enum": ["credited"] });
+    document["components"]["schemas"]["SendPointsRecipientsData"]["properties"]["recipients"]
+        ["items"]["properties"]["to_email"]
+        .as_object_mut()
+        .unwrap()
+        .remove("format");
+    for step in ["deprecated, loosened, an enum", "a value added to the enum"] {
+        if step == "a value added to the enum" {
+            document.pointer_mut(transaction).unwrap()["status"]["enum"] =
+                json!(["credited", "reversed"]);
+        }
+        let outcome = change(dir.path(), &document, None);
+        let callers_break = |entry: &&String| {
+            entry.starts_with("- **breaking**") || entry.starts_with("- **breaking at run time**")
+        };
+        assert!(
+            !outcome.entries.iter().any(|entry| callers_break(&entry)),
+            "{step}: {}",
+            outcome.report
+        );
+        let after = compiles();
+        assert!(
+            after.status.success(),
+            "{step}: a compatible change broke the caller:\n{}",
+            String::from_utf8_lossy(&after.stderr)
+        );
+    }
+
     // Breaking: a retyped request field.
     document["components"]["schemas"]["SendPointsRecipientsData"]["properties"]["recipients"]["items"]
         ["properties"]["amount"] = json!({ "type": "number" });
