@@ -307,8 +307,9 @@ pub struct Payout {
     pub allow_duplicates: bool,
     /// Check the file and read the journal, print what a run would do
     /// (rows to send, already sent, in doubt, refused; recipients and
-    /// points), and send nothing. Exit status 0 when a run would send, 6
-    /// when nothing is left to send.
+    /// points), and send or write nothing (file journals only). Exit
+    /// status 0 when a run would send, else as a run would end (4 in doubt,
+    /// 3 refused), 6 when nothing is left to send.
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -417,7 +418,7 @@ fn command() -> clap::Command {
     let mut command = Cli::command();
     let vendor_options: Vec<clap::Arg> = command
         .get_arguments()
-        .filter(|arg| arg.is_global_set())
+        .filter(|arg| is_vendor_option(arg))
         .cloned()
         .collect();
     for (name, used) in VENDOR_OPTIONS_USED {
@@ -433,6 +434,12 @@ fn command() -> clap::Command {
         });
     }
     command
+}
+
+/// A global option about calls to the vendor (not `--verbose`, which
+/// every subcommand uses).
+fn is_vendor_option(arg: &clap::Arg) -> bool {
+    arg.is_global_set() && arg.get_id() != "verbose"
 }
 
 /// The command line, or clap's exit with a usage error (status 2). A vendor
@@ -461,7 +468,7 @@ fn parse_from(
             .unwrap_or_default();
         let pointless: Vec<String> = command
             .get_arguments()
-            .filter(|arg| arg.is_global_set())
+            .filter(|arg| is_vendor_option(arg))
             .filter(|arg| !used.contains(arg.get_id().as_str()))
             .filter(|arg| {
                 matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)

@@ -8,11 +8,13 @@
 //! for the token store's lock) reach whoever listens with [`on_wait`] (a
 //! payout run's progress line).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use xoxoday_reward_points::WAIT_EVENTS;
@@ -74,37 +76,50 @@ impl<S: Subscriber> Layer<S> for Waits {
 /// `tracing-subscriber` reads them), else by `verbose`: 1 info, 2 debug
 /// for this crate and the client, 3 or more trace for everything.
 pub fn start(verbose: u8) {
+    let by_verbosity = || {
+        let level = match verbose {
+            0 => return None,
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        };
+        let directives = if verbose >= 3 {
+            level.to_owned()
+        } else {
+            OURS.map(|target| format!("{target}={level}")).join(",")
+        };
+        Some(EnvFilter::new(directives))
+    };
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => {
             match EnvFilter::builder().parse(&directives) {
                 Ok(filter) => Some(filter),
                 Err(error) => {
-                    eprintln!("warning: RUST_LOG is not understood ({error}); nothing is logged");
-                    None
+                    eprintln!(
+                        "warning: RUST_LOG is not understood ({error}); it is ignored{}",
+                        if verbose > 0 { ", -v is used" } else { "" }
+                    );
+                    by_verbosity()
                 }
             }
         }
-        _ => {
-            let level = match verbose {
-                0 => None,
-                1 => Some("info"),
-                2 => Some("debug"),
-                _ => Some("trace"),
-            };
-            level.map(|level| {
-                let directives = if verbose >= 3 {
-                    level.to_owned()
-                } else {
-                    OURS.map(|target| format!("{target}={level}")).join(",")
-                };
-                EnvFilter::new(directives)
-            })
-        }
+        _ => by_verbosity(),
     };
+    LOGGING.store(filter.is_some(), Ordering::Relaxed);
     let log = filter.map(|filter| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_filter(filter)
     });
-    tracing_subscriber::registry().with(log).with(Waits).init();
+    // The wait events only, whatever the log's level.
+    let waits = Waits.with_filter(Targets::new().with_target(WAIT_EVENTS, Level::INFO));
+    tracing_subscriber::registry().with(log).with(waits).init();
+}
+
+/// Whether a log is written to stderr (a progress bar would be torn by it).
+static LOGGING: AtomicBool = AtomicBool::new(false);
+
+/// Whether `-v` or `RUST_LOG` turned the log on.
+pub fn is_on() -> bool {
+    LOGGING.load(Ordering::Relaxed)
 }

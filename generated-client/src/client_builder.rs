@@ -250,10 +250,16 @@ impl Client {
     /// on with the token held while it lasts.
     #[cfg(not(another_document))]
     pub async fn user_client(&self, user_email: &str) -> Result<Client, Error> {
-        let source = self
-            .inner
-            .user_tokens
-            .source(self, user_email, self.inner.refresh_margin);
+        // Made with the company client, also when asked of a user client.
+        let company = match &self.inner.auth {
+            Auth::User(source) => source.company(),
+            _ => self,
+        };
+        let source =
+            company
+                .inner
+                .user_tokens
+                .source(company, user_email, company.inner.refresh_margin);
         source.first().await?;
         let context = ClientContext {
             auth: Auth::User(source),

@@ -295,6 +295,74 @@ fn write_at_end(
     Ok(())
 }
 
+/// Earlier runs of `file`'s content (or rows alike) in the other journals
+/// of the directory of the journal at `path`.
+async fn earlier_runs_beside(
+    path: &Path,
+    file: &FileIdentity,
+    paid: &PaidAlike,
+) -> Result<Vec<EarlierRun>, JournalError> {
+    let directory = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let (sha256, this, paid) = (file.sha256.clone(), path.to_owned(), paid.clone());
+    tokio::task::spawn_blocking(move || journals_in(&directory, &sha256, &paid, &this))
+        .await
+        .map_err(|error| JournalError {
+            location: path.display().to_string(),
+            message: error.to_string(),
+        })
+}
+
+/// A file journal that does not exist yet, as a dry run reads it: no
+/// records, and the earlier runs beside it that a run would find; it
+/// creates nothing, and refuses to be written.
+pub struct AbsentFileJournal {
+    path: PathBuf,
+}
+
+impl AbsentFileJournal {
+    /// The journal that would be at `path`.
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+        }
+    }
+}
+
+impl Journal for AbsentFileJournal {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn bind<'a>(&'a self, _: &'a FileIdentity) -> JournalFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn records(&self) -> JournalFuture<'_, BTreeMap<u64, RowRecord>> {
+        Box::pin(async { Ok(BTreeMap::new()) })
+    }
+
+    fn transition(&self, _: Option<u32>, _: RowRecord) -> JournalFuture<'_, bool> {
+        Box::pin(async move {
+            Err(JournalError {
+                location: self.location(),
+                message: "a journal read for a dry run is not written".into(),
+            })
+        })
+    }
+
+    fn earlier_runs<'a>(
+        &'a self,
+        file: &'a FileIdentity,
+        paid: &'a PaidAlike,
+    ) -> JournalFuture<'a, Vec<EarlierRun>> {
+        Box::pin(earlier_runs_beside(&self.path, file, paid))
+    }
+}
+
 impl Journal for FileJournal {
     fn location(&self) -> String {
         self.path.display().to_string()
@@ -347,18 +415,7 @@ impl Journal for FileJournal {
         file: &'a FileIdentity,
         paid: &'a PaidAlike,
     ) -> JournalFuture<'a, Vec<EarlierRun>> {
-        let directory = self
-            .path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_owned();
-        let (sha256, this, paid) = (file.sha256.clone(), self.path.clone(), paid.clone());
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || journals_in(&directory, &sha256, &paid, &this))
-                .await
-                .map_err(|error| self.error(error.to_string()))
-        })
+        Box::pin(earlier_runs_beside(&self.path, file, paid))
     }
 
     fn index(&self) -> JournalFuture<'_, RowIndex> {

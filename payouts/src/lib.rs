@@ -66,7 +66,7 @@ mod property_tests;
 mod run;
 mod undo;
 
-pub use file_journal::{FileJournal, journals_in};
+pub use file_journal::{AbsentFileJournal, FileJournal, journals_in};
 pub use journal::{
     EarlierRun, Journal, JournalError, JournalFuture, JournalState, PaidAlike, RowContent,
     RowIndex, RowRecord,

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use xoxoday_reward_points::Operation;
 use xoxoday_reward_points_payouts::{
-    FileIdentity, FileJournal, Journal, PayoutFile, Plan, RunDefaults, RunOptions, Stop,
-    plan_payouts, run_payouts, undo_payouts,
+    AbsentFileJournal, FileIdentity, FileJournal, Journal, PayoutFile, Plan, RunDefaults,
+    RunOptions, Stop, plan_payouts, run_payouts, undo_payouts,
 };
 
 use crate::args::{self, Cli, JournalArgs};
@@ -141,7 +141,7 @@ fn journal_typed_safely(cli: &Cli, journal: &JournalArgs) -> Result<(), Failure>
 pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure> {
     journal_typed_safely(cli, &command.journal)?;
     if command.dry_run {
-        return dry_run(command).await;
+        return dry_run(command.file.as_path(), command).await;
     }
     let client = client(cli)?;
     let path = command.file.as_path();
@@ -236,25 +236,30 @@ fn plan_lines(plan: &Plan) -> String {
 }
 
 /// `reward-points payout FILE --dry-run`: the checks and the plan of a run,
-/// with no client, no confirmation and no send. A journal file this creates
-/// to read (none was there) is removed again.
-async fn dry_run(command: &args::Payout) -> Result<Ending, Failure> {
-    let path = command.file.as_path();
+/// with no client, no confirmation and no send. A file journal is read when
+/// there is one (an empty one stands in when there is none: nothing is
+/// created); a PostgreSQL journal is refused, since binding a run to it
+/// writes.
+async fn dry_run(path: &Path, command: &args::Payout) -> Result<Ending, Failure> {
     let (defaults, options) = run_settings(command);
+    let Some(journal_file) = command.journal.file(path) else {
+        return Err(Failure::nothing_done(
+            "--dry-run reads file journals only: with a PostgreSQL journal it would record the \
+             run; nothing was done",
+        ));
+    };
     let file = PayoutFile::open(path, defaults).map_err(Failure::listed)?;
-    let journal_file = command.journal.file(path);
-    let new_journal = journal_file.as_ref().filter(|journal| !journal.exists());
-    let journal = open_journal(path, file.identity(), &command.journal).await?;
-    let planned = plan_payouts(&file, journal.as_ref(), &options).await;
+    let journal: Arc<dyn Journal> = if journal_file.exists() {
+        open_journal(path, file.identity(), &command.journal).await?
+    } else {
+        Arc::new(AbsentFileJournal::new(&journal_file))
+    };
+    let plan = plan_payouts(&file, journal.as_ref(), &options)
+        .await
+        .map_err(Failure::listed)?;
     let location = journal.location();
-    drop(journal);
-    if let Some(created) = new_journal {
-        // Only this dry run wrote it: nothing was ever recorded there.
-        let _ = std::fs::remove_file(created);
-    }
-    let plan = planned.map_err(Failure::listed)?;
     eprintln!(
-        "A run of {} would pay {} (journal {location}); nothing was sent",
+        "A run of {} (journal {location}): {}; nothing was sent",
         path.display(),
         plan_lines(&plan)
     );
@@ -273,8 +278,14 @@ async fn dry_run(command: &args::Payout) -> Result<Ending, Failure> {
             "journal": location,
         })
     );
+    // As a run would end, when it would send nothing: rows in doubt (4) or
+    // refused (3) still need a person.
     Ok(Ending::Run(if plan.to_send > 0 {
         ExitStatus::Done
+    } else if plan.in_doubt > 0 {
+        ExitStatus::MaybeDone
+    } else if plan.refused > 0 {
+        ExitStatus::Partly
     } else {
         ExitStatus::NothingToSend
     }))
@@ -302,6 +313,8 @@ pub async fn undo(cli: &Cli, command: &args::PayoutUndo) -> Result<Ending, Failu
         &[Operation::CancelPoints],
     )?;
     let display = display(&report).map_err(Failure::listed)?;
+    let told = display.clone();
+    crate::logging::on_wait(move |what| told.waiting(what));
     let stop = Stop::new();
     stop_on_ctrl_c(&stop);
     match undo_payouts(

@@ -127,7 +127,8 @@ fn describe(outcome: &RowOutcome) -> String {
 }
 
 pub fn display(report: &Path) -> Result<Arc<Display>, String> {
-    let plain = !std::io::stderr().is_terminal();
+    // Plain lines when a log shares stderr: a bar would be torn by it.
+    let plain = !std::io::stderr().is_terminal() || crate::logging::is_on();
     let bar = if plain {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
     } else {

@@ -647,3 +647,41 @@ async fn the_most_verbose_log_prints_no_secret() {
         assert!(!printed.contains(leaked), "{leaked} printed:\n{printed}");
     }
 }
+
+/// `-v` shows each call (operation, environment, status, latency,
+/// attempts); a RUST_LOG that does not read is said, and `-v` is used.
+#[tokio::test(flavor = "multi_thread")]
+async fn minus_v_shows_each_call_and_a_bad_rust_log_falls_back_to_it() {
+    let stand_in = StandIn::start().await;
+    let token = Some(STAND_IN_ACCESS_TOKEN);
+    for rust_log in ["", "xoxoday=[bad"] {
+        let output = run_with(
+            &stand_in,
+            token,
+            &[("RUST_LOG", rust_log)],
+            &["-v", "validate-token"],
+            "",
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        let call = stderr
+            .lines()
+            .find(|line| line.contains("call answered"))
+            .unwrap_or_else(|| panic!("no call in the log:\n{stderr}"));
+        for field in [
+            "INFO xoxoday_reward_points.call{operation=\"validateTokenPoints\"",
+            "environment=\"Sandbox\"",
+            "attempts=1",
+            "status=200",
+            "latency_ms=",
+        ] {
+            assert!(call.contains(field), "{field} not in {call}");
+        }
+        assert!(!stderr.contains("does not use"), "{stderr}");
+        assert_eq!(
+            stderr.contains("warning: RUST_LOG is not understood"),
+            !rust_log.is_empty(),
+            "{stderr}"
+        );
+    }
+}

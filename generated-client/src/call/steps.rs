@@ -99,7 +99,7 @@ impl Call {
             Ok(response) => {
                 self.record_status(response.status().as_u16());
                 span.record("status", response.status().as_u16());
-                span.in_scope(|| tracing::debug!("call answered"));
+                span.in_scope(|| tracing::info!("call answered"));
             }
             // reqwest's error text names the URL, never a header.
             Err(error) => span.in_scope(|| tracing::warn!(%error, "call failed")),

@@ -59,8 +59,6 @@ use crate::tokens::refresh_endpoint::{RefreshEndpoint, RefreshOutcome};
 use crate::tokens::store::{RefreshRejection, StoreError, StoredTokens, TokenLease, TokenStore};
 use crate::{EpochMillis, Secret};
 
-/// After a refresh that failed for a passing reason, and after a 401 that a
-/// refresh did not cure.
 /// The `tracing` target of the events that say a call waits, and for what
 /// (their `wait` field: `"token store lock"`, then `""` when the wait is
 /// over): a tool can show them as they happen (the CLI's progress line
@@ -70,6 +68,8 @@ pub const WAIT_EVENTS: &str = "xoxoday_reward_points::waits";
 /// How long a wait for the store's lock goes unsaid.
 const NOTICEABLE_WAIT: Duration = Duration::from_millis(500);
 
+/// After a refresh that failed for a passing reason, and after a 401 that a
+/// refresh did not cure.
 const PASSING_FAILURE: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
 /// After the vendor refused the refresh token: a handful of tries an hour
 /// at most, in case the refusal was the vendor's mistake.
@@ -567,7 +567,7 @@ impl Shared {
                     target: WAIT_EVENTS,
                     wait = "",
                     waited_ms = (asked.elapsed() + NOTICEABLE_WAIT).as_millis() as u64,
-                    "the token store's lock is ours"
+                    "the wait for the token store's lock is over"
                 );
                 locked
             }

@@ -9,18 +9,24 @@
 //! All user clients of one company client for the same email address share
 //! one [`UserTokens`] (the company client's [`UserTokenRegistry`]), so they
 //! hold one token between them. Whether making a new user token ends the
-//! previous one is not documented; either way no call fails: a 401 to a
-//! token older than the one held is repeated with the one held, and a 401 to
-//! the one held makes one new token — not one per call, and none again while
-//! that new token has not been accepted once (a vendor refusing every user
-//! token of this email gets one creation per backoff, not a storm).
+//! previous one is not documented; either way no call fails for it: a 401
+//! to a token older than the one held is repeated with the one held, and a
+//! 401 to the one held makes one new token and repeats the call with it. A
+//! new token refused before any call was accepted with it is not replaced
+//! again until a pause has passed (doubling, as failed creations are): a
+//! vendor refusing every user token of this email gets one creation per
+//! pause, not a storm, and never a repeat with the refused token. A 401 to
+//! the company token while making one goes to the token manager, as any
+//! company call's would.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::backoff::{BackingOff, Backoff};
+use reqwest::StatusCode;
 use reqwest::header::AUTHORIZATION;
 use serde_json::Value;
 
@@ -71,6 +77,7 @@ impl UserTokenRegistry {
             email: email.to_owned(),
             margin,
             state: tokio::sync::Mutex::new(State::default()),
+            unproven: AtomicBool::new(false),
         });
         sources.insert(email.to_owned(), Arc::downgrade(&source));
         source
@@ -86,6 +93,9 @@ pub(crate) struct UserTokens {
     /// Held across a creation: one creation at a time, and every caller
     /// waiting takes the token it made.
     state: tokio::sync::Mutex<State>,
+    /// The token held was made after a 401 and no call has been accepted
+    /// with it yet.
+    unproven: AtomicBool,
 }
 
 impl fmt::Debug for UserTokens {
@@ -99,10 +109,11 @@ impl fmt::Debug for UserTokens {
 #[derive(Default)]
 struct State {
     held: Option<Held>,
-    /// The token held was made after a 401 and has not been accepted yet:
-    /// a 401 to it stands.
-    unproven: bool,
+    /// Creations that failed in a row, and when the next may be tried.
     failures: BackingOff,
+    /// New tokens refused in a row before one was accepted: a 401 to the
+    /// newest stands until this pause has passed, then one more is made.
+    refusals: BackingOff,
 }
 
 struct Held {
@@ -133,6 +144,11 @@ impl Held {
 }
 
 impl UserTokens {
+    /// The company client the user tokens are made with.
+    pub(crate) fn company(&self) -> &Client {
+        &self.company
+    }
+
     /// A user token that is not about to expire, made first when needed.
     pub(crate) async fn access_token(&self) -> Result<AccessToken, AuthError> {
         let mut state = self.state.lock().await;
@@ -145,58 +161,72 @@ impl UserTokens {
     }
 
     /// After a 401 to `rejected`: the token held when it is another (made
-    /// since), else a new one; `None` when the 401 stands (the token held was
-    /// made after a 401 and never accepted).
+    /// since), else a new one. `None` when the 401 stands: the token held
+    /// was itself made after a 401 and not accepted yet, and the pause after
+    /// such refusals (doubling) has not passed. Never the refused token.
     pub(crate) async fn after_rejection(
         &self,
         rejected: Secret,
     ) -> Result<Option<AccessToken>, AuthError> {
         let mut state = self.state.lock().await;
-        if let Some(held) = &state.held {
-            if held.token != rejected && !held.expired() {
-                return Ok(Some(held.bearer.clone()));
-            }
-            if held.token == rejected && state.unproven {
+        let now = Instant::now();
+        if let Some(held) = &state.held
+            && held.token != rejected
+            && !held.expired()
+        {
+            return Ok(Some(held.bearer.clone()));
+        }
+        if self.unproven.load(Ordering::Relaxed) {
+            if state.refusals.remaining(now).is_some() {
                 return Ok(None);
             }
+            state.refusals.arm(now, FAILED_CREATION);
+        } else {
+            state.refusals.reset();
         }
-        let token = self.renew(&mut state).await?;
-        state.unproven = true;
+        let token = self.create_now(&mut state, now).await?;
+        self.unproven.store(true, Ordering::Relaxed);
         Ok(Some(token))
     }
 
     /// A call with the user token was answered otherwise than 401.
     pub(crate) fn note_accepted(&self) {
-        if let Ok(mut state) = self.state.try_lock() {
-            state.unproven = false;
-        }
+        self.unproven.store(false, Ordering::Relaxed);
     }
 
     /// Makes a new user token with the company client, unless a creation
     /// failed recently; keeps the token held (while it lasts) when one
     /// fails.
     async fn renew(&self, state: &mut State) -> Result<AccessToken, AuthError> {
-        let now = Instant::now();
         let fallback = |state: &State, error: AuthError| match &state.held {
             Some(held) if !held.expired() => Ok(held.bearer.clone()),
             _ => Err(error),
         };
+        match self.create_now(state, Instant::now()).await {
+            Ok(token) => Ok(token),
+            Err(error) if error.needs_person() => Err(error),
+            Err(error) => fallback(state, error),
+        }
+    }
+
+    /// Makes a new user token now, unless a creation failed recently: the
+    /// new token is held from then on.
+    async fn create_now(&self, state: &mut State, now: Instant) -> Result<AccessToken, AuthError> {
         if let Some(retry_in) = state.failures.remaining(now) {
-            return fallback(state, TransientAuth::BackingOff { retry_in }.into());
+            return Err(TransientAuth::BackingOff { retry_in }.into());
         }
         match self.create_unhooked().await {
             Ok(held) => {
                 let bearer = held.bearer.clone();
                 state.held = Some(held);
-                state.unproven = false;
                 state.failures.reset();
                 tracing::debug!("made a new user token");
                 Ok(bearer)
             }
-            Err(reason) => {
+            Err(error) => {
                 state.failures.arm(now, FAILED_CREATION);
-                tracing::warn!(%reason, "could not make a new user token");
-                fallback(state, TransientAuth::RefreshUnavailable { reason }.into())
+                tracing::warn!(%error, "could not make a new user token");
+                Err(error)
             }
         }
     }
@@ -225,50 +255,71 @@ impl UserTokens {
     /// the body is the generated type, the company token from the company
     /// client (its token manager refreshes it as needed). What failed, in
     /// words without a token.
-    async fn create_unhooked(&self) -> Result<Held, String> {
+    async fn create_unhooked(&self) -> Result<Held, AuthError> {
         let company = &self.company.inner;
-        let token = match &company.auth {
+        let unavailable =
+            |reason: String| AuthError::from(TransientAuth::RefreshUnavailable { reason });
+        let manager = match &company.auth {
+            Auth::Managed(manager) => Some(manager),
+            _ => None,
+        };
+        let mut token = match &company.auth {
             Auth::Static(token) => token.clone(),
-            Auth::Managed(manager) => manager
-                .access_token()
-                .await
-                .map_err(|error| error.to_string())?,
+            Auth::Managed(manager) => manager.access_token().await?,
             Auth::None | Auth::User(_) => {
-                return Err("the company client has no company token".into());
+                return Err(unavailable(
+                    "the company client has no company token".into(),
+                ));
             }
         };
-        let header = token
-            .bearer_header()
-            .ok_or("the company token holds characters an HTTP header cannot carry")?;
-        let asked_at = EpochMillis::now();
-        let response = self
-            .company
-            .client
-            .post(company.destinations.of(Operation::CreateUserToken))
-            .timeout(company.options.attempt_time_limit())
-            .header(AUTHORIZATION, header)
-            .json(&CreateUserTokenBody::user_session(self.email.as_str()))
-            .send()
-            .await
-            // reqwest's text names the URL, never a header or the body.
-            .map_err(|error| error.to_string())?;
-        let status = response.status();
-        let bytes = limit::bounded(response)
-            .bytes()
-            .await
-            .map_err(|error| format!("cannot read the answer: {error}"))?;
-        if !status.is_success() {
-            let message = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|body| vendor_message(&body, &[token_text(&token)]));
-            return Err(match message {
-                Some(message) => format!("HTTP {status}: {message}"),
-                None => format!("HTTP {status}"),
-            });
+        // At most twice: again once after the company token's 401, with
+        // the token the manager gives then (another process may have
+        // rotated it).
+        for attempt in 0..2 {
+            let header = token.bearer_header().ok_or_else(|| {
+                unavailable("the company token holds characters an HTTP header cannot carry".into())
+            })?;
+            let asked_at = EpochMillis::now();
+            let response = self
+                .company
+                .client
+                .post(company.destinations.of(Operation::CreateUserToken))
+                .timeout(company.options.attempt_time_limit())
+                .header(AUTHORIZATION, header.clone())
+                .json(&CreateUserTokenBody::user_session(self.email.as_str()))
+                .send()
+                .await
+                // reqwest's text names the URL, never a header or the body.
+                .map_err(|error| unavailable(error.to_string()))?;
+            let status = response.status();
+            let bytes = limit::bounded(response)
+                .bytes()
+                .await
+                .map_err(|error| unavailable(format!("cannot read the answer: {error}")))?;
+            if status == StatusCode::UNAUTHORIZED
+                && attempt == 0
+                && let (Some(manager), Some(sent)) = (manager, AccessToken::sent_in(&header))
+                && let Some(fresh) = manager.after_rejection(sent).await?
+            {
+                token = fresh;
+                continue;
+            }
+            if !status.is_success() {
+                let message = serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|body| vendor_message(&body, &[token_text(&token)]));
+                return Err(unavailable(match message {
+                    Some(message) => format!("create user token: HTTP {status}: {message}"),
+                    None => format!("create user token: HTTP {status}"),
+                }));
+            }
+            let answer: TokenResponse = serde_json::from_slice(&bytes).map_err(|error| {
+                unavailable(format!("the answer is {}", DecodeProblem::of(&error)))
+            })?;
+            return held(answer, asked_at)
+                .ok_or_else(|| unavailable("the answer had no access_token".into()));
         }
-        let answer: TokenResponse = serde_json::from_slice(&bytes)
-            .map_err(|error| format!("the answer is {}", DecodeProblem::of(&error)))?;
-        held(answer, asked_at).ok_or_else(|| "the answer had no access_token".to_owned())
+        Err(unavailable("the company token was refused twice".into()))
     }
 
     /// The first token, made when the user client is: its failure is the
@@ -297,7 +348,10 @@ fn held(answer: TokenResponse, asked_at: EpochMillis) -> Option<Held> {
         bearer: AccessToken::from_secret(&token),
         token,
         made_at: asked_at,
-        expiry: EpochMillis::token_expiry(asked_at, answer.access_token_expiry, expires_in),
+        // An expiry at or before the asking (seconds for milliseconds, a
+        // clock far off) says nothing usable: as if none were given.
+        expiry: EpochMillis::token_expiry(asked_at, answer.access_token_expiry, expires_in)
+            .filter(|expiry| expiry.as_millis() > asked_at.as_millis()),
     })
 }
 

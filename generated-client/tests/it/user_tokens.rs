@@ -5,6 +5,7 @@
 //! either ends the previous token when it makes a new one or keeps it (the
 //! vendor does not document which).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,10 @@ struct UserTokenVendor {
     issued: Mutex<Vec<(String, u64)>>,
     /// A new token ends the ones before it.
     ends_previous: bool,
+    /// Create user token answers 500.
+    failing: AtomicBool,
+    /// The expiry create user token announces, when not the real one.
+    announced_expiry: Mutex<Option<u64>>,
 }
 
 impl UserTokenVendor {
@@ -60,15 +65,18 @@ impl Respond for Create {
         if company != Some(format!("Bearer {OLD_ACCESS}").as_str()) {
             return ResponseTemplate::new(401).set_body_json(json!({ "error": "Unauthorized" }));
         }
+        if self.0.failing.load(Ordering::Relaxed) {
+            return ResponseTemplate::new(500).set_body_json(json!({ "error": "try later" }));
+        }
         let mut issued = self.0.issued.lock().unwrap();
         let token = format!("user-token-{}", issued.len() + 1);
         let until = now_ms() + LIFETIME_MS;
         issued.push((token.clone(), until));
+        let announced = self.0.announced_expiry.lock().unwrap().unwrap_or(until);
         ResponseTemplate::new(200).set_body_json(json!({
             "access_token": token,
             "token_type": "bearer",
-            "expires_in": LIFETIME_MS / 1000,
-            "access_token_expiry": until
+            "access_token_expiry": announced
         }))
     }
 }
@@ -194,6 +202,65 @@ async fn a_401_to_the_user_token_makes_one_new_token_and_repeats_the_call() {
             .filter(|request| request.url.path() == TOKEN_PATH)
             .count();
         assert_eq!(validations, 3, "the refused call was repeated once");
+    })
+    .await
+}
+
+/// The vendor ends the token held while create user token fails: that call
+/// fails (there is no token to repeat it with), but the client is not stuck
+/// with the refused token: once creating works again, the next call makes
+/// a new token and succeeds.
+#[tokio::test]
+async fn a_refused_token_is_never_repeated_and_the_client_recovers() {
+    within(async {
+        let (server, vendor) = vendor(true).await;
+        let company = company(&server.uri());
+        let user = company.user_client("jane@example.com").await.unwrap();
+
+        vendor.end_all();
+        vendor.failing.store(true, Ordering::Relaxed);
+        assert!(user.validate_token_points().send().await.is_err());
+        vendor.failing.store(false, Ordering::Relaxed);
+        // The pause after a failed creation (1 s) passes.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        user.validate_token_points().send().await.unwrap();
+        assert_eq!(vendor.created(), 2);
+    })
+    .await
+}
+
+/// A user client asked for another user's client makes it with the
+/// company token, not its own user token.
+#[tokio::test]
+async fn a_user_client_of_a_user_client_is_made_with_the_company_token() {
+    within(async {
+        let (server, vendor) = vendor(false).await;
+        let company = company(&server.uri());
+        let jane = company.user_client("jane@example.com").await.unwrap();
+
+        let bob = jane.user_client("bob@example.com").await.unwrap();
+
+        bob.validate_token_points().send().await.unwrap();
+        assert_eq!(vendor.created(), 2);
+    })
+    .await
+}
+
+/// An expiry that has passed when the token arrives (seconds read as
+/// milliseconds, a clock far off) says nothing: the token is used, not
+/// made again on every call.
+#[tokio::test]
+async fn a_token_that_arrives_expired_is_not_made_again_on_every_call() {
+    within(async {
+        let (server, vendor) = vendor(false).await;
+        *vendor.announced_expiry.lock().unwrap() = Some(1_000);
+        let company = company(&server.uri());
+        let user = company.user_client("jane@example.com").await.unwrap();
+
+        for _ in 0..5 {
+            user.validate_token_points().send().await.unwrap();
+        }
+        assert_eq!(vendor.created(), 1);
     })
     .await
 }
