@@ -8,17 +8,19 @@
 //! value is never sent. typify has no setting for this; the generated code
 //! is edited as syntax, like `non_exhaustive.rs` does.
 
-use std::collections::BTreeSet;
-
 use syn::punctuated::Punctuated;
+
+use crate::surface::{Surface, request_types, type_text};
 use syn::{Arm, Attribute, Expr, Fields, ImplItem, Item, ItemEnum, Meta, Path, Token, parse_quote};
 
 /// The variant's name, or this one when the vendor has a value `Unknown`.
 const NAMES: [&str; 2] = ["Unknown", "UnknownValue"];
 
-/// Opens every answer-only string enum of `types` (those not in
-/// `request_types`).
-pub fn open_answer_enums(client: &mut syn::File, request_types: &BTreeSet<String>) {
+/// Opens every answer-only string enum of `types` (none that a request
+/// reaches, as `surface` shows them), and records each variant it adds in
+/// `surface`, which is then the surface of the code as it is now.
+pub fn open_answer_enums(client: &mut syn::File, surface: &mut Surface) {
+    let request_types = request_types(surface);
     let Some((_, items)) = client.items.iter_mut().find_map(|item| match item {
         Item::Mod(module) if module.ident == "types" => module.content.as_mut(),
         _ => None,
@@ -69,6 +71,12 @@ pub fn open_answer_enums(client: &mut syn::File, request_types: &BTreeSet<String
                 }
             }
         }
+    }
+    let payload = type_text(&parse_quote!(::std::string::String));
+    for (owner, variant) in opened {
+        surface
+            .variants
+            .insert((owner, variant.to_owned()), payload.clone());
     }
 }
 

@@ -272,9 +272,8 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
     )
     .map_err(|problem| vec![problem])?;
     non_exhaustive::mark_types(&mut client);
-    let request_types =
-        crate::surface::request_types(&crate::surface::surface(&client, &environments, &routes));
-    open_enums::open_answer_enums(&mut client, &request_types);
+    let mut surface = crate::surface::surface(&client, &environments, &routes);
+    open_enums::open_answer_enums(&mut client, &mut surface);
     deprecations::mark_items(&mut client, &routes, &deprecated_operations);
     let without_example =
         generated_docs::document(&mut client, &routes, &environments, &inputs.examples);
@@ -288,7 +287,6 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
             )
         })
         .collect();
-    let surface = crate::surface::surface(&client, &environments, &routes);
     let routes_tokens = routes::routes_source(&environments, &routes);
     let rules_tokens = request_rules::rules_source(&contract);
     let mocks_tokens = mocks::mocks_source(&spec, &settings, &routes, spec_name)

@@ -555,13 +555,7 @@ fn a_password_never_goes_on_the_command_line() {
 /// or client secret, old or new, in anything printed.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_most_verbose_log_prints_no_secret() {
-    let url = std::env::var("XOXODAY_TEST_POSTGRES").unwrap_or_else(|_| {
-        panic!(
-            "this test needs a PostgreSQL server: run it with `cargo xtask test`, which starts \
-             a throwaway one from the system's binaries (installing Debian's postgresql package \
-             when missing), or set XOXODAY_TEST_POSTGRES to a server's connection URL"
-        )
-    });
+    let url = crate::support::test_postgres();
     let stand_in = StandIn::start().await;
     let table = format!("cli_log_tokens_{}", std::process::id());
     let secret = "client-secret-never-logged-71c2";

@@ -404,13 +404,7 @@ async fn undo_cancels_the_runs_credits_once_and_a_new_run_does_not_send_them_aga
 /// PostgreSQL journal: every row is sent by exactly one of them.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_workers_share_a_run_through_postgres_and_send_each_row_once() {
-    let url = std::env::var("XOXODAY_TEST_POSTGRES").unwrap_or_else(|_| {
-        panic!(
-            "this test needs a PostgreSQL server: run it with `cargo xtask test`, which starts \
-             a throwaway one from the system's binaries (installing Debian's postgresql package \
-             when missing), or set XOXODAY_TEST_POSTGRES to a server's connection URL"
-        )
-    });
+    let url = crate::support::test_postgres();
     // 20 ms per send, 8 in flight each: the two runs overlap.
     let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(20)))
         .await
@@ -821,12 +815,7 @@ async fn the_confirmation_says_rows_recipients_points_and_the_host() {
 /// content, whatever the run's name.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_of_the_same_content_in_a_postgres_journal_is_not_paid_again_unless_asked() {
-    let url = std::env::var("XOXODAY_TEST_POSTGRES").unwrap_or_else(|_| {
-        panic!(
-            "this test needs a PostgreSQL server: run it with `cargo xtask test`, which starts \
-             a throwaway one, or set XOXODAY_TEST_POSTGRES to a server's connection URL"
-        )
-    });
+    let url = crate::support::test_postgres();
     let server = StandInServer::start(0, Faults::none()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 3);

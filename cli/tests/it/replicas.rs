@@ -45,13 +45,7 @@ fn scenario(processes: usize, store: Store) -> Scenario {
 }
 
 fn postgres(tag: &str) -> Store {
-    let url = std::env::var("XOXODAY_TEST_POSTGRES").unwrap_or_else(|_| {
-        panic!(
-            "this test needs a PostgreSQL server: run it with `cargo xtask test`, which starts \
-             a throwaway one from the system's binaries (installing Debian's postgresql package \
-             when missing), or set XOXODAY_TEST_POSTGRES to a server's connection URL"
-        )
-    });
+    let url = crate::support::test_postgres();
     Store::Postgres {
         url,
         table: format!("replica_tokens_{tag}_{}", std::process::id()),

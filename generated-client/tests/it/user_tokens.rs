@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-use xoxoday_reward_points::{AccessToken, Client, Environment};
+use xoxoday_reward_points::Client;
 
-use crate::common::{ACCOUNTS, OLD_ACCESS, SANDBOX, TOKEN_PATH, fast_retries, now_ms, within};
+use crate::common::{OLD_ACCESS, TOKEN_PATH, now_ms, static_client_builder, within};
 
 const CREATE_PATH: &str = "/chef/v1/oauth/token/create/user";
 const LIFETIME_MS: u64 = 2_000;
@@ -121,13 +121,7 @@ async fn vendor(ends_previous: bool) -> (MockServer, Arc<UserTokenVendor>) {
 /// A company client with a static company token, renewing user tokens
 /// 400 ms before they expire.
 fn company(origin: &str) -> Client {
-    Client::builder(Environment::Sandbox)
-        .access_token(AccessToken::new(OLD_ACCESS))
-        .origin_override(SANDBOX, origin)
-        .unwrap()
-        .origin_override(ACCOUNTS, origin)
-        .unwrap()
-        .retry_policy(fast_retries())
+    static_client_builder(origin)
         .refresh_margin(Duration::from_millis(400))
         .timeout(Duration::from_secs(2))
         .build()

@@ -13,7 +13,7 @@ mod text;
 
 use std::collections::BTreeMap;
 
-pub use read::surface;
+pub use read::{surface, type_text};
 pub use requests::request_types;
 pub use text::{member_text, operation_credential_text, operation_text};
 

@@ -12,8 +12,8 @@ use xoxoday_reward_points::types::{
     CancelPointsBodyVariables, CreateUserTokenBody, FetchPointsBodyVariables, RefreshTokenBody,
 };
 use xoxoday_reward_points::{
-    AccessToken, Client, Environment, EpochMillis, Error, Operation, Payout, Recipient,
-    RetryPolicy, Secret, StoredTokens, TokenStore,
+    AccessToken, Client, ClientBuilder, Environment, EpochMillis, Error, Operation, Payout,
+    Recipient, RetryPolicy, Secret, StoredTokens, TokenStore,
 };
 
 pub const SANDBOX: &str = "https://stagingstores.xoxoday.com";
@@ -77,6 +77,15 @@ pub fn fast_retries() -> RetryPolicy {
 }
 
 pub fn static_client(origin: &str) -> Client {
+    static_client_builder(origin)
+        .timeout(Duration::from_millis(400))
+        .build()
+        .unwrap()
+}
+
+/// A client sending the company token `OLD_ACCESS` to `origin`, with fast
+/// retries, to finish building.
+pub fn static_client_builder(origin: &str) -> ClientBuilder {
     Client::builder(Environment::Sandbox)
         .access_token(AccessToken::new(OLD_ACCESS))
         .origin_override(SANDBOX, origin)
@@ -84,9 +93,6 @@ pub fn static_client(origin: &str) -> Client {
         .origin_override(ACCOUNTS, origin)
         .unwrap()
         .retry_policy(fast_retries())
-        .timeout(Duration::from_millis(400))
-        .build()
-        .unwrap()
 }
 
 pub fn managed_client(origin: &str, store: Arc<dyn TokenStore>) -> Client {
