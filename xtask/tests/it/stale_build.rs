@@ -41,3 +41,35 @@ fn a_stale_spec_stops_the_client_crate_build_with_the_hint() {
         "{stderr}"
     );
 }
+
+/// Scratch workspaces share one target directory: each check compiles its
+/// own copy of the client, even a copy made before another test's build
+/// (which cargo, comparing file times, would otherwise take as built).
+#[test]
+fn two_scratch_workspaces_each_check_their_own_client() {
+    let broken = tempfile::tempdir().unwrap();
+    scratch_workspace(broken.path(), &["generated-client"]);
+    let lib = broken.path().join("generated-client/src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        format!("{source}\ncompile_error!(\"this copy does not build\");\n"),
+    )
+    .unwrap();
+    let sound = tempfile::tempdir().unwrap();
+    scratch_workspace(sound.path(), &["generated-client"]);
+
+    let built = cargo_check(sound.path(), &["xoxoday-reward-points"]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let refused = cargo_check(broken.path(), &["xoxoday-reward-points"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("this copy does not build"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

@@ -83,24 +83,58 @@ pub fn cargo_check(workspace: &Path, packages: &[&str]) -> Output {
     for package in packages {
         command.args(["--package", package]);
     }
-    command
-        .current_dir(workspace)
-        .env("CARGO_TARGET_DIR", root().join("target/scratch-check"))
-        .output()
-        .unwrap()
+    in_shared_target(workspace, "scratch-check", command)
 }
 
 /// Runs a binary package of a scratch workspace, in a target directory of
 /// its own (a full build, unlike `cargo_check`'s).
 pub fn cargo_run(workspace: &Path, package: &str) -> Output {
-    Command::new(env!("CARGO"))
+    let mut command = Command::new(env!("CARGO"));
+    command
         .args(["run", "--offline", "--quiet", "--package", package])
-        .current_dir(workspace)
-        .env("CARGO_TARGET_DIR", root().join("target/scratch-run"))
         // Debug info is no use to a throwaway run, and costs build time.
-        .env("CARGO_PROFILE_DEV_DEBUG", "false")
+        .env("CARGO_PROFILE_DEV_DEBUG", "false");
+    in_shared_target(workspace, "scratch-run", command)
+}
+
+/// Runs cargo `command` in `workspace` with `target/{target}` of the real
+/// workspace as its target directory, shared by every scratch workspace.
+///
+/// Cargo names a workspace member's build by its path *relative to its
+/// workspace*, and judges it fresh by comparing file times: two scratch
+/// workspaces (tests running side by side) share one build of
+/// `generated-client`, and a copy made before another test's build looks
+/// older than that build, so cargo would check the other test's client.
+/// Under a lock held across all test processes, the workspace's files are
+/// stamped with the current time before cargo runs, so its build is always
+/// its own.
+fn in_shared_target(workspace: &Path, target: &str, mut command: Command) -> Output {
+    let target = root().join("target").join(target);
+    std::fs::create_dir_all(&target).unwrap();
+    let lock = std::fs::File::create(target.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    touch_sources(workspace);
+    command
+        .current_dir(workspace)
+        .env("CARGO_TARGET_DIR", &target)
         .output()
         .unwrap()
+}
+
+/// Sets the modification time of every file under `dir` to now.
+fn touch_sources(dir: &Path) {
+    let now = std::time::SystemTime::now();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if entry.file_name() != "target" {
+                touch_sources(&path);
+            }
+        } else {
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(now).unwrap();
+        }
+    }
 }
 
 /// A document of the workspace (YAML), as JSON values.
