@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -112,6 +113,19 @@ fn journal_states(file: &Path) -> BTreeMap<u64, String> {
         latest.insert(record["line"].as_u64().unwrap(), state);
     }
     latest
+}
+
+/// Polls until `ready` holds; fails the test after a minute, saying what
+/// never happened.
+async fn wait_for(what: &str, ready: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn joined(lines: &BTreeSet<u64>) -> String {
@@ -326,7 +340,8 @@ async fn ctrl_c_finishes_the_sends_in_flight_and_says_the_run_is_incomplete() {
     let file = payout_file(dir.path(), 400);
 
     let child = command(&server, &pay(&file, &[])).spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Interrupted once it sends (its handler is in place by then).
+    wait_for("a journal record", || !journal_states(&file).is_empty()).await;
     let interrupted = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -405,8 +420,9 @@ async fn undo_cancels_the_runs_credits_once_and_a_new_run_does_not_send_them_aga
 #[tokio::test(flavor = "multi_thread")]
 async fn two_workers_share_a_run_through_postgres_and_send_each_row_once() {
     let url = crate::support::test_postgres();
-    // 20 ms per send, 8 in flight each: the two runs overlap.
-    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(20)))
+    // 60 ms per send, 8 in flight each: the run takes over two seconds, so
+    // the two overlap even when one process starts late.
+    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(60)))
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -897,10 +913,7 @@ async fn a_dry_run_counts_what_a_half_done_journal_holds_and_sends_nothing() {
         .spawn()
         .unwrap();
     // Killed once a few rows are recorded, long before the last.
-    let started = std::time::Instant::now();
-    while journal_states(&file).len() < 6 && started.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for("six journal records", || journal_states(&file).len() >= 6).await;
     child.kill().unwrap();
     child.wait().unwrap();
     let states = journal_states(&file);
@@ -1035,18 +1048,34 @@ async fn a_run_says_when_it_waits_for_the_token_stores_lock() {
     let mut args = pay(&file, &[]);
     args.splice(0..0, ["--token-store", tokens]);
     let mut payout = command(&server, &args);
-    payout.envs(credentials);
-    let running = tokio::task::spawn_blocking(move || payout.output().unwrap());
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    payout.envs(credentials).stderr(Stdio::piped());
+    let mut child = payout.spawn().unwrap();
+    // Its stderr, read as it comes; the lock is released once the run says
+    // that it waits.
+    let waiting = "waiting for the token store lock (another process holds it)";
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let reader = std::thread::spawn({
+        let mut from = child.stderr.take().unwrap();
+        let stderr = stderr.clone();
+        move || {
+            let mut chunk = [0; 4096];
+            while let Ok(read @ 1..) = std::io::Read::read(&mut from, &mut chunk) {
+                stderr.lock().unwrap().extend_from_slice(&chunk[..read]);
+            }
+        }
+    });
+    wait_for("the waiting line", || {
+        String::from_utf8_lossy(&stderr.lock().unwrap()).contains(waiting)
+    })
+    .await;
     assert_eq!(server.requests_received(Operation::SendPoints), 0);
     lease.release().await.unwrap();
-    let output = running.await.unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    reader.join().unwrap();
 
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("waiting for the token store lock (another process holds it)"),
-        "{stderr}"
-    );
+    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(credited_once(&server.credits()).len(), 3);
 }

@@ -126,6 +126,9 @@ async fn a_429_with_retry_after_2_is_waited_for_on_fetch_and_never_retried_on_se
 async fn retry_after_as_an_http_date_is_honoured_and_a_long_one_ends_the_call() {
     within(async {
         let server = MockServer::start().await;
+        // Before the date is made: the date's whole second, cut down, is
+        // still at least a second after this.
+        let started = Instant::now();
         let in_two_seconds = httpdate_in(Duration::from_secs(2));
         Mock::given(method("POST"))
             .respond_with(ResponseTemplate::new(503).insert_header("retry-after", in_two_seconds))
@@ -136,7 +139,6 @@ async fn retry_after_as_an_http_date_is_honoured_and_a_long_one_ends_the_call() 
             .respond_with(json_answer(balance_body()))
             .mount(&server)
             .await;
-        let started = Instant::now();
         assert_eq!(fetch(&static_client(&server.uri())).await.unwrap(), 1500.0);
         // An HTTP date has whole seconds: at least one of the two is waited.
         assert!(
@@ -170,10 +172,11 @@ fn httpdate_in(delay: Duration) -> String {
 #[tokio::test]
 async fn a_send_whose_answer_does_not_come_in_time_has_an_unknown_outcome() {
     within(async {
-        let (server, client) = answering(
+        let server = answering_everything(
             json_answer(json!({ "data": { "unique_id": 1 } })).set_delay(Duration::from_secs(3)),
         )
         .await;
+        let client = impatient_client(&server.uri());
         match send(&client).await {
             Err(error @ Error::OutcomeUnknown { .. }) => {
                 assert!(error.outcome_unknown());

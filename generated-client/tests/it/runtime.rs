@@ -162,7 +162,7 @@ async fn a_response_slower_than_the_timeout_fails_after_bounded_retries() {
             )
             .mount(&server)
             .await;
-        let client = static_client(&server.uri());
+        let client = impatient_client(&server.uri());
 
         let error = client
             .fetch_points()
@@ -303,7 +303,7 @@ async fn a_send_reaches_the_server_at_most_once_under_every_fault() {
                 .respond_with(answer)
                 .mount(&server)
                 .await;
-            let client = static_client(&server.uri());
+            let client = impatient_client(&server.uri());
 
             let result = client.send_points().payout(payout()).send().await;
 

@@ -1,7 +1,7 @@
 //! User clients that run for months: their user token, made by create user
 //! token with the company client, is made again before it expires and after
 //! a 401, one creation at a time, shared by the user clients of one email.
-//! A local vendor issues user tokens that expire after two seconds, and
+//! A local vendor issues user tokens that expire after three seconds, and
 //! either ends the previous token when it makes a new one or keeps it (the
 //! vendor does not document which).
 
@@ -17,7 +17,7 @@ use xoxoday_reward_points::Client;
 use crate::common::{OLD_ACCESS, TOKEN_PATH, now_ms, static_client_builder, within};
 
 const CREATE_PATH: &str = "/chef/v1/oauth/token/create/user";
-const LIFETIME_MS: u64 = 2_000;
+const LIFETIME_MS: u64 = 3_000;
 
 /// The vendor's user tokens: each issued one, until when it is good.
 #[derive(Default)]
@@ -118,11 +118,12 @@ async fn vendor(ends_previous: bool) -> (MockServer, Arc<UserTokenVendor>) {
     (server, state)
 }
 
-/// A company client with a static company token, renewing user tokens
-/// 400 ms before they expire.
+/// A company client with a static company token, renewing user tokens a
+/// second before they expire (a call slower than that would reach the
+/// vendor with an expired token, and make one more).
 fn company(origin: &str) -> Client {
     static_client_builder(origin)
-        .refresh_margin(Duration::from_millis(400))
+        .refresh_margin(Duration::from_secs(1))
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap()
@@ -130,7 +131,8 @@ fn company(origin: &str) -> Client {
 
 /// Two user clients of one email call for three token lifetimes: no call
 /// fails, and the vendor makes one user token at first and one per expiry
-/// after (renewed 400 ms early: at about 1.6, 3.2 and 4.8 s).
+/// after (renewed a second early: at about 2, 4 and 6 s; the next would be
+/// at 8 s).
 async fn across_three_expiries(ends_previous: bool) {
     let (server, vendor) = vendor(ends_previous).await;
     let company = company(&server.uri());
@@ -144,7 +146,7 @@ async fn across_three_expiries(ends_previous: bool) {
 
     let started = Instant::now();
     let mut calls = 0;
-    while started.elapsed() < Duration::from_millis(5_500) {
+    while started.elapsed() < Duration::from_millis(7_000) {
         for user in [&first, &second] {
             user.validate_token_points()
                 .send()

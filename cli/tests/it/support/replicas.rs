@@ -91,18 +91,19 @@ pub struct Outcome {
     /// The first few failures' texts, from every replica.
     pub failures: Vec<String>,
     pub refreshes: RefreshCounts,
-    /// From the stand-in's start to the last replica's end.
-    pub elapsed: Duration,
+    /// From the first call of the first replica to the end of the last
+    /// call of the last one (processes that start late call for less).
+    pub calling: Duration,
     pub operator: Option<Output>,
 }
 
 impl Outcome {
     /// One refresh per token lifetime: refreshes happen `lifetime - margin`
-    /// apart, so at most this many in `elapsed`.
+    /// apart, so at most this many while the replicas call.
     pub fn refreshes_allowed(&self, scenario: &Scenario) -> u64 {
         let period = scenario.token_lifetime - scenario.refresh_margin;
         let operator = u64::from(scenario.operator_refresh_after.is_some());
-        (self.elapsed.as_secs_f64() / period.as_secs_f64()).floor() as u64 + 1 + operator
+        (self.calling.as_secs_f64() / period.as_secs_f64()).floor() as u64 + 1 + operator
     }
 }
 
@@ -114,7 +115,6 @@ pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> 
         .revoke_replaced_access_tokens(true)
         .start()
         .await;
-    let started = Instant::now();
     let mut seeded = stand_in.initial_tokens();
     if scenario.refused_refresh_token {
         seeded.refresh_token = Secret::new("a-refresh-token-the-vendor-refuses");
@@ -173,15 +173,15 @@ pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> 
     })
     .await
     .unwrap();
-    let elapsed = started.elapsed();
     let mut outcome = Outcome {
         calls: 0,
         failed: 0,
         failures: Vec::new(),
         refreshes: stand_in.refresh_counts(),
-        elapsed,
+        calling: Duration::ZERO,
         operator,
     };
+    let (mut first_call, mut last_call) = (u64::MAX, 0);
     for output in outputs {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let Some(line) = stdout
@@ -200,7 +200,10 @@ pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> 
         for failure in result["failures"].as_array().unwrap() {
             outcome.failures.push(failure.as_str().unwrap().to_owned());
         }
+        first_call = first_call.min(result["first_call_ms"].as_u64().unwrap());
+        last_call = last_call.max(result["last_call_ms"].as_u64().unwrap());
     }
+    outcome.calling = Duration::from_millis(last_call.saturating_sub(first_call));
     outcome
 }
 
@@ -247,6 +250,7 @@ async fn replica(settings: &Value) -> Value {
         serde_json::from_value(json!({ "user_data": { "email": "replica@example.com" } })).unwrap();
     let deadline = Instant::now() + Duration::from_millis(settings["run_for_ms"].as_u64().unwrap());
     let (mut calls, mut failed, mut failures) = (0u64, 0u64, Vec::new());
+    let first_call_ms = epoch_ms();
     while Instant::now() < deadline {
         let answer = client.fetch_points().variables(who.clone()).send().await;
         let outcome = answer.map_err(|error| error.to_string());
@@ -258,7 +262,19 @@ async fn replica(settings: &Value) -> Value {
             }
         }
     }
-    json!({ "calls": calls, "failed": failed, "failures": failures })
+    json!({
+        "calls": calls,
+        "failed": failed,
+        "failures": failures,
+        "first_call_ms": first_call_ms,
+        "last_call_ms": epoch_ms(),
+    })
+}
+
+/// Now, for comparing the calling windows of several processes.
+fn epoch_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.unwrap().as_millis() as u64
 }
 
 /// A file store whose lock locks nothing: the lease reads the file and
