@@ -20,7 +20,9 @@ use xoxoday_reward_points_payouts::Selection;
 const AFTER_HELP: &str = "\
 Credentials (from the environment, never from flags, so they stay out of shell history):
   XOXODAY_ACCESS_TOKEN   the access token sent as `Authorization: Bearer …`
-  XOXODAY_CLIENT_ID      with --token-store or refresh-token: the integration's client id
+  XOXODAY_CLIENT_ID      the integration's client id: with --token-store or refresh-token,
+                         and for payout and payout-undo (it names the account whose ledger
+                         records them)
   XOXODAY_CLIENT_SECRET  with --token-store or refresh-token: the client secret
   XOXODAY_REFRESH_TOKEN  for seed-token-store, and for refresh-token without --token-store
 
@@ -41,12 +43,14 @@ refused or unsent rows); 4 maybe done (a send or cancel whose answer was lost, a
 with rows in doubt: check before running it again); 5 a payout run stopped before its end
 (Ctrl-C, a token to replace): run it again; 6 `payout --dry-run` found nothing left to send.
 
-Logs: -v (calls, retries and waits, token refreshes), -vv (also each row and journal
+Logs: -v (calls, retries and waits, token refreshes), -vv (also each row and ledger
 sync), -vvv (everything), or RUST_LOG=… instead; on stderr, never a token or secret.
 
 Bulk payouts: `payout FILE` pays every row of a CSV (name,email,points[,citation,
-sender_email,expiry_months]) once, with a journal beside it (FILE.journal) so that running
-it again never credits a row twice; `payout-undo FILE --lines all` cancels its credits;
+sender_email,expiry_months]) once, recorded in the ledger of record of the environment and
+account (XOXODAY_CLIENT_ID names the account; the ledger is payouts.sqlite3 in the user's
+data directory, or --ledger), so that no run, of this file or any other, credits a
+recipient twice unless told; `payout-undo FILE --lines all` cancels its credits;
 `payout FILE --dry-run` says what a run would do and sends nothing. `stand-in --port P` serves a local stand-in of the API to try it on.";
 
 /// The Xoxoday Reward Points API from a shell; answers are printed as JSON.
@@ -63,7 +67,7 @@ pub struct Cli {
 
     /// Log what the client does, on stderr: -v its calls (operation,
     /// environment, status, latency, attempts), retries and waits, token
-    /// refreshes; -vv also each row and journal sync; -vvv everything.
+    /// refreshes; -vv also each row and ledger sync; -vvv everything.
     /// RUST_LOG, when set, chooses instead. Never a token or secret.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -196,10 +200,11 @@ pub enum Command {
     /// Cancel points sent earlier, by the transaction id send-points printed.
     CancelPoints(CancelPoints),
     /// Pay every row of a CSV of recipients, each once: all rows are checked
-    /// first, each send is journaled before and after, and a run started
-    /// again skips what was credited and lists what is in doubt.
+    /// first, the ledger of record is asked whether they were paid before,
+    /// each send is recorded before and after, and a run started again
+    /// skips what was credited and lists what is in doubt.
     Payout(Payout),
-    /// Cancel the credits of a payout run, from its journal.
+    /// Cancel the credits of a payout run, from the ledger.
     PayoutUndo(PayoutUndo),
     /// Serve a stand-in of the API on 127.0.0.1 (state kept in memory) and
     /// print the environment that sends this tool's calls to it.
@@ -278,7 +283,7 @@ pub struct Payout {
     pub expiry_months: Option<u32>,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub journal: JournalArgs,
+    pub ledger: LedgerArgs,
     /// Sends in flight at most (1 to 256).
     #[arg(long, default_value_t = 16, value_parser = concurrency)]
     pub concurrency: usize,
@@ -297,19 +302,21 @@ pub struct Payout {
     /// Send the rows the vendor refused again.
     #[arg(long)]
     pub retry_refused: bool,
-    /// Pay the file although another journal shows it paid before (the
-    /// same content under any name, or rows alike: the same recipient
-    /// and points): those recipients are credited again.
+    /// Pay the file although the ledger shows rows alike (the same
+    /// recipient and points) paid, maybe paid, or being paid by another
+    /// run in this environment and account: those recipients are credited
+    /// again. A run with rows left goes on; a finished one pays its content
+    /// again as a new run.
     #[arg(long)]
     pub pay_again: bool,
     /// Pay a recipient who is on several rows once per row.
     #[arg(long)]
     pub allow_duplicates: bool,
-    /// Check the file and read the journal, print what a run would do
-    /// (rows to send, already sent, in doubt, refused; recipients and
-    /// points), and send or write nothing (file journals only). Exit
-    /// status 0 when a run would send, else as a run would end (4 in doubt,
-    /// 3 refused), 6 when nothing is left to send.
+    /// Check the file and ask the ledger, print what a run would do (rows
+    /// to send, already sent, in doubt, refused; recipients and points),
+    /// and send or keep nothing. Exit status 0 when a run would send, else
+    /// as a run would end (4 in doubt or in conflict, 3 refused), 6 when
+    /// nothing is left to send.
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -317,11 +324,11 @@ pub struct Payout {
 /// `payout-undo`.
 #[derive(Args)]
 pub struct PayoutUndo {
-    /// The run's CSV (it names the journal and the run).
+    /// The run's CSV, at the path it was paid from (it names the run).
     pub file: PathBuf,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub journal: JournalArgs,
+    pub ledger: LedgerArgs,
     /// Which rows' credits: lines such as 12,40, or all.
     #[arg(long, value_name = "LINES|all", value_parser = selection)]
     pub lines: Selection,
@@ -359,27 +366,45 @@ pub struct StandIn {
     pub seed: u64,
 }
 
-/// Where a payout run's journal is.
+/// Where a payout run is recorded.
 #[derive(Args)]
-pub struct JournalArgs {
-    /// The journal: a file (default FILE.journal) or a `postgres://` URL
-    /// that workers on several machines share (its password in PGPASSWORD,
-    /// ~/.pgpass or XOXODAY_PAYOUT_JOURNAL, never on the command line).
+pub struct LedgerArgs {
+    /// The ledger of record: an SQLite file (default: payouts.sqlite3 in
+    /// this tool's folder of the user's data directory) or a `postgres://`
+    /// URL that workers on several machines share (its password in
+    /// PGPASSWORD, ~/.pgpass or XOXODAY_PAYOUT_LEDGER, never on the command
+    /// line). One ledger per environment and account: this machine refuses
+    /// another one than it recorded.
     #[arg(
         long,
         value_name = "PATH|URL",
+        env = "XOXODAY_PAYOUT_LEDGER",
+        hide_env_values = true
+    )]
+    pub ledger: Option<String>,
+    /// With a PostgreSQL ledger: its tables' name (default
+    /// reward_points_payout_ledger).
+    #[arg(long, value_name = "TABLE", requires = "ledger")]
+    pub ledger_table: Option<String>,
+    /// The run's name, which its workers on several machines share
+    /// (default: the file's full path).
+    #[arg(long, value_name = "NAME")]
+    pub run: Option<String>,
+    /// A journal written by an earlier version of this tool, to import into
+    /// the ledger (it is read, never written; journals beside the file are
+    /// found on their own).
+    #[arg(
+        long,
+        value_name = "PATH",
         env = "XOXODAY_PAYOUT_JOURNAL",
         hide_env_values = true
     )]
     pub journal: Option<String>,
-    /// With a PostgreSQL journal: its table (default
-    /// reward_points_payout_journal).
-    #[arg(long, value_name = "TABLE", requires = "journal")]
-    pub journal_table: Option<String>,
-    /// With a PostgreSQL journal: the run's name, shared by its workers
-    /// (default: the file's name and digest).
-    #[arg(long, value_name = "NAME", requires = "journal")]
-    pub run: Option<String>,
+    /// The environment the journals of earlier versions paid in, which
+    /// they do not record: they are imported as that environment's payouts
+    /// of this account.
+    #[arg(long, value_name = "ENV", value_parser = environment_parser())]
+    pub journals_paid_in: Option<Environment>,
 }
 
 /// Values typed on the command line, where `ps` shows them to everyone on
@@ -388,8 +413,8 @@ pub struct JournalArgs {
 pub struct Typed {
     /// `--token-store`.
     pub token_store: bool,
-    /// `--journal`.
-    pub journal: bool,
+    /// `--ledger`.
+    pub ledger: bool,
 }
 
 impl Typed {
@@ -398,16 +423,16 @@ impl Typed {
             matches.try_get_raw(id).is_ok_and(|value| value.is_some())
                 && matches.value_source(id) == Some(ValueSource::CommandLine)
         };
-        let journal = matches
+        let ledger = matches
             .subcommand()
-            .is_some_and(|(_, sub)| typed(sub, "journal"));
+            .is_some_and(|(_, sub)| typed(sub, "ledger"));
         let token_store = typed(matches, "token_store")
             || matches
                 .subcommand()
                 .is_some_and(|(_, sub)| typed(sub, "token_store"));
         Self {
             token_store,
-            journal,
+            ledger,
         }
     }
 }

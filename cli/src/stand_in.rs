@@ -36,6 +36,9 @@ pub async fn serve(command: &args::StandIn) -> Result<Ending, Failure> {
     let mut out = std::io::stdout();
     let _ = writeln!(out, "export XOXODAY_STAND_IN={}", server.origin());
     let _ = writeln!(out, "export XOXODAY_ACCESS_TOKEN={}", server.access_token());
+    // The stand-in takes any client id; a payout's ledger needs one to
+    // name the account.
+    let _ = writeln!(out, "export XOXODAY_CLIENT_ID=stand-in");
     let _ = writeln!(
         out,
         "export XOXODAY_ORIGIN_OVERRIDES='{}'",

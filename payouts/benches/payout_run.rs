@@ -1,5 +1,5 @@
-//! A payout run's throughput and memory, with the file journal and without
-//! any journal (BENCHMARKS.md §7):
+//! A payout run's throughput and memory, with the SQLite ledger and with
+//! no ledger at all (BENCHMARKS.md §7):
 //!
 //! ```sh
 //! cargo bench -p xoxoday-reward-points-payouts --bench payout_run
@@ -8,50 +8,142 @@
 //! The stand-in server runs in this process; each run is a child process
 //! (this binary again), so that its peak memory is its own. 10,000 rows at 16
 //! in flight, rounds alternating which side goes first; then 100,000 rows
-//! with the journal, to show that memory does not grow with the file.
+//! with the ledger, to show that memory does not grow with the file.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use xoxoday_reward_points::{AccessToken, Client, Environment};
 use xoxoday_reward_points_mocks::{Faults, STAND_IN_ACCESS_TOKEN, StandInServer};
+use xoxoday_reward_points_payouts::ledger::{
+    AlikeRow, Attempt, AttemptState, Lease, Ledger, LedgerFuture, LedgerRow, LedgerScope,
+    LedgerTransaction, RunHistory, RunRecord,
+};
 use xoxoday_reward_points_payouts::{
-    FileIdentity, FileJournal, Journal, JournalFuture, PayoutFile, RowRecord, RowStatus,
-    RunDefaults, RunOptions, Silent, Stop, run_payouts,
+    LedgerContext, PayoutFile, RowStatus, RunDefaults, RunOptions, Silent, SqliteLedger, Stop,
+    plan_payouts, run_payouts,
 };
 
 const ROUNDS: usize = 3;
 
-/// The same sends with nothing recorded: what the journal is measured
+/// The same sends with nothing recorded: what the ledger is measured
 /// against. Never for real use — a crash would leave no trace of what was
 /// sent.
-struct NoJournal(Mutex<BTreeMap<u64, RowRecord>>);
+struct NoLedger;
 
-impl Journal for NoJournal {
+struct NoTransaction;
+
+fn nothing<'a, T: Default + Send + 'a>() -> LedgerFuture<'a, T> {
+    Box::pin(async { Ok(T::default()) })
+}
+
+impl LedgerTransaction for NoTransaction {
+    fn runs_named<'a>(
+        &'a mut self,
+        _: &'a LedgerScope,
+        _: &'a str,
+    ) -> LedgerFuture<'a, Vec<RunRecord>> {
+        nothing()
+    }
+    fn runs<'a>(&'a mut self, _: &'a [String]) -> LedgerFuture<'a, Vec<RunRecord>> {
+        nothing()
+    }
+    fn runs_with_content<'a>(
+        &'a mut self,
+        _: &'a LedgerScope,
+        _: &'a str,
+    ) -> LedgerFuture<'a, Vec<RunRecord>> {
+        nothing()
+    }
+    fn create_run<'a>(&'a mut self, _: &'a RunRecord, _: &'a [LedgerRow]) -> LedgerFuture<'a, ()> {
+        nothing()
+    }
+    fn rows<'a>(&'a mut self, _: &'a str) -> LedgerFuture<'a, Vec<LedgerRow>> {
+        nothing()
+    }
+    fn history<'a>(&'a mut self, _: &'a str) -> LedgerFuture<'a, RunHistory> {
+        nothing()
+    }
+    fn put_attempts<'a>(&'a mut self, _: &'a str, _: &'a [(u64, Attempt)]) -> LedgerFuture<'a, ()> {
+        nothing()
+    }
+    fn alike_elsewhere<'a>(
+        &'a mut self,
+        _: &'a LedgerScope,
+        _: &'a str,
+        _: &'a [u64],
+    ) -> LedgerFuture<'a, Vec<AlikeRow>> {
+        nothing()
+    }
+    fn overlaps<'a>(&'a mut self, _: &'a str) -> LedgerFuture<'a, Vec<String>> {
+        nothing()
+    }
+    fn allow_overlaps<'a>(&'a mut self, _: &'a str, _: &'a [String]) -> LedgerFuture<'a, ()> {
+        nothing()
+    }
+    fn live(&mut self, _: i64) -> LedgerFuture<'_, bool> {
+        nothing()
+    }
+    fn imported<'a>(&'a mut self, _: &'a str, _: &'a str) -> LedgerFuture<'a, bool> {
+        nothing()
+    }
+    fn mark_imported<'a>(&'a mut self, _: &'a str, _: &'a str) -> LedgerFuture<'a, ()> {
+        nothing()
+    }
+    fn commit(self: Box<Self>) -> LedgerFuture<'static, ()> {
+        nothing()
+    }
+    fn rollback(self: Box<Self>) -> LedgerFuture<'static, ()> {
+        nothing()
+    }
+}
+
+impl Ledger for NoLedger {
     fn location(&self) -> String {
         "none".into()
     }
-    fn bind<'a>(&'a self, _: &'a FileIdentity) -> JournalFuture<'a, ()> {
-        Box::pin(async { Ok(()) })
+    fn transaction(&self, _: bool) -> LedgerFuture<'_, Box<dyn LedgerTransaction + '_>> {
+        Box::pin(async { Ok(Box::new(NoTransaction) as Box<dyn LedgerTransaction>) })
     }
-    fn records(&self) -> JournalFuture<'_, BTreeMap<u64, RowRecord>> {
-        Box::pin(async { Ok(BTreeMap::new()) })
+    fn lease(&self, _: i64) -> LedgerFuture<'_, Lease> {
+        Box::pin(async {
+            Err(xoxoday_reward_points_payouts::LedgerError {
+                location: "none".into(),
+                message: "no lease".into(),
+            })
+        })
     }
-    fn transition(&self, _: Option<u32>, record: RowRecord) -> JournalFuture<'_, bool> {
-        // Kept only as long as the row is in flight, as a real run needs it.
-        let mut rows = self.0.lock().unwrap();
-        if matches!(
-            record.state,
-            xoxoday_reward_points_payouts::JournalState::Sending
-        ) {
-            rows.insert(record.line, record);
-        } else {
-            rows.remove(&record.line);
-        }
+    fn claim(&self, _: &str, _: u64, _: u32) -> LedgerFuture<'_, bool> {
         Box::pin(async { Ok(true) })
+    }
+    fn judge(&self, _: &str, _: u64, _: u32, _: bool) -> LedgerFuture<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
+    fn claim_cancel(&self, _: &str, _: u64, _: u32) -> LedgerFuture<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
+    fn record(&self, _: &str, _: u64, _: u32, _: AttemptState) -> LedgerFuture<'_, ()> {
+        nothing()
+    }
+    fn sync(&self) -> LedgerFuture<'_, ()> {
+        nothing()
+    }
+    fn history<'a>(&'a self, _: &'a str, _: Option<&'a [u64]>) -> LedgerFuture<'a, RunHistory> {
+        nothing()
+    }
+    fn rows<'a>(&'a self, _: &'a str, _: &'a [u64]) -> LedgerFuture<'a, Vec<LedgerRow>> {
+        nothing()
+    }
+    fn overruled(&self, _: &str) -> LedgerFuture<'_, Vec<u64>> {
+        nothing()
+    }
+    fn held_elsewhere(&self, _: i64) -> LedgerFuture<'_, bool> {
+        nothing()
+    }
+    fn shared(&self) -> bool {
+        false
     }
 }
 
@@ -68,7 +160,7 @@ fn peak_memory_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn child(journal: &str, file: &Path, overrides: &str) {
+fn child(ledger: &str, file: &Path, overrides: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -87,19 +179,28 @@ fn child(journal: &str, file: &Path, overrides: &str) {
         };
         let started = Instant::now();
         let payout = PayoutFile::open(file, defaults).unwrap();
-        let journal: Arc<dyn Journal> = match journal {
-            "file" => Arc::new(FileJournal::open(&FileJournal::beside(file)).unwrap()),
-            _ => Arc::new(NoJournal(Mutex::default())),
+        let again = ledger == "sqlite-again";
+        let ledger: Arc<dyn Ledger> = match ledger {
+            "sqlite" | "sqlite-again" => {
+                Arc::new(SqliteLedger::open(&file.with_extension("sqlite3")).unwrap())
+            }
+            _ => Arc::new(NoLedger),
         };
-        // Every run pays the same content: on purpose.
+        // Every run pays the same content, on purpose; started again, a
+        // finished run goes on from its ledger.
         let options = RunOptions {
-            pay_again: true,
+            pay_again: !again,
             ..RunOptions::default()
         };
+        let context = LedgerContext::new(LedgerScope::new(Environment::Sandbox, "bench"));
+        let plan = plan_payouts(&payout, ledger.as_ref(), &context, &options, false)
+            .await
+            .unwrap();
         let summary = run_payouts(
             &client,
             &payout,
-            journal,
+            ledger,
+            plan,
             options,
             Arc::new(Silent),
             &Stop::new(),
@@ -131,9 +232,9 @@ fn write_file(path: &Path, rows: u64) {
 }
 
 /// (rows per second, seconds, peak KiB) of one child run.
-fn measure(journal: &str, file: &Path, overrides: &str) -> (f64, f64, u64) {
+fn measure(ledger: &str, file: &Path, overrides: &str) -> (f64, f64, u64) {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--child", journal, file.to_str().unwrap(), overrides])
+        .args(["--child", ledger, file.to_str().unwrap(), overrides])
         .output()
         .unwrap();
     assert!(
@@ -148,6 +249,11 @@ fn measure(journal: &str, file: &Path, overrides: &str) -> (f64, f64, u64) {
         fields[1].parse().unwrap(),
         fields[2].parse().unwrap(),
     )
+}
+
+/// A finished run started again: every row read back and skipped.
+fn measure_again(file: &Path, overrides: &str) -> (f64, f64, u64) {
+    measure("sqlite-again", file, overrides)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -180,20 +286,20 @@ fn main() {
     let (mut with, mut without) = (Vec::new(), Vec::new());
     let (mut memory_with, mut memory_without) = (0, 0);
     for round in 0..ROUNDS {
-        // A fresh file (and so a fresh journal) per run.
-        let one = |journal: &str| {
-            let path = dir.path().join(format!("{journal}-{round}.csv"));
+        // A fresh file (and so a fresh ledger) per run.
+        let one = |ledger: &str| {
+            let path = dir.path().join(format!("{ledger}-{round}.csv"));
             write_file(&path, 10_000);
-            measure(journal, &path, &overrides)
+            measure(ledger, &path, &overrides)
         };
         let order = if round % 2 == 0 {
-            ["file", "none"]
+            ["sqlite", "none"]
         } else {
-            ["none", "file"]
+            ["none", "sqlite"]
         };
-        for journal in order {
-            let (rate, _, memory) = one(journal);
-            if journal == "file" {
+        for ledger in order {
+            let (rate, _, memory) = one(ledger);
+            if ledger == "sqlite" {
                 with.push(rate);
                 memory_with = memory_with.max(memory);
             } else {
@@ -204,17 +310,17 @@ fn main() {
     }
     let big = dir.path().join("big.csv");
     write_file(&big, 100_000);
-    let (big_rate, big_seconds, big_memory) = measure("file", &big, &overrides);
+    let (big_rate, big_seconds, big_memory) = measure("sqlite", &big, &overrides);
     let big_none = dir.path().join("big-none.csv");
     write_file(&big_none, 100_000);
     let (_, _, big_memory_none) = measure("none", &big_none, &overrides);
     // Run again over the finished 100,000: every row is read back from the
-    // journal and skipped.
-    let (_, again_seconds, again_memory) = measure("file", &big, &overrides);
+    // ledger and skipped.
+    let (_, again_seconds, again_memory) = measure_again(&big, &overrides);
 
     let (with, without) = (median(with), median(without));
     println!("payout run, 16 in flight, stand-in on 127.0.0.1, {ROUNDS} rounds, median");
-    println!("                          file journal   no journal   ratio");
+    println!("                          SQLite ledger   no ledger   ratio");
     println!(
         "10,000 rows, rows/s       {with:>12.0}   {without:>10.0}   {:.3}",
         with / without
@@ -224,10 +330,10 @@ fn main() {
         memory_with, memory_without
     );
     println!(
-        "100,000 rows, peak memory {big_memory:>6} KiB   {big_memory_none:>6} KiB   (file journal: {big_rate:.0} rows/s, {big_seconds:.1} s)"
+        "100,000 rows, peak memory {big_memory:>6} KiB   {big_memory_none:>6} KiB   (SQLite ledger: {big_rate:.0} rows/s, {big_seconds:.1} s)"
     );
     println!(
         "100,000 rows all done, run again: {again_seconds:.1} s, peak memory {again_memory} KiB"
     );
-    println!("(target: the journal at ≥ 0.9× the rows per second without it)");
+    println!("(target: the ledger at ≥ 0.9× the rows per second without it)");
 }

@@ -1,26 +1,32 @@
 //! Bulk payouts over `xoxoday-reward-points`: a CSV of recipients paid out
-//! so that no row is ever credited twice, even when the run dies half-way
-//! and is started again.
+//! so that no recipient is credited twice, whatever happens: the run dies
+//! half-way and is started again, the file is copied or renamed and paid
+//! again, two runs start at once, or an operator follows the tool's advice
+//! after a colleague acted.
 //!
 //! 1. [`PayoutFile::open`] checks every row and reports every problem at
 //!    once (line, column, why); nothing is sent while one remains.
-//! 2. [`run_payouts`] sends each row as its own send points call (one
-//!    recipient per send: the vendor's answer to a send carries one
-//!    transaction id, which could not be attributed among several
-//!    recipients), at most [`RunOptions::concurrency`] at a time. Before each
-//!    send the [`Journal`] records the intent durably, after it the outcome.
-//!    Started again with the same file and journal, the run skips what was
-//!    credited, sends what was never sent, and lists what is in doubt — an
-//!    intent without an outcome, an answer lost after the request left — for
-//!    a person to check against the vendor's ledger
+//! 2. [`plan_payouts`] begins the run in the **ledger of record**
+//!    ([`Ledger`]): one per vendor environment and account, which holds
+//!    every credit this tool made or may have made. The run claims its rows
+//!    and asks, in the same transaction, whether any run of the same
+//!    environment and account paid (or is paying) a row alike; it stops
+//!    unless told to pay again ([`RunOptions::pay_again`]).
+//! 3. [`run_payouts`] sends each row as its own send points call (one
+//!    recipient per send: the vendor's answer carries one transaction id),
+//!    at most [`RunOptions::concurrency`] at a time, each attempt recorded
+//!    before it leaves and after it answers. Started again, the run skips
+//!    what was credited, sends what was never sent, and lists what is in
+//!    doubt for a person to check against the vendor's ledger
 //!    ([`RunOptions::resend_in_doubt`], [`RunOptions::confirm_sent`]).
-//! 3. [`undo_payouts`] cancels a run's credits from its journal, with the
-//!    same discipline.
+//! 4. [`undo_payouts`] cancels a run's credits, with the same discipline.
 //!
-//! The journal is a file beside the input by default ([`FileJournal`]), or a
-//! PostgreSQL table (`PostgresJournal`, feature `postgres`) that workers on
-//! several machines share. The `reward-points payout` command of the CLI
-//! runs all of this from a shell, with a progress bar and a report.
+//! The ledger is an SQLite database on this machine ([`SqliteLedger`], by
+//! default in the user's data directory: [`default_ledger_path`]), or
+//! PostgreSQL tables that workers on several machines share
+//! (`PostgresLedger`, feature `postgres`). Journals of earlier versions are
+//! imported into it, and left as they are. The `reward-points payout`
+//! command of the CLI runs all of this from a shell.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -28,7 +34,8 @@
 //! use xoxoday_reward_points::Environment;
 //! use xoxoday_reward_points_mocks::{Faults, StandInServer};
 //! use xoxoday_reward_points_payouts::{
-//!     FileJournal, PayoutFile, RowStatus, RunDefaults, RunOptions, Silent, Stop, run_payouts,
+//!     LedgerContext, LedgerScope, PayoutFile, RowStatus, RunDefaults, RunOptions, Silent,
+//!     SqliteLedger, Stop, plan_payouts, run_payouts,
 //! };
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -41,13 +48,17 @@
 //!
 //! let defaults = RunDefaults { sender_email: Some("admin@example.com".into()), expiry_months: Some(12) };
 //! let file = PayoutFile::open(&path, defaults)?;
-//! let journal = Arc::new(FileJournal::open(&FileJournal::beside(&path))?);
+//! let ledger = Arc::new(SqliteLedger::open(&dir.path().join("payouts.sqlite3"))?);
+//! let context = LedgerContext::new(LedgerScope::new(Environment::Sandbox, "my-client-id"));
+//! let options = RunOptions::default();
+//! let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, false).await?;
 //! let summary =
-//!     run_payouts(&client, &file, journal.clone(), RunOptions::default(), Arc::new(Silent), &Stop::new()).await?;
+//!     run_payouts(&client, &file, ledger.clone(), plan, options.clone(), Arc::new(Silent), &Stop::new()).await?;
 //! assert_eq!(summary.count(RowStatus::Sent), 2);
 //!
 //! // Again: nothing is sent twice.
-//! let again = run_payouts(&client, &file, journal, RunOptions::default(), Arc::new(Silent), &Stop::new()).await?;
+//! let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, false).await?;
+//! let again = run_payouts(&client, &file, ledger, plan, options, Arc::new(Silent), &Stop::new()).await?;
 //! assert_eq!(again.count(RowStatus::AlreadySent), 2);
 //! assert_eq!(stand_in.balance("ann@example.com"), 100.0);
 //! # Ok(()) }
@@ -55,32 +66,27 @@
 
 #![deny(missing_docs)]
 
-mod file_journal;
-mod journal;
+pub mod ledger;
+mod orchestrator;
 mod outcome;
 mod payout_file;
-#[cfg(feature = "postgres")]
-mod postgres_journal;
 #[cfg(test)]
 mod property_tests;
 mod run;
+mod steps;
 mod undo;
 
-pub use file_journal::{AbsentFileJournal, FileJournal, journals_in};
-pub use journal::{
-    EarlierRun, Journal, JournalError, JournalFuture, JournalState, PaidAlike, RowContent,
-    RowIndex, RowRecord,
+pub use ledger::Registry;
+pub use ledger::{
+    AttemptState, BeginError, EarlierRun, Ledger, LedgerError, LedgerScope, SqliteLedger,
+    default_ledger_path,
 };
-
-/// The former name of [`JournalState`], easy to confuse with [`RowStatus`].
-#[deprecated(note = "renamed `JournalState`: what the journal records of a row")]
-pub type RowState = JournalState;
+#[cfg(feature = "postgres")]
+pub use ledger::{DEFAULT_LEDGER_TABLE, PostgresLedger};
 pub use outcome::{Progress, RowOutcome, RowStatus, Silent, Stop, Summary};
 pub use payout_file::{
     Contents, DuplicateRecipient, FileError, FileIdentity, MAX_FILE_BYTES, PayoutFile, PayoutRow,
     RowProblem, RunDefaults,
 };
-#[cfg(feature = "postgres")]
-pub use postgres_journal::{DEFAULT_JOURNAL_TABLE, PostgresJournal};
-pub use run::{Plan, RunError, RunOptions, Selection, plan_payouts, run_payouts};
+pub use run::{LedgerContext, Plan, RunError, RunOptions, Selection, plan_payouts, run_payouts};
 pub use undo::undo_payouts;

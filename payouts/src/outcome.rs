@@ -39,6 +39,9 @@ pub enum RowStatus {
     CancelInDoubt,
     /// Undo: nothing to cancel (never credited, or no transaction id).
     NotCancellable,
+    /// The vendor's answer contradicts a person's word, or the row was
+    /// credited more than once: never sent again; a person must look.
+    Conflict,
 }
 
 impl RowStatus {
@@ -57,6 +60,7 @@ impl RowStatus {
             RowStatus::CancelRefused => "cancel refused",
             RowStatus::CancelInDoubt => "cancel in doubt",
             RowStatus::NotCancellable => "not cancellable",
+            RowStatus::Conflict => "conflict",
         }
     }
 
@@ -141,6 +145,9 @@ pub struct Summary {
     pub failure: Option<String>,
     /// Rows whose intent this run recorded: each was sent, or is in doubt.
     pub claimed: u64,
+    /// Answers recorded after a person's contrary word, found when the run
+    /// ended (rows already reported as a conflict are not repeated here).
+    pub conflicts: Vec<RowOutcome>,
 }
 
 impl Summary {
@@ -168,6 +175,7 @@ impl Summary {
         !self.interrupted
             && self.stopped.is_none()
             && self.failure.is_none()
+            && self.conflicts.is_empty()
             && self.rows.keys().all(|status| {
                 matches!(
                     status,
@@ -206,6 +214,9 @@ impl fmt::Display for Summary {
         }
         if self.interrupted {
             write!(f, "; interrupted: run again to go on")?;
+        }
+        if !self.conflicts.is_empty() {
+            write!(f, "; {} conflict(s) found at the end", self.conflicts.len())?;
         }
         match (&self.failure, &self.stopped) {
             (Some(failure), _) => write!(f, "; stopped part-way: {failure}")?,

@@ -1,8 +1,9 @@
 //! `reward-points payout FILE` and `reward-points payout-undo FILE`: the
-//! payout run of `xoxoday-reward-points-payouts` from a shell, with a
-//! progress bar and summary (`progress.rs`), a report of every row
-//! (`report.rs`), and Ctrl-C that stops taking rows, lets the sends in
-//! flight finish and records them.
+//! payout run of `xoxoday-reward-points-payouts` from a shell, recorded in
+//! the ledger of record (`--ledger`, by default the user's data
+//! directory's), with a progress bar and summary (`progress.rs`), a report
+//! of every row (`report.rs`), and Ctrl-C that stops taking rows, lets the
+//! sends in flight finish and records them.
 
 mod progress;
 mod report;
@@ -12,67 +13,101 @@ use std::sync::Arc;
 
 use xoxoday_reward_points::Operation;
 use xoxoday_reward_points_payouts::{
-    AbsentFileJournal, FileIdentity, FileJournal, Journal, PayoutFile, Plan, RunDefaults,
-    RunOptions, Stop, plan_payouts, run_payouts, undo_payouts,
+    Ledger, LedgerContext, LedgerScope, PayoutFile, Plan, Registry, RunDefaults, RunOptions,
+    SqliteLedger, Stop, default_ledger_path, plan_payouts, run_payouts, undo_payouts,
 };
 
-use crate::args::{self, Cli, JournalArgs};
+use crate::args::{self, Cli, LedgerArgs};
 use crate::confirm::confirm;
 use crate::connect::{client, names_postgres, no_password_typed};
 use crate::ending::{Ending, ExitStatus, Failure};
 use progress::{display, finish};
 use report::spared_by;
 
-impl JournalArgs {
-    /// The journal's file for the payout file at `path`; `None` for a
-    /// PostgreSQL journal.
-    fn file(&self, path: &Path) -> Option<PathBuf> {
-        let postgres = self.journal.as_deref().is_some_and(names_postgres);
-        (!postgres).then(|| {
-            self.journal
-                .as_ref()
-                .map_or_else(|| FileJournal::beside(path), PathBuf::from)
-        })
-    }
-}
-
-async fn open_journal(
-    path: &Path,
-    identity: &FileIdentity,
-    choice: &JournalArgs,
-) -> Result<Arc<dyn Journal>, Failure> {
-    if let Some(journal) = choice.file(path) {
-        if choice.journal_table.is_some() || choice.run.is_some() {
-            return Err(Failure::nothing_done(
-                "--journal-table and --run apply to a PostgreSQL --journal only",
-            ));
+impl LedgerArgs {
+    /// The SQLite ledger's file; `None` for a PostgreSQL ledger.
+    fn file(&self) -> Result<Option<PathBuf>, Failure> {
+        match self.ledger.as_deref() {
+            Some(location) if names_postgres(location) => Ok(None),
+            Some(path) => Ok(Some(PathBuf::from(path))),
+            None => default_ledger_path()
+                .map(Some)
+                .map_err(Failure::nothing_done),
         }
-        return FileJournal::open(&journal)
-            .map(|journal| Arc::new(journal) as Arc<dyn Journal>)
-            .map_err(Failure::listed);
     }
-    #[cfg(feature = "postgres")]
-    {
-        let url = choice.journal.as_deref().unwrap_or_default();
-        let table = choice
-            .journal_table
-            .as_deref()
-            .unwrap_or(xoxoday_reward_points_payouts::DEFAULT_JOURNAL_TABLE);
-        xoxoday_reward_points_payouts::PostgresJournal::connect(
-            url,
-            table,
-            choice.run.as_deref(),
-            identity,
-        )
-        .await
-        .map(|journal| Arc::new(journal) as Arc<dyn Journal>)
-        .map_err(Failure::listed)
+
+    /// The journal of an earlier version to import, if one is named (a
+    /// file: PostgreSQL is given as the ledger now).
+    fn journal(&self) -> Result<Option<PathBuf>, Failure> {
+        match self.journal.as_deref() {
+            Some(location) if names_postgres(location) => Err(Failure::nothing_done(
+                "--journal (or XOXODAY_PAYOUT_JOURNAL) names a PostgreSQL database: payouts are \
+                 recorded in a ledger now, given with --ledger (or XOXODAY_PAYOUT_LEDGER); \
+                 --journal names a journal file of an earlier version to import; nothing was \
+                 sent",
+            )),
+            Some(path) => Ok(Some(PathBuf::from(path))),
+            None => Ok(None),
+        }
     }
-    #[cfg(not(feature = "postgres"))]
-    Err(Failure::nothing_done(
-        "this reward-points was built without PostgreSQL support: build it with the `postgres` \
-         feature",
-    ))
+
+    /// The ledger's context: whose payouts, which run, which journals.
+    fn context(&self, cli: &Cli) -> Result<LedgerContext, Failure> {
+        let client_id = crate::connect::secret_from_env("XOXODAY_CLIENT_ID").map_err(|_| {
+            Failure::nothing_done(
+                "payouts are recorded in the ledger of the account that pays them, and \
+                 XOXODAY_CLIENT_ID (the integration's client id) names it: set it; nothing was \
+                 sent",
+            )
+        })?;
+        let mut context = LedgerContext::new(LedgerScope::new(
+            cli.vendor.environment,
+            client_id.expose_secret(),
+        ));
+        context.run_name = self.run.clone();
+        context.journal = self.journal()?;
+        context.journals_paid_in = self.journals_paid_in;
+        context.registry = default_ledger_path().ok().map(|path| Registry::at(&path));
+        Ok(context)
+    }
+
+    /// Opens the ledger (for a dry run: nothing is made or kept).
+    async fn open(&self, dry: bool) -> Result<Arc<dyn Ledger>, Failure> {
+        if let Some(path) = self.file()? {
+            if self.ledger_table.is_some() {
+                return Err(Failure::nothing_done(
+                    "--ledger-table applies to a PostgreSQL --ledger only",
+                ));
+            }
+            let ledger = if dry {
+                SqliteLedger::open_for_dry_run(&path)
+            } else {
+                SqliteLedger::open(&path)
+            };
+            return ledger
+                .map(|ledger| Arc::new(ledger) as Arc<dyn Ledger>)
+                .map_err(Failure::listed);
+        }
+        #[cfg(feature = "postgres")]
+        {
+            use xoxoday_reward_points_payouts::{DEFAULT_LEDGER_TABLE, PostgresLedger};
+            let url = self.ledger.as_deref().unwrap_or_default();
+            let table = self.ledger_table.as_deref().unwrap_or(DEFAULT_LEDGER_TABLE);
+            let ledger = if dry {
+                PostgresLedger::connect_for_dry_run(url, table).await
+            } else {
+                PostgresLedger::connect(url, table).await
+            };
+            ledger
+                .map(|ledger| Arc::new(ledger) as Arc<dyn Ledger>)
+                .map_err(Failure::listed)
+        }
+        #[cfg(not(feature = "postgres"))]
+        Err(Failure::nothing_done(
+            "this reward-points was built without PostgreSQL support: build it with the \
+             `postgres` feature",
+        ))
+    }
 }
 
 /// Ctrl-C stops taking rows; a second one exits at once (the rows in flight
@@ -109,6 +144,7 @@ fn described(plan: &Plan) -> String {
         (plan.in_doubt, "in doubt"),
         (plan.refused, "refused"),
         (plan.cancelled, "cancelled"),
+        (plan.conflicts, "in conflict"),
     ] {
         if count > 0 && plan.to_send != contents.rows {
             known.push(format!("{count} {what}"));
@@ -126,22 +162,29 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Refuses a journal's connection string with a password typed on the
+/// Refuses a ledger's connection string with a password typed on the
 /// command line (where `ps` shows it).
-fn journal_typed_safely(cli: &Cli, journal: &JournalArgs) -> Result<(), Failure> {
-    match &journal.journal {
-        Some(location) if cli.typed.journal => {
-            no_password_typed("--journal", "XOXODAY_PAYOUT_JOURNAL", location)
+fn ledger_typed_safely(cli: &Cli, ledger: &LedgerArgs) -> Result<(), Failure> {
+    match &ledger.ledger {
+        Some(location) if cli.typed.ledger => {
+            no_password_typed("--ledger", "XOXODAY_PAYOUT_LEDGER", location)
         }
         _ => Ok(()),
     }
 }
 
+/// What the ledger's beginning says the operator should know.
+fn tell(plan: &Plan) {
+    for note in &plan.notes {
+        eprintln!("{note}");
+    }
+}
+
 /// `reward-points payout FILE`.
 pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure> {
-    journal_typed_safely(cli, &command.journal)?;
+    ledger_typed_safely(cli, &command.ledger)?;
     if command.dry_run {
-        return dry_run(command.file.as_path(), command).await;
+        return dry_run(cli, command).await;
     }
     let client = client(cli)?;
     let path = command.file.as_path();
@@ -149,14 +192,16 @@ pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure
         .report
         .clone()
         .unwrap_or_else(|| with_suffix(path, ".report.json"));
-    spared_by(&report, path, &command.journal).map_err(Failure::listed)?;
+    let context = command.ledger.context(cli)?;
+    spared_by(&report, path, &command.ledger.file()?, &context.journal).map_err(Failure::listed)?;
     let (defaults, options) = run_settings(command);
     let file = PayoutFile::open(path, defaults).map_err(Failure::listed)?;
-    let journal = open_journal(path, file.identity(), &command.journal).await?;
+    let ledger = command.ledger.open(false).await?;
     // Everything that can refuse the run does so before anyone is asked.
-    let plan = plan_payouts(&file, journal.as_ref(), &options)
+    let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, false)
         .await
         .map_err(Failure::listed)?;
+    tell(&plan);
     eprintln!("{}", plan_lines(&plan));
     let what = format!("Pay {} from {}", described(&plan), path.display());
     eprintln!("{what}");
@@ -167,16 +212,26 @@ pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure
     let stop = Stop::new();
     stop_on_ctrl_c(&stop);
     eprintln!(
-        "paying {} from {} (journal {})",
+        "paying {} from {} (ledger {}, run {})",
         path.display(),
         client.environment().name(),
-        journal.location()
+        ledger.location(),
+        plan.run
     );
-    let ran = run_payouts(&client, &file, journal, options, display.clone(), &stop).await;
+    let ran = run_payouts(
+        &client,
+        &file,
+        ledger,
+        plan,
+        options,
+        display.clone(),
+        &stop,
+    )
+    .await;
     if file.changed_on_disk() {
         eprintln!(
             "warning: {} changed while the run went on: the run paid the rows as they were when \
-             it started, and the journal refuses the file as it is now",
+             it started, and the ledger refuses the file as it is now under the same run",
             path.display()
         );
     }
@@ -216,11 +271,10 @@ fn run_settings(command: &args::Payout) -> (RunDefaults, RunOptions) {
 /// what `--dry-run` prints.
 fn plan_lines(plan: &Plan) -> String {
     let contents = &plan.contents;
-    format!(
+    let mut text = format!(
         "{} row(s), {} recipient(s), {} points in all
   to send:      {}
-  already sent: \
-         {}
+  already sent: {}
   in doubt:     {}
   refused:      {}
   cancelled:    {}",
@@ -232,35 +286,31 @@ fn plan_lines(plan: &Plan) -> String {
         plan.in_doubt,
         plan.refused,
         plan.cancelled
-    )
+    );
+    if plan.conflicts > 0 {
+        text.push_str(&format!("\n  in conflict:  {}", plan.conflicts));
+    }
+    text
 }
 
 /// `reward-points payout FILE --dry-run`: the checks and the plan of a run,
-/// with no client, no confirmation and no send. A file journal is read when
-/// there is one (an empty one stands in when there is none: nothing is
-/// created); a PostgreSQL journal is refused, since binding a run to it
-/// writes.
-async fn dry_run(path: &Path, command: &args::Payout) -> Result<Ending, Failure> {
+/// with no client, no confirmation and no send; the ledger is asked as a
+/// run would ask it, and keeps nothing (a ledger not made yet is not made).
+async fn dry_run(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure> {
     let (defaults, options) = run_settings(command);
-    let Some(journal_file) = command.journal.file(path) else {
-        return Err(Failure::nothing_done(
-            "--dry-run reads file journals only: with a PostgreSQL journal it would record the \
-             run; nothing was done",
-        ));
-    };
+    let path = command.file.as_path();
+    let context = command.ledger.context(cli)?;
     let file = PayoutFile::open(path, defaults).map_err(Failure::listed)?;
-    let journal: Arc<dyn Journal> = if journal_file.exists() {
-        open_journal(path, file.identity(), &command.journal).await?
-    } else {
-        Arc::new(AbsentFileJournal::new(&journal_file))
-    };
-    let plan = plan_payouts(&file, journal.as_ref(), &options)
+    let ledger = command.ledger.open(true).await?;
+    let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, true)
         .await
         .map_err(Failure::listed)?;
-    let location = journal.location();
+    tell(&plan);
+    let location = ledger.location();
     eprintln!(
-        "A run of {} (journal {location}): {}; nothing was sent",
+        "A run of {} (ledger {location}, run {}): {}; nothing was sent",
         path.display(),
+        plan.run,
         plan_lines(&plan)
     );
     let contents = &plan.contents;
@@ -275,14 +325,16 @@ async fn dry_run(path: &Path, command: &args::Payout) -> Result<Ending, Failure>
             "in_doubt": plan.in_doubt,
             "refused": plan.refused,
             "cancelled": plan.cancelled,
-            "journal": location,
+            "conflicts": plan.conflicts,
+            "ledger": location,
+            "run": plan.run,
         })
     );
-    // As a run would end, when it would send nothing: rows in doubt (4) or
-    // refused (3) still need a person.
+    // As a run would end, when it would send nothing: rows in doubt or in
+    // conflict (4) or refused (3) still need a person.
     Ok(Ending::Run(if plan.to_send > 0 {
         ExitStatus::Done
-    } else if plan.in_doubt > 0 {
+    } else if plan.in_doubt > 0 || plan.conflicts > 0 {
         ExitStatus::MaybeDone
     } else if plan.refused > 0 {
         ExitStatus::Partly
@@ -293,19 +345,16 @@ async fn dry_run(path: &Path, command: &args::Payout) -> Result<Ending, Failure>
 
 /// `reward-points payout-undo FILE --lines …`.
 pub async fn undo(cli: &Cli, command: &args::PayoutUndo) -> Result<Ending, Failure> {
-    journal_typed_safely(cli, &command.journal)?;
+    ledger_typed_safely(cli, &command.ledger)?;
     let client = client(cli)?;
     let path = command.file.as_path();
     let report = command
         .report
         .clone()
         .unwrap_or_else(|| with_suffix(path, ".undo.json"));
-    spared_by(&report, path, &command.journal).map_err(Failure::listed)?;
-    // The file names the journal and the run; its rows are read from the
-    // journal.
-    let identity = PayoutFile::identify(path).map_err(Failure::listed)?;
-    let journal = open_journal(path, &identity, &command.journal).await?;
-    journal.bind(&identity).await.map_err(Failure::listed)?;
+    let context = command.ledger.context(cli)?;
+    spared_by(&report, path, &command.ledger.file()?, &context.journal).map_err(Failure::listed)?;
+    let ledger = command.ledger.open(false).await?;
     confirm(
         cli,
         &client,
@@ -319,7 +368,9 @@ pub async fn undo(cli: &Cli, command: &args::PayoutUndo) -> Result<Ending, Failu
     stop_on_ctrl_c(&stop);
     match undo_payouts(
         &client,
-        journal,
+        ledger,
+        path,
+        &context,
         &command.lines,
         command.concurrency,
         display.clone(),

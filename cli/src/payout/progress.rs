@@ -73,6 +73,7 @@ impl Progress for Display {
                 | RowStatus::CancelInDoubt
                 | RowStatus::CancelRefused
                 | RowStatus::NotCancellable
+                | RowStatus::Conflict
         ) {
             self.line(format!("line {}: {}", outcome.line, describe(outcome)));
             self.attention
@@ -211,6 +212,20 @@ pub fn finish(what: &str, summary: &Summary, display: &Display, report: &Path) -
             joined(&cancel_in_doubt)
         );
     }
+    for found in &summary.conflicts {
+        eprintln!("line {}: {}", found.line, describe(found));
+    }
+    let mut conflicts = lines(RowStatus::Conflict);
+    conflicts.extend(summary.conflicts.iter().map(|found| found.line));
+    if !conflicts.is_empty() {
+        eprintln!(
+            "in conflict (lines {}): the vendor's answer contradicts what a person said, or the \
+             row was credited more than once; it is never sent again on its own: check each in \
+             the vendor's ledger (cancel an extra credit with payout-undo or cancel-points), then \
+             run again with --confirm-sent LINES (credited) or --resend-in-doubt LINES (not)",
+            joined(&conflicts)
+        );
+    }
     let not_sent = lines(RowStatus::NotSent);
     if !not_sent.is_empty() || summary.interrupted || summary.stopped.is_some() {
         eprintln!("not sent or not started: run again to send them (nothing is sent twice)");
@@ -226,7 +241,10 @@ pub fn finish(what: &str, summary: &Summary, display: &Display, report: &Path) -
              report: check the rows in doubt before running it again"
         );
     }
-    let in_doubt = summary.count(RowStatus::InDoubt) + summary.count(RowStatus::CancelInDoubt);
+    let in_doubt = summary.count(RowStatus::InDoubt)
+        + summary.count(RowStatus::CancelInDoubt)
+        + summary.count(RowStatus::Conflict)
+        + summary.conflicts.len() as u64;
     if in_doubt > 0 || (summary.failure.is_some() && summary.claimed > 0) {
         ExitStatus::MaybeDone
     } else if summary.failure.is_some() {

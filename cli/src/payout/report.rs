@@ -1,13 +1,12 @@
 //! The report of every row, as JSON or CSV, and the paths it must never
-//! overwrite.
+//! overwrite: the input, the ledger, a journal, or any file that is not an
+//! earlier report.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use xoxoday_reward_points_payouts::RowOutcome;
-
-use crate::args::JournalArgs;
 
 /// The report of every row, written as rows finish: JSON (an array) or CSV
 /// by the file's extension.
@@ -86,17 +85,55 @@ fn no_formula(cell: &str) -> std::borrow::Cow<'_, str> {
 /// The CSV report's header.
 const CSV_REPORT_HEADER: &str = "line,email,points,status,transaction,message\n";
 
-/// Refuses a report path that is the payout file or the journal, or any
-/// other file that is not an earlier report (a token store, another run's
-/// journal): writing the report would destroy it.
-pub fn spared_by(report: &Path, file: &Path, journal: &JournalArgs) -> Result<(), String> {
-    let journal = journal.file(file);
-    let precious = [
-        ("the payout file", Some(file)),
-        ("the journal", journal.as_deref()),
-    ];
-    for (what, path) in precious {
-        if path.is_some_and(|path| same_file(report, path)) {
+/// How a JSON report begins: its first row's first key…
+const JSON_REPORT_START: &[u8] = b"[\n  {\"line\":";
+/// …or the whole of a report of no rows (or of one cut at its start).
+const JSON_REPORTS_OF_NO_ROWS: [&[u8]; 2] = [b"[", b"[\n]\n"];
+
+/// Whether the file at `path`, which exists, is a report this tool wrote:
+/// it begins exactly as one (a spreadsheet's or a manifest's `[` is not
+/// enough), or is empty.
+fn is_a_report(path: &Path) -> bool {
+    let mut start = Vec::new();
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    if std::io::Read::read_to_end(&mut std::io::Read::take(file, 64), &mut start).is_err() {
+        return false;
+    }
+    start.is_empty()
+        || start.starts_with(JSON_REPORT_START)
+        || JSON_REPORTS_OF_NO_ROWS.contains(&start.as_slice())
+        || start.starts_with(CSV_REPORT_HEADER.as_bytes())
+}
+
+/// Refuses a report path that is the payout file, the ledger or a journal,
+/// or any other file that is not an earlier report (a token store, a
+/// manifest, a spreadsheet): writing the report would destroy it.
+pub fn spared_by(
+    report: &Path,
+    file: &Path,
+    ledger: &Option<PathBuf>,
+    journal: &Option<PathBuf>,
+) -> Result<(), String> {
+    let with = |path: &Path, suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let mut precious = vec![("the payout file", file.to_owned())];
+    if let Some(ledger) = ledger {
+        precious.extend([
+            ("the ledger", ledger.clone()),
+            ("the ledger's log", with(ledger, "-wal")),
+            ("the ledger's index", with(ledger, "-shm")),
+        ]);
+    }
+    if let Some(journal) = journal {
+        precious.push(("the journal", journal.clone()));
+    }
+    for (what, path) in &precious {
+        if same_file(report, path) {
             return Err(format!(
                 "--report {} is {what}, which writing the report would destroy: give another \
                  path; nothing was sent",
@@ -104,20 +141,12 @@ pub fn spared_by(report: &Path, file: &Path, journal: &JournalArgs) -> Result<()
             ));
         }
     }
-    let mut start = [0; CSV_REPORT_HEADER.len()];
-    if let Ok(mut existing) = File::open(report) {
-        let read = std::io::Read::read(&mut existing, &mut start).unwrap_or(0);
-        let start = &start[..read];
-        let a_report = start.is_empty()
-            || start.trim_ascii_start().starts_with(b"[")
-            || CSV_REPORT_HEADER.as_bytes().starts_with(start);
-        if !a_report {
-            return Err(format!(
-                "--report {} exists and is not a report of a payout run, which writing the \
-                 report would destroy: give another path; nothing was sent",
-                report.display()
-            ));
-        }
+    if report.exists() && !is_a_report(report) {
+        return Err(format!(
+            "--report {} exists and is not a report of a payout run, which writing the report \
+             would destroy: give another path; nothing was sent",
+            report.display()
+        ));
     }
     Ok(())
 }

@@ -64,12 +64,16 @@ fn local_origin_of(stand_in: &StandIn, vendor: &str) -> String {
 /// `reward-points ARGS` with only the environment `env` (no overrides on
 /// the command line), stdin closed.
 fn bare(env: &[(&str, &str)], args: &[&str]) -> Output {
+    // A data directory of its own: a payout command's ledger lives there.
+    let data_home = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_reward-points"))
         .args(args)
         .env_remove("XOXODAY_ACCESS_TOKEN")
         .env_remove("XOXODAY_ORIGIN_OVERRIDES")
         .env_remove("XOXODAY_TOKEN_STORE")
         .env_remove("XOXODAY_PAYOUT_JOURNAL")
+        .env_remove("XOXODAY_PAYOUT_LEDGER")
+        .env("XDG_DATA_HOME", data_home.path())
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
@@ -444,7 +448,10 @@ fn a_cancel_from_sandbox_asks_first_naming_productions_host() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("march.csv");
     std::fs::write(&file, "name,email,points\nAnn,ann@example.com,1\n").unwrap();
-    let env = [("XOXODAY_ACCESS_TOKEN", "a-sandbox-token")];
+    let env = [
+        ("XOXODAY_ACCESS_TOKEN", "a-sandbox-token"),
+        ("XOXODAY_CLIENT_ID", "a-client-id"),
+    ];
 
     // Nothing listens for these: a call that left would fail otherwise.
     let cancel = bare(&env, &["cancel-points", "--unique-id", "5"]);
@@ -508,14 +515,14 @@ fn a_password_never_goes_on_the_command_line() {
          everyone on this machine: put the password in PGPASSWORD or ~/.pgpass, or the whole \
          string in XOXODAY_TOKEN_STORE; nothing was done"
     );
-    let journal = bare(
+    let ledger = bare(
         &[("XOXODAY_ACCESS_TOKEN", "t")],
-        &["payout", "march.csv", "--journal", url],
+        &["payout", "march.csv", "--ledger", url],
     );
     assert!(
-        String::from_utf8(journal.stderr)
+        String::from_utf8(ledger.stderr)
             .unwrap()
-            .starts_with("error: --journal: the connection string holds a password"),
+            .starts_with("error: --ledger: the connection string holds a password"),
     );
 
     // libpq's key=value form is a database too, never a file of that name.
@@ -622,6 +629,8 @@ async fn the_most_verbose_log_prints_no_secret() {
         vec!["payout-undo", csv, "--lines", "all"],
     ];
     commands.push(SEND.to_vec());
+    let data_home = tempfile::tempdir().unwrap();
+    let data_home = data_home.path().to_str().unwrap();
     for command in commands {
         let mut args = vec!["-vvv"];
         args.extend(command);
@@ -630,7 +639,11 @@ async fn the_most_verbose_log_prints_no_secret() {
             run_with(
                 &stand_in,
                 Some(STAND_IN_ACCESS_TOKEN),
-                &[("RUST_LOG", "")],
+                &[
+                    ("RUST_LOG", ""),
+                    ("XOXODAY_CLIENT_ID", "a-client-id"),
+                    ("XDG_DATA_HOME", data_home),
+                ],
                 &args,
                 "",
             ),

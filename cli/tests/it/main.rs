@@ -3,6 +3,7 @@
 //! and replicas as separate processes.
 
 mod cli;
+mod ledger_of_record;
 mod payouts;
 mod readme_walkthrough;
 mod replicas;

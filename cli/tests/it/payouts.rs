@@ -1,131 +1,30 @@
 //! `reward-points payout` as an operator runs it: real processes against the
 //! stand-in server, killed, interrupted and started again. Whatever happens,
 //! no recipient is credited twice, and every row is either credited once and
-//! journaled, or listed as in doubt.
+//! recorded in the ledger, or listed as in doubt. (What the ledger protects
+//! across files, directories, ledgers and concurrent runs:
+//! `ledger_of_record.rs`.)
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use xoxoday_reward_points::Operation;
-use xoxoday_reward_points_mocks::{Credit, Faults, STAND_IN_ACCESS_TOKEN, StandInServer};
+use xoxoday_reward_points_mocks::{Faults, STAND_IN_ACCESS_TOKEN};
 
-/// A CSV of `rows` recipients, one email each: row n (line n + 1) pays
-/// `user{n}@example.com` n points.
-fn payout_file(dir: &Path, rows: u64) -> PathBuf {
-    let mut text = String::from("name,email,points,citation\n");
-    for n in 1..=rows {
-        text.push_str(&format!("User {n},user{n}@example.com,{n},March rewards\n"));
-    }
-    let path = dir.join("march.csv");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use crate::support::world::{
+    World, credited_once, ledger_states, pay, payout_file, report, wait_for,
+};
 
-fn points_of(email: &str) -> u64 {
-    email
-        .trim_start_matches("user")
-        .trim_end_matches("@example.com")
-        .parse()
-        .unwrap()
-}
-
-fn command(server: &StandInServer, args: &[&str]) -> Command {
-    let overrides: Vec<String> = server
-        .origin_overrides()
-        .into_iter()
-        .map(|(vendor, local)| format!("{vendor}={local}"))
-        .collect();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_reward-points"));
-    command
-        .args(args)
-        .env("XOXODAY_ACCESS_TOKEN", STAND_IN_ACCESS_TOKEN)
-        .env("XOXODAY_ORIGIN_OVERRIDES", overrides.join(" "))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-async fn run(server: &StandInServer, args: &[&str]) -> Output {
-    let mut command = command(server, args);
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn pay<'a>(file: &'a Path, more: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "payout",
-        file.to_str().unwrap(),
-        "--sender-email",
-        "admin@example.com",
-        "--expiry-months",
-        "12",
-    ];
-    args.extend_from_slice(more);
-    args
-}
-
-/// The report's rows, by line.
-fn report(file: &Path) -> BTreeMap<u64, Value> {
-    let text = std::fs::read_to_string(format!("{}.report.json", file.display())).unwrap();
-    let rows: Vec<Value> = serde_json::from_str(&text).unwrap();
-    rows.into_iter()
-        .map(|row| (row["line"].as_u64().unwrap(), row))
-        .collect()
-}
-
-/// Credits per email; panics on an email credited twice.
-fn credited_once(credits: &[Credit]) -> BTreeMap<String, Credit> {
-    let mut by_email = BTreeMap::new();
-    for credit in credits {
-        if let Some(earlier) = by_email.insert(credit.email.clone(), credit.clone()) {
-            panic!("credited twice: {earlier:?} and {credit:?}");
-        }
-        assert_eq!(credit.points as u64, points_of(&credit.email));
-    }
-    by_email
-}
-
-/// The rows whose latest journal record is an intent without an outcome.
-fn sending_in_journal(file: &Path) -> BTreeSet<u64> {
-    journal_states(file)
+/// The rows whose newest attempt is an intent without an outcome.
+fn sending_in_ledger(world: &World) -> BTreeSet<u64> {
+    ledger_states(&world.default_ledger())
         .into_iter()
         .filter(|(_, state)| state == "sending")
         .map(|(line, _)| line)
         .collect()
-}
-
-/// Each row's latest state in the journal (`sending`, `sent`, `in_doubt`,
-/// …), by line. A line cut short by a kill is not a record.
-fn journal_states(file: &Path) -> BTreeMap<u64, String> {
-    let text = std::fs::read_to_string(format!("{}.journal", file.display())).unwrap_or_default();
-    let mut latest = BTreeMap::new();
-    for line in text.lines().skip(1) {
-        let Ok(record) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let state = record["state"].as_str().unwrap_or_default().to_owned();
-        latest.insert(record["line"].as_u64().unwrap(), state);
-    }
-    latest
-}
-
-/// Polls until `ready` holds; fails the test after a minute, saying what
-/// never happened.
-async fn wait_for(what: &str, ready: impl Fn() -> bool) {
-    let started = std::time::Instant::now();
-    while !ready() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "never happened: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn joined(lines: &BTreeSet<u64>) -> String {
@@ -142,9 +41,7 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
     // 50 ms per send, 16 in flight: some 320 rows a second, so each run,
     // killed 50 to 250 ms after its start, gets through a few dozen rows
     // and every kill lands in the middle of one.
-    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(50)))
-        .await
-        .unwrap();
+    let server = World::start(Faults::none().latency(Duration::from_millis(50))).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), ROWS);
     let seed = std::env::var("PAYOUT_KILL_SEED")
@@ -157,7 +54,7 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
     let mut in_doubt_before = 0;
     let mut most_in_doubt_per_kill = 0;
     for kill in 0..20 {
-        let mut child = command(&server, &pay(&file, &[])).spawn().unwrap();
+        let mut child = server.command(&pay(&file, &[])).spawn().unwrap();
         let moment = Duration::from_millis(moments.u64(50..250));
         tokio::time::sleep(moment).await;
         // SIGKILL: no handler runs, nothing is flushed.
@@ -172,7 +69,7 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
         assert_eq!(status.code(), None, "the run ended before kill {kill}");
         credited_once(&server.credits());
         // A crash leaves at most --concurrency (16) rows in doubt.
-        let in_doubt = sending_in_journal(&file).len();
+        let in_doubt = sending_in_ledger(&server).len();
         let new = in_doubt - in_doubt_before;
         assert!(new <= 16, "kill {kill} left {new} rows in doubt");
         most_in_doubt_per_kill = most_in_doubt_per_kill.max(new);
@@ -182,7 +79,7 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
 
     // A full run: what was credited is skipped, what was in flight at a kill
     // is in doubt, the rest is sent.
-    let finished = run(&server, &pay(&file, &[])).await;
+    let finished = server.run(&pay(&file, &[])).await;
     let stderr = String::from_utf8_lossy(&finished.stderr);
     let credits = credited_once(&server.credits());
     let rows = report(&file);
@@ -223,7 +120,7 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
     if !missing.is_empty() {
         settle.extend(["--resend-in-doubt", missing_lines.as_str()]);
     }
-    let settled = run(&server, &pay(&file, &settle)).await;
+    let settled = server.run(&pay(&file, &settle)).await;
     assert_eq!(
         settled.status.code(),
         Some(0),
@@ -238,14 +135,14 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
     }
     // And once more: nothing is sent.
     let sends = server.requests_received(Operation::SendPoints);
-    let again = run(&server, &pay(&file, &[])).await;
+    let again = server.run(&pay(&file, &[])).await;
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(server.requests_received(Operation::SendPoints), sends);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn five_bad_rows_among_a_thousand_are_all_reported_before_anything_is_sent() {
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let server = World::start(Faults::none()).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 1_000);
     let mut lines: Vec<String> = std::fs::read_to_string(&file)
@@ -261,7 +158,7 @@ async fn five_bad_rows_among_a_thousand_are_all_reported_before_anything_is_sent
     lines[1000] = "User 1000,user1000@example.com,1000,too,many".into();
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
 
-    let output = run(&server, &pay(&file, &[])).await;
+    let output = server.run(&pay(&file, &[])).await;
 
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
@@ -278,18 +175,16 @@ async fn five_bad_rows_among_a_thousand_are_all_reported_before_anything_is_sent
         )
     );
     assert_eq!(server.requests_received(Operation::SendPoints), 0);
-    assert!(!Path::new(&format!("{}.journal", file.display())).exists());
+    assert!(ledger_states(&server.default_ledger()).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dropped_answers_end_in_doubt_and_are_never_sent_again() {
-    let server = StandInServer::start(0, Faults::none().dropped_answers(0.1).seed(11))
-        .await
-        .unwrap();
+    let server = World::start(Faults::none().dropped_answers(0.1).seed(11)).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 200);
 
-    let first = run(&server, &pay(&file, &[])).await;
+    let first = server.run(&pay(&file, &[])).await;
     let dropped = server.fault_counts().dropped_answers;
     assert!(dropped > 0);
     assert_eq!(first.status.code(), Some(4));
@@ -299,7 +194,7 @@ async fn dropped_answers_end_in_doubt_and_are_never_sent_again() {
 
     // Run again: the rows in doubt stay in doubt, nothing is sent.
     let sends = server.requests_received(Operation::SendPoints);
-    let second = run(&server, &pay(&file, &[])).await;
+    let second = server.run(&pay(&file, &[])).await;
     assert_eq!(second.status.code(), Some(4));
     assert_eq!(server.requests_received(Operation::SendPoints), sends);
     let stderr = String::from_utf8_lossy(&second.stderr);
@@ -313,13 +208,11 @@ async fn dropped_answers_end_in_doubt_and_are_never_sent_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_slows_the_whole_run_and_repeats_no_send() {
-    let server = StandInServer::start(0, Faults::none().rate_limited(0.2, 1).seed(5))
-        .await
-        .unwrap();
+    let server = World::start(Faults::none().rate_limited(0.2, 1).seed(5)).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 60);
 
-    let output = run(&server, &pay(&file, &["--concurrency", "4"])).await;
+    let output = server.run(&pay(&file, &["--concurrency", "4"])).await;
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -333,15 +226,16 @@ async fn a_429_slows_the_whole_run_and_repeats_no_send() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_finishes_the_sends_in_flight_and_says_the_run_is_incomplete() {
-    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(50)))
-        .await
-        .unwrap();
+    let server = World::start(Faults::none().latency(Duration::from_millis(50))).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 400);
 
-    let child = command(&server, &pay(&file, &[])).spawn().unwrap();
+    let child = server.command(&pay(&file, &[])).spawn().unwrap();
     // Interrupted once it sends (its handler is in place by then).
-    wait_for("a journal record", || !journal_states(&file).is_empty()).await;
+    wait_for("a ledger record", || {
+        !ledger_states(&server.default_ledger()).is_empty()
+    })
+    .await;
     let interrupted = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -368,20 +262,20 @@ async fn ctrl_c_finishes_the_sends_in_flight_and_says_the_run_is_incomplete() {
     );
     assert!(sent < 400);
 
-    let rest = run(&server, &pay(&file, &[])).await;
+    let rest = server.run(&pay(&file, &[])).await;
     assert_eq!(rest.status.code(), Some(0));
     assert_eq!(credited_once(&server.credits()).len(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn undo_cancels_the_runs_credits_once_and_a_new_run_does_not_send_them_again() {
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let server = World::start(Faults::none()).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 30);
-    assert_eq!(run(&server, &pay(&file, &[])).await.status.code(), Some(0));
+    assert_eq!(server.run(&pay(&file, &[])).await.status.code(), Some(0));
 
     let path = file.to_str().unwrap();
-    let undo = run(&server, &["payout-undo", path, "--lines", "2,3,4"]).await;
+    let undo = server.run(&["payout-undo", path, "--lines", "2,3,4"]).await;
     assert_eq!(
         undo.status.code(),
         Some(0),
@@ -402,7 +296,7 @@ async fn undo_cancels_the_runs_credits_once_and_a_new_run_does_not_send_them_aga
 
     // Undo again: already cancelled, nothing sent.
     let cancels = server.requests_received(Operation::CancelPoints);
-    let again = run(&server, &["payout-undo", path, "--lines", "all"]).await;
+    let again = server.run(&["payout-undo", path, "--lines", "all"]).await;
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(
         server.requests_received(Operation::CancelPoints),
@@ -410,29 +304,29 @@ async fn undo_cancels_the_runs_credits_once_and_a_new_run_does_not_send_them_aga
     );
     // And the payout run does not pay the cancelled rows again.
     let sends = server.requests_received(Operation::SendPoints);
-    let rerun = run(&server, &pay(&file, &[])).await;
+    let rerun = server.run(&pay(&file, &[])).await;
     assert_eq!(rerun.status.code(), Some(0));
     assert_eq!(server.requests_received(Operation::SendPoints), sends);
 }
 
 /// Two worker processes on two "machines" share one run through a
-/// PostgreSQL journal: every row is sent by exactly one of them.
+/// PostgreSQL ledger: every row is sent by exactly one of them.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_workers_share_a_run_through_postgres_and_send_each_row_once() {
     let url = crate::support::test_postgres();
     // 60 ms per send, 8 in flight each: the run takes over two seconds, so
     // the two overlap even when one process starts late.
-    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(60)))
-        .await
-        .unwrap();
+    let server = World::start(Faults::none().latency(Duration::from_millis(60))).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 300);
-    let table = format!("payout_journal_test_{}", std::process::id());
+    let table = format!("payout_ledger_test_{}", std::process::id());
     let shared = [
-        "--journal",
+        "--ledger",
         url.as_str(),
-        "--journal-table",
+        "--ledger-table",
         table.as_str(),
+        "--run",
+        "march-workers",
         "--concurrency",
         "8",
     ];
@@ -442,7 +336,7 @@ async fn two_workers_share_a_run_through_postgres_and_send_each_row_once() {
             let report = dir.path().join(format!("{worker}.json"));
             let mut args = pay(&file, &shared);
             args.extend(["--report", report.to_str().unwrap()]);
-            command(&server, &args).spawn().unwrap()
+            server.command(&args).spawn().unwrap()
         })
         .collect();
     let mut sent_by = Vec::new();
@@ -470,14 +364,11 @@ async fn two_workers_share_a_run_through_postgres_and_send_each_row_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_send_answered_202_or_302_is_in_doubt_and_never_sent_again() {
     for status in [202, 302] {
-        let server =
-            StandInServer::start(0, Faults::none().undocumented_status(0.25, status).seed(3))
-                .await
-                .unwrap();
+        let server = World::start(Faults::none().undocumented_status(0.25, status).seed(3)).await;
         let dir = tempfile::tempdir().unwrap();
         let file = payout_file(dir.path(), 40);
 
-        let first = run(&server, &pay(&file, &[])).await;
+        let first = server.run(&pay(&file, &[])).await;
 
         let odd = server.fault_counts().undocumented_statuses;
         assert!(odd > 0);
@@ -488,19 +379,16 @@ async fn a_send_answered_202_or_302_is_in_doubt_and_never_sent_again() {
         assert!(summary["rows"].get("refused").is_none(), "{summary}");
 
         let sends = server.requests_received(Operation::SendPoints);
-        let again = run(&server, &pay(&file, &["--retry-refused"])).await;
+        let again = server.run(&pay(&file, &["--retry-refused"])).await;
         assert_eq!(again.status.code(), Some(4));
         assert_eq!(server.requests_received(Operation::SendPoints), sends);
         assert_eq!(credited_once(&server.credits()).len(), 40);
         assert_eq!(server.fault_counts().redirects_followed, 0);
 
         // One send from the command line: "maybe done", exit 4.
-        let all = StandInServer::start(0, Faults::none().undocumented_status(1.0, status))
-            .await
-            .unwrap();
-        let sent = run(
-            &all,
-            &[
+        let all = World::start(Faults::none().undocumented_status(1.0, status)).await;
+        let sent = all
+            .run(&[
                 "send-points",
                 "--sender-email",
                 "admin@example.com",
@@ -510,9 +398,8 @@ async fn a_send_answered_202_or_302_is_in_doubt_and_never_sent_again() {
                 "ann@example.com",
                 "--amount",
                 "5",
-            ],
-        )
-        .await;
+            ])
+            .await;
         assert_eq!(sent.status.code(), Some(4));
         let stderr = String::from_utf8_lossy(&sent.stderr);
         assert!(
@@ -526,23 +413,29 @@ async fn a_send_answered_202_or_302_is_in_doubt_and_never_sent_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_csv_report_escapes_what_a_spreadsheet_would_run_and_spares_the_input() {
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let server = World::start(Faults::none()).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("march.csv");
     let text = "name,email,points\nAnn,=1+2@example.com,10\nBo,bo@example.com,20\n";
     std::fs::write(&file, text).unwrap();
-    let journal = format!("{}.journal", file.display());
+    let ledger = server.default_ledger();
+    std::fs::create_dir_all(ledger.parent().unwrap()).unwrap();
+    std::fs::write(&ledger, "").unwrap();
 
-    // A report over the input, the journal, or any file that is not a
-    // report (a token store) is refused before anything.
+    // A report over the input, the ledger, or any file that is not a
+    // report (a token store, a manifest whose first line is `[`) is refused
+    // before anything.
     let tokens = dir.path().join("tokens.json");
     std::fs::write(&tokens, r#"{"access_token":"a","refresh_token":"r"}"#).unwrap();
+    let manifest = dir.path().join("Cargo.toml");
+    std::fs::write(&manifest, "[package]\nname = \"mine\"\n").unwrap();
     for precious in [
         file.to_str().unwrap(),
-        journal.as_str(),
+        ledger.to_str().unwrap(),
         tokens.to_str().unwrap(),
+        manifest.to_str().unwrap(),
     ] {
-        let refused = run(&server, &pay(&file, &["--report", precious])).await;
+        let refused = server.run(&pay(&file, &["--report", precious])).await;
         assert_eq!(refused.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(
@@ -556,14 +449,16 @@ async fn the_csv_report_escapes_what_a_spreadsheet_would_run_and_spares_the_inpu
             .unwrap()
             .contains("refresh_token")
     );
+    assert_eq!(
+        std::fs::read_to_string(&manifest).unwrap(),
+        "[package]\nname = \"mine\"\n"
+    );
     assert_eq!(server.requests_received(Operation::SendPoints), 0);
 
     let report = dir.path().join("report.csv");
-    let paid = run(
-        &server,
-        &pay(&file, &["--report", report.to_str().unwrap()]),
-    )
-    .await;
+    let paid = server
+        .run(&pay(&file, &["--report", report.to_str().unwrap()]))
+        .await;
     assert_eq!(paid.status.code(), Some(0));
     let written = std::fs::read_to_string(&report).unwrap();
     let mut reader = csv::Reader::from_reader(written.as_bytes());
@@ -579,24 +474,14 @@ async fn the_csv_report_escapes_what_a_spreadsheet_would_run_and_spares_the_inpu
     assert!(emails.contains(&"bo@example.com".to_owned()), "{written}");
 }
 
-/// Credits per email, counting each.
-fn credit_counts(credits: &[Credit]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for credit in credits {
-        *counts.entry(credit.email.clone()).or_default() += 1;
-    }
-    counts
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_edited_in_place_during_a_run_changes_nothing_the_run_sends() {
     const ROWS: u64 = 2_000;
-    let server = StandInServer::start(0, Faults::none().latency(Duration::from_millis(10)))
-        .await
-        .unwrap();
+    let server = World::start(Faults::none().latency(Duration::from_millis(10))).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), ROWS);
-    let child = command(&server, &pay(&file, &["--concurrency", "8"]))
+    let child = server
+        .command(&pay(&file, &["--concurrency", "8"]))
         .spawn()
         .unwrap();
 
@@ -631,92 +516,29 @@ async fn a_file_edited_in_place_during_a_run_changes_nothing_the_run_sends() {
         stderr.contains("changed while the run went on: the run paid the rows as they were"),
         "{stderr}"
     );
-    // The edited file is another version: its journal refuses it.
-    let again = run(&server, &pay(&file, &[])).await;
+    // The edited file is another version: it pays user1 twice, and pays
+    // what the run paid.
+    let again = server.run(&pay(&file, &[])).await;
     assert_eq!(again.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
-        stderr.contains("it was made for another version of the file"),
+        stderr.contains("user1@example.com on lines 2, 1901"),
+        "{stderr}"
+    );
+    let again = server.run(&pay(&file, &["--allow-duplicates"])).await;
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("pays what earlier payouts in Sandbox")
+            && stderr.contains("2000 of this file's rows pay a recipient the same points"),
         "{stderr}"
     );
     assert_eq!(server.credits().len() as u64, ROWS);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_same_file_under_another_name_is_not_paid_again_unless_asked() {
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = payout_file(dir.path(), 5);
-    assert_eq!(run(&server, &pay(&file, &[])).await.status.code(), Some(0));
-
-    // `cp march.csv march-final.csv`, then pay the copy.
-    let copy = dir.path().join("march-final.csv");
-    std::fs::copy(&file, &copy).unwrap();
-    let refused = run(&server, &pay(&copy, &[])).await;
-
-    assert_eq!(refused.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    let journal = format!("{}.journal", file.display());
-    assert!(
-        stderr.starts_with("error: march-final.csv (SHA-256 ")
-            && stderr.contains("…) pays what earlier payouts paid:\n")
-            && stderr.contains(&format!("{journal} (file march.csv, started "))
-            && stderr.contains(" GMT, the same content, 5 row(s) recorded)")
-            && stderr.contains("run again with --pay-again"),
-        "{stderr}"
-    );
-    assert_eq!(server.credits().len(), 5);
-
-    // A copy elsewhere whose journal is kept beside the first one.
-    let elsewhere = tempfile::tempdir().unwrap();
-    let far = elsewhere.path().join("april.csv");
-    std::fs::copy(&file, &far).unwrap();
-    let beside = dir.path().join("april.journal");
-    let refused = run(
-        &server,
-        &pay(&far, &["--journal", beside.to_str().unwrap()]),
-    )
-    .await;
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains(&journal));
-
-    // The file "fixed" in one row and paid with a new journal: the other
-    // rows pay the same recipients the same points as the first run.
-    let text = std::fs::read_to_string(&file).unwrap();
-    let fixed = text.replace(
-        "User 5,user5@example.com,5,",
-        "User 5,user5@example.com,50,",
-    );
-    std::fs::write(&file, fixed).unwrap();
-    let fresh = dir.path().join("march-fixed.journal");
-    let refused = run(
-        &server,
-        &pay(&file, &["--journal", fresh.to_str().unwrap()]),
-    )
-    .await;
-    assert_eq!(refused.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains(&format!("{journal} (file march.csv, started "))
-            && stderr
-                .contains("): 4 of this file's rows pay a recipient the same points it credited"),
-        "{stderr}"
-    );
-    assert_eq!(server.credits().len(), 5);
-
-    // Said on purpose: paid again.
-    let again = run(&server, &pay(&copy, &["--pay-again"])).await;
-    assert_eq!(again.status.code(), Some(0));
-    assert!(
-        credit_counts(&server.credits())
-            .values()
-            .all(|count| *count == 2)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn a_recipient_on_two_rows_is_reported_before_anything_is_sent() {
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let server = World::start(Faults::none()).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("march.csv");
     std::fs::write(
@@ -725,7 +547,7 @@ async fn a_recipient_on_two_rows_is_reported_before_anything_is_sent() {
     )
     .unwrap();
 
-    let refused = run(&server, &pay(&file, &[])).await;
+    let refused = server.run(&pay(&file, &[])).await;
 
     assert_eq!(refused.status.code(), Some(1));
     assert_eq!(
@@ -736,54 +558,15 @@ async fn a_recipient_on_two_rows_is_reported_before_anything_is_sent() {
     );
     assert_eq!(server.requests_received(Operation::SendPoints), 0);
 
-    let allowed = run(&server, &pay(&file, &["--allow-duplicates"])).await;
+    let allowed = server.run(&pay(&file, &["--allow-duplicates"])).await;
     assert_eq!(allowed.status.code(), Some(0));
     assert_eq!(server.balance("ann@example.com"), 10.0);
     assert_eq!(server.credits().len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_journal_whose_records_say_other_rows_stops_the_run() {
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = payout_file(dir.path(), 4);
-    let journal = dir.path().join("march.csv.journal");
-    // A run that stopped after line 3, whose journal someone edited.
-    let header = {
-        let first = run(&server, &pay(&file, &[])).await;
-        assert_eq!(first.status.code(), Some(0));
-        std::fs::read_to_string(&journal)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .to_owned()
-    };
-    let forged = format!(
-        "{header}\n{}\n",
-        r#"{"line":3,"attempt":1,"email":"mallory@example.com","points":2,"name":"User 2","state":"sending"}"#
-    );
-    std::fs::write(&journal, forged).unwrap();
-    let sends = server.requests_received(Operation::SendPoints);
-
-    let refused = run(&server, &pay(&file, &[])).await;
-
-    assert_eq!(refused.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains(
-            "recorded other rows than the file holds, so it cannot say what was sent of this \
-             file:\n  line 3: the file pays user2@example.com 2 points (User 2), which is not \
-             what the journal recorded for that line\nnothing was sent"
-        ),
-        "{stderr}"
-    );
-    assert_eq!(server.requests_received(Operation::SendPoints), sends);
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn the_confirmation_says_rows_recipients_points_and_the_host() {
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let server = World::start(Faults::none()).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 3);
     let mut args = vec!["--env", "production"];
@@ -796,7 +579,7 @@ async fn the_confirmation_says_rows_recipients_points_and_the_host() {
         args.extend(["--origin-override", rule.as_str()]);
     }
     args.extend(pay(&file, &[]));
-    let mut command = command(&server, &args);
+    let mut command = server.command(&args);
     command.env_remove("XOXODAY_ORIGIN_OVERRIDES");
 
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
@@ -827,96 +610,34 @@ async fn the_confirmation_says_rows_recipients_points_and_the_host() {
     assert_eq!(server.requests_received(Operation::SendPoints), 0);
 }
 
-/// The runs table of a PostgreSQL journal shows earlier runs of the same
-/// content, whatever the run's name.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_run_of_the_same_content_in_a_postgres_journal_is_not_paid_again_unless_asked() {
-    let url = crate::support::test_postgres();
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = payout_file(dir.path(), 3);
-    let table = format!("payout_runs_test_{}", std::process::id());
-    let journal = |run: &'static str| -> Vec<String> {
-        ["--journal", &url, "--journal-table", &table, "--run", run]
-            .map(str::to_owned)
-            .to_vec()
-    };
-    let with = |extra: Vec<String>| {
-        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-        let mut args: Vec<String> = pay(&file, &extra).into_iter().map(str::to_owned).collect();
-        args.push("--report".into());
-        args.push(dir.path().join("report.json").display().to_string());
-        args
-    };
-    let march = with(journal("march"));
-    let march: Vec<&str> = march.iter().map(String::as_str).collect();
-    assert_eq!(run(&server, &march).await.status.code(), Some(0));
-
-    let again = with(journal("march-again"));
-    let again: Vec<&str> = again.iter().map(String::as_str).collect();
-    let refused = run(&server, &again).await;
-
-    assert_eq!(refused.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains("run march of postgres ")
-            && stderr.contains(&format!("table {table} (file march.csv, started 20"))
-            && stderr.contains("3 row(s) recorded)")
-            && stderr.contains("--pay-again"),
-        "{stderr}"
-    );
-    assert_eq!(server.credits().len(), 3);
-
-    // The file edited in one row (so another run by default): the other
-    // two rows pay what run `march` credited.
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        text.replace(
-            "User 3,user3@example.com,3,",
-            "User 3,user3@example.com,30,",
-        ),
-    )
-    .unwrap();
-    let edited = with(journal("march-fixed"));
-    let edited: Vec<&str> = edited.iter().map(String::as_str).collect();
-    let refused = run(&server, &edited).await;
-    assert_eq!(refused.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains("run march of postgres ")
-            && stderr
-                .contains("): 2 of this file's rows pay a recipient the same points it credited"),
-        "{stderr}"
-    );
-    assert_eq!(server.credits().len(), 3);
-}
-
-/// A run killed part-way leaves a journal with rows sent, rows in doubt and
-/// rows never reached; `--dry-run` counts them as the journal holds them,
+/// A run killed part-way leaves a ledger with rows sent, rows in doubt and
+/// rows never reached; `--dry-run` counts them as the ledger holds them,
 /// sends nothing (the stand-in's ledger is unchanged) and exits 0 (there is
-/// work). A file already paid exits 6; one never run leaves no journal.
+/// work); the ledger is unchanged, byte for byte. A file already paid exits
+/// 6; a machine that never paid is left without a ledger.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_dry_run_counts_what_a_half_done_journal_holds_and_sends_nothing() {
-    let server = StandInServer::start(
-        0,
+async fn a_dry_run_counts_what_a_half_done_ledger_holds_and_sends_nothing() {
+    let server = World::start(
         Faults::none()
             .latency(Duration::from_millis(100))
             .dropped_answers(0.3)
             .seed(3),
     )
-    .await
-    .unwrap();
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 30);
-    let mut child = command(&server, &pay(&file, &["--concurrency", "2"]))
+    let mut child = server
+        .command(&pay(&file, &["--concurrency", "2"]))
         .spawn()
         .unwrap();
     // Killed once a few rows are recorded, long before the last.
-    wait_for("six journal records", || journal_states(&file).len() >= 6).await;
+    wait_for("six ledger records", || {
+        ledger_states(&server.default_ledger()).len() >= 6
+    })
+    .await;
     child.kill().unwrap();
     child.wait().unwrap();
-    let states = journal_states(&file);
+    let states = ledger_states(&server.default_ledger());
     let count = |wanted: &[&str]| {
         states
             .values()
@@ -928,7 +649,7 @@ async fn a_dry_run_counts_what_a_half_done_journal_holds_and_sends_nothing() {
     let credits = server.credits().len();
     let sends = server.requests_received(Operation::SendPoints);
 
-    let dry = run(&server, &pay(&file, &["--dry-run"])).await;
+    let dry = server.run(&pay(&file, &["--dry-run"])).await;
 
     let stderr = String::from_utf8_lossy(&dry.stderr);
     assert_eq!(dry.status.code(), Some(0), "{stderr}");
@@ -944,7 +665,9 @@ async fn a_dry_run_counts_what_a_half_done_journal_holds_and_sends_nothing() {
             "in_doubt": in_doubt,
             "refused": 0,
             "cancelled": 0,
-            "journal": format!("{}.journal", file.display()),
+            "conflicts": 0,
+            "ledger": server.default_ledger().display().to_string(),
+            "run": file.display().to_string(),
         })
     );
     assert!(
@@ -954,22 +677,27 @@ async fn a_dry_run_counts_what_a_half_done_journal_holds_and_sends_nothing() {
     assert!(stderr.ends_with("nothing was sent\n"), "{stderr}");
     assert_eq!(server.credits().len(), credits);
     assert_eq!(server.requests_received(Operation::SendPoints), sends);
-    assert_eq!(journal_states(&file), states, "a dry run records nothing");
+    assert_eq!(
+        ledger_states(&server.default_ledger()),
+        states,
+        "a dry run records nothing"
+    );
 
-    // A file never run: all to send, and no journal left behind.
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    // A machine that never paid: all to send, and no ledger made.
+    let server = World::start(Faults::none()).await;
     let fresh_dir = tempfile::tempdir().unwrap();
     let fresh = payout_file(fresh_dir.path(), 5);
-    let dry = run(&server, &pay(&fresh, &["--dry-run"])).await;
+    let dry = server.run(&pay(&fresh, &["--dry-run"])).await;
     assert_eq!(dry.status.code(), Some(0));
     let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
     assert_eq!(plan["to_send"], 5);
-    assert!(!Path::new(&format!("{}.journal", fresh.display())).exists());
+    assert!(!server.default_ledger().exists());
+    assert!(!server.data_home().join("xoxoday-reward-points").exists());
 
     // Paid in full: nothing left to send, exit status 6.
-    let paid = run(&server, &pay(&fresh, &[])).await;
+    let paid = server.run(&pay(&fresh, &[])).await;
     assert_eq!(paid.status.code(), Some(0));
-    let dry = run(&server, &pay(&fresh, &["--dry-run"])).await;
+    let dry = server.run(&pay(&fresh, &["--dry-run"])).await;
     assert_eq!(dry.status.code(), Some(6));
     let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
     assert_eq!(
@@ -982,13 +710,13 @@ async fn a_dry_run_counts_what_a_half_done_journal_holds_and_sends_nothing() {
 /// run waits, shows each call, and carries no token.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_verbose_run_logs_the_waits_and_never_a_token() {
-    let server = StandInServer::start(0, Faults::none().rate_limited(0.3, 1).seed(9))
-        .await
-        .unwrap();
+    let server = World::start(Faults::none().rate_limited(0.3, 1).seed(9)).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 20);
 
-    let output = run(&server, &pay(&file, &["-vv", "--concurrency", "2"])).await;
+    let output = server
+        .run(&pay(&file, &["-vv", "--concurrency", "2"]))
+        .await;
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -1005,14 +733,15 @@ async fn a_verbose_run_logs_the_waits_and_never_a_token() {
         stderr.contains("xoxoday_reward_points.call{operation=\"sendPoints\""),
         "{stderr}"
     );
-    assert!(stderr.contains("journal synced"), "{stderr}");
+    assert!(stderr.contains("ledger synced"), "{stderr}");
     assert!(!stderr.contains(STAND_IN_ACCESS_TOKEN), "{stderr}");
     // Quiet without -v: none of it.
-    let quiet = run(
-        &server,
-        &pay(&payout_file(tempfile::tempdir().unwrap().path(), 2), &[]),
-    )
-    .await;
+    let quiet = server
+        .run(&pay(
+            &payout_file(tempfile::tempdir().unwrap().path(), 2),
+            &[],
+        ))
+        .await;
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("xoxoday_reward_points"));
 }
 
@@ -1021,7 +750,7 @@ async fn a_verbose_run_logs_the_waits_and_never_a_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_says_when_it_waits_for_the_token_stores_lock() {
     use xoxoday_reward_points::{EpochMillis, FileTokenStore, Secret, StoredTokens, TokenStore};
-    let server = StandInServer::start(0, Faults::none()).await.unwrap();
+    let server = World::start(Faults::none()).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 3);
     let tokens = dir.path().join("tokens.json");
@@ -1047,7 +776,7 @@ async fn a_run_says_when_it_waits_for_the_token_stores_lock() {
     let lease = store.lock().await.unwrap();
     let mut args = pay(&file, &[]);
     args.splice(0..0, ["--token-store", tokens]);
-    let mut payout = command(&server, &args);
+    let mut payout = server.command(&args);
     payout.envs(credentials).stderr(Stdio::piped());
     let mut child = payout.spawn().unwrap();
     // Its stderr, read as it comes; the lock is released once the run says

@@ -28,6 +28,10 @@ fn the_readmes_payout_walkthrough_runs_as_written() {
         .args(["-c", &format!("set -eu\n{}", walkthrough())])
         .current_dir(dir.path())
         .env("PATH", path)
+        // The operator's data directory, where the default ledger lives.
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env_remove("XOXODAY_PAYOUT_LEDGER")
+        .env_remove("XOXODAY_CLIENT_ID")
         .env_remove("XOXODAY_ACCESS_TOKEN")
         .env_remove("XOXODAY_ORIGIN_OVERRIDES")
         .output()

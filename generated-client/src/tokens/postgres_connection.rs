@@ -11,6 +11,9 @@
 //!   reached in plain text; any other host only through TLS (native-tls,
 //!   certificates checked against the system's roots), unless the URL says
 //!   `sslmode=disable`.
+//! - **Durable when acknowledged.** Each session asks for
+//!   `synchronous_commit = on`, so a server tuned with it off still writes
+//!   a commit to disk before it answers.
 //! - **A vanished holder lets go.** Each session sets
 //!   `idle_in_transaction_session_timeout` ([`PostgresTarget::lease_timeout`]),
 //!   so a process that holds a lock in a transaction and then stops (frozen,
@@ -160,9 +163,12 @@ impl PostgresTarget {
             }
         });
         let millis = self.lease_timeout.as_millis().clamp(1, i32::MAX as u128);
+        // A commit is acknowledged only once it is on the server's disk,
+        // whatever the server's default: a token rotation or a payout's
+        // intent acknowledged and then lost would be lost for good.
         client
             .batch_execute(&format!(
-                "SET idle_in_transaction_session_timeout = {millis}"
+                "SET idle_in_transaction_session_timeout = {millis}; SET synchronous_commit = on"
             ))
             .await?;
         Ok(client)

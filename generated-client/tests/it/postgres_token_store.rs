@@ -433,3 +433,46 @@ async fn the_lock_of_a_holder_that_vanishes_comes_back_within_the_lease_timeout(
     })
     .await
 }
+
+/// A server (here: a role) tuned with `synchronous_commit = off` would
+/// acknowledge a commit before it is on disk; every session this crate
+/// opens, for the token store and the payout ledger alike, asks for `on`.
+#[tokio::test]
+async fn a_session_asks_for_synchronous_commit_whatever_the_servers_default() {
+    within(async {
+        let admin = admin().await;
+        let role = format!("tuned_{}", std::process::id());
+        admin
+            .batch_execute(&format!(
+                "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+                 ALTER ROLE {role} SET synchronous_commit = off;"
+            ))
+            .await
+            .unwrap();
+        let target = xoxoday_reward_points::PostgresTarget::from_url(&server_as(&role)).unwrap();
+        let (plain, connection) = tokio_postgres::connect(&server_as(&role), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let setting = |row: tokio_postgres::Row| row.get::<_, String>(0);
+        let default = plain
+            .query_one("SHOW synchronous_commit", &[])
+            .await
+            .unwrap();
+        assert_eq!(setting(default), "off", "the role is tuned so");
+
+        let session = target.connect().await.unwrap();
+        let asked = session
+            .query_one("SHOW synchronous_commit", &[])
+            .await
+            .unwrap();
+
+        assert_eq!(setting(asked), "on");
+        drop((plain, session));
+        admin
+            .batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
+            .await
+            .unwrap();
+    })
+    .await;
+}

@@ -1,4 +1,5 @@
 pub mod replicas;
+pub mod world;
 
 /// The PostgreSQL server the tests use (`cargo xtask test` starts one and
 /// sets `XOXODAY_TEST_POSTGRES`): a test that needs one fails, saying how to

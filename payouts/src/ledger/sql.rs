@@ -1,0 +1,200 @@
+//! The ledger's schema and statements, one text for SQLite and PostgreSQL:
+//! parameters are written `$1`, `$2` (PostgreSQL's form; SQLite binds them
+//! by name), and where the two differ the text says so (`Dialect`).
+
+use super::state::MAY_BE_CREDITED;
+
+/// Where the two engines' SQL differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Every statement, for tables named with one prefix.
+#[derive(Clone, Debug)]
+pub struct Statements {
+    pub schema: String,
+    pub runs_named: String,
+    pub runs_with_content: String,
+    pub run_by_id: String,
+    pub create_run: String,
+    pub add_row: String,
+    pub rows: String,
+    pub rows_of_lines: String,
+    pub history: String,
+    pub history_of_lines: String,
+    pub put_attempt: String,
+    pub alike_elsewhere: String,
+    pub overlaps: String,
+    pub allow_overlap: String,
+    pub imported: String,
+    pub mark_imported: String,
+    pub claim: String,
+    pub judge_credited: String,
+    pub judge_not_credited: String,
+    pub claim_cancel: String,
+    pub record: String,
+    pub overruled: String,
+}
+
+/// `'a', 'b'`: SQL string literals of `kinds` (constants of ours).
+fn quoted(kinds: &[&str]) -> String {
+    kinds
+        .iter()
+        .map(|kind| format!("'{kind}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Statements {
+    /// The statements over tables named `{prefix}runs`, `{prefix}rows`, ….
+    pub fn new(prefix: &str, dialect: Dialect) -> Self {
+        let p = prefix;
+        let (serial, big, lines_in, newest) = match dialect {
+            Dialect::Sqlite => (
+                "",
+                "INTEGER",
+                "IN (SELECT value FROM json_each($3))",
+                "rowid DESC",
+            ),
+            Dialect::Postgres => (", seq BIGSERIAL", "BIGINT", "= ANY($3)", "seq DESC"),
+        };
+        let may_be_credited = quoted(&MAY_BE_CREDITED);
+        let credits_kept = quoted(
+            &MAY_BE_CREDITED
+                .iter()
+                .copied()
+                .filter(|kind| !["sending", "in_doubt"].contains(kind))
+                .collect::<Vec<_>>(),
+        );
+        let run_columns = "id, environment, account, name, file, sha256, rows, started, source";
+        Self {
+            schema: format!(
+                "CREATE TABLE IF NOT EXISTS {p}runs (id TEXT PRIMARY KEY{serial}, \
+                 environment TEXT NOT NULL, account TEXT NOT NULL, name TEXT NOT NULL, \
+                 file TEXT NOT NULL, sha256 TEXT NOT NULL, rows {big} NOT NULL, \
+                 started TEXT NOT NULL, source TEXT);
+                 CREATE INDEX IF NOT EXISTS {p}runs_by_name ON {p}runs (environment, account, name);
+                 CREATE INDEX IF NOT EXISTS {p}runs_by_content ON {p}runs (environment, account, sha256);
+                 CREATE TABLE IF NOT EXISTS {p}rows (run TEXT NOT NULL, line {big} NOT NULL, \
+                 email TEXT NOT NULL, email_key TEXT NOT NULL, points {big} NOT NULL, \
+                 name TEXT NOT NULL, PRIMARY KEY (run, line));
+                 CREATE INDEX IF NOT EXISTS {p}rows_alike ON {p}rows (email_key, points);
+                 CREATE TABLE IF NOT EXISTS {p}attempts (run TEXT NOT NULL, line {big} NOT NULL, \
+                 attempt INTEGER NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL, \
+                 overruled TEXT, updated TEXT NOT NULL, PRIMARY KEY (run, line, attempt));
+                 CREATE INDEX IF NOT EXISTS {p}attempts_overruled ON {p}attempts (run) \
+                 WHERE overruled IS NOT NULL;
+                 CREATE TABLE IF NOT EXISTS {p}overlaps (run TEXT NOT NULL, other TEXT NOT NULL, \
+                 PRIMARY KEY (run, other));
+                 CREATE TABLE IF NOT EXISTS {p}imports (source TEXT NOT NULL, \
+                 digest TEXT NOT NULL, PRIMARY KEY (source, digest));"
+            ),
+            runs_named: format!(
+                "SELECT {run_columns} FROM {p}runs WHERE environment = $1 AND account = $2 \
+                 AND name = $3 ORDER BY {newest}"
+            ),
+            runs_with_content: format!(
+                "SELECT {run_columns} FROM {p}runs WHERE environment = $1 AND account = $2 \
+                 AND sha256 = $3 ORDER BY {newest}"
+            ),
+            run_by_id: format!("SELECT {run_columns} FROM {p}runs WHERE id = $1"),
+            create_run: format!(
+                "INSERT INTO {p}runs ({run_columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (id) DO NOTHING"
+            ),
+            add_row: format!(
+                "INSERT INTO {p}rows (run, line, email, email_key, points, name) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run, line) DO NOTHING"
+            ),
+            rows: format!(
+                "SELECT line, email, points, name FROM {p}rows WHERE run = $1 ORDER BY line"
+            ),
+            rows_of_lines: format!(
+                "SELECT line, email, points, name FROM {p}rows WHERE run = $1 AND line {} \
+                 ORDER BY line",
+                lines_in.replace("$3", "$2")
+            ),
+            history: format!(
+                "SELECT line, attempt, state, overruled FROM {p}attempts WHERE run = $1 \
+                 ORDER BY line, attempt"
+            ),
+            history_of_lines: format!(
+                "SELECT line, attempt, state, overruled FROM {p}attempts WHERE run = $1 \
+                 AND line {} ORDER BY line, attempt",
+                lines_in.replace("$3", "$2")
+            ),
+            put_attempt: format!(
+                "INSERT INTO {p}attempts (run, line, attempt, kind, state, updated) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run, line, attempt) \
+                 DO UPDATE SET kind = excluded.kind, state = excluded.state, \
+                 updated = excluded.updated"
+            ),
+            alike_elsewhere: format!(
+                "SELECT other.run, EXISTS (SELECT 1 FROM {p}attempts a WHERE a.run = other.run \
+                 AND a.line = other.line AND a.kind IN ({may_be_credited})) \
+                 FROM {p}rows mine \
+                 JOIN {p}rows other ON other.email_key = mine.email_key \
+                 AND other.points = mine.points AND other.run <> mine.run \
+                 JOIN {p}runs r ON r.id = other.run \
+                 WHERE mine.run = $1 AND r.environment = $2 AND mine.line {lines_in} \
+                 AND r.account = $4"
+            ),
+            overlaps: format!("SELECT other FROM {p}overlaps WHERE run = $1"),
+            allow_overlap: format!(
+                "INSERT INTO {p}overlaps (run, other) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            ),
+            imported: format!(
+                "SELECT EXISTS (SELECT 1 FROM {p}imports WHERE source = $1 AND digest = $2)"
+            ),
+            mark_imported: format!(
+                "INSERT INTO {p}imports (source, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            ),
+            // Attempt $3 + 1, only if $3 is the newest (0: none yet).
+            claim: format!(
+                "INSERT INTO {p}attempts (run, line, attempt, kind, state, updated) \
+                 SELECT $1, $2, $3 + 1, 'sending', '{{\"state\":\"sending\"}}', $4 \
+                 WHERE (SELECT coalesce(max(attempt), 0) FROM {p}attempts \
+                 WHERE run = $1 AND line = $2) = $3 \
+                 ON CONFLICT (run, line, attempt) DO NOTHING"
+            ),
+            judge_credited: format!(
+                "UPDATE {p}attempts SET \
+                 state = CASE WHEN kind IN ({credits_kept}) THEN state \
+                 ELSE '{{\"state\":\"confirmed_sent\"}}' END, \
+                 kind = CASE WHEN kind IN ({credits_kept}) THEN kind ELSE 'confirmed_sent' END, \
+                 overruled = NULL, updated = $4 \
+                 WHERE run = $1 AND line = $2 AND attempt = $3 \
+                 AND (kind IN ('sending', 'in_doubt') OR overruled IS NOT NULL)"
+            ),
+            judge_not_credited: format!(
+                "UPDATE {p}attempts SET kind = 'not_credited', \
+                 state = '{{\"state\":\"not_credited\"}}', overruled = NULL, updated = $4 \
+                 WHERE run = $1 AND line = $2 AND attempt = $3 \
+                 AND (kind IN ('sending', 'in_doubt') \
+                 OR (overruled IS NOT NULL AND kind NOT IN ({may_be_credited})))"
+            ),
+            claim_cancel: format!(
+                "UPDATE {p}attempts SET kind = 'cancelling', state = $4, updated = $5 \
+                 WHERE run = $1 AND line = $2 AND attempt = $3 \
+                 AND kind IN ('sent', 'cancel_refused')"
+            ),
+            // The vendor's answer always lands; a person's word it
+            // contradicts is kept beside it.
+            record: format!(
+                "UPDATE {p}attempts SET \
+                 overruled = CASE \
+                 WHEN kind = 'not_credited' AND $4 IN ({may_be_credited}) THEN 'not_credited' \
+                 WHEN kind = 'confirmed_sent' AND $4 NOT IN ({may_be_credited}) \
+                 THEN 'confirmed_sent' ELSE overruled END, \
+                 kind = $4, state = $5, updated = $6 \
+                 WHERE run = $1 AND line = $2 AND attempt = $3"
+            ),
+            overruled: format!(
+                "SELECT DISTINCT line FROM {p}attempts WHERE run = $1 AND overruled IS NOT NULL \
+                 ORDER BY line"
+            ),
+        }
+    }
+}
