@@ -185,6 +185,20 @@ async fn a_run_recorded_elsewhere_than_the_ledger_of_record_is_refused() {
             && said.contains(&format!("not in {}", world.default_ledger().display())),
         "{said}"
     );
+    // A variable an earlier version read, left in the shell, names the
+    // database: said, not silently ignored.
+    let mut left = world.command(&pay(&copy, &[]));
+    left.env("XOXODAY_PAYOUT_JOURNAL", &url);
+    let left = run_command(left).await;
+    assert_eq!(left.status.code(), Some(1));
+    assert!(
+        stderr(&left).contains(
+            "--journal (or XOXODAY_PAYOUT_JOURNAL) names a PostgreSQL database: payouts are \
+             recorded in a ledger now, given with --ledger (or XOXODAY_PAYOUT_LEDGER)"
+        ),
+        "{}",
+        stderr(&left)
+    );
     let other_table = world
         .run(&pay(
             &copy,
@@ -207,18 +221,20 @@ fn exits(outputs: &[Output]) -> Vec<Option<i32>> {
     codes
 }
 
-/// Two runs of the same content started at the same moment, many times:
-/// under two names (two cron jobs, renamed files), one pays and the other
-/// is refused; under one name, they share the run. Never a recipient
-/// credited twice.
+/// Two runs of the same content started at the same moment, many times,
+/// on the default ledger and on PostgreSQL: under two names (two cron jobs,
+/// renamed files), one pays and the other is refused; under one name, they
+/// share the run. Never a recipient credited twice.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_runs_of_the_same_content_started_together_never_both_pay() {
     const TIMES: usize = 12;
+    const ON_POSTGRES: usize = 4;
+    let url = crate::support::test_postgres();
     let body: String = (1..=20)
         .map(|n| format!("User {n},user{n}@example.com,{n}\n"))
         .collect();
     let content = format!("name,email,points\n{body}");
-    for time in 0..TIMES {
+    for time in 0..TIMES + ON_POSTGRES {
         let world = World::start(Faults::none()).await;
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
@@ -226,9 +242,18 @@ async fn two_runs_of_the_same_content_started_together_never_both_pay() {
         write(&b, &content);
         let same_name = time % 3 == 2;
         let second = if same_name { a.clone() } else { b.clone() };
+        let table = format!("together_{}_{time}", std::process::id());
         let children: Vec<_> = [&a, &second]
             .iter()
-            .map(|file| world.command(&pay(file, &[])).spawn().unwrap())
+            .map(|file| {
+                let mut command = world.command(&pay(file, &[]));
+                if time >= TIMES {
+                    command
+                        .env("XOXODAY_PAYOUT_LEDGER", &url)
+                        .args(["--ledger-table", &table]);
+                }
+                command.spawn().unwrap()
+            })
             .collect();
         let outputs: Vec<Output> = children
             .into_iter()
@@ -492,4 +517,70 @@ async fn an_earlier_versions_journal_is_imported_once_and_never_lost() {
         stderr(&forged)
     );
     assert_eq!(world.requests_received(Operation::SendPoints), 0);
+}
+
+/// A run that has begun holds its rows even before it sends one: here an
+/// operator has not answered its confirmation yet. A copy started
+/// meanwhile, on the default ledger or on PostgreSQL, is refused as going
+/// on; once the first is answered and done, everyone is credited once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_waiting_for_its_confirmation_holds_its_rows() {
+    use std::io::Write;
+    let url = crate::support::test_postgres();
+    for on_postgres in [false, true] {
+        let world = World::start(Faults::none()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (file, copy) = (dir.path().join("march.csv"), dir.path().join("copy.csv"));
+        write(&file, MARCH);
+        write(&copy, MARCH);
+        let overrides: Vec<String> = world
+            .origin_overrides()
+            .into_iter()
+            .map(|(vendor, local)| format!("--origin-override={vendor}={local}"))
+            .collect();
+        let production = |file: &Path, more: &[&str]| {
+            let mut args = vec!["--env", "production"];
+            args.extend(overrides.iter().map(String::as_str));
+            args.extend(more);
+            args.extend(pay(file, &[]));
+            let mut command = world.command(&args);
+            command.env_remove("XOXODAY_ORIGIN_OVERRIDES");
+            if on_postgres {
+                command
+                    .env("XOXODAY_PAYOUT_LEDGER", &url)
+                    .args(["--ledger-table", &format!("waiting_{}", std::process::id())]);
+            }
+            command
+        };
+        let mut first = production(&file, &[]);
+        first.stdin(std::process::Stdio::piped());
+        let mut first = first.spawn().unwrap();
+        // The question ends without a new line: read as it comes.
+        let mut asked = first.stderr.take().unwrap();
+        let mut said = Vec::new();
+        while !String::from_utf8_lossy(&said).contains("Type yes to go on") {
+            let mut chunk = [0; 256];
+            let read = std::io::Read::read(&mut asked, &mut chunk).unwrap();
+            assert!(read > 0, "{}", String::from_utf8_lossy(&said));
+            said.extend_from_slice(&chunk[..read]);
+        }
+
+        let refused = run_command(production(&copy, &["--yes"])).await;
+
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains(&format!(
+                "run {} (file march.csv, started ",
+                std::fs::canonicalize(&file).unwrap().display()
+            )) && stderr(&refused)
+                .contains("going on right now: 3 of this file's rows are among the rows it pays"),
+            "{}",
+            stderr(&refused)
+        );
+        first.stdin.take().unwrap().write_all(b"yes\n").unwrap();
+        let done = first.wait_with_output().unwrap();
+        assert_eq!(done.status.code(), Some(0), "on PostgreSQL: {on_postgres}");
+        credited_once(&world.credits());
+        assert_eq!(world.credits().len(), 3);
+    }
 }
