@@ -19,7 +19,7 @@ use xoxoday_reward_points::{AccessToken, Client, Environment};
 use xoxoday_reward_points_mocks::{Faults, STAND_IN_ACCESS_TOKEN, StandInServer};
 use xoxoday_reward_points_payouts::ledger::{
     AlikeRow, Attempt, AttemptState, Lease, Ledger, LedgerFuture, LedgerRow, LedgerScope,
-    LedgerTransaction, RunHistory, RunRecord,
+    LedgerTransaction, RecordedContent, RunHistory, RunRecord,
 };
 use xoxoday_reward_points_payouts::{
     LedgerContext, PayoutFile, RowStatus, RunDefaults, RunOptions, Silent, SqliteLedger, Stop,
@@ -57,10 +57,13 @@ impl LedgerTransaction for NoTransaction {
     ) -> LedgerFuture<'a, Vec<RunRecord>> {
         nothing()
     }
-    fn create_run<'a>(&'a mut self, _: &'a RunRecord, _: &'a [LedgerRow]) -> LedgerFuture<'a, ()> {
+    fn create_run<'a>(&'a mut self, _: &'a RunRecord, _: Arc<[LedgerRow]>) -> LedgerFuture<'a, ()> {
         nothing()
     }
     fn rows<'a>(&'a mut self, _: &'a str) -> LedgerFuture<'a, Vec<LedgerRow>> {
+        nothing()
+    }
+    fn contents<'a>(&'a mut self, _: &'a str) -> LedgerFuture<'a, Vec<RecordedContent>> {
         nothing()
     }
     fn history<'a>(&'a mut self, _: &'a str) -> LedgerFuture<'a, RunHistory> {
@@ -108,12 +111,7 @@ impl Ledger for NoLedger {
         Box::pin(async { Ok(Box::new(NoTransaction) as Box<dyn LedgerTransaction>) })
     }
     fn lease(&self, _: i64) -> LedgerFuture<'_, Lease> {
-        Box::pin(async {
-            Err(xoxoday_reward_points_payouts::LedgerError {
-                location: "none".into(),
-                message: "no lease".into(),
-            })
-        })
+        Box::pin(async { Ok(Lease::nothing()) })
     }
     fn claim(&self, _: &str, _: u64, _: u32) -> LedgerFuture<'_, bool> {
         Box::pin(async { Ok(true) })

@@ -3,8 +3,8 @@
 //! once (line, column, why) before anything is sent; [`PayoutFile::rows`]
 //! then gives the run the rows of those same bytes — never the file again,
 //! so an edit made while a run goes on changes nothing it sends (the next
-//! run sees a new version of the file, which the journal refuses). Rows are
-//! known by their line: the journal is bound to the bytes' SHA-256, so a
+//! run sees a new version of the file: another run in the ledger). Rows are
+//! known by their line: a run is bound to the bytes' SHA-256, so a
 //! line always means the same row.
 //!
 //! Columns (a header row names them, in any order): `name`, `email`,
@@ -138,7 +138,7 @@ impl fmt::Display for DuplicateRecipient {
     }
 }
 
-/// What binds a journal to a file.
+/// What binds a run to a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileIdentity {
     /// The file's name, as given.
@@ -152,7 +152,7 @@ pub struct FileIdentity {
 /// One checked row.
 #[derive(Clone, Debug)]
 pub struct PayoutRow {
-    /// 1-based line in the file: the row's key in the journal.
+    /// 1-based line in the file: the row's key in the ledger.
     pub line: u64,
     /// The recipient's email address.
     pub email: String,
@@ -295,15 +295,15 @@ impl PayoutFile {
         self.contents.duplicates = duplicates;
     }
 
-    /// What binds a journal to the file at `path`, without checking its
-    /// rows (an undo reads them from the journal).
+    /// What binds a run to the file at `path`, without checking its rows
+    /// (an undo reads them from the ledger).
     pub fn identify(path: &Path) -> Result<FileIdentity, FileError> {
         let bytes = read_bytes(path)?;
         let rows = csv_reader(&bytes[..]).records().count() as u64;
         Ok(identity(path, &bytes, rows))
     }
 
-    /// What binds a journal to this file.
+    /// What binds a run to this file.
     pub fn identity(&self) -> &FileIdentity {
         &self.identity
     }

@@ -315,7 +315,7 @@ pub async fn plan_payouts(
     }
     check_choices(options, ledger.shared())?;
     let journals = context.journals_for(file.path()).await?;
-    let mut rows = Vec::new();
+    let mut rows: Vec<LedgerRow> = Vec::new();
     for row in file.rows()? {
         let row = row?;
         rows.push(LedgerRow {
@@ -338,7 +338,7 @@ pub async fn plan_payouts(
     let request = BeginRequest {
         scope: &context.scope,
         key: &key,
-        rows: &rows,
+        rows: rows.into(),
         purpose: if dry {
             Purpose::DryRun { pay_again }
         } else {

@@ -43,7 +43,7 @@ pub async fn undo_payouts(
     let request = BeginRequest {
         scope: &context.scope,
         key: &key,
-        rows: &[],
+        rows: Arc::from([]),
         purpose: Purpose::Undo,
         to_send: &|_| Vec::new(),
         journals: &journals,

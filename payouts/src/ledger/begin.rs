@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use xoxoday_reward_points::{Environment, EpochMillis};
 
@@ -42,9 +43,9 @@ pub struct BeginRequest<'a> {
     pub scope: &'a LedgerScope,
     /// The run.
     pub key: &'a RunKey,
-    /// The file's rows (empty for an undo, which reads them from the
-    /// ledger).
-    pub rows: &'a [LedgerRow],
+    /// The file's rows, in file order (none for an undo, which reads them
+    /// from the ledger).
+    pub rows: Arc<[LedgerRow]>,
     /// What it is for.
     pub purpose: Purpose,
     /// The rows a payout run would send, from its history.
@@ -323,7 +324,7 @@ async fn begin_in(
     };
     let mut run = match existing {
         Some(run) => {
-            check_rows(tx, &run, request.rows).await?;
+            check_rows(tx, &run, &request.rows).await?;
             Some(run)
         }
         None => None,
@@ -340,7 +341,7 @@ async fn begin_in(
         Some(run) => run,
         None => {
             let run = new_run(scope, key);
-            tx.create_run(&run, request.rows).await?;
+            tx.create_run(&run, request.rows.clone()).await?;
             run
         }
     };
@@ -397,30 +398,28 @@ fn new_run_id() -> String {
     id
 }
 
-/// Every line whose row the ledger recorded differently from the file.
+/// Every line whose row the ledger recorded differently from the file; the
+/// rows it lacks (a run imported from a journal holds only the rows the
+/// journal recorded) are added.
 async fn check_rows(
     tx: &mut dyn LedgerTransaction,
     run: &RunRecord,
-    rows: &[LedgerRow],
+    rows: &Arc<[LedgerRow]>,
 ) -> Result<(), BeginError> {
-    let recorded: BTreeMap<u64, LedgerRow> = tx
-        .rows(&run.id)
-        .await?
-        .into_iter()
-        .map(|row| (row.line, row))
-        .collect();
+    // Both in line order: walked side by side.
+    let mut recorded = tx.contents(&run.id).await?.into_iter().peekable();
     let mut lines = Vec::new();
-    for row in rows {
-        if let Some(theirs) = recorded.get(&row.line)
-            && theirs.content() != row.content()
-            && !(theirs.name.is_empty()
-                && (&theirs.email, theirs.points) == (&row.email, row.points))
-        {
-            lines.push(format!(
+    let mut missing = Vec::new();
+    for row in rows.iter() {
+        while recorded.next_if(|theirs| theirs.line < row.line).is_some() {}
+        match recorded.next_if(|theirs| theirs.line == row.line) {
+            Some(theirs) if !theirs.matches(row) => lines.push(format!(
                 "line {}: the file pays {} {} points ({}), which is not what the ledger \
                  recorded for that line",
                 row.line, row.email, row.points, row.name
-            ));
+            )),
+            Some(_) => {}
+            None => missing.push(row.clone()),
         }
     }
     if !lines.is_empty() {
@@ -429,14 +428,8 @@ async fn check_rows(
             lines,
         });
     }
-    // A run imported from a journal holds only the rows it recorded.
-    if recorded.len() < rows.len() {
-        let missing: Vec<LedgerRow> = rows
-            .iter()
-            .filter(|row| !recorded.contains_key(&row.line))
-            .cloned()
-            .collect();
-        tx.create_run(run, &missing).await?;
+    if !missing.is_empty() {
+        tx.create_run(run, missing.into()).await?;
     }
     Ok(())
 }
@@ -578,7 +571,7 @@ async fn imported_run(
         .into_iter()
         .find(|run| run.source.as_deref() == Some(&source))
     {
-        tx.create_run(&run, &journal.rows()).await?;
+        tx.create_run(&run, journal.rows().into()).await?;
         return Ok(run);
     }
     let key = request.key;
@@ -607,6 +600,6 @@ async fn imported_run(
             .unwrap_or_else(|| "at a time its journal did not record".into()),
         source: Some(source),
     };
-    tx.create_run(&run, &journal.rows()).await?;
+    tx.create_run(&run, journal.rows().into()).await?;
     Ok(run)
 }

@@ -16,6 +16,7 @@ pub struct Lease {
 
 /// What holds the lock: dropped, it lets go.
 enum Held {
+    Nothing,
     File {
         _locked: HeldFile,
     },
@@ -26,6 +27,14 @@ enum Held {
 }
 
 impl Lease {
+    /// A lease that holds nothing, for a ledger no other process can see
+    /// (one in memory).
+    pub fn nothing() -> Self {
+        Self {
+            _held: Held::Nothing,
+        }
+    }
+
     #[cfg(feature = "postgres")]
     pub(super) fn postgres(client: std::sync::Arc<tokio_postgres::Client>, key: i64) -> Self {
         Self {

@@ -34,6 +34,7 @@ mod state;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 pub use begin::{BeginError, BeginRequest, Begun, EarlierRun, Purpose, begin};
 pub use history::{Attempt, RowContent, RowHistory, RunHistory, recipient_key};
@@ -98,6 +99,35 @@ impl LedgerRow {
     /// What the row holds, as a fingerprint.
     pub fn content(&self) -> RowContent {
         RowContent::of(&self.email, self.points, &self.name)
+    }
+}
+
+/// What the ledger recorded a row to hold, as a fingerprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordedContent {
+    /// The row's line.
+    pub line: u64,
+    /// Its email, points and name.
+    pub content: RowContent,
+    /// Whether it was recorded without a name (journals of the earliest
+    /// versions): then its email and points are what count.
+    pub nameless: bool,
+}
+
+impl RecordedContent {
+    /// What `row` holds, as the ledger records it.
+    pub fn of(row: &LedgerRow) -> Self {
+        Self {
+            line: row.line,
+            content: row.content(),
+            nameless: row.name.is_empty(),
+        }
+    }
+
+    /// Whether the file's `row` says what was recorded.
+    pub fn matches(&self, row: &LedgerRow) -> bool {
+        let name = if self.nameless { "" } else { row.name.as_str() };
+        self.content == RowContent::of(&row.email, row.points, name)
     }
 }
 
@@ -204,11 +234,15 @@ pub trait LedgerTransaction: Send {
     fn create_run<'a>(
         &'a mut self,
         run: &'a RunRecord,
-        rows: &'a [LedgerRow],
+        rows: Arc<[LedgerRow]>,
     ) -> LedgerFuture<'a, ()>;
 
     /// The run's rows.
     fn rows<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, Vec<LedgerRow>>;
+
+    /// What each of the run's rows holds, by line (small: a run of many
+    /// rows is checked against its file without holding both).
+    fn contents<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, Vec<RecordedContent>>;
 
     /// The run's attempts.
     fn history<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, RunHistory>;

@@ -22,7 +22,7 @@ use xoxoday_reward_points::{EpochMillis, PostgresTarget, describe_database_error
 use super::sql::{Dialect, Statements};
 use super::{
     AlikeRow, Attempt, AttemptState, Judgment, Lease, Ledger, LedgerError, LedgerFuture, LedgerRow,
-    LedgerScope, LedgerTransaction, RunHistory, RunRecord, recipient_key,
+    LedgerScope, LedgerTransaction, RecordedContent, RunHistory, RunRecord, recipient_key,
 };
 
 /// The tables' name unless told otherwise.
@@ -499,7 +499,7 @@ impl LedgerTransaction for PostgresTransaction<'_> {
     fn create_run<'a>(
         &'a mut self,
         run: &'a RunRecord,
-        rows: &'a [LedgerRow],
+        rows: Arc<[LedgerRow]>,
     ) -> LedgerFuture<'a, ()> {
         Box::pin(async move {
             let ledger = self.ledger;
@@ -551,6 +551,16 @@ impl LedgerTransaction for PostgresTransaction<'_> {
             self.ledger
                 .read_rows(&self.ledger.statements.rows, &[&run])
                 .await
+        })
+    }
+
+    fn contents<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, Vec<RecordedContent>> {
+        Box::pin(async move {
+            let rows = self
+                .ledger
+                .read_rows(&self.ledger.statements.rows, &[&run])
+                .await?;
+            Ok(rows.iter().map(RecordedContent::of).collect())
         })
     }
 

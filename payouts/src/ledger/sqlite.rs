@@ -29,7 +29,7 @@ use super::lease::{file_lease_held, take_file_lease};
 use super::sql::{Dialect, Statements};
 use super::{
     AlikeRow, Attempt, AttemptState, Judgment, Lease, Ledger, LedgerError, LedgerFuture, LedgerRow,
-    LedgerScope, LedgerTransaction, RunHistory, RunRecord, recipient_key,
+    LedgerScope, LedgerTransaction, RecordedContent, RunHistory, RunRecord, recipient_key,
 };
 
 /// `PRAGMA application_id` of a ledger: "RPLG".
@@ -402,8 +402,10 @@ fn set_journal_mode(connection: &Connection) -> Result<(), String> {
 }
 
 /// The writer: jobs one after the other; writes that queue up together go
-/// into one transaction. After a failed transaction it stops, so every
-/// later job fails too.
+/// into one transaction, synced if any of them must be durable (outcomes
+/// alone are written, not synced: safe from a crash of the process, and
+/// taken to disk by the next synced transaction). After a failed
+/// transaction it stops, so every later job fails too.
 fn serve(
     mut connection: Connection,
     queue: mpsc::Receiver<Job>,
@@ -411,57 +413,76 @@ fn serve(
     failure: &Mutex<Option<String>>,
 ) {
     let mut durable_mode = true;
-    let mut next = None;
-    loop {
-        let Some(job) = next.take().or_else(|| queue.recv().ok()) else {
-            break;
-        };
-        let first = match job {
-            Job::Alone(work) => {
-                work(&mut connection);
-                continue;
-            }
-            Job::Write(write, reply) => (write, reply),
-        };
-        let mut batch = vec![first];
-        while let Ok(job) = queue.try_recv() {
-            match job {
-                Job::Write(write, reply) => batch.push((write, reply)),
-                alone => {
-                    next = Some(alone);
-                    break;
-                }
+    let mut batch: Vec<(Write, Option<Reply<bool>>)> = Vec::new();
+    while let Ok(job) = queue.recv() {
+        let mut alone = None;
+        match job {
+            Job::Write(write, reply) => batch.push((write, reply)),
+            Job::Alone(work) => alone = Some(work),
+        }
+        while alone.is_none() {
+            match queue.try_recv() {
+                Ok(Job::Write(write, reply)) => batch.push((write, reply)),
+                Ok(Job::Alone(work)) => alone = Some(work),
+                Err(_) => break,
             }
         }
         let durable = batch.iter().any(|(write, _)| write.durable());
-        if durable != durable_mode {
-            let mode = if durable { "FULL" } else { "NORMAL" };
-            let _ = connection.execute_batch(&format!("PRAGMA synchronous = {mode}"));
-            durable_mode = durable;
+        if let Err(message) = commit(
+            &mut connection,
+            statements,
+            &mut batch,
+            durable,
+            &mut durable_mode,
+        ) {
+            failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(message);
+            break;
         }
-        match write_batch(&mut connection, statements, &batch) {
-            Ok(answers) => {
-                for ((_, reply), answer) in batch.into_iter().zip(answers) {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(Ok(answer));
-                    }
-                }
-                if durable {
-                    tracing::debug!("ledger synced");
+        if let Some(work) = alone {
+            work(&mut connection);
+        }
+    }
+}
+
+/// Writes `batch` in one transaction, synced when `durable`, and answers
+/// each write.
+fn commit(
+    connection: &mut Connection,
+    statements: &Statements,
+    batch: &mut Vec<(Write, Option<Reply<bool>>)>,
+    durable: bool,
+    durable_mode: &mut bool,
+) -> Result<(), String> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    if durable != *durable_mode {
+        let mode = if durable { "FULL" } else { "NORMAL" };
+        let _ = connection.execute_batch(&format!("PRAGMA synchronous = {mode}"));
+        *durable_mode = durable;
+    }
+    let written = write_batch(connection, statements, batch);
+    let replies = batch.drain(..).map(|(_, reply)| reply);
+    match written {
+        Ok(answers) => {
+            for (reply, answer) in replies.zip(answers) {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(answer));
                 }
             }
-            Err(message) => {
-                failure
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert(message.clone());
-                for (_, reply) in batch {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(Err(message.clone()));
-                    }
-                }
-                break;
+            if durable {
+                tracing::debug!("ledger synced");
             }
+            Ok(())
+        }
+        Err(message) => {
+            for reply in replies.flatten() {
+                let _ = reply.send(Err(message.clone()));
+            }
+            Err(message)
         }
     }
 }
@@ -608,17 +629,20 @@ fn read_rows(
 ) -> Result<Vec<LedgerRow>, String> {
     let mut statement = connection.prepare_cached(sql).map_err(|e| e.to_string())?;
     statement
-        .query_map(bind(values).as_slice(), |row| {
-            Ok(LedgerRow {
-                line: row.get::<_, i64>(0)? as u64,
-                email: row.get(1)?,
-                points: row.get::<_, i64>(2)?.max(0) as u64,
-                name: row.get(3)?,
-            })
-        })
+        .query_map(bind(values).as_slice(), ledger_row)
         .map_err(|e| e.to_string())?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(|e| e.to_string())
+}
+
+/// A row of the `rows` statements (line, email, points, name).
+fn ledger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
+    Ok(LedgerRow {
+        line: row.get::<_, i64>(0)? as u64,
+        email: row.get(1)?,
+        points: row.get::<_, i64>(2)?.max(0) as u64,
+        name: row.get(3)?,
+    })
 }
 
 fn lines_json(lines: &[u64]) -> String {
@@ -864,9 +888,9 @@ impl LedgerTransaction for SqliteTransaction<'_> {
     fn create_run<'a>(
         &'a mut self,
         run: &'a RunRecord,
-        rows: &'a [LedgerRow],
+        rows: Arc<[LedgerRow]>,
     ) -> LedgerFuture<'a, ()> {
-        let (run, rows) = (run.clone(), rows.to_vec());
+        let run = run.clone();
         self.ledger.alone(move |connection, statements| {
             let failed = |e: rusqlite::Error| e.to_string();
             let rows_count = run.rows as i64;
@@ -892,7 +916,7 @@ impl LedgerTransaction for SqliteTransaction<'_> {
             let mut add = connection
                 .prepare_cached(&statements.add_row)
                 .map_err(failed)?;
-            for row in &rows {
+            for row in rows.iter() {
                 add.execute(
                     bind(&[
                         &run.id,
@@ -914,6 +938,25 @@ impl LedgerTransaction for SqliteTransaction<'_> {
         let run = run.to_owned();
         self.ledger
             .alone(move |connection, statements| read_rows(connection, &statements.rows, &[&run]))
+    }
+
+    fn contents<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, Vec<RecordedContent>> {
+        let run = run.to_owned();
+        self.ledger.alone(move |connection, statements| {
+            let mut statement = connection
+                .prepare_cached(&statements.rows)
+                .map_err(|e| e.to_string())?;
+            let mut rows = statement
+                .query(bind(&[&run]).as_slice())
+                .map_err(|e| e.to_string())?;
+            let mut contents = Vec::new();
+            while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+                contents.push(RecordedContent::of(
+                    &ledger_row(row).map_err(|e| e.to_string())?,
+                ));
+            }
+            Ok(contents)
+        })
     }
 
     fn history<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, RunHistory> {
