@@ -9,6 +9,7 @@ use crate::call::options::{CallOptions, RetryPolicy};
 use crate::routes::{Environment, Operation};
 use crate::routing::Destinations;
 use crate::routing::origins::{OriginError, OriginOverrides};
+use crate::routing::proxies;
 use crate::tokens::access_token::AccessToken;
 use crate::tokens::credentials::ClientCredentials;
 use crate::tokens::manager::TokenManager;
@@ -147,8 +148,9 @@ impl ClientBuilder {
             // its bearer token, or the refresh token and client secret in
             // its body — to another origin, and repeat a send. It is an
             // answer like any other (`call/mod.rs` says what it means).
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .redirect(reqwest::redirect::Policy::none());
+        // No secret to a proxy in clear (`routing/proxies.rs`).
+        let http = proxies::apply(http, |name| std::env::var(name).ok())?.build()?;
         let destinations = Destinations::new(self.environment, self.origins);
         let refresh_margin = self.refresh_margin;
         let context = |auth| ClientContext {

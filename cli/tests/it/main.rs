@@ -5,6 +5,7 @@
 mod cli;
 mod ledger_of_record;
 mod payouts;
+mod proxies;
 mod readme_walkthrough;
 mod replicas;
 mod support;

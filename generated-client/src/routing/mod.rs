@@ -6,6 +6,7 @@
 
 pub(crate) mod environment;
 pub(crate) mod origins;
+pub(crate) mod proxies;
 
 use std::sync::Arc;
 
