@@ -9,3 +9,4 @@ mod proxies;
 mod readme_walkthrough;
 mod replicas;
 mod support;
+mod token_store;

@@ -141,8 +141,9 @@ async fn a_refused_refresh_token_is_tried_once_by_all_processes_and_no_call_fail
         .await
         .unwrap()
         .unwrap();
-    assert!(
-        held.refresh_rejected.is_some(),
+    assert_eq!(
+        held.refresh_rejected.len(),
+        1,
         "the refusal is in the store"
     );
 }

@@ -54,6 +54,20 @@ pub enum NeedsPerson {
         /// The vendor's text, scrubbed of anything that was sent.
         message: Option<String>,
     },
+    /// The token store cannot be written (its directory, a role's rights, a
+    /// read-only server): no refresh is asked of the vendor, which would
+    /// kill the old refresh token as it answers, while the new one could
+    /// not be kept. Calls go on with the access token while it is valid.
+    #[error(
+        "{error}: the tokens are not refreshed until the store can be written (the vendor \
+         kills the old refresh token as it answers, and the new one would be lost); calls go on \
+         with the access token while it is valid: give this process the right to write the \
+         store"
+    )]
+    StoreNotWritable {
+        /// What failed, naming the store.
+        error: StoreError,
+    },
     /// The store has never been given tokens.
     #[error(
         "the token store {location} holds no tokens: seed it with the tokens made in the Xoxoday \

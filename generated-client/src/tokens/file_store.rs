@@ -7,7 +7,9 @@
 //! - Saving writes a temporary file with a random name in the same directory
 //!   (tempfile: created exclusively, mode 0600), syncs it, renames it over the
 //!   token file and syncs the directory: readers see the old file or the new
-//!   one, never half of one.
+//!   one, never half of one. A lease prepares that file before the token
+//!   manager asks the vendor for new tokens, so that a directory the process
+//!   cannot write is found before the vendor kills the old refresh token.
 //! - File I/O runs on tokio's blocking threads, never on the runtime's.
 //!
 //! The directory must be on a local file system: `flock` over NFS is not
@@ -123,6 +125,7 @@ impl TokenStore for FileTokenStore {
                 _lock: lock_file,
                 path,
                 tokens,
+                prepared: None,
             }) as Box<dyn TokenLease>)
         })
     }
@@ -137,6 +140,8 @@ struct FileLease {
     _lock: File,
     path: PathBuf,
     tokens: Option<StoredTokens>,
+    /// The temporary file a save writes, made by `prepare`.
+    prepared: Option<tempfile::NamedTempFile>,
 }
 
 impl TokenLease for FileLease {
@@ -152,11 +157,25 @@ impl TokenLease for FileLease {
         })
     }
 
-    fn save(self: Box<Self>, tokens: StoredTokens) -> StoreFuture<'static, ()> {
+    fn prepare(&mut self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            if self.prepared.is_none() {
+                let path = self.path.clone();
+                self.prepared = Some(blocking(move || temporary_beside(&path)).await?);
+            }
+            Ok(())
+        })
+    }
+
+    fn save(mut self: Box<Self>, tokens: StoredTokens) -> StoreFuture<'static, ()> {
         Box::pin(async move {
             // The lease (and so the lock) lives until the file is written.
             blocking(move || {
-                let written = write_tokens(&self.path, &tokens);
+                let written = match self.prepared.take() {
+                    Some(prepared) => Ok(prepared),
+                    None => temporary_beside(&self.path),
+                }
+                .and_then(|temporary| write_tokens(&self.path, temporary, &tokens));
                 drop(self);
                 written
             })
@@ -205,28 +224,52 @@ fn read_tokens(path: &Path) -> Result<Option<StoredTokens>, StoreError> {
     })
 }
 
-fn write_tokens(path: &Path, tokens: &StoredTokens) -> Result<(), StoreError> {
+/// The directory a save writes in: the token file's.
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// A temporary file beside the token file, which a save writes and renames
+/// over it: a random name, created exclusively with mode 0600, so that two
+/// writers can never share one. Making it fails as the save would, for a
+/// directory this process cannot write.
+fn temporary_beside(path: &Path) -> Result<tempfile::NamedTempFile, StoreError> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(directory_of(path))
+        .map_err(|error| {
+            FileTokenStore::error(
+                path,
+                format!(
+                    "cannot write: {error} (a save writes a new file in {} and renames it over \
+                     the token file: this process must be able to write that directory)",
+                    directory_of(path).display()
+                ),
+            )
+        })
+}
+
+fn write_tokens(
+    path: &Path,
+    mut temporary: tempfile::NamedTempFile,
+    tokens: &StoredTokens,
+) -> Result<(), StoreError> {
     let fail =
         |error: std::io::Error| FileTokenStore::error(path, format!("cannot write: {error}"));
     let json = serde_json::to_vec_pretty(tokens)
         .map_err(|error| FileTokenStore::error(path, format!("cannot encode: {error}")))?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    // A random name, created exclusively with mode 0600: two writers can
-    // never share a temporary file.
-    let mut temporary = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(fail)?;
     temporary.write_all(&json).map_err(fail)?;
     temporary.as_file().sync_all().map_err(fail)?;
     temporary.persist(path).map_err(|error| fail(error.error))?;
     // Make the rename itself durable.
-    File::open(dir).and_then(|dir| dir.sync_all()).map_err(fail)
+    File::open(directory_of(path))
+        .and_then(|dir| dir.sync_all())
+        .map_err(fail)
 }
 
 /// Opens the lock file, creating it (readable by its owner only) when

@@ -115,6 +115,9 @@ struct State {
     rejection_backoff: BackingOff,
     /// The vendor refused the refresh token `tokens` hold.
     refused: Option<Refused>,
+    /// The store could not be written when a refresh was due: refreshing
+    /// waits (with `refresh_backoff`) until it can.
+    unwritable: Option<NeedsPerson>,
 }
 
 /// A refresh token the vendor refused, and when to try it again.
@@ -220,15 +223,17 @@ impl TokenManager {
 
     /// `Ok` while the tokens can be kept fresh on their own;
     /// `Err(AuthError::NeedsPerson)` once the vendor refused the refresh
-    /// token (here or in another process sharing the store). Calls go on
+    /// token (here or in another process sharing the store), or while the
+    /// store cannot be written. Calls go on
     /// with the access token until it expires: a health check or an alert
     /// can ask this, so that a person replaces the tokens before then.
     pub fn health(&self) -> Result<(), AuthError> {
         let state = self.shared.state();
-        match (&state.refused, &state.tokens) {
-            (Some(refused), Some(tokens)) if refused.refresh_token == tokens.refresh_token => {
+        match (&state.refused, &state.tokens, &state.unwritable) {
+            (Some(refused), Some(tokens), _) if refused.refresh_token == tokens.refresh_token => {
                 Err(refused.error.clone().into())
             }
+            (_, _, Some(unwritable)) => Err(unwritable.clone().into()),
             _ => Ok(()),
         }
     }
@@ -447,18 +452,11 @@ impl Shared {
     /// A refusal another process recorded in the store, for the refresh
     /// token `tokens` hold: tried again only when its backoff has passed.
     fn note_recorded_refusal(&self, tokens: &StoredTokens) {
-        let Some(rejection) = &tokens.refresh_rejected else {
+        // A refusal to other credentials (a replica with a wrong client
+        // secret) says nothing of the token: only this set's counts.
+        let Some(rejection) = tokens.refusal_for(&self.credentials.fingerprint()) else {
             return;
         };
-        if rejection
-            .credentials
-            .as_ref()
-            .is_some_and(|by| *by != self.credentials.fingerprint())
-        {
-            // Refused to other credentials (a replica with a wrong client
-            // secret): it says nothing of the token.
-            return;
-        }
         let since = Duration::from_millis(
             EpochMillis::now()
                 .as_millis()
@@ -678,6 +676,14 @@ impl Shared {
         held: StoredTokens,
         now: Instant,
     ) -> Result<Step, AuthError> {
+        let mut lease = lease;
+        // The store is made ready for the save before the vendor is asked:
+        // its answer kills the old refresh token.
+        if let Err(error) = lease.prepare().await {
+            lease.release().await.map_err(store_failed)?;
+            return self.unwritable(trigger, held, error, now);
+        }
+        self.state().unwritable = None;
         match self.endpoint.refresh(&self.credentials, &held).await {
             RefreshOutcome::Rotated { tokens, missing } => {
                 if let Err(error) = lease.save(tokens.clone()).await {
@@ -731,6 +737,33 @@ impl Shared {
         }
     }
 
+    /// The store cannot be written, so no refresh was asked of the vendor:
+    /// refreshing backs off, and a person is called for; calls go on with a
+    /// valid access token.
+    fn unwritable(
+        &self,
+        trigger: &Trigger,
+        held: StoredTokens,
+        error: StoreError,
+        now: Instant,
+    ) -> Result<Step, AuthError> {
+        tracing::error!(
+            %error,
+            "the token store cannot be written: no refresh until it can; calls go on with the \
+             access token while it is valid"
+        );
+        let needs = NeedsPerson::StoreNotWritable { error };
+        {
+            let mut state = self.state();
+            state.refresh_backoff.arm(now, PASSING_FAILURE);
+            state.unwritable = Some(needs.clone());
+        }
+        match trigger {
+            Trigger::Expiring if !expired(&held) => Ok(Step::Done(Some(held))),
+            _ => Err(needs.into()),
+        }
+    }
+
     /// The vendor refused `held`'s refresh token: unless another writer
     /// replaced it meanwhile, record the refusal in the store, back off, and
     /// call for a person — while calls go on with a valid access token.
@@ -759,20 +792,13 @@ impl Shared {
                 .filter(|refused| refused.refresh_token == held.refresh_token)
                 .map_or(0, |refused| refused.failures);
             let recorded = held
-                .refresh_rejected
-                .as_ref()
-                .filter(|rejection| {
-                    rejection
-                        .credentials
-                        .as_ref()
-                        .is_none_or(|by| *by == fingerprint)
-                })
+                .refusal_for(&fingerprint)
                 .map_or(0, |rejection| rejection.count);
             here.max(recorded)
         };
-        let mut marked = held.clone();
         let at = EpochMillis::now();
-        marked.refresh_rejected = Some(RefreshRejection::new(
+        // Recorded beside the refusals of other credentials, never over them.
+        let marked = held.clone().with_refusal(RefreshRejection::new(
             at,
             status,
             failures.saturating_add(1),

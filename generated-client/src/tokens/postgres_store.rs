@@ -32,7 +32,7 @@
 //!     refresh_token_expiry    bigint,             -- epoch ms; NULL when unknown
 //!     updated_at              timestamptz NOT NULL DEFAULT now(),
 //!     refreshed_at            bigint,             -- epoch ms of the rotation; NULL from the dashboard
-//!     refresh_rejected        text                -- JSON: the vendor refused refresh_token (when, status, …)
+//!     refresh_rejected        text                -- JSON: the vendor's refusals of refresh_token, one per set of credentials
 //! );
 //! ```
 //!
@@ -349,9 +349,17 @@ impl Shared {
         );
         tokens.refreshed_at = millis(row.try_get(4).map_err(decode)?);
         let rejected: Option<String> = row.try_get(5).map_err(decode)?;
-        // A refusal that cannot be read is no refusal: the token is tried.
-        tokens.refresh_rejected =
-            rejected.and_then(|rejected| serde_json::from_str::<RefreshRejection>(&rejected).ok());
+        // A list, or one refusal as 0.5 wrote it. A refusal that cannot be
+        // read is no refusal: the token is tried.
+        tokens.refresh_rejected = rejected
+            .and_then(|rejected| {
+                serde_json::from_str::<Vec<RefreshRejection>>(&rejected)
+                    .or_else(|_| {
+                        serde_json::from_str::<RefreshRejection>(&rejected).map(|one| vec![one])
+                    })
+                    .ok()
+            })
+            .unwrap_or_default();
         Ok(Some(tokens))
     }
 }
@@ -473,10 +481,9 @@ impl TokenLease for PostgresLease {
             let millis = |expiry: Option<EpochMillis>| {
                 expiry.map(|ms| i64::try_from(ms.as_millis()).unwrap_or(i64::MAX))
             };
-            let rejection = tokens
-                .refresh_rejected
-                .as_ref()
-                .and_then(|rejection| serde_json::to_string(rejection).ok());
+            let rejection = (!tokens.refresh_rejected.is_empty())
+                .then(|| serde_json::to_string(&tokens.refresh_rejected).ok())
+                .flatten();
             let written = self
                 .client()
                 .execute(
@@ -500,6 +507,43 @@ impl TokenLease for PostgresLease {
                 return Err(shared.database_error("save the tokens", &error));
             }
             self.finish("COMMIT", "save the tokens").await
+        })
+    }
+
+    fn prepare(&mut self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            // The row written to itself, and the right to insert asked: a
+            // read-only server or session, or a role without UPDATE or
+            // INSERT on the table, is found now; the save's own write is
+            // in this transaction, so nothing else changes.
+            let shared = self.shared.clone();
+            let sql = format!(
+                "UPDATE {table} SET updated_at = updated_at WHERE name = $1;",
+                table = shared.table
+            );
+            let client = self.client();
+            let checked = async {
+                client.execute(sql.as_str(), &[&shared.token_set]).await?;
+                client
+                    .query_one("SELECT has_table_privilege($1, 'INSERT')", &[&shared.table])
+                    .await
+                    .map(|row| row.get::<_, bool>(0))
+            }
+            .await;
+            match checked {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(StoreError {
+                    location: shared.location.clone(),
+                    message: format!(
+                        "cannot write: this role may not INSERT into {}: GRANT INSERT, UPDATE \
+                         on it",
+                        shared.table
+                    ),
+                }),
+                // The transaction is aborted; releasing the lease rolls it
+                // back.
+                Err(error) => Err(shared.database_error("write the tokens", &error)),
+            }
         })
     }
 

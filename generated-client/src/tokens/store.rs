@@ -46,11 +46,37 @@ pub struct StoredTokens {
     /// vendor's, cannot make every call refresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshed_at: Option<EpochMillis>,
-    /// The vendor refused `refresh_token`: recorded by the process it was
-    /// refused to, so that the others sharing the store do not each try the
-    /// dead token again. Saving new tokens clears it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_rejected: Option<RefreshRejection>,
+    /// The vendor refused `refresh_token`: recorded by the processes it was
+    /// refused to, one refusal per set of credentials (a replica with a
+    /// wrong client secret keeps its own record, and never erases another's),
+    /// so that the others sharing the store do not each try the dead token
+    /// again. Saving new tokens clears them. (Read from a single refusal, as
+    /// stores written by 0.5 hold it, too.)
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub refresh_rejected: Vec<RefreshRejection>,
+}
+
+/// A list, or one item as stores written before the list hold it.
+fn one_or_many<'de, D>(deserializer: D) -> Result<Vec<RefreshRejection>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(RefreshRejection),
+        Many(Vec<RefreshRejection>),
+        Nothing(()),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+        OneOrMany::Nothing(()) => Vec::new(),
+    })
 }
 
 impl StoredTokens {
@@ -68,8 +94,30 @@ impl StoredTokens {
             refresh_token,
             refresh_token_expiry,
             refreshed_at: None,
-            refresh_rejected: None,
+            refresh_rejected: Vec::new(),
         }
+    }
+
+    /// The refusal that concerns the credentials whose fingerprint is
+    /// `credentials`: their own, or one recorded without a fingerprint
+    /// (by a version that did not record it).
+    pub fn refusal_for(&self, credentials: &str) -> Option<&RefreshRejection> {
+        let own =
+            |rejection: &&RefreshRejection| rejection.credentials.as_deref() == Some(credentials);
+        self.refresh_rejected.iter().find(own).or_else(|| {
+            self.refresh_rejected
+                .iter()
+                .find(|r| r.credentials.is_none())
+        })
+    }
+
+    /// These tokens with `rejection` recorded, replacing the one recorded
+    /// with the same credentials (the others stay).
+    pub fn with_refusal(mut self, rejection: RefreshRejection) -> Self {
+        self.refresh_rejected
+            .retain(|recorded| recorded.credentials != rejection.credentials);
+        self.refresh_rejected.push(rejection);
+        self
     }
 }
 
@@ -157,6 +205,17 @@ pub trait TokenLease: Send {
     /// Reads the store again, still under the lock: for a writer that does
     /// not take the lock (an older program, a person editing the store).
     fn reload(&mut self) -> StoreFuture<'_, Option<StoredTokens>>;
+
+    /// Makes sure a save under this lease can be written, before anything
+    /// is asked of the vendor: what a save needs that can fail for lack of
+    /// permission or room is done now (a file store makes its temporary
+    /// file beside the token file; PostgreSQL writes the row within the
+    /// lease's transaction). The token manager refreshes only after it
+    /// succeeds, since the vendor kills the old refresh token as it answers.
+    /// A store with nothing to prepare keeps this default.
+    fn prepare(&mut self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// Saves `tokens` durably, then releases the lock.
     fn save(self: Box<Self>, tokens: StoredTokens) -> StoreFuture<'static, ()>;

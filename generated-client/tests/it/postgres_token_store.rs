@@ -476,3 +476,63 @@ async fn a_session_asks_for_synchronous_commit_whatever_the_servers_default() {
     })
     .await;
 }
+
+/// A role that may read the token table but not write it: the store is
+/// found unwritable under the lock, before the vendor is asked, and the
+/// refresh token at the vendor stays the one the table holds.
+#[tokio::test]
+async fn a_role_that_may_not_write_the_table_never_refreshes() {
+    within(async {
+        let admin = admin().await;
+        let role = format!("reader_{}", std::process::id());
+        admin
+            .batch_execute(&format!(
+                "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;"
+            ))
+            .await
+            .unwrap();
+        let (owner, table) = store("readonly");
+        let mut held = tokens("access-1", "refresh-1");
+        held.access_token_expiry = Some(EpochMillis(1_000));
+        owner.save(held).await.unwrap();
+        admin
+            .batch_execute(&format!("GRANT SELECT ON {table} TO {role}"))
+            .await
+            .unwrap();
+        let reader = PostgresTokenStore::from_url(&server_as(&role))
+            .unwrap()
+            .table(&table)
+            .unwrap();
+        let vendor = MockServer::start().await;
+        mount_refresh(&vendor, Duration::ZERO).await;
+        let client = managed_client(&vendor.uri(), Arc::new(reader));
+
+        let refused = client.validate_token_points().send().await.unwrap_err();
+
+        assert!(
+            refused
+                .to_string()
+                .contains("the tokens are not refreshed until the store can be written"),
+            "{refused}"
+        );
+        assert!(requests_to(&vendor, REFRESH_PATH).await.is_empty());
+        assert_eq!(
+            owner
+                .load()
+                .await
+                .unwrap()
+                .unwrap()
+                .refresh_token
+                .expose_secret(),
+            "refresh-1"
+        );
+        drop(client);
+        admin
+            .batch_execute(&format!(
+                "REVOKE ALL ON {table} FROM {role}; DROP ROLE IF EXISTS {role}"
+            ))
+            .await
+            .unwrap();
+    })
+    .await;
+}

@@ -383,7 +383,12 @@ async fn a_refused_refresh_token_is_not_tried_again_and_calls_go_on_while_the_to
         }
         // The refusal is in the store, for the other processes.
         let held = store.load().await.unwrap().unwrap();
-        let rejection = held.refresh_rejected.expect("recorded in the store");
+        let [rejection] = &held.refresh_rejected[..] else {
+            panic!(
+                "one refusal recorded in the store: {:?}",
+                held.refresh_rejected
+            );
+        };
         assert_eq!(rejection.status, 400);
         assert_eq!(held.refresh_token.expose_secret(), OLD_REFRESH);
 
@@ -654,12 +659,12 @@ async fn a_refusal_recorded_with_other_credentials_stops_no_refresh() {
         mount_refresh(&server, Duration::ZERO).await;
         validate_accepts(&server, NEW_ACCESS).await;
         let mut tokens = expiring_in(-1);
-        tokens.refresh_rejected = Some(RefreshRejection::new(
+        tokens.refresh_rejected = vec![RefreshRejection::new(
             EpochMillis(now_ms()),
             401,
             1,
             Some("0123456789abcdef".into()),
-        ));
+        )];
         let store = MemoryTokenStore::new(tokens);
         let client = managed_client(&server.uri(), Arc::new(store.clone()));
 
@@ -668,7 +673,7 @@ async fn a_refusal_recorded_with_other_credentials_stops_no_refresh() {
         assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
         let saved = store.load().await.unwrap().unwrap();
         assert_eq!(saved.refresh_token.expose_secret(), NEW_REFRESH);
-        assert_eq!(saved.refresh_rejected, None, "new tokens clear the refusal");
+        assert_eq!(saved.refresh_rejected, [], "new tokens clear the refusal");
         client.token_manager().unwrap().health().unwrap();
     })
     .await
@@ -696,15 +701,7 @@ async fn a_refusal_recorded_with_the_same_credentials_is_honoured() {
             .send()
             .await
             .unwrap();
-        assert!(
-            store
-                .load()
-                .await
-                .unwrap()
-                .unwrap()
-                .refresh_rejected
-                .is_some()
-        );
+        assert!(store.load().await.unwrap().unwrap().refresh_rejected.len() == 1);
 
         // ...which a second one, with the same credentials, honours.
         let client = managed_client(&server.uri(), Arc::new(store));
@@ -718,6 +715,69 @@ async fn a_refusal_recorded_with_the_same_credentials_is_honoured() {
                 .unwrap_err()
                 .needs_person()
         );
+    })
+    .await
+}
+
+/// Two replicas with different credentials (one with a wrong client
+/// secret) share a store whose refresh token is dead: each records its own
+/// refusal beside the other's, and each honours its own, so that a replica
+/// that starts again (a crash-looping pod) does not try the token at once.
+#[tokio::test]
+async fn each_credential_set_keeps_its_own_refusal_record() {
+    within(async {
+        let refusing = MockServer::start().await;
+        refresh_answers(
+            &refusing,
+            ResponseTemplate::new(401).set_body_json(json!({ "error": "invalid refresh token" })),
+        )
+        .await;
+        validate_accepts(&refusing, OLD_ACCESS).await;
+        let store = MemoryTokenStore::new(expiring_in(120));
+        let with_secret = |secret: &str| {
+            xoxoday_reward_points::Client::builder(xoxoday_reward_points::Environment::Sandbox)
+                .token_store(Arc::new(store.clone()))
+                .client_credentials("your_client_id", Secret::new(secret))
+                .origin_override(SANDBOX, &refusing.uri())
+                .unwrap()
+                .origin_override(ACCOUNTS, &refusing.uri())
+                .unwrap()
+                .retry_policy(fast_retries())
+                .build()
+                .unwrap()
+        };
+        with_secret("right-secret")
+            .validate_token_points()
+            .send()
+            .await
+            .unwrap();
+        with_secret("wrong-secret")
+            .validate_token_points()
+            .send()
+            .await
+            .unwrap();
+        let held = store.load().await.unwrap().unwrap();
+        assert_eq!(
+            held.refresh_rejected.len(),
+            2,
+            "{:?}",
+            held.refresh_rejected
+        );
+
+        // Each set, started again, honours its own record.
+        for secret in ["right-secret", "wrong-secret", "right-secret"] {
+            let again = with_secret(secret);
+            again.validate_token_points().send().await.unwrap();
+            assert!(
+                again
+                    .token_manager()
+                    .unwrap()
+                    .health()
+                    .unwrap_err()
+                    .needs_person()
+            );
+        }
+        assert_eq!(requests_to(&refusing, REFRESH_PATH).await.len(), 2);
     })
     .await
 }
