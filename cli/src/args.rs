@@ -332,6 +332,10 @@ pub struct PayoutUndo {
     /// Which rows' credits: lines such as 12,40, or all.
     #[arg(long, value_name = "LINES|all", value_parser = selection)]
     pub lines: Selection,
+    /// Only this credit of those rows (a row credited twice: its extra
+    /// credit, as the payout run names it).
+    #[arg(long, value_name = "TX")]
+    pub transaction: Option<i64>,
     /// Cancels in flight at most (1 to 256).
     #[arg(long, default_value_t = 16, value_parser = concurrency)]
     pub concurrency: usize,

@@ -18,7 +18,7 @@ use std::time::Instant;
 use xoxoday_reward_points::{AccessToken, Client, Environment};
 use xoxoday_reward_points_mocks::{Faults, STAND_IN_ACCESS_TOKEN, StandInServer};
 use xoxoday_reward_points_payouts::ledger::{
-    AlikeRow, Attempt, AttemptState, Lease, Ledger, LedgerFuture, LedgerRow, LedgerScope,
+    AlikeRun, Attempt, AttemptState, Lease, Ledger, LedgerFuture, LedgerRow, LedgerScope,
     LedgerTransaction, RecordedContent, RunHistory, RunRecord,
 };
 use xoxoday_reward_points_payouts::{
@@ -77,10 +77,7 @@ impl LedgerTransaction for NoTransaction {
         _: &'a LedgerScope,
         _: &'a str,
         _: &'a [u64],
-    ) -> LedgerFuture<'a, Vec<AlikeRow>> {
-        nothing()
-    }
-    fn overlaps<'a>(&'a mut self, _: &'a str) -> LedgerFuture<'a, Vec<String>> {
+    ) -> LedgerFuture<'a, Vec<AlikeRun>> {
         nothing()
     }
     fn allow_overlaps<'a>(&'a mut self, _: &'a str, _: &'a [String]) -> LedgerFuture<'a, ()> {
@@ -89,10 +86,20 @@ impl LedgerTransaction for NoTransaction {
     fn live(&mut self, _: i64) -> LedgerFuture<'_, bool> {
         nothing()
     }
-    fn imported<'a>(&'a mut self, _: &'a str, _: &'a str) -> LedgerFuture<'a, bool> {
+    fn imported<'a>(
+        &'a mut self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a LedgerScope,
+    ) -> LedgerFuture<'a, bool> {
         nothing()
     }
-    fn mark_imported<'a>(&'a mut self, _: &'a str, _: &'a str) -> LedgerFuture<'a, ()> {
+    fn mark_imported<'a>(
+        &'a mut self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a LedgerScope,
+    ) -> LedgerFuture<'a, ()> {
         nothing()
     }
     fn commit(self: Box<Self>) -> LedgerFuture<'static, ()> {

@@ -58,8 +58,10 @@ pub(crate) enum Mode {
         choices: Arc<dyn Fn(u64) -> PayChoices + Send + Sync>,
         tries_not_sent: u32,
     },
-    /// Cancels their credits.
-    Undo,
+    /// Cancels their credits (or only one: a row's extra credit), each
+    /// tried again while the vendor does not process the cancel (429, no
+    /// connection), `tries` times at most.
+    Undo { only: Option<i64>, tries: u32 },
 }
 
 /// What a row's tasks did in this run: what the next step may do.
@@ -79,8 +81,9 @@ impl Mode {
                 may_send: local.sends < *tries_not_sent,
                 ..choices(line)
             }),
-            Mode::Undo => Goal::Undo(UndoChoices {
+            Mode::Undo { only, .. } => Goal::Undo(UndoChoices {
                 tried_up_to: local.cancelled_up_to,
+                only: *only,
             }),
         }
     }
@@ -101,6 +104,8 @@ pub(crate) struct Shared {
     /// No send starts before this instant (a 429's `Retry-After`).
     paused_until: Mutex<Option<Instant>>,
     summary: Mutex<Summary>,
+    /// The rows this run reported in conflict.
+    in_conflict: Mutex<BTreeSet<u64>>,
 }
 
 impl Shared {
@@ -126,6 +131,7 @@ impl Shared {
             longest_pause,
             paused_until: Mutex::new(None),
             summary: Mutex::new(Summary::default()),
+            in_conflict: Mutex::default(),
         }
     }
 
@@ -154,6 +160,12 @@ impl Shared {
     }
 
     fn ended(&self, item: &Item, ending: Ending) {
+        if ending.status == RowStatus::Conflict {
+            self.in_conflict
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(item.line);
+        }
         self.done(item, ending.status, ending.transaction, ending.message);
     }
 
@@ -289,15 +301,18 @@ async fn drive(
         let step = next_step(&row, shared.mode.goal(item.line, local));
         let (attempt, transaction) = match step {
             Step::Done(ending) => {
-                // What this run did, or else what the ledger says.
+                // A payout: what this run's send did, or else what the
+                // ledger says. An undo: the row's credits together, as
+                // the ledger now says (one cancel may have failed where
+                // another worked).
                 match last {
-                    Some(answer) => shared.done(
+                    Some(answer) if matches!(shared.mode, Mode::Pay { .. }) => shared.done(
                         item,
                         answer.status,
                         answer.state.transaction(),
                         answer.message,
                     ),
-                    None => shared.ended(item, ending),
+                    _ => shared.ended(item, ending),
                 }
                 return;
             }
@@ -318,7 +333,17 @@ async fn drive(
                     .judge(&shared.run, item.line, attempt, false)
                     .await
                 {
-                    Ok(true) => row.set(attempt, AttemptState::NotCredited),
+                    // The ledger says what the word made of the row.
+                    Ok(true) => {
+                        match shared.ledger.history(&shared.run, Some(&[item.line])).await {
+                            Ok(mut now) => row = now.remove(&item.line).unwrap_or_default(),
+                            Err(error) => {
+                                shared.done(item, RowStatus::NotStarted, None, None);
+                                shared.failed(error);
+                                return;
+                            }
+                        }
+                    }
                     Ok(false) => {
                         shared.done(item, RowStatus::HandledElsewhere, None, None);
                         return;
@@ -337,9 +362,7 @@ async fn drive(
                 transaction,
             } => (attempt, Some(transaction)),
         };
-        if transaction.is_none() {
-            shared.wait_if_paused().await;
-        }
+        shared.wait_if_paused().await;
         if shared.stop.requested() {
             match last {
                 Some(answer) => shared.done(item, answer.status, None, answer.message),
@@ -380,8 +403,16 @@ async fn drive(
                 crate::run::send(&shared.client, item, local.sends).await
             }
             Some(transaction) => {
-                local.cancelled_up_to = attempt;
-                crate::undo::cancel(&shared.client, transaction).await
+                local.sends += 1;
+                let answer = crate::undo::cancel(&shared.client, transaction).await;
+                // Not processed (429, no connection): the same credit again
+                // after the pause, while tries are left.
+                let again = matches!(shared.mode, Mode::Undo { tries, .. } if local.sends < tries);
+                if answer.retry_after.is_none() || !again {
+                    local.cancelled_up_to = attempt;
+                    local.sends = 0;
+                }
+                answer
             }
         };
         if answer.halts {
@@ -481,11 +512,13 @@ async fn report_conflicts(shared: &Shared) {
             return;
         }
     };
-    let reported: BTreeSet<u64> = shared.summary().conflicts.iter().map(|c| c.line).collect();
-    let lines: Vec<u64> = lines
-        .into_iter()
-        .filter(|line| !reported.contains(line))
-        .collect();
+    let lines: Vec<u64> = {
+        let reported = shared.in_conflict.lock().unwrap_or_else(|e| e.into_inner());
+        lines
+            .into_iter()
+            .filter(|line| !reported.contains(line))
+            .collect()
+    };
     if lines.is_empty() {
         return;
     }

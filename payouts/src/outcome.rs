@@ -29,7 +29,7 @@ pub enum RowStatus {
     NotSent,
     /// Not reached: the run was stopped first.
     NotStarted,
-    /// Another worker sharing the journal took it.
+    /// Another worker of the run took it (or is sending it right now).
     HandledElsewhere,
     /// Undo: its credit was cancelled.
     Cancelled,
@@ -138,15 +138,16 @@ pub struct Summary {
     /// A stop was asked for (Ctrl-C) before every row was reached.
     pub interrupted: bool,
     /// Why the run stopped on its own, if it did (a token a person must
-    /// replace, a journal that cannot be written).
+    /// replace, a ledger that cannot be written).
     pub stopped: Option<String>,
     /// A failure part-way that left the run unable to record what it does
-    /// (the journal): the sends in flight finished, nothing new started.
+    /// (the ledger): the sends in flight finished, nothing new started.
     pub failure: Option<String>,
     /// Rows whose intent this run recorded: each was sent, or is in doubt.
     pub claimed: u64,
     /// Answers recorded after a person's contrary word, found when the run
-    /// ended (rows already reported as a conflict are not repeated here).
+    /// ended (rows this run already reported as a conflict are not repeated
+    /// here).
     pub conflicts: Vec<RowOutcome>,
 }
 

@@ -159,8 +159,17 @@ impl LedgerContext {
         let found = tokio::task::spawn_blocking(move || {
             let mut found = journals_in(&directory, &own)?;
             if let Some(named) = named {
+                if !named.exists() {
+                    return Err(format!(
+                        "--journal {}: there is no such file; nothing was read or written",
+                        named.display()
+                    ));
+                }
                 let named = std::fs::canonicalize(&named).unwrap_or(named);
-                if !found.iter().any(|journal| journal.path == named) {
+                if !found
+                    .iter()
+                    .any(|journal| journal.source == named.display().to_string())
+                {
                     match LegacyJournal::read(&named, true)? {
                         Some(journal) => found.push(journal),
                         None => {
@@ -314,7 +323,9 @@ pub async fn plan_payouts(
         });
     }
     check_choices(options, ledger.shared())?;
-    let journals = context.journals_for(file.path()).await?;
+    let key = RunKey::of(file, context.run_name.as_deref())?;
+    let mut journals = context.journals_for(file.path()).await?;
+    journals.extend(ledger.legacy_journals(&key).await?);
     let mut rows: Vec<LedgerRow> = Vec::new();
     for row in file.rows()? {
         let row = row?;
@@ -333,7 +344,6 @@ pub async fn plan_payouts(
             .filter(|line| sends(&step(history, options, *line)))
             .collect()
     };
-    let key = RunKey::of(file, context.run_name.as_deref())?;
     let pay_again = options.pay_again;
     let request = BeginRequest {
         scope: &context.scope,
@@ -350,7 +360,14 @@ pub async fn plan_payouts(
         registry: context.registry.as_ref(),
     };
     let begun = begin(ledger, &request).await?;
-    check_selections(&begun.history, options)?;
+    // Another process of this run (the same file started again elsewhere,
+    // a worker sharing `--run`) may be sending a row without an outcome
+    // right now: a person's word on it must wait for that process.
+    let run = &begun.run;
+    let elsewhere = ledger
+        .held_elsewhere(lease_key(&run.scope, &run.name, &run.sha256))
+        .await?;
+    check_selections(&begun.history, options, elsewhere)?;
     let mut plan = Plan {
         contents: file.contents().clone(),
         to_send: 0,
@@ -413,16 +430,42 @@ fn check_choices(options: &RunOptions, shared: bool) -> Result<(), RunError> {
     }
 }
 
-/// The lines the in-doubt options name must be in doubt (or in conflict).
-fn check_selections(history: &RunHistory, options: &RunOptions) -> Result<(), RunError> {
+/// The lines the in-doubt options name must be in doubt (or in conflict),
+/// and none of them in flight on another process of the run (`elsewhere`:
+/// one holds the run).
+fn check_selections(
+    history: &RunHistory,
+    options: &RunOptions,
+    elsewhere: bool,
+) -> Result<(), RunError> {
     let mut problems = Vec::new();
+    let empty = RowHistory::default();
+    let row = |line: u64| history.get(&line).unwrap_or(&empty);
+    if elsewhere {
+        let in_flight: Vec<u64> = history
+            .iter()
+            .filter(|(line, row)| {
+                (options.resend_in_doubt.contains(**line) || options.confirm_sent.contains(**line))
+                    && row
+                        .latest()
+                        .is_some_and(|latest| latest.state == AttemptState::Sending)
+            })
+            .map(|(line, _)| *line)
+            .collect();
+        if !in_flight.is_empty() {
+            problems.push(format!(
+                "lines {in_flight:?} may be in flight right now: another process of this run \
+                 holds it (the same file being paid elsewhere, or a worker sharing its --run): \
+                 wait for it to end (or stop it), then look at those lines again"
+            ));
+        }
+    }
     for (option, selection) in [
         ("--resend-in-doubt", &options.resend_in_doubt),
         ("--confirm-sent", &options.confirm_sent),
     ] {
         for line in selection.lines() {
-            let empty = RowHistory::default();
-            let row = history.get(&line).unwrap_or(&empty);
+            let row = row(line);
             let open = row.latest().is_some_and(|latest| latest.state.in_doubt())
                 || conflict(row).is_some();
             if !open {
@@ -739,6 +782,116 @@ mod tests {
         assert_eq!(summary.rows.values().sum::<u64>(), 100);
         assert_eq!(summary.count(RowStatus::NotStarted), 70);
         assert!(!summary.complete());
+    }
+
+    /// An answer that comes after a person's contrary word (the row was
+    /// judged not credited and sent again while its first send was on its
+    /// way): both credits are kept, the row is a conflict that no run sends
+    /// again, and a person's word after cancelling the extra credit settles
+    /// it — the vendor's answers kept throughout.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_answer_after_a_persons_contrary_word_is_kept_and_reported() {
+        let stand_in = StandInServer::start(0, Faults::none()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("march.csv");
+        std::fs::write(&path, "name,email,points\nAnn,ann@example.com,100\n").unwrap();
+        let defaults = RunDefaults {
+            sender_email: Some("admin@example.com".into()),
+            expiry_months: None,
+        };
+        let file = PayoutFile::open(&path, defaults).unwrap();
+        let ledger = Arc::new(SqliteLedger::open(&dir.path().join("ledger.sqlite3")).unwrap());
+        let context = LedgerContext::new(LedgerScope::new(Environment::Sandbox, "client"));
+        let options = RunOptions::default();
+        let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, false)
+            .await
+            .unwrap();
+        let run = plan.begun.as_ref().unwrap().run.id.clone();
+        drop(plan);
+        // Attempt 1 leaves; a person finds it not credited; attempt 2 is
+        // sent and credited; then attempt 1's answer comes: credited too.
+        assert!(ledger.claim(&run, 2, 0).await.unwrap());
+        assert!(ledger.judge(&run, 2, 1, false).await.unwrap());
+        assert!(ledger.claim(&run, 2, 1).await.unwrap());
+        let sent = |transaction| AttemptState::Sent {
+            transaction: Some(transaction),
+        };
+        ledger.record(&run, 2, 2, sent(8)).await.unwrap();
+        ledger.record(&run, 2, 1, sent(7)).await.unwrap();
+        let history = ledger.history(&run, None).await.unwrap();
+        assert_eq!(history[&2].attempts[0].state, sent(7), "the answer is kept");
+        assert_eq!(
+            history[&2].attempts[0].overruled,
+            Some(crate::ledger::Judgment::NotCredited),
+            "beside the word it contradicts"
+        );
+
+        let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, false)
+            .await
+            .unwrap();
+        assert_eq!((plan.conflicts, plan.to_send), (1, 0));
+        let client = stand_in.client(Environment::Sandbox);
+        let retry = RunOptions {
+            retry_refused: true,
+            ..RunOptions::default()
+        };
+        let summary = run_payouts(
+            &client,
+            &file,
+            ledger.clone(),
+            plan,
+            retry,
+            Arc::new(Silent),
+            &Stop::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.count(RowStatus::Conflict), 1);
+        assert!(!summary.complete());
+        assert_eq!(stand_in.requests_received(Operation::SendPoints), 0);
+
+        // The extra credit cancelled (as `payout-undo --transaction 8`
+        // records it), then a person's word: credited.
+        assert!(ledger.claim_cancel(&run, 2, 2).await.unwrap());
+        ledger
+            .record(&run, 2, 2, AttemptState::Cancelled { transaction: 8 })
+            .await
+            .unwrap();
+        let confirm = RunOptions {
+            confirm_sent: lines(&[2]),
+            ..RunOptions::default()
+        };
+        let plan = plan_payouts(&file, ledger.as_ref(), &context, &confirm, false)
+            .await
+            .unwrap();
+        let summary = run_payouts(
+            &client,
+            &file,
+            ledger.clone(),
+            plan,
+            confirm,
+            Arc::new(Silent),
+            &Stop::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.count(RowStatus::ConfirmedSent), 1, "{summary}");
+        let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, false)
+            .await
+            .unwrap();
+        assert_eq!((plan.already_sent, plan.conflicts), (1, 0));
+        let history = ledger.history(&run, None).await.unwrap();
+        assert_eq!(
+            history[&2].attempts[0].state,
+            sent(7),
+            "the vendor's answer stays"
+        );
+        assert_eq!(history[&2].attempts[0].overruled, None);
+        assert_eq!(stand_in.requests_received(Operation::SendPoints), 0);
+    }
+
+    fn lines(lines: &[u64]) -> super::Selection {
+        super::Selection::Lines(lines.iter().copied().collect())
     }
 
     fn status_of(answer: Result<SendPointsResponse, Error>) -> (RowStatus, Option<Duration>) {

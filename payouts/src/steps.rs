@@ -37,6 +37,8 @@ pub struct UndoChoices {
     /// The newest attempt this undo tried to cancel already (each credit is
     /// cancelled at most once a run).
     pub tried_up_to: u32,
+    /// Only this credit (a row credited twice: the extra one).
+    pub only: Option<i64>,
 }
 
 /// What to do next with a row.
@@ -131,12 +133,13 @@ pub fn conflict(row: &RowHistory) -> Option<String> {
             credits.join(", ")
         ));
     }
-    // Only a damaged ledger sends a row again after an attempt that may
-    // have credited it; never read as "not credited".
+    // Only a damaged ledger has an attempt after one in doubt (a person's
+    // word settles an attempt before the next): never read as "not
+    // credited".
     let (latest, earlier) = row.attempts.split_last()?;
     earlier
         .iter()
-        .find(|attempt| attempt.state.may_be_credited())
+        .find(|attempt| attempt.state.in_doubt())
         .map(|attempt| {
             format!(
                 "attempt {} ({}) may have credited it, yet attempt {} followed ({})",
@@ -146,27 +149,24 @@ pub fn conflict(row: &RowHistory) -> Option<String> {
 }
 
 fn pay_step(row: &RowHistory, choices: PayChoices) -> Step {
-    let credits = || {
-        row.attempts
-            .iter()
-            .filter_map(|attempt| attempt.state.transaction())
-            .next()
-    };
     if let Some(why) = conflict(row) {
-        let overruled = row.attempts.iter().find(|attempt| {
-            attempt.overruled.is_some() && !matches!(attempt.state, AttemptState::Cancelled { .. })
-        });
-        return match overruled {
-            Some(attempt) if choices.confirm => Step::Judge {
-                attempt: attempt.number,
-                credited: true,
-            },
-            Some(attempt) if choices.resend && !attempt.state.may_be_credited() => Step::Judge {
-                attempt: attempt.number,
-                credited: false,
-            },
-            _ => done(RowStatus::Conflict, credits(), Some(why)),
-        };
+        return in_conflict(row, choices, why);
+    }
+    // Credited by an attempt (and not cancelled since): whatever came after
+    // (an undo of another credit), it is with the recipient.
+    if let Some(credit) = row
+        .attempts
+        .iter()
+        .rev()
+        .find(|attempt| attempt.state.credited())
+    {
+        let by_a_person = (credit.state == AttemptState::ConfirmedSent)
+            .then(|| "confirmed by a person".to_owned());
+        return done(
+            RowStatus::AlreadySent,
+            credit.state.transaction(),
+            by_a_person,
+        );
     }
     let Some(latest) = row.latest() else {
         return send_or_not(0, choices, "never sent".into());
@@ -195,20 +195,41 @@ fn pay_step(row: &RowHistory, choices: PayChoices) -> Step {
             Step::Send { after }
         }
         AttemptState::Refused { message } => done(RowStatus::Refused, None, Some(message.clone())),
-        AttemptState::Sent { transaction } => done(RowStatus::AlreadySent, *transaction, None),
-        AttemptState::ConfirmedSent => done(
-            RowStatus::AlreadySent,
-            None,
-            Some("confirmed by a person".into()),
-        ),
-        AttemptState::Cancelled { transaction } | AttemptState::Cancelling { transaction } => done(
+        AttemptState::Cancelled { transaction } => done(
             RowStatus::Cancelled,
             Some(*transaction),
             Some("cancelled by an undo: not sent again".into()),
         ),
-        AttemptState::CancelRefused { transaction, .. }
-        | AttemptState::CancelInDoubt { transaction, .. } => {
-            done(RowStatus::AlreadySent, Some(*transaction), None)
+        // Credits, found above.
+        AttemptState::Sent { .. }
+        | AttemptState::ConfirmedSent
+        | AttemptState::Cancelling { .. }
+        | AttemptState::CancelRefused { .. }
+        | AttemptState::CancelInDoubt { .. } => done(RowStatus::AlreadySent, None, None),
+    }
+}
+
+/// A row in conflict: never sent again on its own; a person's word on the
+/// attempt whose answer contradicted an earlier word settles it.
+fn in_conflict(row: &RowHistory, choices: PayChoices, why: String) -> Step {
+    let overruled = row.attempts.iter().find(|attempt| {
+        attempt.overruled.is_some() && !matches!(attempt.state, AttemptState::Cancelled { .. })
+    });
+    match overruled {
+        Some(attempt) if choices.confirm => Step::Judge {
+            attempt: attempt.number,
+            credited: true,
+        },
+        Some(attempt) if choices.resend && !attempt.state.may_be_credited() => Step::Judge {
+            attempt: attempt.number,
+            credited: false,
+        },
+        _ => {
+            let transaction = row
+                .attempts
+                .iter()
+                .find_map(|attempt| attempt.state.transaction());
+            done(RowStatus::Conflict, transaction, Some(why))
         }
     }
 }
@@ -240,6 +261,9 @@ fn undo_step(row: &RowHistory, choices: UndoChoices) -> Step {
                     transaction: Some(_)
                 } | AttemptState::CancelRefused { .. }
             )
+            && choices
+                .only
+                .is_none_or(|only| attempt.state.transaction() == Some(only))
     });
     if let Some(attempt) = to_cancel {
         let transaction = attempt.state.transaction().unwrap_or_default();
@@ -566,8 +590,13 @@ mod tests {
                 if let Step::Cancel {
                     attempt,
                     transaction,
-                } = next_step(history, Goal::Undo(UndoChoices { tried_up_to }))
-                {
+                } = next_step(
+                    history,
+                    Goal::Undo(UndoChoices {
+                        tried_up_to,
+                        only: None,
+                    }),
+                ) {
                     let state = &history.attempt(attempt).unwrap().state;
                     assert!(attempt > tried_up_to);
                     assert!(matches!(
@@ -583,7 +612,12 @@ mod tests {
 
     #[test]
     fn an_undo_cancels_each_credit_once_and_says_why_it_cannot_the_others() {
-        let undo = |tried_up_to| Goal::Undo(UndoChoices { tried_up_to });
+        let undo = |tried_up_to| {
+            Goal::Undo(UndoChoices {
+                tried_up_to,
+                only: None,
+            })
+        };
         let twice = row(&[sent(7), sent(8)]);
         assert_eq!(
             next_step(&twice, undo(0)),
@@ -594,6 +628,17 @@ mod tests {
         );
         assert_eq!(
             next_step(&twice, undo(1)),
+            Step::Cancel {
+                attempt: 2,
+                transaction: 8
+            }
+        );
+        let extra_only = Goal::Undo(UndoChoices {
+            tried_up_to: 0,
+            only: Some(8),
+        });
+        assert_eq!(
+            next_step(&twice, extra_only),
             Step::Cancel {
                 attempt: 2,
                 transaction: 8

@@ -18,8 +18,9 @@ use crate::payout_file::PayoutFile;
 use crate::run::{LedgerContext, RunError, Selection};
 
 /// Cancels the credits `selection` names (`Selection::All`: every credit
-/// the run holds) of the run of the file at `path`, at most `concurrency`
-/// at a time.
+/// the run holds; `transaction`: only that credit of those rows, a row's
+/// extra one) of the run of the file at `path`, at most `concurrency` at a
+/// time.
 #[allow(clippy::too_many_arguments)]
 pub async fn undo_payouts(
     client: &Client,
@@ -27,6 +28,7 @@ pub async fn undo_payouts(
     path: &Path,
     context: &LedgerContext,
     selection: &Selection,
+    transaction: Option<i64>,
     concurrency: usize,
     progress: Arc<dyn Progress>,
     stop: &Stop,
@@ -39,7 +41,8 @@ pub async fn undo_payouts(
     }
     let identity = PayoutFile::identify(path)?;
     let key = RunKey::of_identity(path, identity, context.run_name.as_deref())?;
-    let journals = context.journals_for(path).await?;
+    let mut journals = context.journals_for(path).await?;
+    journals.extend(ledger.legacy_journals(&key).await?);
     let request = BeginRequest {
         scope: &context.scope,
         key: &key,
@@ -70,8 +73,11 @@ pub async fn undo_payouts(
         None,
         progress,
         stop.clone(),
-        Mode::Undo,
-        std::time::Duration::ZERO,
+        Mode::Undo {
+            only: transaction,
+            tries: 5,
+        },
+        std::time::Duration::from_secs(60),
     ));
     let mut summary = orchestrate(
         shared,
@@ -104,12 +110,12 @@ pub(crate) async fn cancel(client: &Client, transaction: i64) -> Answer {
             Some(message),
         );
     };
-    match client
+    let sent = client
         .cancel_points()
         .transactions(cancellation)
         .send()
-        .await
-    {
+        .await;
+    match sent {
         Ok(_) => answer(
             AttemptState::Cancelled { transaction },
             RowStatus::Cancelled,
@@ -123,6 +129,28 @@ pub(crate) async fn cancel(client: &Client, transaction: i64) -> Answer {
             RowStatus::CancelInDoubt,
             Some(cause.to_string()),
         ),
+        // Not processed: the credit stands, and is cancelled again after
+        // the pause.
+        Err(error @ (Error::RateLimited { .. } | Error::Network { .. })) => {
+            let retry_after = match &error {
+                Error::RateLimited { retry_after, .. } => {
+                    retry_after.unwrap_or(std::time::Duration::from_secs(1))
+                }
+                _ => std::time::Duration::from_secs(1),
+            };
+            let message = error.to_string();
+            Answer {
+                retry_after: Some(retry_after),
+                ..answer(
+                    AttemptState::CancelRefused {
+                        transaction,
+                        message: message.clone(),
+                    },
+                    RowStatus::CancelRefused,
+                    Some(message),
+                )
+            }
+        }
         Err(error) => {
             let message = error.to_string();
             answer(

@@ -202,6 +202,12 @@ pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure
         .await
         .map_err(Failure::listed)?;
     tell(&plan);
+    eprintln!(
+        "recorded in the ledger {} as payouts of {}, run {}",
+        ledger.location(),
+        context.scope,
+        plan.run
+    );
     eprintln!("{}", plan_lines(&plan));
     let what = format!("Pay {} from {}", described(&plan), path.display());
     eprintln!("{what}");
@@ -212,11 +218,9 @@ pub async fn payout(cli: &Cli, command: &args::Payout) -> Result<Ending, Failure
     let stop = Stop::new();
     stop_on_ctrl_c(&stop);
     eprintln!(
-        "paying {} from {} (ledger {}, run {})",
+        "paying {} in {}",
         path.display(),
-        client.environment().name(),
-        ledger.location(),
-        plan.run
+        client.environment().name()
     );
     let ran = run_payouts(
         &client,
@@ -372,6 +376,7 @@ pub async fn undo(cli: &Cli, command: &args::PayoutUndo) -> Result<Ending, Failu
         path,
         &context,
         &command.lines,
+        command.transaction,
         command.concurrency,
         display.clone(),
         &stop,

@@ -221,8 +221,9 @@ pub fn finish(what: &str, summary: &Summary, display: &Display, report: &Path) -
         eprintln!(
             "in conflict (lines {}): the vendor's answer contradicts what a person said, or the \
              row was credited more than once; it is never sent again on its own: check each in \
-             the vendor's ledger (cancel an extra credit with payout-undo or cancel-points), then \
-             run again with --confirm-sent LINES (credited) or --resend-in-doubt LINES (not)",
+             the vendor's ledger, cancel an extra credit with `payout-undo FILE --lines LINE \
+             --transaction TX`, then run again with --confirm-sent LINES (credited) or \
+             --resend-in-doubt LINES (not credited)",
             joined(&conflicts)
         );
     }

@@ -648,6 +648,12 @@ async fn a_dry_run_counts_what_a_half_done_ledger_holds_and_sends_nothing() {
     assert!(sent > 0 && sent + in_doubt < 30, "{states:?}");
     let credits = server.credits().len();
     let sends = server.requests_received(Operation::SendPoints);
+    let bytes = |suffix: &str| {
+        let mut path = server.default_ledger().into_os_string();
+        path.push(suffix);
+        std::fs::read(path).ok()
+    };
+    let before = (bytes(""), bytes("-wal"));
 
     let dry = server.run(&pay(&file, &["--dry-run"])).await;
 
@@ -677,6 +683,11 @@ async fn a_dry_run_counts_what_a_half_done_ledger_holds_and_sends_nothing() {
     assert!(stderr.ends_with("nothing was sent\n"), "{stderr}");
     assert_eq!(server.credits().len(), credits);
     assert_eq!(server.requests_received(Operation::SendPoints), sends);
+    assert_eq!(
+        (bytes(""), bytes("-wal")),
+        before,
+        "a dry run writes nothing to the ledger, not even a checkpoint"
+    );
     assert_eq!(
         ledger_states(&server.default_ledger()),
         states,

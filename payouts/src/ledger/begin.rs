@@ -190,8 +190,9 @@ pub enum BeginError {
     },
     /// Journals of an earlier version that say not where they paid.
     #[error(
-        "{} journal(s) written by an earlier version of this tool lie beside the file, and \
-         they do not say which environment they paid in:\n{}\nnothing was sent: say where with \
+        "{} journal(s) written by an earlier version of this tool were found (beside the \
+         file, or in the ledger's database), and they do not say which environment they paid \
+         in:\n{}\nnothing was sent: say where with \
          --journals-paid-in sandbox|production|testing (they are imported into the ledger \
          once, as payouts of this account, and left as they are), or move them away if they \
          are not this account's",
@@ -205,8 +206,9 @@ pub enum BeginError {
     /// This machine records another ledger for the environment and account.
     #[error(
         "payouts of {scope} are recorded in the ledger {registered} (since {since}), not in \
-         {asked}: a run recorded there could not see them. Give --ledger {registered} (or set \
-         XOXODAY_PAYOUT_LEDGER to it); nothing was sent"
+         {asked}: a run recorded there could not see them. Run with that ledger (--ledger PATH; \
+         for PostgreSQL --ledger URL and --ledger-table TABLE; or XOXODAY_PAYOUT_LEDGER); \
+         nothing was sent"
     )]
     OtherLedger {
         /// The environment and account.
@@ -445,26 +447,20 @@ async fn paid_before(
     if lines.is_empty() {
         return Ok(Vec::new());
     }
-    let allowed = tx.overlaps(&run.id).await?;
-    // Per other run: rows alike credited (or maybe), rows alike not.
-    let mut alike: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for row in tx.alike_elsewhere(scope, &run.id, lines).await? {
-        if allowed.contains(&row.run) {
-            continue;
-        }
-        let counts = alike.entry(row.run).or_default();
-        if row.may_be_credited {
-            counts.0 += 1;
-        } else {
-            counts.1 += 1;
-        }
-    }
+    let alike: BTreeMap<String, (u64, u64)> = tx
+        .alike_elsewhere(scope, &run.id, lines)
+        .await?
+        .into_iter()
+        .map(|other| {
+            let not_yet = other.rows.saturating_sub(other.credited);
+            (other.run, (other.credited, not_yet))
+        })
+        .collect();
     let ids: Vec<String> = alike.keys().cloned().collect();
     let mut earlier = Vec::new();
     for other in tx.runs(&ids).await? {
         let (credited, not_yet) = alike[&other.id];
         let going_on = not_yet > 0
-            && other.source.is_none()
             && tx
                 .live(lease_key(&other.scope, &other.name, &other.sha256))
                 .await?;
@@ -513,21 +509,29 @@ async fn import_journals(
     tx: &mut dyn LedgerTransaction,
     request: &BeginRequest<'_>,
 ) -> Result<Vec<String>, BeginError> {
+    // Imported into the environment the operator names, or else this run's.
+    let scope = request.scope.in_environment(
+        request
+            .journals_paid_in
+            .unwrap_or(request.scope.environment()),
+    );
     let mut waiting = Vec::new();
     for journal in request.journals {
-        if !tx.imported(&journal.source(), &journal.digest).await? {
+        if !tx
+            .imported(&journal.source(), &journal.digest, &scope)
+            .await?
+        {
             waiting.push(journal);
         }
     }
     if waiting.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(environment) = request.journals_paid_in else {
+    if request.journals_paid_in.is_none() {
         return Err(BeginError::UnimportedJournals {
             journals: waiting.iter().map(|journal| journal.to_string()).collect(),
         });
-    };
-    let scope = request.scope.in_environment(environment);
+    }
     let mut imported = Vec::new();
     for journal in waiting {
         let run = imported_run(tx, request, &scope, journal).await?;
@@ -546,7 +550,8 @@ async fn import_journals(
             })
             .collect();
         tx.put_attempts(&run.id, &attempts).await?;
-        tx.mark_imported(&journal.source(), &journal.digest).await?;
+        tx.mark_imported(&journal.source(), &journal.digest, &scope)
+            .await?;
         imported.push(format!(
             "imported {} into the ledger as run {} of {scope}",
             journal.source(),
@@ -566,15 +571,18 @@ async fn imported_run(
     journal: &LegacyJournal,
 ) -> Result<RunRecord, LedgerError> {
     let source = journal.source();
-    let by_source = tx.runs_named(scope, &source).await?;
-    if let Some(run) = by_source
+    let key = request.key;
+    // Imported before (it grew since): named after the journal, or after
+    // the file when it became the file's run.
+    let mut known = tx.runs_named(scope, &source).await?;
+    known.extend(tx.runs_named(scope, &key.name).await?);
+    if let Some(run) = known
         .into_iter()
         .find(|run| run.source.as_deref() == Some(&source))
     {
         tx.create_run(&run, journal.rows().into()).await?;
         return Ok(run);
     }
-    let key = request.key;
     let adopt = journal.own
         && journal.sha256 == key.file.sha256
         && scope == request.scope

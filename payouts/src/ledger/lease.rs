@@ -122,8 +122,10 @@ pub(super) fn file_lease_held(
         if Some(path.as_path()) == mine {
             continue;
         }
+        // A file this user cannot open (another user's run): held, as far
+        // as anyone here can tell.
         let Ok(file) = File::open(&path) else {
-            continue;
+            return Ok(true);
         };
         match file.try_lock() {
             Ok(()) => {}

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -55,8 +55,9 @@ pub struct LegacyRecord {
 /// A journal of an earlier version, read whole.
 #[derive(Clone, Debug)]
 pub struct LegacyJournal {
-    /// Where it is (its full path).
-    pub path: PathBuf,
+    /// Where it is: a file's full path, or a run of an old PostgreSQL
+    /// journal table.
+    pub source: String,
     /// Whether it is the payout file's own (`FILE.journal`, or the one
     /// `--journal` names), which the file's run goes on from.
     pub own: bool,
@@ -104,7 +105,7 @@ impl LegacyJournal {
             )
         })?;
         Ok(Some(Self {
-            path,
+            source: path.display().to_string(),
             own,
             digest,
             file: header.file,
@@ -115,9 +116,9 @@ impl LegacyJournal {
         }))
     }
 
-    /// Its path, as the ledger names where an imported run came from.
+    /// Where it is, as the ledger names where an imported run came from.
     pub fn source(&self) -> String {
-        self.path.display().to_string()
+        self.source.clone()
     }
 
     /// The rows it recorded, as the ledger keeps a run's rows.
@@ -139,7 +140,7 @@ impl fmt::Display for LegacyJournal {
         write!(
             f,
             "{} (file {}, started {}, {} row(s) recorded)",
-            self.path.display(),
+            self.source,
             self.file,
             self.started
                 .as_deref()
@@ -204,6 +205,6 @@ pub fn journals_in(directory: &Path, own: &Path) -> Result<Vec<LegacyJournal>, S
             found.push(journal);
         }
     }
-    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found.sort_by(|a, b| a.source.cmp(&b.source));
     Ok(found)
 }

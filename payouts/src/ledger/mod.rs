@@ -131,14 +131,17 @@ impl RecordedContent {
     }
 }
 
-/// A row of another run that pays a recipient the points a row of this run
-/// pays.
+/// Another run whose rows pay a recipient the points some rows of this run
+/// pay.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AlikeRow {
+pub struct AlikeRun {
     /// The other run's id.
     pub run: String,
-    /// Whether its points are (or may be) with the recipient.
-    pub may_be_credited: bool,
+    /// How many of this run's rows are alike one of its rows.
+    pub rows: u64,
+    /// How many of those are alike one whose points are (or may be) with
+    /// the recipient.
+    pub credited: u64,
 }
 
 /// The ledger of record; see the module's documentation.
@@ -204,6 +207,15 @@ pub trait Ledger: Send + Sync {
     /// be in flight there.
     fn held_elsewhere(&self, key: i64) -> LedgerFuture<'_, bool>;
 
+    /// Runs an earlier version journaled in this ledger's database (the
+    /// PostgreSQL journal's tables), to import as journal files are: none
+    /// for a ledger that has none. `key` is the run beginning, whose own
+    /// journal such a run may be.
+    fn legacy_journals<'a>(&'a self, key: &'a RunKey) -> LedgerFuture<'a, Vec<LegacyJournal>> {
+        let _ = key;
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     /// Whether workers on other machines may share its runs (a ledger
     /// shared across machines): `--resend-in-doubt all` cannot know what
     /// they have in flight.
@@ -247,24 +259,23 @@ pub trait LedgerTransaction: Send {
     /// The run's attempts.
     fn history<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, RunHistory>;
 
-    /// The attempts of an imported run: added or replaced, never removed.
+    /// The attempts of an imported run: added, never replaced (the ledger
+    /// may know more of an attempt than the journal did).
     fn put_attempts<'a>(
         &'a mut self,
         run: &'a str,
         attempts: &'a [(u64, Attempt)],
     ) -> LedgerFuture<'a, ()>;
 
-    /// The rows of other runs in `scope` that pay a recipient the points
-    /// one of `lines` of run `run` pays.
+    /// The other runs in `scope` with rows that pay a recipient the points
+    /// one of `lines` of run `run` pays, counted in the database, but for
+    /// the runs `run` was told to pay again over.
     fn alike_elsewhere<'a>(
         &'a mut self,
         scope: &'a LedgerScope,
         run: &'a str,
         lines: &'a [u64],
-    ) -> LedgerFuture<'a, Vec<AlikeRow>>;
-
-    /// The runs `run` was told to pay again over (`--pay-again`).
-    fn overlaps<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, Vec<String>>;
+    ) -> LedgerFuture<'a, Vec<AlikeRun>>;
 
     /// Records that `run` was told to pay again over `others`.
     fn allow_overlaps<'a>(&'a mut self, run: &'a str, others: &'a [String])
@@ -273,11 +284,22 @@ pub trait LedgerTransaction: Send {
     /// Whether a run holding lease `key` goes on right now.
     fn live(&mut self, key: i64) -> LedgerFuture<'_, bool>;
 
-    /// Whether the journal `source` with bytes `digest` was imported.
-    fn imported<'a>(&'a mut self, source: &'a str, digest: &'a str) -> LedgerFuture<'a, bool>;
+    /// Whether the journal `source` with bytes `digest` was imported as
+    /// payouts of `scope`.
+    fn imported<'a>(
+        &'a mut self,
+        source: &'a str,
+        digest: &'a str,
+        scope: &'a LedgerScope,
+    ) -> LedgerFuture<'a, bool>;
 
     /// Records that it was.
-    fn mark_imported<'a>(&'a mut self, source: &'a str, digest: &'a str) -> LedgerFuture<'a, ()>;
+    fn mark_imported<'a>(
+        &'a mut self,
+        source: &'a str,
+        digest: &'a str,
+        scope: &'a LedgerScope,
+    ) -> LedgerFuture<'a, ()>;
 
     /// Keeps what was done (or, for a dry transaction, drops it).
     fn commit(self: Box<Self>) -> LedgerFuture<'static, ()>;

@@ -19,20 +19,27 @@ use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 use xoxoday_reward_points::{EpochMillis, PostgresTarget, describe_database_error};
 
+use super::legacy::{LegacyJournal, LegacyRecord};
 use super::sql::{Dialect, Statements};
 use super::{
-    AlikeRow, Attempt, AttemptState, Judgment, Lease, Ledger, LedgerError, LedgerFuture, LedgerRow,
-    LedgerScope, LedgerTransaction, RecordedContent, RunHistory, RunRecord, recipient_key,
+    AlikeRun, Attempt, AttemptState, Judgment, Lease, Ledger, LedgerError, LedgerFuture, LedgerRow,
+    LedgerScope, LedgerTransaction, RecordedContent, RunHistory, RunKey, RunRecord, recipient_key,
 };
 
 /// The tables' name unless told otherwise.
 pub const DEFAULT_LEDGER_TABLE: &str = "reward_points_payout_ledger";
+
+/// The table of the journal earlier versions kept in PostgreSQL (its runs
+/// in `<table>_runs`): imported as journal files are.
+const EARLIER_JOURNAL_TABLE: &str = "reward_points_payout_journal";
 
 /// A ledger in PostgreSQL tables, shared by every worker of every run.
 pub struct PostgresLedger {
     client: Arc<Client>,
     table: String,
     location: String,
+    /// `postgresql://USER@HOST:PORT/DATABASE`.
+    server: String,
     statements: Statements,
     /// A dry run's ledger whose tables do not exist: they are made inside
     /// its transaction, which keeps nothing.
@@ -41,6 +48,25 @@ pub struct PostgresLedger {
 
 fn now() -> String {
     httpdate::fmt_http_date(EpochMillis::now().into())
+}
+
+/// `postgresql://USER@HOST:PORT/DATABASE`: what tells one server's database
+/// from another (the port too: two servers on one host are two), never the
+/// password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(path)) => path.display().to_string().replace('/', "%2F"),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgresql://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or_default(),
+        config.get_dbname().unwrap_or_default()
+    )
 }
 
 impl PostgresLedger {
@@ -72,7 +98,8 @@ impl PostgresLedger {
                 message: "a table name is letters, digits and `_`".into(),
             });
         }
-        let location = format!("postgres {} table {table}", target.server());
+        let server = describe(target.config());
+        let location = format!("{server}, table {table}");
         let client = target.connect().await.map_err(|error| LedgerError {
             location: location.clone(),
             message: format!("cannot connect: {error}"),
@@ -82,6 +109,7 @@ impl PostgresLedger {
             table: table.to_owned(),
             statements: Statements::new(&format!("{table}_"), Dialect::Postgres),
             location,
+            server,
             tables_missing: false,
         };
         let exists = ledger
@@ -163,6 +191,95 @@ impl PostgresLedger {
                 });
         }
         Ok(history)
+    }
+
+    /// The runs of the journal earlier versions kept in this database, if
+    /// its tables are there; each read whole, as a journal file is.
+    async fn earlier_journal(&self, key: &RunKey) -> Result<Vec<LegacyJournal>, LedgerError> {
+        use sha2::{Digest, Sha256};
+        let table = EARLIER_JOURNAL_TABLE;
+        let doing = "read the journal of an earlier version";
+        let exists = self
+            .client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+                &[&format!("{table}_runs"), &table],
+            )
+            .await
+            .map_err(|error| self.error(doing, &error))?
+            .get::<_, bool>(0);
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let runs = self
+            .client
+            .query(
+                &format!("SELECT run, file, sha256, rows, created_at::text FROM {table}_runs ORDER BY run"),
+                &[],
+            )
+            .await
+            .map_err(|error| self.error(doing, &error))?;
+        let mut journals = Vec::new();
+        for run in runs {
+            let read = |error| self.error(doing, &error);
+            let name: String = run.try_get(0).map_err(read)?;
+            let file: String = run.try_get(1).map_err(read)?;
+            let sha256: String = run.try_get(2).map_err(read)?;
+            let rows = self
+                .client
+                .query(
+                    &format!(
+                        "SELECT line, attempt, email, points, name, state FROM {table} \
+                         WHERE run = $1 ORDER BY line"
+                    ),
+                    &[&name],
+                )
+                .await
+                .map_err(read)?;
+            let mut digest = Sha256::new();
+            let mut records = Vec::new();
+            for row in rows {
+                let line: i64 = row.try_get(0).map_err(read)?;
+                let attempt: i32 = row.try_get(1).map_err(read)?;
+                let state: String = row.try_get(5).map_err(read)?;
+                digest.update(format!("{line}|{attempt}|{state}\n"));
+                records.push(LegacyRecord {
+                    line: line.max(0) as u64,
+                    attempt: attempt.max(0) as u32,
+                    email: row.try_get(2).map_err(read)?,
+                    points: row.try_get::<_, i64>(3).map_err(read)?.max(0) as u64,
+                    name: row.try_get(4).map_err(read)?,
+                    state: AttemptState::from_json(&state).map_err(|message| LedgerError {
+                        location: self.location.clone(),
+                        message: format!(
+                            "the journal of an earlier version (table {table}, run {name}) \
+                             cannot be imported: line {line}: {message}"
+                        ),
+                    })?,
+                });
+            }
+            // Its runs were named after the file and its digest, unless named.
+            let default_name = format!(
+                "{}:{}",
+                key.file.name,
+                key.file.sha256.chars().take(16).collect::<String>()
+            );
+            journals.push(LegacyJournal {
+                source: format!("{}, table {table}, run {name}", self.server),
+                own: name == default_name || (key.named && name == key.name),
+                digest: digest
+                    .finalize()
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect(),
+                file,
+                sha256,
+                rows: run.try_get::<_, i64>(3).map_err(read)?.max(0) as u64,
+                started: run.try_get(4).map_err(read)?,
+                records,
+            });
+        }
+        Ok(journals)
     }
 
     async fn read_rows(
@@ -272,20 +389,35 @@ impl Ledger for PostgresLedger {
     fn judge(&self, run: &str, line: u64, attempt: u32, credited: bool) -> LedgerFuture<'_, bool> {
         let run = run.to_owned();
         Box::pin(async move {
-            let sql = if credited {
-                &self.statements.judge_credited
+            let word = if credited {
+                AttemptState::ConfirmedSent
             } else {
-                &self.statements.judge_not_credited
+                AttemptState::NotCredited
             };
+            let (kind, state, now) = (word.kind(), word.to_json(), now());
             let (line, attempt) = (line as i64, attempt as i32);
-            let changed = self
+            let doing = "record a person's word";
+            let judged = self
                 .execute(
-                    "record a person's word",
-                    sql,
-                    &[&run, &line, &attempt, &now()],
+                    doing,
+                    &self.statements.judge_in_doubt,
+                    &[&run, &line, &attempt, &now, &kind, &state],
                 )
                 .await?;
-            Ok(changed == 1)
+            if judged == 1 {
+                return Ok(true);
+            }
+            let always = !credited;
+            let row = self
+                .client
+                .query_one(
+                    &self.statements.acknowledge_and_add,
+                    &[&run, &line, &attempt, &now, &kind, &state, &always],
+                )
+                .await
+                .map_err(|error| self.error(doing, &error))?;
+            let acknowledged: i64 = row.try_get(0).map_err(|error| self.error(doing, &error))?;
+            Ok(acknowledged == 1)
         })
     }
 
@@ -419,6 +551,10 @@ impl Ledger for PostgresLedger {
             row.try_get(0)
                 .map_err(|error| self.error("look at a run's lease", &error))
         })
+    }
+
+    fn legacy_journals<'a>(&'a self, key: &'a RunKey) -> LedgerFuture<'a, Vec<LegacyJournal>> {
+        Box::pin(self.earlier_journal(key))
     }
 
     fn shared(&self) -> bool {
@@ -605,7 +741,7 @@ impl LedgerTransaction for PostgresTransaction<'_> {
         scope: &'a LedgerScope,
         run: &'a str,
         lines: &'a [u64],
-    ) -> LedgerFuture<'a, Vec<AlikeRow>> {
+    ) -> LedgerFuture<'a, Vec<AlikeRun>> {
         Box::pin(async move {
             let ledger = self.ledger;
             let lines: Vec<i64> = lines.iter().map(|line| *line as i64).collect();
@@ -620,27 +756,11 @@ impl LedgerTransaction for PostgresTransaction<'_> {
             rows.iter()
                 .map(|row| {
                     let read = |error| ledger.error("look for earlier payouts", &error);
-                    Ok(AlikeRow {
+                    Ok(AlikeRun {
                         run: row.try_get(0).map_err(read)?,
-                        may_be_credited: row.try_get(1).map_err(read)?,
+                        rows: row.try_get::<_, i64>(1).map_err(read)?.max(0) as u64,
+                        credited: row.try_get::<_, i64>(2).map_err(read)?.max(0) as u64,
                     })
-                })
-                .collect()
-        })
-    }
-
-    fn overlaps<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, Vec<String>> {
-        Box::pin(async move {
-            let ledger = self.ledger;
-            let rows = ledger
-                .client
-                .query(&ledger.statements.overlaps, &[&run])
-                .await
-                .map_err(|error| ledger.error("read the run", &error))?;
-            rows.iter()
-                .map(|row| {
-                    row.try_get(0)
-                        .map_err(|error| ledger.error("read the run", &error))
                 })
                 .collect()
         })
@@ -669,12 +789,25 @@ impl LedgerTransaction for PostgresTransaction<'_> {
         self.ledger.held_elsewhere(key)
     }
 
-    fn imported<'a>(&'a mut self, source: &'a str, digest: &'a str) -> LedgerFuture<'a, bool> {
+    fn imported<'a>(
+        &'a mut self,
+        source: &'a str,
+        digest: &'a str,
+        scope: &'a LedgerScope,
+    ) -> LedgerFuture<'a, bool> {
         Box::pin(async move {
             let row = self
                 .ledger
                 .client
-                .query_one(&self.ledger.statements.imported, &[&source, &digest])
+                .query_one(
+                    &self.ledger.statements.imported,
+                    &[
+                        &source,
+                        &digest,
+                        &scope.environment().slug(),
+                        &scope.account(),
+                    ],
+                )
                 .await
                 .map_err(|error| self.ledger.error("read the imports", &error))?;
             row.try_get(0)
@@ -682,13 +815,23 @@ impl LedgerTransaction for PostgresTransaction<'_> {
         })
     }
 
-    fn mark_imported<'a>(&'a mut self, source: &'a str, digest: &'a str) -> LedgerFuture<'a, ()> {
+    fn mark_imported<'a>(
+        &'a mut self,
+        source: &'a str,
+        digest: &'a str,
+        scope: &'a LedgerScope,
+    ) -> LedgerFuture<'a, ()> {
         Box::pin(async move {
             self.ledger
                 .execute(
                     "record an import",
                     &self.ledger.statements.mark_imported,
-                    &[&source, &digest],
+                    &[
+                        &source,
+                        &digest,
+                        &scope.environment().slug(),
+                        &scope.account(),
+                    ],
                 )
                 .await
                 .map(drop)

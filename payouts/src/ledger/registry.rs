@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::LedgerScope;
 use super::begin::BeginError;
 use super::sqlite::{open_registry, register, registered};
+use super::{LedgerError, LedgerScope};
 
 /// The default ledger's file: `payouts.sqlite3` in this tool's folder of the
 /// user's data directory (`$XDG_DATA_HOME`, `~/.local/share` on Linux).
@@ -51,16 +51,33 @@ impl Registry {
         location: &str,
         dry: bool,
     ) -> Result<Option<String>, BeginError> {
-        let outcome = if dry {
+        let read = || {
             open_registry(&self.path, true).and_then(|connection| match connection {
                 Some(connection) => registered(&connection, scope),
                 None => Ok(None),
             })
+        };
+        let (outcome, unwritable) = if dry {
+            (read(), None)
         } else {
-            open_registry(&self.path, false).and_then(|connection| match connection {
-                Some(mut connection) => register(&mut connection, scope, location).map(Some),
-                None => Ok(None),
-            })
+            let written =
+                open_registry(&self.path, false).and_then(|connection| match connection {
+                    Some(mut connection) => register(&mut connection, scope, location).map(Some),
+                    None => Ok(None),
+                });
+            match written {
+                Ok(known) => (Ok(known), None),
+                // Cannot note it (a data directory this user cannot write):
+                // what is noted is still asked.
+                Err(message) => (read(), Some(message)),
+            }
+        };
+        let warning = |message: &str| {
+            format!(
+                "warning: cannot note in {} that payouts of {scope} are recorded in {location} \
+                 ({message}): a run on this machine that names no ledger would not know it",
+                self.path.display()
+            )
         };
         match outcome {
             Ok(Some((registered, since))) if registered != location => {
@@ -71,12 +88,17 @@ impl Registry {
                     asked: location.to_owned(),
                 })
             }
-            Ok(_) => Ok(None),
-            Err(message) => Ok(Some(format!(
-                "warning: cannot note in {} that payouts of {scope} are recorded in {location} \
-                 ({message}): a run on this machine that names no ledger would not know it",
-                self.path.display()
-            ))),
+            Ok(_) => Ok(unwritable.as_deref().map(warning)),
+            // The registry is there but cannot be read: what it says is not
+            // known, so nothing is guessed.
+            Err(message) if self.path.exists() => Err(BeginError::Ledger(LedgerError {
+                location: self.path.display().to_string(),
+                message: format!(
+                    "cannot read which ledger records payouts of {scope} on this machine \
+                     ({message}): make it readable (it is this user's default ledger)"
+                ),
+            })),
+            Err(message) => Ok(Some(warning(&message))),
         }
     }
 }

@@ -4,6 +4,16 @@
 
 use super::state::MAY_BE_CREDITED;
 
+/// The states of an attempt known to have credited (and not cancelled
+/// since): what a person's "credited" agrees with.
+pub const CREDITS: [&str; 5] = [
+    "sent",
+    "confirmed_sent",
+    "cancelling",
+    "cancel_refused",
+    "cancel_in_doubt",
+];
+
 /// Where the two engines' SQL differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -27,13 +37,15 @@ pub struct Statements {
     pub history_of_lines: String,
     pub put_attempt: String,
     pub alike_elsewhere: String,
-    pub overlaps: String,
     pub allow_overlap: String,
     pub imported: String,
     pub mark_imported: String,
     pub claim: String,
-    pub judge_credited: String,
-    pub judge_not_credited: String,
+    pub judge_in_doubt: String,
+    pub acknowledge: String,
+    pub add_judgment: String,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub acknowledge_and_add: String,
     pub claim_cancel: String,
     pub record: String,
     pub overruled: String,
@@ -66,13 +78,7 @@ impl Statements {
             Dialect::Postgres => (", seq BIGSERIAL", "BIGINT", "= ANY($3)", "seq DESC", ""),
         };
         let may_be_credited = quoted(&MAY_BE_CREDITED);
-        let credits_kept = quoted(
-            &MAY_BE_CREDITED
-                .iter()
-                .copied()
-                .filter(|kind| !["sending", "in_doubt"].contains(kind))
-                .collect::<Vec<_>>(),
-        );
+        let credits_kept = quoted(&CREDITS);
         let run_columns = "id, environment, account, name, file, sha256, rows, started, source";
         Self {
             schema: format!(
@@ -94,7 +100,8 @@ impl Statements {
                  CREATE TABLE IF NOT EXISTS {p}overlaps (run TEXT NOT NULL, other TEXT NOT NULL, \
                  PRIMARY KEY (run, other));
                  CREATE TABLE IF NOT EXISTS {p}imports (source TEXT NOT NULL, \
-                 digest TEXT NOT NULL, PRIMARY KEY (source, digest));"
+                 digest TEXT NOT NULL, environment TEXT NOT NULL, account TEXT NOT NULL, \
+                 PRIMARY KEY (source, digest, environment, account));"
             ),
             runs_named: format!(
                 "SELECT {run_columns} FROM {p}runs WHERE environment = $1 AND account = $2 \
@@ -132,29 +139,36 @@ impl Statements {
             ),
             put_attempt: format!(
                 "INSERT INTO {p}attempts (run, line, attempt, kind, state, updated) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run, line, attempt) \
-                 DO UPDATE SET kind = excluded.kind, state = excluded.state, \
-                 updated = excluded.updated"
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run, line, attempt) DO NOTHING"
             ),
+            // Per other run: how many of this run's rows (to send) are
+            // alike one of its rows, and how many alike one that may be
+            // credited. Counted here, so that a large file paid again over
+            // another starts without reading every pair.
             alike_elsewhere: format!(
-                "SELECT other.run, EXISTS (SELECT 1 FROM {p}attempts a WHERE a.run = other.run \
-                 AND a.line = other.line AND a.kind IN ({may_be_credited})) \
+                "SELECT other.run, COUNT(DISTINCT mine.line), \
+                 COUNT(DISTINCT CASE WHEN EXISTS (SELECT 1 FROM {p}attempts a \
+                 WHERE a.run = other.run AND a.line = other.line \
+                 AND a.kind IN ({may_be_credited})) THEN mine.line END) \
                  FROM {p}rows mine \
                  JOIN {p}rows other ON other.email_key = mine.email_key \
                  AND other.points = mine.points AND other.run <> mine.run \
                  JOIN {p}runs r ON r.id = other.run \
                  WHERE mine.run = $1 AND r.environment = $2 AND mine.line {lines_in} \
-                 AND r.account = $4"
+                 AND r.account = $4 AND NOT EXISTS (SELECT 1 FROM {p}overlaps o \
+                 WHERE o.run = mine.run AND o.other = other.run) \
+                 GROUP BY other.run"
             ),
-            overlaps: format!("SELECT other FROM {p}overlaps WHERE run = $1"),
             allow_overlap: format!(
                 "INSERT INTO {p}overlaps (run, other) VALUES ($1, $2) ON CONFLICT DO NOTHING"
             ),
             imported: format!(
-                "SELECT EXISTS (SELECT 1 FROM {p}imports WHERE source = $1 AND digest = $2)"
+                "SELECT EXISTS (SELECT 1 FROM {p}imports WHERE source = $1 AND digest = $2 \
+                 AND environment = $3 AND account = $4)"
             ),
             mark_imported: format!(
-                "INSERT INTO {p}imports (source, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                "INSERT INTO {p}imports (source, digest, environment, account) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
             ),
             // Attempt $3 + 1, only if $3 is the newest (0: none yet).
             claim: format!(
@@ -164,21 +178,37 @@ impl Statements {
                  WHERE run = $1 AND line = $2) = $3 \
                  ON CONFLICT (run, line, attempt) DO NOTHING"
             ),
-            judge_credited: format!(
-                "UPDATE {p}attempts SET \
-                 state = CASE WHEN kind IN ({credits_kept}) THEN state \
-                 ELSE '{{\"state\":\"confirmed_sent\"}}' END, \
-                 kind = CASE WHEN kind IN ({credits_kept}) THEN kind ELSE 'confirmed_sent' END, \
-                 overruled = NULL, updated = $4 \
+            // A person's word on an attempt nobody has an answer to: it
+            // is the attempt's state (until the vendor's answer comes).
+            judge_in_doubt: format!(
+                "UPDATE {p}attempts SET kind = $5, state = $6, updated = $4 \
                  WHERE run = $1 AND line = $2 AND attempt = $3 \
-                 AND (kind IN ('sending', 'in_doubt') OR overruled IS NOT NULL)"
+                 AND kind IN ('sending', 'in_doubt') AND overruled IS NULL"
             ),
-            judge_not_credited: format!(
-                "UPDATE {p}attempts SET kind = 'not_credited', \
-                 state = '{{\"state\":\"not_credited\"}}', overruled = NULL, updated = $4 \
-                 WHERE run = $1 AND line = $2 AND attempt = $3 \
-                 AND (kind IN ('sending', 'in_doubt') \
-                 OR (overruled IS NOT NULL AND kind NOT IN ({may_be_credited})))"
+            // A person's word on an attempt in conflict: the vendor's answer
+            // stays; the conflict is cleared, and the person's word becomes
+            // a new attempt, unless it agrees with a credit.
+            acknowledge: format!(
+                "UPDATE {p}attempts SET overruled = NULL, updated = $4 \
+                 WHERE run = $1 AND line = $2 AND attempt = $3 AND overruled IS NOT NULL \
+                 RETURNING kind"
+            ),
+            add_judgment: format!(
+                "INSERT INTO {p}attempts (run, line, attempt, kind, state, updated) \
+                 SELECT $1, $2, max(attempt) + 1, $5, $6, $4 FROM {p}attempts \
+                 WHERE run = $1 AND line = $2"
+            ),
+            // Both at once (PostgreSQL: one statement, so that nothing else
+            // on the shared connection comes between them).
+            acknowledge_and_add: format!(
+                "WITH acknowledged AS (UPDATE {p}attempts SET overruled = NULL, updated = $4 \
+                 WHERE run = $1 AND line = $2 AND attempt = $3 AND overruled IS NOT NULL \
+                 RETURNING kind), \
+                 added AS (INSERT INTO {p}attempts (run, line, attempt, kind, state, updated) \
+                 SELECT $1, $2, (SELECT max(attempt) FROM {p}attempts \
+                 WHERE run = $1 AND line = $2) + 1, $5, $6, $4 FROM acknowledged \
+                 WHERE $7 OR kind NOT IN ({credits_kept}) RETURNING 1) \
+                 SELECT count(*) FROM acknowledged"
             ),
             claim_cancel: format!(
                 "UPDATE {p}attempts SET kind = 'cancelling', state = $4, updated = $5 \

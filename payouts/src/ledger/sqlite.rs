@@ -26,9 +26,9 @@ use tokio::sync::oneshot;
 use xoxoday_reward_points::EpochMillis;
 
 use super::lease::{file_lease_held, take_file_lease};
-use super::sql::{Dialect, Statements};
+use super::sql::{CREDITS, Dialect, Statements};
 use super::{
-    AlikeRow, Attempt, AttemptState, Judgment, Lease, Ledger, LedgerError, LedgerFuture, LedgerRow,
+    AlikeRun, Attempt, AttemptState, Judgment, Lease, Ledger, LedgerError, LedgerFuture, LedgerRow,
     LedgerScope, LedgerTransaction, RecordedContent, RunHistory, RunRecord, recipient_key,
 };
 
@@ -161,16 +161,14 @@ impl SqliteLedger {
             ledger
                 .busy_timeout(BUSY_TIMEOUT)
                 .map_err(|e| error(e.to_string()))?;
-            rusqlite::backup::Backup::new(&ledger, &mut copy)
-                .and_then(|backup| backup.run_to_completion(1_000, Duration::ZERO, None))
-                .map_err(|e| error(format!("cannot read it: {e}")))?;
+            copy_whole(&ledger, &mut copy).map_err(|e| error(format!("cannot read it: {e}")))?;
         }
         let mut ledger = Self::start(None, copy)?;
         ledger.location = std::fs::canonicalize(path)
             .unwrap_or_else(|_| path.to_owned())
             .display()
             .to_string();
-        ledger.lease_path = Some(path.to_owned());
+        ledger.lease_path = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()));
         Ok(ledger)
     }
 
@@ -282,6 +280,31 @@ impl SqliteLedger {
                 Err(_) => Err(self.stopped()),
             }
         })
+    }
+}
+
+/// Copies the database `from` into `to` in one step: one read transaction,
+/// whatever runs meanwhile commit (a copy made page by page starts again at
+/// each of their commits).
+fn copy_whole(from: &Connection, to: &mut Connection) -> rusqlite::Result<()> {
+    use rusqlite::backup::{Backup, StepResult};
+    let backup = Backup::new(from, to)?;
+    let started = std::time::Instant::now();
+    loop {
+        match backup.step(-1)? {
+            StepResult::Done => return Ok(()),
+            StepResult::More | StepResult::Busy | StepResult::Locked
+                if started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            _ => {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                    Some("the ledger stayed busy".into()),
+                ));
+            }
+        }
     }
 }
 
@@ -508,16 +531,13 @@ fn write_batch(
                 line,
                 attempt,
                 credited,
-            } => {
-                let sql = if *credited {
-                    &statements.judge_credited
-                } else {
-                    &statements.judge_not_credited
-                };
-                transaction
-                    .prepare_cached(sql)
-                    .and_then(|mut s| s.execute(bind(&[run, line, attempt, &now]).as_slice()))
-            }
+            } => judge(
+                &transaction,
+                statements,
+                (run, *line, *attempt),
+                *credited,
+                &now,
+            ),
             Write::ClaimCancel {
                 run,
                 line,
@@ -558,6 +578,45 @@ fn write_batch(
     }
     transaction.commit().map_err(failed)?;
     Ok(answers)
+}
+
+/// A person's word on an attempt: on one in doubt, its state; on one in
+/// conflict, the conflict cleared and the word a new attempt (unless it
+/// agrees with a credit the vendor made). 1 when it landed.
+fn judge(
+    transaction: &rusqlite::Transaction<'_>,
+    statements: &Statements,
+    (run, line, attempt): (&String, i64, i32),
+    credited: bool,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    let word = if credited {
+        AttemptState::ConfirmedSent
+    } else {
+        AttemptState::NotCredited
+    };
+    let (kind, state) = (word.kind(), word.to_json());
+    let judged = transaction
+        .prepare_cached(&statements.judge_in_doubt)?
+        .execute(bind(&[run, &line, &attempt, &now, &kind, &state]).as_slice())?;
+    if judged == 1 {
+        return Ok(1);
+    }
+    let acknowledged: Option<String> = transaction
+        .prepare_cached(&statements.acknowledge)?
+        .query_row(bind(&[run, &line, &attempt, &now]).as_slice(), |row| {
+            row.get(0)
+        })
+        .optional()?;
+    let Some(vendor_said) = acknowledged else {
+        return Ok(0);
+    };
+    if !credited || !CREDITS.contains(&vendor_said.as_str()) {
+        transaction
+            .prepare_cached(&statements.add_judgment)?
+            .execute(bind(&[run, &line, &now, &kind, &state]).as_slice())?;
+    }
+    Ok(1)
 }
 
 fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<RunRecord>> {
@@ -1000,7 +1059,7 @@ impl LedgerTransaction for SqliteTransaction<'_> {
         scope: &'a LedgerScope,
         run: &'a str,
         lines: &'a [u64],
-    ) -> LedgerFuture<'a, Vec<AlikeRow>> {
+    ) -> LedgerFuture<'a, Vec<AlikeRun>> {
         let (run, environment, lines, account) = (
             run.to_owned(),
             scope.environment().slug(),
@@ -1015,28 +1074,15 @@ impl LedgerTransaction for SqliteTransaction<'_> {
                 .query_map(
                     bind(&[&run, &environment, &lines, &account]).as_slice(),
                     |row| {
-                        Ok(AlikeRow {
+                        Ok(AlikeRun {
                             run: row.get(0)?,
-                            may_be_credited: row.get(1)?,
+                            rows: row.get::<_, i64>(1)?.max(0) as u64,
+                            credited: row.get::<_, i64>(2)?.max(0) as u64,
                         })
                     },
                 )
                 .map_err(|e| e.to_string())?
                 .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(|e| e.to_string())
-        })
-    }
-
-    fn overlaps<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, Vec<String>> {
-        let run = run.to_owned();
-        self.ledger.alone(move |connection, statements| {
-            let mut statement = connection
-                .prepare_cached(&statements.overlaps)
-                .map_err(|e| e.to_string())?;
-            statement
-                .query_map(bind(&[&run]).as_slice(), |row| row.get(0))
-                .map_err(|e| e.to_string())?
-                .collect::<rusqlite::Result<Vec<String>>>()
                 .map_err(|e| e.to_string())
         })
     }
@@ -1061,26 +1107,38 @@ impl LedgerTransaction for SqliteTransaction<'_> {
         Box::pin(async move { self.ledger.lease_held(key) })
     }
 
-    fn imported<'a>(&'a mut self, source: &'a str, digest: &'a str) -> LedgerFuture<'a, bool> {
+    fn imported<'a>(
+        &'a mut self,
+        source: &'a str,
+        digest: &'a str,
+        scope: &'a LedgerScope,
+    ) -> LedgerFuture<'a, bool> {
         let (source, digest) = (source.to_owned(), digest.to_owned());
+        let (environment, account) = (scope.environment().slug(), scope.account().to_owned());
         self.ledger.alone(move |connection, statements| {
             connection
                 .query_row(
                     &statements.imported,
-                    bind(&[&source, &digest]).as_slice(),
+                    bind(&[&source, &digest, &environment, &account]).as_slice(),
                     |row| row.get(0),
                 )
                 .map_err(|e| e.to_string())
         })
     }
 
-    fn mark_imported<'a>(&'a mut self, source: &'a str, digest: &'a str) -> LedgerFuture<'a, ()> {
+    fn mark_imported<'a>(
+        &'a mut self,
+        source: &'a str,
+        digest: &'a str,
+        scope: &'a LedgerScope,
+    ) -> LedgerFuture<'a, ()> {
         let (source, digest) = (source.to_owned(), digest.to_owned());
+        let (environment, account) = (scope.environment().slug(), scope.account().to_owned());
         self.ledger.alone(move |connection, statements| {
             connection
                 .execute(
                     &statements.mark_imported,
-                    bind(&[&source, &digest]).as_slice(),
+                    bind(&[&source, &digest, &environment, &account]).as_slice(),
                 )
                 .map(drop)
                 .map_err(|e| e.to_string())
@@ -1113,10 +1171,21 @@ pub(super) fn registered(
 }
 
 /// Opens the registry's database (the default ledger), for `reading` only
-/// or to write it; `None` when it does not exist and only reading.
+/// (read-only: nothing written, not even a checkpoint; `None` when it does
+/// not exist) or to write it.
 pub(super) fn open_registry(path: &Path, reading: bool) -> Result<Option<Connection>, String> {
-    if !refuse_what_is_not_a_ledger(path, reading)? && reading {
-        return Ok(None);
+    let exists = refuse_what_is_not_a_ledger(path, reading)?;
+    if reading {
+        if !exists {
+            return Ok(None);
+        }
+        let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| e.to_string())?;
+        identify(&connection)?;
+        return Ok(Some(connection));
     }
     if let Some(directory) = path
         .parent()
