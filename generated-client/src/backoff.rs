@@ -6,9 +6,11 @@
 //! user client's renewals and by the payout run (after a send that did not
 //! leave). [`BackingOff`] holds one under way.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+// Tokio's, so that a paused runtime's clock (the simulation's) moves it.
+use tokio::time::Instant;
 
 /// Pauses that double from `first` up to `longest`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

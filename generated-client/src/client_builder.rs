@@ -11,6 +11,8 @@ use crate::routing::Destinations;
 use crate::routing::origins::{OriginError, OriginOverrides};
 use crate::routing::proxies;
 use crate::tokens::access_token::AccessToken;
+#[cfg(not(another_document))]
+use crate::tokens::clock::Clock;
 use crate::tokens::credentials::ClientCredentials;
 use crate::tokens::manager::TokenManager;
 #[cfg(not(another_document))]
@@ -180,7 +182,8 @@ impl ClientBuilder {
                     store,
                     credentials,
                     self.refresh_margin,
-                    refresh_endpoint,
+                    Box::new(refresh_endpoint),
+                    Clock::system(),
                 ))
             }
             (None, Some(token)) => Auth::Static(token),

@@ -73,8 +73,11 @@ mod payout_file;
 #[cfg(test)]
 mod property_tests;
 mod run;
+#[cfg(test)]
+mod simulation;
 mod steps;
 mod undo;
+mod vendor;
 
 pub use ledger::Registry;
 pub use ledger::{

@@ -18,13 +18,14 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use xoxoday_reward_points::{Client, Payout};
+use xoxoday_reward_points::Payout;
 
 use crate::ledger::{AttemptState, Ledger, RowHistory, RunHistory};
 use crate::outcome::{Progress, RowOutcome, RowStatus, Stop, Summary};
 use crate::steps::{
     Ending, Goal, PayChoices, Step, UndoChoices, conflict, in_doubt_cause, next_step,
 };
+use crate::vendor::Vendor;
 
 /// A row as the orchestrator sends it.
 #[derive(Clone, Debug)]
@@ -91,7 +92,7 @@ impl Mode {
 
 /// What the run's tasks share.
 pub(crate) struct Shared {
-    pub client: Client,
+    pub vendor: Arc<dyn Vendor>,
     pub ledger: Arc<dyn Ledger>,
     /// The run's id in the ledger.
     pub run: String,
@@ -111,7 +112,7 @@ pub(crate) struct Shared {
 impl Shared {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        client: Client,
+        vendor: Arc<dyn Vendor>,
         ledger: Arc<dyn Ledger>,
         run: String,
         lease_key: Option<i64>,
@@ -121,7 +122,7 @@ impl Shared {
         longest_pause: Duration,
     ) -> Self {
         Self {
-            client,
+            vendor,
             ledger,
             run,
             lease_key,
@@ -400,11 +401,11 @@ async fn drive(
         let answer = match transaction {
             None => {
                 local.sends += 1;
-                crate::run::send(&shared.client, item, local.sends).await
+                crate::run::send(shared.vendor.as_ref(), item, local.sends).await
             }
             Some(transaction) => {
                 local.sends += 1;
-                let answer = crate::undo::cancel(&shared.client, transaction).await;
+                let answer = crate::undo::cancel(shared.vendor.as_ref(), transaction).await;
                 // Not processed (429, no connection): the same credit again
                 // after the pause, while tries are left.
                 let again = matches!(shared.mode, Mode::Undo { tries, .. } if local.sends < tries);

@@ -37,6 +37,7 @@ use crate::orchestrator::{Answer, Item, Mode, Shared, orchestrate};
 use crate::outcome::{Progress, RowStatus, Stop, Summary};
 use crate::payout_file::{Contents, DuplicateRecipient, FileError, PayoutFile};
 use crate::steps::{Goal, PayChoices, Step, conflict, next_step};
+use crate::vendor::Vendor;
 
 /// Rows chosen by line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -126,6 +127,9 @@ pub struct LedgerContext {
     /// This machine's record of which ledger each environment and account
     /// uses, asked on every run.
     pub registry: Option<Registry>,
+    /// Look for journals on the runtime's thread rather than a blocking
+    /// one: the simulation's, whose schedule must not depend on a thread.
+    pub(crate) scan_inline: bool,
 }
 
 impl LedgerContext {
@@ -137,6 +141,7 @@ impl LedgerContext {
             journal: None,
             journals_paid_in: None,
             registry: None,
+            scan_inline: false,
         }
     }
 
@@ -156,7 +161,7 @@ impl LedgerContext {
             name.push(".journal");
             PathBuf::from(name)
         });
-        let found = tokio::task::spawn_blocking(move || {
+        let scan = move || {
             let mut found = journals_in(&directory, &own)?;
             if let Some(named) = named {
                 if !named.exists() {
@@ -184,9 +189,14 @@ impl LedgerContext {
                 }
             }
             Ok(found)
-        })
-        .await
-        .map_err(|error| RunError::Journal(error.to_string()))?;
+        };
+        let found = if self.scan_inline {
+            scan()
+        } else {
+            tokio::task::spawn_blocking(scan)
+                .await
+                .map_err(|error| RunError::Journal(error.to_string()))?
+        };
         found.map_err(RunError::Journal)
     }
 }
@@ -498,12 +508,26 @@ pub async fn run_payouts(
     progress: Arc<dyn Progress>,
     stop: &Stop,
 ) -> Result<Summary, RunError> {
+    let vendor = Arc::new(client.clone());
+    run_payouts_with(vendor, file, ledger, plan, options, progress, stop).await
+}
+
+/// [`run_payouts`], the requests going to `vendor`.
+pub(crate) async fn run_payouts_with(
+    vendor: Arc<dyn Vendor>,
+    file: &PayoutFile,
+    ledger: Arc<dyn Ledger>,
+    plan: Plan,
+    options: RunOptions,
+    progress: Arc<dyn Progress>,
+    stop: &Stop,
+) -> Result<Summary, RunError> {
     let Some(begun) = plan.begun else {
         return Err(RunError::DryPlan);
     };
-    if client.environment() != plan.scope.environment() {
+    if vendor.environment() != plan.scope.environment() {
         return Err(RunError::OtherEnvironment {
-            client: client.environment().name().into(),
+            client: vendor.environment().name().into(),
             ledger: plan.scope.to_string(),
         });
     }
@@ -512,7 +536,7 @@ pub async fn run_payouts(
     let chosen = options.clone();
     let lease_key = lease_key(&begun.run.scope, &begun.run.name, &begun.run.sha256);
     let shared = Arc::new(Shared::new(
-        client.clone(),
+        vendor,
         ledger,
         begun.run.id.clone(),
         Some(lease_key),
@@ -545,23 +569,8 @@ const NOT_CONNECTED: Backoff = Backoff::new(Duration::from_secs(1), Duration::fr
 
 /// Sends one row (its `tries`-th send in this run) and says what the answer
 /// means.
-pub(crate) async fn send(client: &Client, item: &Item, tries: u32) -> Answer {
-    let Some(payout) = item.payout.clone() else {
-        return classify(
-            Err(Error::InvalidInput {
-                operation: xoxoday_reward_points::Operation::SendPoints,
-                message: "nothing to send".into(),
-            }),
-            tries,
-        );
-    };
-    let answer = client
-        .send_points()
-        .payout(payout)
-        .send()
-        .await
-        .map(|answer| answer.into_inner());
-    classify(answer, tries)
+pub(crate) async fn send(vendor: &dyn Vendor, item: &Item, tries: u32) -> Answer {
+    classify(vendor.send(item).await, tries)
 }
 
 /// What the answer to row's send means. Only a documented answer says "not

@@ -9,13 +9,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use xoxoday_reward_points::{Cancellation, Client, Error, TransactionId};
+use xoxoday_reward_points::{Client, Error};
 
 use crate::ledger::{AttemptState, BeginRequest, Ledger, Purpose, RunKey, begin};
 use crate::orchestrator::{Answer, Item, Mode, Shared, orchestrate};
 use crate::outcome::{Progress, RowStatus, Stop, Summary};
 use crate::payout_file::PayoutFile;
 use crate::run::{LedgerContext, RunError, Selection};
+use crate::vendor::Vendor;
 
 /// Cancels the credits `selection` names (`Selection::All`: every credit
 /// the run holds; `transaction`: only that credit of those rows, a row's
@@ -33,9 +34,37 @@ pub async fn undo_payouts(
     progress: Arc<dyn Progress>,
     stop: &Stop,
 ) -> Result<Summary, RunError> {
-    if client.environment() != context.scope.environment() {
+    let vendor = Arc::new(client.clone());
+    undo_payouts_with(
+        vendor,
+        ledger,
+        path,
+        context,
+        selection,
+        transaction,
+        concurrency,
+        progress,
+        stop,
+    )
+    .await
+}
+
+/// [`undo_payouts`], the cancels going to `vendor`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn undo_payouts_with(
+    vendor: Arc<dyn Vendor>,
+    ledger: Arc<dyn Ledger>,
+    path: &Path,
+    context: &LedgerContext,
+    selection: &Selection,
+    transaction: Option<i64>,
+    concurrency: usize,
+    progress: Arc<dyn Progress>,
+    stop: &Stop,
+) -> Result<Summary, RunError> {
+    if vendor.environment() != context.scope.environment() {
         return Err(RunError::OtherEnvironment {
-            client: client.environment().name().into(),
+            client: vendor.environment().name().into(),
             ledger: context.scope.to_string(),
         });
     }
@@ -67,7 +96,7 @@ pub async fn undo_payouts(
         .collect();
     progress.start(items.len() as u64);
     let shared = Arc::new(Shared::new(
-        client.clone(),
+        vendor,
         ledger,
         begun.run.id,
         None,
@@ -91,7 +120,7 @@ pub async fn undo_payouts(
 }
 
 /// Cancels one credit and says what the answer means.
-pub(crate) async fn cancel(client: &Client, transaction: i64) -> Answer {
+pub(crate) async fn cancel(vendor: &dyn Vendor, transaction: i64) -> Answer {
     let answer = |state: AttemptState, status, message: Option<String>| Answer {
         state,
         status,
@@ -99,22 +128,7 @@ pub(crate) async fn cancel(client: &Client, transaction: i64) -> Answer {
         retry_after: None,
         halts: false,
     };
-    let Ok(cancellation) = Cancellation::of([TransactionId(transaction)]) else {
-        let message = format!("transaction id {transaction} cannot be cancelled");
-        return answer(
-            AttemptState::CancelRefused {
-                transaction,
-                message: message.clone(),
-            },
-            RowStatus::NotCancellable,
-            Some(message),
-        );
-    };
-    let sent = client
-        .cancel_points()
-        .transactions(cancellation)
-        .send()
-        .await;
+    let sent = vendor.cancel(transaction).await;
     match sent {
         Ok(_) => answer(
             AttemptState::Cancelled { transaction },

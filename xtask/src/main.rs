@@ -63,6 +63,20 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_arguments: Vec<String>,
     },
+    /// The token and payout protocols under deterministic simulation
+    /// (ARCHITECTURE.md, "Simulation"), for longer than the test suite's
+    /// budget: prints what the runs covered, and the seed of any failure.
+    Simulate {
+        /// Runs of each protocol.
+        #[arg(long, default_value_t = 10_000)]
+        runs: u64,
+        /// Replay one run, printing every step (the seed a failure names).
+        #[arg(long, conflicts_with = "runs")]
+        seed: Option<u64>,
+        /// Build optimised (minutes more to build, several times faster).
+        #[arg(long)]
+        release: bool,
+    },
     /// Replicas sharing a token store, measured (BENCHMARKS.md), with a
     /// throwaway PostgreSQL server.
     BenchReplicas,
@@ -108,6 +122,11 @@ fn main() -> ExitCode {
             cargo.extend(cargo_arguments);
             cargo_with_postgres(&cargo)
         }
+        Command::Simulate {
+            runs,
+            seed,
+            release,
+        } => simulate(runs, seed, release),
         Command::BenchReplicas => {
             let cargo = ["bench", "-p", "reward-points-cli", "--bench", "replicas"];
             cargo_with_postgres(&cargo.map(str::to_owned))
@@ -119,6 +138,38 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// Runs both protocols' simulation tests with `runs` (or the one `seed`).
+fn simulate(runs: u64, seed: Option<u64>, release: bool) -> ExitCode {
+    let (variable, value) = match seed {
+        Some(seed) => ("XOXODAY_SIMULATION_SEED", seed),
+        None => ("XOXODAY_SIMULATION_RUNS", runs),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.args(["test", "--no-fail-fast"]);
+    if release {
+        command.arg("--release");
+    }
+    command
+        .args([
+            "-p",
+            "xoxoday-reward-points",
+            "-p",
+            "xoxoday-reward-points-payouts",
+        ])
+        .args(["--lib", "simulation", "--", "--nocapture"])
+        .env(variable, value.to_string())
+        .current_dir(workspace_root());
+    match command.status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: cannot run cargo: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -103,6 +103,19 @@ pub enum TransientAuth {
     /// The token store could not be read, locked or written.
     #[error("{0}; a later call tries again")]
     Store(StoreError),
+    /// The vendor rotated the refresh token (killing the old one) and the
+    /// store would not take the new one, though it was tried again: this
+    /// process holds it, unused, and saves it at its next step. Should the
+    /// process end first, the refresh token is lost.
+    #[error(
+        "the vendor rotated the refresh token and the token store would not take the new one \
+         ({error}): this process holds it and saves it at its next call; if the process ends \
+         first, it is lost and a new one must be made in the Xoxoday dashboard"
+    )]
+    RotationUnsaved {
+        /// The store's last failure.
+        error: StoreError,
+    },
     /// The refresh answer lacked a field; the new refresh token it carried
     /// was saved, and a later call refreshes again.
     #[error(

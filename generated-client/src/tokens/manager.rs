@@ -40,22 +40,29 @@
 //! and a person must make a new one. The window is kept as short as it can
 //! be: the answer's refresh token is taken first and saved before anything
 //! else is done with it. A rotation the store could not take is kept in
-//! memory, unused, and saved at the next step — unless the store meanwhile
-//! holds other tokens than the ones it was rotated from (a person seeded new
-//! ones): those are newer, and are never overwritten.
+//! memory, unused, and saved again in the same step (three more tries over
+//! 3.5 s, in the step's own task), then at the next step, the error
+//! meanwhile saying so ([`TransientAuth::RotationUnsaved`]) — unless the
+//! store meanwhile holds other tokens than the ones it was rotated from (a
+//! person seeded new ones): those are newer, and are never overwritten.
+//!
+//! These rules are explored with replicas, crashes at every step and clocks
+//! that disagree in `tokens::simulation` (ARCHITECTURE.md, "Simulation").
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::backoff::{BackingOff, Backoff};
 use crate::tokens::access_token::AccessToken;
 use crate::tokens::auth_error::{AuthError, NeedsPerson, TransientAuth};
+use crate::tokens::clock::Clock;
 use crate::tokens::credentials::ClientCredentials;
-use crate::tokens::refresh_endpoint::{RefreshEndpoint, RefreshOutcome};
+use crate::tokens::refresh_endpoint::{RefreshOutcome, Refresher};
 use crate::tokens::store::{RefreshRejection, StoreError, StoredTokens, TokenLease, TokenStore};
 use crate::{EpochMillis, Secret};
 
@@ -75,6 +82,12 @@ const PASSING_FAILURE: Backoff = Backoff::new(Duration::from_secs(1), Duration::
 /// at most, in case the refusal was the vendor's mistake.
 const REFUSED_REFRESH_TOKEN: Backoff =
     Backoff::new(Duration::from_secs(15 * 60), Duration::from_secs(60 * 60));
+/// A rotation the store did not take is saved again this many times in the
+/// same step, after these pauses, before the step fails (and the next step
+/// tries again): the vendor has already killed the refresh token it was
+/// rotated from.
+const SAVE_TRIES: u32 = 3;
+const SAVE_AGAIN: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
 /// While a refused refresh token stands, how often the store is read again
 /// (without its lock) for tokens a person put there.
 const LOOK_AGAIN: Duration = Duration::from_secs(10);
@@ -90,7 +103,8 @@ struct Shared {
     store: Arc<dyn TokenStore>,
     credentials: ClientCredentials,
     margin: Duration,
-    endpoint: RefreshEndpoint,
+    refresher: Box<dyn Refresher>,
+    clock: Clock,
     /// Short critical sections only: never held across I/O or `.await`.
     state: Mutex<State>,
     /// Held during a coordinated step: the single flight.
@@ -141,6 +155,9 @@ enum Step {
     /// An earlier rotation was just saved (or given up for newer tokens):
     /// start again.
     Again,
+    /// A rotation the store could not take: it is tried again (see
+    /// `SAVE_TRIES`).
+    Unsaved(StoreError),
 }
 
 /// What started a coordinated step.
@@ -185,25 +202,28 @@ fn meaningful_expiry(tokens: &StoredTokens) -> Option<u64> {
     }
 }
 
-fn expired(tokens: &StoredTokens) -> bool {
-    meaningful_expiry(tokens).is_some_and(|expiry| EpochMillis::now().as_millis() >= expiry)
+fn expired(tokens: &StoredTokens, now: EpochMillis) -> bool {
+    meaningful_expiry(tokens).is_some_and(|expiry| now.as_millis() >= expiry)
 }
 
 impl TokenManager {
-    /// A manager over `store`. Nothing is read until the first call needs a
+    /// A manager over `store`, refreshing through `refresher` and reading
+    /// the time from `clock`. Nothing is read until the first call needs a
     /// token.
     pub(crate) fn new(
         store: Arc<dyn TokenStore>,
         credentials: ClientCredentials,
         margin: Duration,
-        endpoint: RefreshEndpoint,
+        refresher: Box<dyn Refresher>,
+        clock: Clock,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 store,
                 credentials,
                 margin,
-                endpoint,
+                refresher,
+                clock,
                 state: Mutex::new(State::default()),
                 flight: tokio::sync::Mutex::new(()),
                 rejection_armed: AtomicBool::new(false),
@@ -254,7 +274,8 @@ impl TokenManager {
             let state = self.shared.state();
             if let (Some(tokens), Some(bearer)) = (&state.tokens, &state.bearer)
                 && state.unsaved_from.is_none()
-                && (self.shared.usable(tokens) || state.waiting_for_a_person(tokens))
+                && (self.shared.usable(tokens)
+                    || state.waiting_for_a_person(tokens, self.shared.clock.now()))
             {
                 return Ok(bearer.clone());
             }
@@ -305,11 +326,11 @@ impl State {
     /// A refused refresh token stands for `tokens`, whose access token is
     /// still valid, and it is not yet time to read the store again: calls go
     /// out with the access token.
-    fn waiting_for_a_person(&self, tokens: &StoredTokens) -> bool {
+    fn waiting_for_a_person(&self, tokens: &StoredTokens, now: EpochMillis) -> bool {
         self.refused.as_ref().is_some_and(|refused| {
             refused.refresh_token == tokens.refresh_token
                 && Instant::now() < refused.look_again
-                && !expired(tokens)
+                && !expired(tokens, now)
         })
     }
 }
@@ -330,6 +351,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// `tokens`' access token has expired, by this process's clock.
+    fn expired(&self, tokens: &StoredTokens) -> bool {
+        expired(tokens, self.clock.now())
+    }
+
     /// Not due for refresh: not expiring within the margin, or of unknown
     /// expiry. The margin is at most half the token's lifetime when it is
     /// known when the token was made.
@@ -342,14 +368,16 @@ impl Shared {
             Some(made) => margin.min((expiry - made.as_millis()) / 2),
             None => margin,
         };
-        EpochMillis::now().as_millis().saturating_add(margin) < expiry
+        self.clock.now().as_millis().saturating_add(margin) < expiry
     }
 
     /// Whether `tokens` settle what `trigger` asked for, with no refresh.
     fn settles(&self, trigger: &Trigger, tokens: &StoredTokens) -> bool {
         match trigger {
             Trigger::Expiring => self.usable(tokens),
-            Trigger::Rejected(rejected) => tokens.access_token != *rejected && !expired(tokens),
+            Trigger::Rejected(rejected) => {
+                tokens.access_token != *rejected && !self.expired(tokens)
+            }
             Trigger::Forced => false,
         }
     }
@@ -392,6 +420,7 @@ impl Shared {
         trigger: Trigger,
     ) -> Result<Option<StoredTokens>, AuthError> {
         let _flight = self.flight.lock().await;
+        let mut save_failures = 0;
         loop {
             // Settled in this process while this caller queued?
             {
@@ -400,7 +429,7 @@ impl Shared {
                     && state.unsaved_from.is_none()
                     && (self.settles(&trigger, tokens)
                         || (matches!(trigger, Trigger::Expiring)
-                            && state.waiting_for_a_person(tokens)))
+                            && state.waiting_for_a_person(tokens, self.clock.now())))
                 {
                     return Ok(Some(tokens.clone()));
                 }
@@ -445,6 +474,16 @@ impl Shared {
             match self.step_under_lock(&trigger).await? {
                 Step::Done(tokens) => return Ok(tokens),
                 Step::Again => continue,
+                Step::Unsaved(error) if save_failures < SAVE_TRIES => {
+                    // In this step's own task: a caller that gives up does
+                    // not stop it, and a one-shot command waits for it.
+                    tokio::time::sleep(SAVE_AGAIN.delay(save_failures)).await;
+                    save_failures += 1;
+                    tracing::warn!(%error, "saving the rotated tokens again");
+                }
+                Step::Unsaved(error) => {
+                    return Err(TransientAuth::RotationUnsaved { error }.into());
+                }
             }
         }
     }
@@ -458,7 +497,8 @@ impl Shared {
             return;
         };
         let since = Duration::from_millis(
-            EpochMillis::now()
+            self.clock
+                .now()
                 .as_millis()
                 .saturating_sub(rejection.at.as_millis()),
         );
@@ -518,7 +558,7 @@ impl Shared {
         }
         let error = refused.error.clone();
         Some(match trigger {
-            Trigger::Expiring if !expired(held) => Ok(Step::Done(Some(held.clone()))),
+            Trigger::Expiring if !self.expired(held) => Ok(Step::Done(Some(held.clone()))),
             _ => Err(error.into()),
         })
     }
@@ -538,7 +578,7 @@ impl Shared {
         // Backing off after failed refreshes, with a token still valid: use
         // it, and do not even take the lock.
         if let (Trigger::Expiring, Some(_), Some(tokens)) = (trigger, refresh_wait, &known)
-            && !expired(tokens)
+            && !self.expired(tokens)
             && !unsaved
         {
             return Ok(Step::Done(Some(tokens.clone())));
@@ -574,11 +614,14 @@ impl Shared {
             Ok(lease) => lease,
             Err(error) => {
                 if let (Trigger::Expiring, Some(tokens)) = (trigger, &known)
-                    && !expired(tokens)
+                    && !self.expired(tokens)
                     && !unsaved
                 {
                     tracing::warn!(%error, "token store unavailable; the access token is still valid");
                     return Ok(Step::Done(Some(tokens.clone())));
+                }
+                if unsaved {
+                    return Ok(Step::Unsaved(error));
                 }
                 return Err(store_failed(error));
             }
@@ -608,7 +651,7 @@ impl Shared {
         match trigger {
             Trigger::Expiring if refresh_wait.is_some() => {
                 lease.release().await.map_err(store_failed)?;
-                if expired(&held) {
+                if self.expired(&held) {
                     return Err(TransientAuth::BackingOff {
                         retry_in: refresh_wait.unwrap_or_default(),
                     }
@@ -623,7 +666,7 @@ impl Shared {
             _ => {}
         }
         if let Some(expired_at) = held.refresh_token_expiry
-            && EpochMillis::now() >= expired_at
+            && self.clock.now() >= expired_at
         {
             lease.release().await.map_err(store_failed)?;
             tracing::error!("refresh token expired; a new one must be made in the dashboard");
@@ -661,7 +704,9 @@ impl Shared {
             }
             return Ok(Step::Again);
         }
-        lease.save(pending.clone()).await.map_err(store_failed)?;
+        if let Err(error) = lease.save(pending.clone()).await {
+            return Ok(Step::Unsaved(error));
+        }
         self.remember(&pending, None);
         tracing::info!("rotated tokens saved to the store");
         Ok(Step::Again)
@@ -684,14 +729,19 @@ impl Shared {
             return self.unwritable(trigger, held, error, now);
         }
         self.state().unwritable = None;
-        match self.endpoint.refresh(&self.credentials, &held).await {
+        let sent_at = self.clock.now();
+        match self
+            .refresher
+            .refresh(&self.credentials, &held, sent_at)
+            .await
+        {
             RefreshOutcome::Rotated { tokens, missing } => {
                 if let Err(error) = lease.save(tokens.clone()).await {
                     // The old refresh token is already dead: keep the new one
-                    // in memory, unused, and give it to the store next time.
+                    // in memory, unused, and give it to the store again.
                     self.remember(&tokens, Some(held.refresh_token.clone()));
                     tracing::error!(%error, "rotated tokens could not be saved");
-                    return Err(store_failed(error));
+                    return Ok(Step::Unsaved(error));
                 }
                 self.remember(&tokens, None);
                 {
@@ -728,7 +778,7 @@ impl Shared {
                 lease.release().await.map_err(store_failed)?;
                 self.state().refresh_backoff.arm(now, PASSING_FAILURE);
                 tracing::warn!(%reason, "refresh failed; backing off");
-                if matches!(trigger, Trigger::Expiring) && !expired(&held) {
+                if matches!(trigger, Trigger::Expiring) && !self.expired(&held) {
                     Ok(Step::Done(Some(held)))
                 } else {
                     Err(TransientAuth::RefreshUnavailable { reason }.into())
@@ -759,7 +809,7 @@ impl Shared {
             state.unwritable = Some(needs.clone());
         }
         match trigger {
-            Trigger::Expiring if !expired(&held) => Ok(Step::Done(Some(held))),
+            Trigger::Expiring if !self.expired(&held) => Ok(Step::Done(Some(held))),
             _ => Err(needs.into()),
         }
     }
@@ -796,7 +846,7 @@ impl Shared {
                 .map_or(0, |rejection| rejection.count);
             here.max(recorded)
         };
-        let at = EpochMillis::now();
+        let at = self.clock.now();
         // Recorded beside the refusals of other credentials, never over them.
         let marked = held.clone().with_refusal(RefreshRejection::new(
             at,
@@ -829,7 +879,7 @@ impl Shared {
             "the vendor refused the stored refresh token; a new one must be made in the dashboard"
         );
         match trigger {
-            Trigger::Expiring if !expired(&held) => Ok(Step::Done(Some(marked))),
+            Trigger::Expiring if !self.expired(&held) => Ok(Step::Done(Some(marked))),
             _ => Err(error.into()),
         }
     }

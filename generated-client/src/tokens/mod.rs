@@ -5,6 +5,7 @@
 
 pub(crate) mod access_token;
 pub(crate) mod auth_error;
+pub(crate) mod clock;
 pub(crate) mod credentials;
 #[cfg(feature = "file-store")]
 pub(crate) mod file_store;
@@ -16,6 +17,8 @@ pub(crate) mod postgres_connection;
 pub(crate) mod postgres_store;
 pub(crate) mod refresh_endpoint;
 pub(crate) mod secret;
+#[cfg(all(test, not(another_document)))]
+mod simulation;
 pub(crate) mod store;
 #[cfg(not(another_document))]
 pub(crate) mod user_tokens;

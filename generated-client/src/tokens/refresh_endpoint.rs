@@ -12,6 +12,9 @@
 //! request future non-`Send`. The URL still comes from the route table
 //! (`Operation::RefreshToken`) and the body is the generated type.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 use tracing::Instrument;
@@ -24,6 +27,30 @@ use crate::tokens::store::StoredTokens;
 #[cfg(not(another_document))]
 use crate::types::RefreshTokenBody;
 use crate::{EpochMillis, Secret};
+
+/// What the token manager refreshes through: the vendor's endpoint, or the
+/// simulation's vendor (`tokens::simulation`).
+pub(crate) trait Refresher: Send + Sync {
+    /// Refreshes `held` with `credentials`; `sent_at` is now, by the
+    /// manager's clock (the answer's `expires_in` counts from it).
+    fn refresh<'a>(
+        &'a self,
+        credentials: &'a ClientCredentials,
+        held: &'a StoredTokens,
+        sent_at: EpochMillis,
+    ) -> Pin<Box<dyn Future<Output = RefreshOutcome> + Send + 'a>>;
+}
+
+impl Refresher for RefreshEndpoint {
+    fn refresh<'a>(
+        &'a self,
+        credentials: &'a ClientCredentials,
+        held: &'a StoredTokens,
+        sent_at: EpochMillis,
+    ) -> Pin<Box<dyn Future<Output = RefreshOutcome> + Send + 'a>> {
+        Box::pin(self.refresh(credentials, held, sent_at))
+    }
+}
 
 pub(crate) struct RefreshEndpoint {
     pub(crate) http: reqwest::Client,
@@ -55,10 +82,11 @@ impl RefreshEndpoint {
     /// crate knows; its clients have no token manager to call this
     /// (`ClientBuilder::build`).
     #[cfg(another_document)]
-    pub(crate) async fn refresh(
+    async fn refresh(
         &self,
         _credentials: &ClientCredentials,
         _held: &StoredTokens,
+        _sent_at: EpochMillis,
     ) -> RefreshOutcome {
         RefreshOutcome::Unavailable {
             reason: "this document has no refresh operation".into(),
@@ -66,10 +94,11 @@ impl RefreshEndpoint {
     }
 
     #[cfg(not(another_document))]
-    pub(crate) async fn refresh(
+    async fn refresh(
         &self,
         credentials: &ClientCredentials,
         held: &StoredTokens,
+        sent_at: EpochMillis,
     ) -> RefreshOutcome {
         let body = RefreshTokenBody::new(
             held.refresh_token.clone(),
@@ -80,7 +109,6 @@ impl RefreshEndpoint {
             "xoxoday_reward_points.refresh",
             status = tracing::field::Empty
         );
-        let sent_at = EpochMillis::now();
         let response = match self
             .http
             .post(self.url.clone())

@@ -23,12 +23,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::backoff::{BackingOff, Backoff};
 use reqwest::StatusCode;
 use reqwest::header::AUTHORIZATION;
 use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::backoff::{BackingOff, Backoff};
 
 use crate::call::context::Auth;
 use crate::reading::DecodeProblem;

@@ -6,6 +6,7 @@
 //! store again before it calls for a person.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::common::*;
@@ -524,37 +525,46 @@ async fn an_expiry_sent_in_seconds_or_a_clock_ahead_does_not_make_every_call_ref
 // ---------------------------------------------------------------------------
 // A rotation the store could not take never overwrites newer tokens.
 
-/// A memory store whose first save fails.
+/// A memory store whose first `failing` saves fail (a disk that fills up).
 #[derive(Debug, Clone)]
-struct FirstSaveFails {
+struct SavesFail {
     inner: MemoryTokenStore,
-    failed: Arc<std::sync::atomic::AtomicBool>,
+    failing: Arc<AtomicU32>,
 }
 
-struct FirstSaveFailsLease {
+impl SavesFail {
+    fn new(inner: MemoryTokenStore, failing: u32) -> Self {
+        Self {
+            inner,
+            failing: Arc::new(AtomicU32::new(failing)),
+        }
+    }
+}
+
+struct SavesFailLease {
     inner: Box<dyn TokenLease>,
-    failed: Arc<std::sync::atomic::AtomicBool>,
+    failing: Arc<AtomicU32>,
 }
 
-impl TokenStore for FirstSaveFails {
+impl TokenStore for SavesFail {
     fn load(&self) -> StoreFuture<'_, Option<StoredTokens>> {
         self.inner.load()
     }
 
     fn lock(&self) -> StoreFuture<'_, Box<dyn TokenLease>> {
-        let failed = self.failed.clone();
+        let failing = self.failing.clone();
         Box::pin(async move {
             let inner = self.inner.lock().await?;
-            Ok(Box::new(FirstSaveFailsLease { inner, failed }) as Box<dyn TokenLease>)
+            Ok(Box::new(SavesFailLease { inner, failing }) as Box<dyn TokenLease>)
         })
     }
 
     fn location(&self) -> String {
-        "first save fails".into()
+        "saves fail".into()
     }
 }
 
-impl TokenLease for FirstSaveFailsLease {
+impl TokenLease for SavesFailLease {
     fn tokens(&self) -> Option<&StoredTokens> {
         self.inner.tokens()
     }
@@ -564,10 +574,14 @@ impl TokenLease for FirstSaveFailsLease {
     }
 
     fn save(self: Box<Self>, tokens: StoredTokens) -> StoreFuture<'static, ()> {
-        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        let fails = self
+            .failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fails {
             return Box::pin(async {
                 Err(StoreError {
-                    location: "first save fails".into(),
+                    location: "saves fail".into(),
                     message: "disk full".into(),
                 })
             });
@@ -580,6 +594,27 @@ impl TokenLease for FirstSaveFailsLease {
     }
 }
 
+/// The first save and the three tries after it.
+const EVERY_TRY: u32 = 4;
+
+#[tokio::test]
+async fn a_rotation_the_store_could_not_take_at_once_is_saved_by_the_same_call() {
+    within(async {
+        let server = MockServer::start().await;
+        mount_refresh(&server, Duration::ZERO).await;
+        validate_accepts(&server, NEW_ACCESS).await;
+        let memory = MemoryTokenStore::new(expiring_in(-1));
+        let store = SavesFail::new(memory.clone(), EVERY_TRY - 1);
+        let client = managed_client(&server.uri(), Arc::new(store));
+
+        client.validate_token_points().send().await.unwrap();
+
+        assert_eq!(stored_refresh_token(&memory).await, NEW_REFRESH);
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_rotation_the_store_could_not_take_is_saved_later_but_never_over_newer_tokens() {
     within(async {
@@ -589,18 +624,15 @@ async fn a_rotation_the_store_could_not_take_is_saved_later_but_never_over_newer
         mount_refresh(&server, Duration::ZERO).await;
         validate_accepts(&server, SEEDED_ACCESS).await;
         let memory = MemoryTokenStore::new(expiring_in(-1));
-        let store = FirstSaveFails {
-            inner: memory.clone(),
-            failed: Arc::default(),
-        };
+        let store = SavesFail::new(memory.clone(), EVERY_TRY);
         let client = managed_client(&server.uri(), Arc::new(store));
 
-        // The vendor rotated the tokens, the store could not take them.
+        // The vendor rotated the tokens, the store would not take them.
         match client.validate_token_points().send().await {
             Err(Error::Auth {
-                source: AuthError::Transient(TransientAuth::Store(_)),
+                source: AuthError::Transient(TransientAuth::RotationUnsaved { error }),
                 ..
-            }) => {}
+            }) => assert_eq!(error.message, "disk full"),
             other => panic!("{other:?}"),
         }
         // Meanwhile a person (or another replica) stores newer tokens.
@@ -635,13 +667,17 @@ async fn a_rotation_the_store_could_not_take_is_saved_at_the_next_call() {
         mount_refresh(&server, Duration::ZERO).await;
         validate_accepts(&server, NEW_ACCESS).await;
         let memory = MemoryTokenStore::new(expiring_in(-1));
-        let store = FirstSaveFails {
-            inner: memory.clone(),
-            failed: Arc::default(),
-        };
+        let store = SavesFail::new(memory.clone(), EVERY_TRY);
         let client = managed_client(&server.uri(), Arc::new(store));
 
-        assert!(client.validate_token_points().send().await.is_err());
+        let error = client.validate_token_points().send().await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "validateTokenPoints: the vendor rotated the refresh token and the token store would \
+             not take the new one (token store saves fail: disk full): this process holds it and \
+             saves it at its next call; if the process ends first, it is lost and a new one must \
+             be made in the Xoxoday dashboard"
+        );
         client.validate_token_points().send().await.unwrap();
 
         assert_eq!(stored_refresh_token(&memory).await, NEW_REFRESH);

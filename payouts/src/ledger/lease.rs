@@ -17,6 +17,10 @@ pub struct Lease {
 /// What holds the lock: dropped, it lets go.
 enum Held {
     Nothing,
+    #[cfg_attr(not(test), allow(dead_code))]
+    Releasing {
+        _on_drop: OnDrop,
+    },
     File {
         _locked: HeldFile,
     },
@@ -32,6 +36,17 @@ impl Lease {
     pub fn nothing() -> Self {
         Self {
             _held: Held::Nothing,
+        }
+    }
+
+    /// A lease a ledger keeps by itself (the simulation's): `release` runs
+    /// when it is dropped.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn releasing(release: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            _held: Held::Releasing {
+                _on_drop: OnDrop(Some(Box::new(release))),
+            },
         }
     }
 
@@ -134,6 +149,17 @@ pub(super) fn file_lease_held(
         }
     }
     Ok(false)
+}
+
+/// Runs its function when dropped.
+struct OnDrop(Option<Box<dyn FnOnce() + Send>>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(release) = self.0.take() {
+            release();
+        }
+    }
 }
 
 /// A process's lock on its file of a lease: the file goes when it lets go.
