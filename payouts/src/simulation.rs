@@ -79,6 +79,9 @@ struct Credit {
     points: u64,
     transaction: i64,
     cancelled: bool,
+    /// The run (its name) and line whose send made it.
+    run: String,
+    line: u64,
 }
 
 /// An attempt's outcome: (run, line, attempt, state).
@@ -87,7 +90,13 @@ type Outcome = (String, u64, u32, AttemptState);
 /// Everything the simulated processes share.
 struct World {
     harness: Arc<Harness>,
-    /// The database's one write lock (SQLite's).
+    /// Which engine's semantics: PostgreSQL's (beginnings serialized by an
+    /// advisory lock, every other statement on its own, each reading what
+    /// is committed when it runs), else SQLite's (one write lock for
+    /// every write and every beginning).
+    postgres: bool,
+    /// The database's one write lock (SQLite's), or the advisory lock that
+    /// serializes beginnings (PostgreSQL's).
     write_lock: Arc<tokio::sync::Mutex<()>>,
     durable: Mutex<Durable>,
     /// Each process's outcomes recorded but not yet durable: lost if it
@@ -96,17 +105,24 @@ struct World {
     /// Leases: (key, process).
     leases: Mutex<BTreeSet<(i64, usize)>>,
     credits: Mutex<Vec<Credit>>,
+    /// The run each paying process sends for (its name).
+    runs_of: Mutex<BTreeMap<usize, String>>,
+    /// What a real ledger would have refused.
+    violations: Mutex<Vec<String>>,
 }
 
 impl World {
     fn new(harness: Arc<Harness>) -> Arc<Self> {
         Arc::new(Self {
+            postgres: harness.rng(|rng| rng.bool()),
             harness,
             write_lock: Arc::default(),
             durable: Mutex::default(),
             pending: Mutex::default(),
             leases: Mutex::default(),
             credits: Mutex::default(),
+            runs_of: Mutex::default(),
+            violations: Mutex::default(),
         })
     }
 
@@ -130,7 +146,13 @@ impl World {
     fn flush(&self, process: usize, durable: &mut Durable) {
         let pending = self.pending.lock().unwrap().remove(&process);
         for (run, line, attempt, state) in pending.into_iter().flatten() {
-            record(durable, &run, line, attempt, state);
+            if !record(durable, &run, line, attempt, state) {
+                // The real ledgers refuse it, and stop the run.
+                self.violations.lock().unwrap().push(format!(
+                    "p{process} recorded an outcome of attempt {attempt} of line {line}, which \
+                     was never claimed"
+                ));
+            }
         }
     }
 
@@ -145,16 +167,19 @@ impl World {
 
 /// The vendor's answer to attempt `attempt` lands, whatever a person said;
 /// a word it contradicts is kept beside it (the `record` statement's model).
-fn record(durable: &mut Durable, run: &str, line: u64, attempt: u32, state: AttemptState) {
-    if let Some(entry) = durable.attempts.get_mut(&(run.to_owned(), line, attempt)) {
-        let said = &entry.0;
-        let overruled = match said {
-            AttemptState::NotCredited if state.may_be_credited() => Some(Judgment::NotCredited),
-            AttemptState::ConfirmedSent if !state.may_be_credited() => Some(Judgment::Credited),
-            _ => entry.1,
-        };
-        *entry = (state, overruled);
-    }
+/// `false` when the attempt was never claimed.
+fn record(durable: &mut Durable, run: &str, line: u64, attempt: u32, state: AttemptState) -> bool {
+    let Some(entry) = durable.attempts.get_mut(&(run.to_owned(), line, attempt)) else {
+        return false;
+    };
+    let said = &entry.0;
+    let overruled = match said {
+        AttemptState::NotCredited if state.may_be_credited() => Some(Judgment::NotCredited),
+        AttemptState::ConfirmedSent if !state.may_be_credited() => Some(Judgment::Credited),
+        _ => entry.1,
+    };
+    *entry = (state, overruled);
+    true
 }
 
 fn latest(durable: &Durable, run: &str, line: u64) -> u32 {
@@ -187,9 +212,18 @@ struct SimLedger {
 }
 
 impl SimLedger {
-    /// Runs `write` under the write lock, after this process's outcomes.
+    /// Runs `write` (one statement) after this process's outcomes: under
+    /// SQLite's write lock, or on its own (PostgreSQL's row locks make one
+    /// statement atomic, as the world's mutex does here).
     async fn write<T>(&self, write: impl FnOnce(&mut Durable) -> T) -> T {
-        let _lock = self.world.write_lock.lock().await;
+        let _lock = match self.world.postgres {
+            false => Some(self.world.write_lock.lock().await),
+            true => None,
+        };
+        if self.world.crashed(self.process) {
+            // A dead process's statement never runs.
+            std::future::pending::<()>().await;
+        }
         let mut durable = self.world.durable.lock().unwrap();
         self.world.flush(self.process, &mut durable);
         write(&mut durable)
@@ -205,11 +239,15 @@ impl Ledger for SimLedger {
         Box::pin(async move {
             self.world.step(self.process, "begin").await;
             let guard = self.world.write_lock.clone().lock_owned().await;
+            if self.world.crashed(self.process) {
+                std::future::pending::<()>().await;
+            }
             let snapshot = self.world.durable.lock().unwrap().clone();
             Ok(Box::new(SimTransaction {
                 ledger: self,
                 _guard: guard,
                 snapshot,
+                own: Durable::default(),
             }) as Box<dyn LedgerTransaction>)
         })
     }
@@ -245,6 +283,13 @@ impl Ledger for SimLedger {
                     true
                 })
                 .await;
+            self.world.harness.trace(|| {
+                format!(
+                    "p{} claims line {line} attempt {}: {claimed}",
+                    self.process,
+                    after + 1
+                )
+            });
             self.world.step(self.process, "claimed").await;
             Ok(claimed)
         })
@@ -259,6 +304,12 @@ impl Ledger for SimLedger {
             } else {
                 AttemptState::NotCredited
             };
+            self.world.harness.trace(|| {
+                format!(
+                    "p{} judges line {line} attempt {attempt} credited={credited}",
+                    self.process
+                )
+            });
             let judged = self
                 .write(|durable| {
                     let newest = latest(durable, &run, line);
@@ -389,7 +440,41 @@ impl Ledger for SimLedger {
 struct SimTransaction<'a> {
     ledger: &'a SimLedger,
     _guard: tokio::sync::OwnedMutexGuard<()>,
+    /// What its statements read: the committed state (as of the beginning
+    /// on SQLite, as of each statement on PostgreSQL) with its own writes.
     snapshot: Durable,
+    /// Its own writes, kept apart on PostgreSQL to read others' commits
+    /// under them, and to commit beside them.
+    own: Durable,
+}
+
+impl SimTransaction<'_> {
+    /// Before a statement that reads: on PostgreSQL (READ COMMITTED),
+    /// others go on between statements and each statement sees what they
+    /// committed meanwhile.
+    async fn read(&mut self) {
+        let world = &self.ledger.world;
+        if !world.postgres {
+            return;
+        }
+        world.harness.interleave(self.ledger.process).await;
+        let mut snapshot = world.durable.lock().unwrap().clone();
+        merge(&mut snapshot, &self.own);
+        self.snapshot = snapshot;
+    }
+}
+
+/// `own`'s runs, rows and overlaps written into `into`.
+fn merge(into: &mut Durable, own: &Durable) {
+    for run in &own.runs {
+        if !into.runs.iter().any(|known| known.id == run.id) {
+            into.runs.push(run.clone());
+        }
+    }
+    for (key, row) in &own.rows {
+        into.rows.entry(key.clone()).or_insert_with(|| row.clone());
+    }
+    into.overlaps.extend(own.overlaps.iter().cloned());
 }
 
 fn ready<'a, T: Send + 'a>(value: T) -> LedgerFuture<'a, T> {
@@ -402,26 +487,31 @@ impl LedgerTransaction for SimTransaction<'_> {
         scope: &'a LedgerScope,
         name: &'a str,
     ) -> LedgerFuture<'a, Vec<RunRecord>> {
-        let mut runs: Vec<RunRecord> = self
-            .snapshot
-            .runs
-            .iter()
-            .filter(|run| run.scope == *scope && run.name == name)
-            .cloned()
-            .collect();
-        runs.reverse();
-        ready(runs)
+        Box::pin(async move {
+            self.read().await;
+            let mut runs: Vec<RunRecord> = self
+                .snapshot
+                .runs
+                .iter()
+                .filter(|run| run.scope == *scope && run.name == name)
+                .cloned()
+                .collect();
+            runs.reverse();
+            Ok(runs)
+        })
     }
 
     fn runs<'a>(&'a mut self, ids: &'a [String]) -> LedgerFuture<'a, Vec<RunRecord>> {
-        ready(
-            self.snapshot
+        Box::pin(async move {
+            self.read().await;
+            Ok(self
+                .snapshot
                 .runs
                 .iter()
                 .filter(|run| ids.contains(&run.id))
                 .cloned()
-                .collect(),
-        )
+                .collect())
+        })
     }
 
     fn runs_with_content<'a>(
@@ -429,14 +519,16 @@ impl LedgerTransaction for SimTransaction<'_> {
         scope: &'a LedgerScope,
         sha256: &'a str,
     ) -> LedgerFuture<'a, Vec<RunRecord>> {
-        ready(
-            self.snapshot
+        Box::pin(async move {
+            self.read().await;
+            Ok(self
+                .snapshot
                 .runs
                 .iter()
                 .filter(|run| run.scope == *scope && run.sha256 == sha256)
                 .cloned()
-                .collect(),
-        )
+                .collect())
+        })
     }
 
     fn create_run<'a>(
@@ -444,42 +536,51 @@ impl LedgerTransaction for SimTransaction<'_> {
         run: &'a RunRecord,
         rows: Arc<[LedgerRow]>,
     ) -> LedgerFuture<'a, ()> {
-        if !self.snapshot.runs.iter().any(|known| known.id == run.id) {
-            self.snapshot.runs.push(run.clone());
-        }
-        for row in rows.iter() {
-            self.snapshot
-                .rows
-                .entry((run.id.clone(), row.line))
-                .or_insert_with(|| row.clone());
+        for written in [&mut self.snapshot, &mut self.own] {
+            if !written.runs.iter().any(|known| known.id == run.id) {
+                written.runs.push(run.clone());
+            }
+            for row in rows.iter() {
+                written
+                    .rows
+                    .entry((run.id.clone(), row.line))
+                    .or_insert_with(|| row.clone());
+            }
         }
         ready(())
     }
 
     fn rows<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, Vec<LedgerRow>> {
-        ready(
-            self.snapshot
+        Box::pin(async move {
+            self.read().await;
+            Ok(self
+                .snapshot
                 .rows
                 .iter()
                 .filter(|((of, _), _)| of == run)
                 .map(|(_, row)| row.clone())
-                .collect(),
-        )
+                .collect())
+        })
     }
 
     fn contents<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, Vec<RecordedContent>> {
-        ready(
-            self.snapshot
+        Box::pin(async move {
+            self.read().await;
+            Ok(self
+                .snapshot
                 .rows
                 .iter()
                 .filter(|((of, _), _)| of == run)
                 .map(|(_, row)| RecordedContent::of(row))
-                .collect(),
-        )
+                .collect())
+        })
     }
 
     fn history<'a>(&'a mut self, run: &'a str) -> LedgerFuture<'a, RunHistory> {
-        ready(history(&self.snapshot, run, None))
+        Box::pin(async move {
+            self.read().await;
+            Ok(history(&self.snapshot, run, None))
+        })
     }
 
     fn put_attempts<'a>(&'a mut self, _: &'a str, _: &'a [(u64, Attempt)]) -> LedgerFuture<'a, ()> {
@@ -492,48 +593,10 @@ impl LedgerTransaction for SimTransaction<'_> {
         run: &'a str,
         lines: &'a [u64],
     ) -> LedgerFuture<'a, Vec<AlikeRun>> {
-        let snapshot = &self.snapshot;
-        let mut alike: BTreeMap<String, (BTreeSet<u64>, BTreeSet<u64>)> = BTreeMap::new();
-        for ((of, line), mine) in &snapshot.rows {
-            if of != run || !lines.contains(line) {
-                continue;
-            }
-            for ((other_run, other_line), other) in &snapshot.rows {
-                let other_scope = snapshot
-                    .runs
-                    .iter()
-                    .find(|r| r.id == *other_run)
-                    .map(|r| &r.scope);
-                if other_run == run
-                    || other_scope != Some(scope)
-                    || recipient_key(&other.email) != recipient_key(&mine.email)
-                    || other.points != mine.points
-                    || snapshot
-                        .overlaps
-                        .contains(&(run.to_owned(), other_run.clone()))
-                {
-                    continue;
-                }
-                let credited = history(snapshot, other_run, Some(&[*other_line]))
-                    .get(other_line)
-                    .is_some_and(RowHistory::may_be_credited);
-                let entry = alike.entry(other_run.clone()).or_default();
-                entry.0.insert(*line);
-                if credited {
-                    entry.1.insert(*line);
-                }
-            }
-        }
-        ready(
-            alike
-                .into_iter()
-                .map(|(run, (rows, credited))| AlikeRun {
-                    run,
-                    rows: rows.len() as u64,
-                    credited: credited.len() as u64,
-                })
-                .collect(),
-        )
+        Box::pin(async move {
+            self.read().await;
+            Ok(alike(&self.snapshot, scope, run, lines))
+        })
     }
 
     fn allow_overlaps<'a>(
@@ -542,15 +605,18 @@ impl LedgerTransaction for SimTransaction<'_> {
         others: &'a [String],
     ) -> LedgerFuture<'a, ()> {
         for other in others {
-            self.snapshot
-                .overlaps
-                .insert((run.to_owned(), other.clone()));
+            for written in [&mut self.snapshot, &mut self.own] {
+                written.overlaps.insert((run.to_owned(), other.clone()));
+            }
         }
         ready(())
     }
 
     fn live(&mut self, key: i64) -> LedgerFuture<'_, bool> {
-        ready(self.ledger.world.held_by_other(key, self.ledger.process))
+        Box::pin(async move {
+            self.read().await;
+            Ok(self.ledger.world.held_by_other(key, self.ledger.process))
+        })
     }
 
     fn imported<'a>(
@@ -575,10 +641,16 @@ impl LedgerTransaction for SimTransaction<'_> {
         let this = *self;
         let world = this.ledger.world.clone();
         let process = this.ledger.process;
-        let (snapshot, guard) = (this.snapshot, this._guard);
+        let (snapshot, own, guard) = (this.snapshot, this.own, this._guard);
         Box::pin(async move {
             world.step(process, "commit").await;
-            *world.durable.lock().unwrap() = snapshot;
+            let mut durable = world.durable.lock().unwrap();
+            match world.postgres {
+                // Others committed meanwhile: its writes go beside theirs.
+                true => merge(&mut durable, &own),
+                false => *durable = snapshot,
+            }
+            drop(durable);
             drop(guard);
             Ok(())
         })
@@ -587,6 +659,50 @@ impl LedgerTransaction for SimTransaction<'_> {
     fn rollback(self: Box<Self>) -> LedgerFuture<'static, ()> {
         ready(())
     }
+}
+
+/// The rows of other runs of `scope` alike `run`'s `lines`, and how many
+/// may be credited (the `alike_elsewhere` statement's model).
+fn alike(snapshot: &Durable, scope: &LedgerScope, run: &str, lines: &[u64]) -> Vec<AlikeRun> {
+    let mut alike: BTreeMap<String, (BTreeSet<u64>, BTreeSet<u64>)> = BTreeMap::new();
+    for ((of, line), mine) in &snapshot.rows {
+        if of != run || !lines.contains(line) {
+            continue;
+        }
+        for ((other_run, other_line), other) in &snapshot.rows {
+            let other_scope = snapshot
+                .runs
+                .iter()
+                .find(|r| r.id == *other_run)
+                .map(|r| &r.scope);
+            if other_run == run
+                || other_scope != Some(scope)
+                || recipient_key(&other.email) != recipient_key(&mine.email)
+                || other.points != mine.points
+                || snapshot
+                    .overlaps
+                    .contains(&(run.to_owned(), other_run.clone()))
+            {
+                continue;
+            }
+            let credited = history(snapshot, other_run, Some(&[*other_line]))
+                .get(other_line)
+                .is_some_and(RowHistory::may_be_credited);
+            let entry = alike.entry(other_run.clone()).or_default();
+            entry.0.insert(*line);
+            if credited {
+                entry.1.insert(*line);
+            }
+        }
+    }
+    alike
+        .into_iter()
+        .map(|(run, (rows, credited))| AlikeRun {
+            run,
+            rows: rows.len() as u64,
+            credited: credited.len() as u64,
+        })
+        .collect()
 }
 
 /// One process's handle on the simulated vendor.
@@ -640,14 +756,23 @@ impl Vendor for SimVendor {
             let transaction = {
                 let mut credits = world.credits.lock().unwrap();
                 let transaction = 1_000 + credits.len() as i64;
+                let run = world.runs_of.lock().unwrap()[&self.process].clone();
                 credits.push(Credit {
                     email: item.email.clone(),
                     points: item.points,
                     transaction,
                     cancelled: false,
+                    run,
+                    line: item.line,
                 });
                 transaction
             };
+            world.harness.trace(|| {
+                format!(
+                    "p{} line {} credited: transaction {transaction}",
+                    self.process, item.line
+                )
+            });
             // Slow: the answer takes a while (other steps go on meanwhile).
             if world.rng(|rng| rng.u8(..10)) == 0 {
                 tokio::time::sleep(Duration::from_millis(world.rng(|rng| rng.u64(1..200)))).await;
@@ -730,8 +855,11 @@ fn scenario(world: &World, dir: &Path) -> Scenario {
     }
     let mut files = vec![dir.join("march.csv")];
     std::fs::write(&files[0], &text).unwrap();
+    // Two cron jobs, one paying the file and one a renamed copy of it,
+    // started together: the protocol between runs, in a third of the runs.
+    let copies_raced = world.rng(|rng| rng.u8(..3)) == 0;
     // A renamed copy, or the same file only.
-    if world.rng(|rng| rng.bool()) {
+    if copies_raced || world.rng(|rng| rng.bool()) {
         let copy = dir.join("march-copy.csv");
         std::fs::write(&copy, &text).unwrap();
         files.push(copy);
@@ -750,6 +878,17 @@ fn scenario(world: &World, dir: &Path) -> Scenario {
             ),
         })
         .collect();
+    if copies_raced {
+        workers = (0..2)
+            .map(|file| {
+                let options = RunOptions {
+                    concurrency: concurrency(),
+                    ..RunOptions::default()
+                };
+                (file, Work::Pay(options))
+            })
+            .collect();
+    }
     if world.rng(|rng| rng.u8(..3)) == 0 {
         workers.push((file(), Work::Settle(world.rng(|rng| rng.u64(..400)))));
     }
@@ -842,6 +981,12 @@ async fn pay(
     let plan = plan_payouts(payout, ledger.as_ref(), &context(), &options, false)
         .await
         .map_err(|error| error.to_string())?;
+    ledger
+        .world
+        .runs_of
+        .lock()
+        .unwrap()
+        .insert(ledger.process, plan.run.clone());
     run_payouts_with(
         vendor,
         payout,
@@ -903,18 +1048,29 @@ async fn look(world: &World, ledger: &SimLedger, payout: &PayoutFile) -> Option<
         .iter()
         .rev()
         .find(|run| run.name == plan.run && run.sha256 == *sha256)?;
+    // While a process of the run holds its lease, a row without an outcome
+    // is in flight there (the tool says so): the person waits for it.
+    let in_flight_elsewhere = world.held_by_other(
+        crate::ledger::lease_key(&run.scope, &run.name, &run.sha256),
+        ledger.process,
+    );
+    let credits = world.credits.lock().unwrap().clone();
     let mut credited = Vec::new();
     let mut not_credited = Vec::new();
     for (line, row) in history(&durable, &run.id, None) {
-        let open = row.latest().is_some_and(|latest| latest.state.in_doubt())
-            || crate::steps::conflict(&row).is_some();
+        let latest = row.latest().map(|latest| &latest.state);
+        let open = match latest {
+            Some(AttemptState::Sending) => !in_flight_elsewhere,
+            Some(state) => state.in_doubt(),
+            None => false,
+        } || crate::steps::conflict(&row).is_some();
         if !open {
             continue;
         }
-        let mine = &durable.rows[&(run.id.clone(), line)];
-        let paid = world.credits.lock().unwrap().iter().any(|credit| {
-            credit.email == mine.email && credit.points == mine.points && !credit.cancelled
-        });
+        // The vendor's ledger says what this row's sends credited.
+        let paid = credits
+            .iter()
+            .any(|credit| credit.run == run.name && credit.line == line && !credit.cancelled);
         if paid {
             credited.push(line);
         } else if row.attempts.iter().all(|attempt| !attempt.state.credited()) {
@@ -934,68 +1090,96 @@ async fn look(world: &World, ledger: &SimLedger, payout: &PayoutFile) -> Option<
 
 /// What must hold after every run.
 fn check(world: &World) -> Result<(), String> {
+    if let Some(violation) = world.violations.lock().unwrap().first() {
+        return Err(violation.clone());
+    }
     let credits = world.credits.lock().unwrap().clone();
     let durable = world.durable.lock().unwrap().clone();
-    let mut live: BTreeMap<(String, u64), Vec<i64>> = BTreeMap::new();
+    no_recipient_credited_twice(&credits)?;
+    for (n, credit) in credits.iter().enumerate() {
+        row_credited_once(&credits[..n], credit)?;
+        credit_recorded(&durable, credit)?;
+    }
+    Ok(())
+}
+
+/// No recipient holds two live credits of the same points, whatever runs
+/// made them: nothing in the simulation is told to pay again.
+fn no_recipient_credited_twice(credits: &[Credit]) -> Result<(), String> {
+    let mut live: BTreeMap<(&str, u64), Vec<i64>> = BTreeMap::new();
     for credit in credits.iter().filter(|credit| !credit.cancelled) {
-        live.entry((credit.email.clone(), credit.points))
+        live.entry((&credit.email, credit.points))
             .or_default()
             .push(credit.transaction);
     }
-    for ((email, points), transactions) in &live {
-        if transactions.len() > 1 {
-            return Err(format!(
-                "{email} was credited {points} points {} times (transactions {transactions:?}) \
-                 with no run told to pay again",
-                transactions.len()
-            ));
-        }
+    match live.iter().find(|(_, transactions)| transactions.len() > 1) {
+        Some(((email, points), transactions)) => Err(format!(
+            "{email} was credited {points} points {} times (transactions {transactions:?}) with \
+             no run told to pay again",
+            transactions.len()
+        )),
+        None => Ok(()),
     }
-    for credit in credits.iter().filter(|credit| credit.cancelled) {
-        // A cancel of a credit the ledger knew by its id is recorded too
-        // (its intent, at least).
-        let known = durable
-            .attempts
-            .values()
-            .any(|(state, _)| state.transaction() == Some(credit.transaction));
-        let cancel_recorded = durable.attempts.values().any(|(state, _)| {
-            state.transaction() == Some(credit.transaction)
+}
+
+/// A row's sends credit once: never a second credit beside a live one,
+/// nor after an undo cancelled it.
+fn row_credited_once(earlier: &[Credit], credit: &Credit) -> Result<(), String> {
+    let same_row = |other: &&Credit| other.run == credit.run && other.line == credit.line;
+    match earlier.iter().find(same_row) {
+        Some(other) => Err(format!(
+            "line {} of {} was credited again (transaction {}) after transaction {}{}",
+            credit.line,
+            credit.run,
+            credit.transaction,
+            other.transaction,
+            if other.cancelled {
+                ", which an undo had cancelled"
+            } else {
+                ""
+            }
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The row that made a credit records an attempt that may have made it
+/// (or, for a credit an undo cancelled, its cancel).
+fn credit_recorded(durable: &Durable, credit: &Credit) -> Result<(), String> {
+    let Some(run) = durable.runs.iter().find(|run| run.name == credit.run) else {
+        return Err(format!(
+            "transaction {} was made for run {}, which the ledger does not hold",
+            credit.transaction, credit.run
+        ));
+    };
+    let history = history(durable, &run.id, Some(&[credit.line]));
+    let attempts = history
+        .get(&credit.line)
+        .map(|row| row.attempts.as_slice())
+        .unwrap_or_default();
+    let recorded = attempts.iter().any(|attempt| {
+        attempt.state.may_be_credited()
+            || (credit.cancelled
                 && matches!(
-                    state,
-                    AttemptState::Cancelling { .. }
-                        | AttemptState::Cancelled { .. }
-                        | AttemptState::CancelInDoubt { .. }
-                )
-        });
-        if known && !cancel_recorded {
-            return Err(format!(
-                "the vendor cancelled transaction {}, and the ledger records no cancel of it",
-                credit.transaction
-            ));
-        }
+                    attempt.state,
+                    AttemptState::Cancelled { transaction } if transaction == credit.transaction
+                ))
+    });
+    if recorded {
+        return Ok(());
     }
-    for credit in &credits {
-        let recorded = durable.rows.iter().any(|((run, line), row)| {
-            row.email == credit.email
-                && row.points == credit.points
-                && history(&durable, run, Some(&[*line]))
-                    .get(line)
-                    .is_some_and(|row| {
-                        row.attempts.iter().any(|attempt| {
-                            attempt.state.may_be_credited()
-                                || matches!(attempt.state, AttemptState::Cancelled { .. })
-                        })
-                    })
-        });
-        if !recorded {
-            return Err(format!(
-                "the vendor credited {} {} points (transaction {}), and the ledger records no \
-                 attempt that may have",
-                credit.email, credit.points, credit.transaction
-            ));
+    Err(format!(
+        "the vendor credited line {} of {} (transaction {}{}), and the ledger records no attempt \
+         that may have",
+        credit.line,
+        credit.run,
+        credit.transaction,
+        if credit.cancelled {
+            ", since cancelled"
+        } else {
+            ""
         }
-    }
-    Ok(())
+    ))
 }
 
 /// One run of the simulation, from its harness's seed.

@@ -46,6 +46,8 @@ pub struct Harness {
     schedule: Mutex<u64>,
     trace: Mutex<Vec<String>>,
     verbose: bool,
+    /// Processes that panicked: a run with one fails, whatever else held.
+    panics: Mutex<Vec<String>>,
 }
 
 impl Harness {
@@ -63,6 +65,7 @@ impl Harness {
             schedule: Mutex::new(0xcbf2_9ce4_8422_2325),
             trace: Mutex::default(),
             verbose,
+            panics: Mutex::default(),
         };
         // Each named step in turn, and runs without a crash.
         let plan = usize::try_from(seed % (steps.len() as u64 + 1)).unwrap_or(0);
@@ -94,6 +97,25 @@ impl Harness {
     pub fn trace(&self, line: impl FnOnce() -> String) {
         if self.verbose {
             self.trace.lock().unwrap().push(line());
+        }
+    }
+
+    /// A point where `process` yields to the others a number of times the
+    /// seed chooses, without a crash: between two statements of a
+    /// transaction, which a crash would only roll back.
+    pub async fn interleave(&self, process: usize) {
+        let yields = self.rng(|rng| rng.usize(..4));
+        for _ in 0..yields {
+            tokio::task::yield_now().await;
+        }
+        // Now and then a statement is slow (a busy server, the network),
+        // and the others go on meanwhile.
+        if self.rng(|rng| rng.u8(..4)) == 0 {
+            let millis = self.rng(|rng| rng.u64(1..2_000));
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+        }
+        if self.crashed(process) {
+            std::future::pending::<()>().await;
         }
     }
 
@@ -167,14 +189,30 @@ impl Harness {
             }
         }
         loop {
-            running.retain(|(process, handle)| {
-                if self.crashed(*process) {
+            let mut still = Vec::new();
+            for (process, handle) in running {
+                if self.crashed(process) {
                     handle.abort();
-                    false
+                } else if handle.is_finished() {
+                    if let Err(error) = handle.await
+                        && error.is_panic()
+                    {
+                        let payload = error.into_panic();
+                        let message = payload
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                            .unwrap_or_default();
+                        self.panics
+                            .lock()
+                            .unwrap()
+                            .push(format!("p{process} panicked: {message}"));
+                    }
                 } else {
-                    !handle.is_finished()
+                    still.push((process, handle));
                 }
-            });
+            }
+            running = still;
             if running.is_empty() {
                 return;
             }
@@ -189,6 +227,7 @@ impl Harness {
             crashed_at: self.crashed_at.into_inner().unwrap(),
             schedule: self.schedule.into_inner().unwrap(),
             trace: self.trace.into_inner().unwrap(),
+            panics: self.panics.into_inner().unwrap(),
         }
     }
 }
@@ -199,6 +238,7 @@ struct Reached {
     crashed_at: Option<&'static str>,
     schedule: u64,
     trace: Vec<String>,
+    panics: Vec<String>,
 }
 
 /// The runtime a run's processes share: one thread, its clock paused.
@@ -295,6 +335,10 @@ where
         if verbose {
             eprintln!("{}", reached.trace.join("\n"));
         }
+        let outcome = match reached.panics.first() {
+            Some(panic) => Err(panic.clone()),
+            None => outcome,
+        };
         if let Err(failure) = outcome {
             coverage.failures.push(format!(
                 "run {} of {}, seed {seed} (XOXODAY_SIMULATION_SEED={seed} replays it): {failure}",

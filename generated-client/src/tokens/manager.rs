@@ -21,7 +21,8 @@
 //! **No storms.** A refresh that fails for a passing reason (429, 5xx, the
 //! network) while the access token is still valid does not fail the call: the
 //! call goes out with the valid token, and refreshing backs off (1 s,
-//! doubling, at most 5 minutes). A 401 that a refresh did not cure does not
+//! doubling, at most 5 minutes); a 401 meanwhile stands rather than asking
+//! the struggling vendor again. A 401 that a refresh did not cure does not
 //! start a refresh on every call: the next forced refresh waits, with the same
 //! backoff, until a call succeeds again. A refresh token the vendor refused is
 //! recorded in the store ([`StoredTokens::refresh_rejected`]), and nobody
@@ -88,6 +89,9 @@ const REFUSED_REFRESH_TOKEN: Backoff =
 /// rotated from.
 const SAVE_TRIES: u32 = 3;
 const SAVE_AGAIN: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
+/// After those tries failed, the steps that follow say so at once (rather
+/// than each queueing for the tries) during this pause, then try again.
+const SAVE_PAUSE: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
 /// While a refused refresh token stands, how often the store is read again
 /// (without its lock) for tokens a person put there.
 const LOOK_AGAIN: Duration = Duration::from_secs(10);
@@ -132,6 +136,10 @@ struct State {
     /// The store could not be written when a refresh was due: refreshing
     /// waits (with `refresh_backoff`) until it can.
     unwritable: Option<NeedsPerson>,
+    /// After a step's tries to save a rotation all failed: the next steps
+    /// say so at once until this has passed, and then try again.
+    save_backoff: BackingOff,
+    unsaved_error: Option<StoreError>,
 }
 
 /// A refresh token the vendor refused, and when to try it again.
@@ -482,6 +490,11 @@ impl Shared {
                     tracing::warn!(%error, "saving the rotated tokens again");
                 }
                 Step::Unsaved(error) => {
+                    // The next steps say so at once, rather than each
+                    // trying again for seconds, until the pause is over.
+                    let mut state = self.state();
+                    state.save_backoff.arm(Instant::now(), SAVE_PAUSE);
+                    state.unsaved_error = Some(error.clone());
                     return Err(TransientAuth::RotationUnsaved { error }.into());
                 }
             }
@@ -568,6 +581,12 @@ impl Shared {
         let now = Instant::now();
         let (refresh_wait, rejection_wait, known, unsaved) = {
             let state = self.state();
+            if state.unsaved_from.is_some()
+                && state.save_backoff.remaining(now).is_some()
+                && let Some(error) = state.unsaved_error.clone()
+            {
+                return Err(TransientAuth::RotationUnsaved { error }.into());
+            }
             (
                 state.refresh_backoff.remaining(now),
                 state.rejection_backoff.remaining(now),
@@ -628,7 +647,7 @@ impl Shared {
         };
 
         if unsaved {
-            return self.save_pending(lease).await;
+            return self.save_pending(trigger, lease).await;
         }
 
         let Some(held) = lease.tokens().cloned() else {
@@ -659,9 +678,18 @@ impl Shared {
                 }
                 return Ok(Step::Done(Some(held)));
             }
-            Trigger::Rejected(_) if rejection_wait.is_some() => {
+            // A 401 that a refresh did not cure, or a refresh that failed
+            // for a passing reason: the 401 stands until the pause is
+            // over, rather than each call asking a struggling vendor again.
+            Trigger::Rejected(_) if rejection_wait.is_some() || refresh_wait.is_some() => {
                 lease.release().await.map_err(store_failed)?;
-                return Ok(Step::Done(None));
+                // Waiting for a store that cannot be written: that is what
+                // a person must fix.
+                let unwritable = self.state().unwritable.clone();
+                return match unwritable.filter(|_| refresh_wait.is_some()) {
+                    Some(needs) => Err(needs.into()),
+                    None => Ok(Step::Done(None)),
+                };
             }
             _ => {}
         }
@@ -679,7 +707,11 @@ impl Shared {
     /// store holds (whose refresh token the vendor already killed) — unless
     /// the store meanwhile holds other tokens than the ones it was rotated
     /// from (a person seeded new ones), which are never overwritten.
-    async fn save_pending(&self, lease: Box<dyn TokenLease>) -> Result<Step, AuthError> {
+    async fn save_pending(
+        &self,
+        trigger: &Trigger,
+        lease: Box<dyn TokenLease>,
+    ) -> Result<Step, AuthError> {
         let (pending, rotated_from) = {
             let state = self.state();
             (state.tokens.clone(), state.unsaved_from.clone())
@@ -708,8 +740,18 @@ impl Shared {
             return Ok(Step::Unsaved(error));
         }
         self.remember(&pending, None);
+        {
+            let mut state = self.state();
+            state.save_backoff.reset();
+            state.unsaved_error = None;
+        }
         tracing::info!("rotated tokens saved to the store");
-        Ok(Step::Again)
+        match trigger {
+            // A refresh: the rotation just saved is one, and the vendor is
+            // not asked for another.
+            Trigger::Forced => Ok(Step::Done(Some(pending))),
+            _ => Ok(Step::Again),
+        }
     }
 
     /// Refreshes `held` under `lease` and settles `trigger` with the

@@ -86,8 +86,12 @@ struct Vendor {
     sends_expiry: bool,
     rotations: Vec<Rotation>,
     rejections: Vec<Rejection>,
+    requests: Vec<Request>,
     /// When a person made new tokens in the dashboard.
     minted_by_a_person: Vec<u64>,
+    /// When the vendor revoked the access tokens (a 401 then calls for a
+    /// refresh before its time).
+    revoked: Vec<u64>,
 }
 
 struct Rotation {
@@ -95,8 +99,18 @@ struct Rotation {
     to: String,
     process: usize,
     by_operator: bool,
-    delivered: bool,
+    /// When the answer reached its process (its place among the world's
+    /// events), if it did.
+    delivered: Option<u64>,
     saved: bool,
+}
+
+/// A refresh request the vendor received: when, from whom, and whether it
+/// failed for a passing reason (429, 503).
+struct Request {
+    at: u64,
+    process: usize,
+    passing: bool,
 }
 
 struct Rejection {
@@ -127,6 +141,8 @@ struct Store {
     /// Refusals as they were recorded: (refresh token, credentials, count,
     /// when, its place among the world's events).
     refusals: Vec<(String, String, u32, u64, u64)>,
+    /// When a person's tokens were written (places among the events).
+    person_saves: Vec<u64>,
 }
 
 /// What a process is.
@@ -395,6 +411,9 @@ impl SimLease {
                     .push((key.0, key.1, key.2, now, world.event()));
             }
         }
+        if world.config(self.store.process).role == Role::Person {
+            store.person_saves.push(world.event());
+        }
         store.tokens = Some(tokens);
     }
 }
@@ -455,14 +474,16 @@ impl SimVendor {
     ) -> Result<(String, String, u64), Box<RefreshOutcome>> {
         let world = &self.world;
         let now = world.vendor_now();
-        if world.faults() {
-            match world.harness.rng(|rng| rng.u8(..100)) {
-                0..8 => return Err(Box::new(unavailable("HTTP 429 Too Many Requests"))),
-                8..12 => return Err(Box::new(unavailable("HTTP 503 Service Unavailable"))),
-                _ => {}
-            }
-        }
+        let passing = world.faults() && world.harness.rng(|rng| rng.u8(..100)) < 12;
         let mut vendor = world.vendor.lock().unwrap();
+        vendor.requests.push(Request {
+            at: now,
+            process: self.process,
+            passing,
+        });
+        if passing {
+            return Err(Box::new(unavailable("HTTP 429 Too Many Requests")));
+        }
         let token = held.refresh_token.expose_secret();
         let right = credentials.client_secret.expose_secret() == RIGHT_SECRET;
         if !right || vendor.live_refresh.as_deref() != Some(token) {
@@ -495,7 +516,7 @@ impl SimVendor {
             to: refresh.clone(),
             process: self.process,
             by_operator,
-            delivered: false,
+            delivered: None,
             saved: false,
         });
         Ok((access, refresh, now))
@@ -535,8 +556,9 @@ impl Refresher for SimVendor {
             }
             let sends_expiry = {
                 let mut vendor = world.vendor.lock().unwrap();
+                let delivered = world.event();
                 if let Some(rotation) = vendor.rotations.iter_mut().find(|r| r.to == refresh) {
-                    rotation.delivered = true;
+                    rotation.delivered = Some(delivered);
                 }
                 vendor.sends_expiry
             };
@@ -593,6 +615,17 @@ async fn call(world: &World, process: usize, manager: &TokenManager) -> Result<(
     }
 }
 
+/// One call of a replica, its failure said to whoever watches.
+async fn service_call(world: Arc<World>, process: usize, manager: TokenManager) {
+    let outcome = call(&world, process, &manager).await;
+    if let Err(CallFailed::Auth(error)) = &outcome {
+        world.alarm(error);
+    }
+    world
+        .harness
+        .trace(|| format!("p{process} call: {outcome:?}"));
+}
+
 /// What a process does, from its start to its end.
 async fn process_work(world: Arc<World>, process: usize) {
     let config = world.config(process);
@@ -602,13 +635,13 @@ async fn process_work(world: Arc<World>, process: usize) {
             let manager = world.manager(process);
             for _ in 0..calls {
                 tokio::time::sleep(Duration::from_millis(rng(0..millis(LIFETIME) / 4))).await;
-                let outcome = call(&world, process, &manager).await;
-                if let Err(CallFailed::Auth(error)) = &outcome {
-                    world.alarm(error);
+                // Now and then a burst: several calls at once.
+                let burst: Vec<_> = (0..rng(1..9))
+                    .map(|_| tokio::spawn(service_call(world.clone(), process, manager.clone())))
+                    .collect();
+                for call in burst {
+                    let _ = call.await;
                 }
-                world
-                    .harness
-                    .trace(|| format!("p{process} call: {outcome:?}"));
             }
         }
         Role::Operator => {
@@ -656,15 +689,20 @@ async fn process_work(world: Arc<World>, process: usize) {
 }
 
 /// The vendor revokes every token (as it may after "an unusual number of
-/// refresh requests"), at a moment the seed chooses.
-async fn revocation(world: Arc<World>, at: u64) {
+/// refresh requests"), or only the access tokens, at a moment the seed
+/// chooses.
+async fn revocation(world: Arc<World>, at: u64, refresh_too: bool) {
     tokio::time::sleep(Duration::from_millis(at)).await;
     let mut vendor = world.vendor.lock().unwrap();
-    vendor.live_refresh = None;
+    if refresh_too {
+        vendor.live_refresh = None;
+    }
     vendor.access.clear();
-    world
-        .harness
-        .trace(|| "the vendor revoked every token".into());
+    let now = world.vendor_now();
+    vendor.revoked.push(now);
+    world.harness.trace(|| {
+        format!("the vendor revoked the access tokens (the refresh token too: {refresh_too})")
+    });
 }
 
 /// The processes of one run.
@@ -782,9 +820,10 @@ fn simulate(harness: Arc<Harness>) -> Result<(), String> {
             .into_iter()
             .map(|config| world.start_process(config))
             .collect();
-        if world.harness.rng(|rng| rng.u8(..4)) == 0 {
+        if world.harness.rng(|rng| rng.u8(..2)) == 0 {
             let at = world.harness.rng(|rng| rng.u64(..4 * millis(LIFETIME)));
-            tokio::spawn(revocation(world.clone(), at));
+            let refresh_too = world.harness.rng(|rng| rng.bool());
+            tokio::spawn(revocation(world.clone(), at, refresh_too));
         }
         run_all(&world, &processes).await;
         // A replica that crashed is started again, once.
@@ -816,40 +855,105 @@ fn check(world: &World, last: &[LastCall]) -> Result<(), String> {
     }
     let vendor = world.vendor.lock().unwrap();
     let store = world.store.lock().unwrap();
-    let configs = world.configs.lock().unwrap();
-    let skews = configs.values().map(|config| config.skew_ms);
-    let skew_span =
-        u64::try_from(skews.clone().max().unwrap_or(0) - skews.min().unwrap_or(0)).unwrap_or(0);
-    let person_between = |from: u64, to: u64| {
-        vendor
-            .minted_by_a_person
-            .iter()
-            .any(|at| (from..=to).contains(at))
-    };
+    let configs = world.configs.lock().unwrap().clone();
+    let skews: Vec<i64> = configs.values().map(|config| config.skew_ms).collect();
+    let max = skews.iter().copied().max().unwrap_or(0);
+    let min = skews.iter().copied().min().unwrap_or(0);
+    // How far apart two clocks, or one clock and the vendor's, may be.
+    let skew = u64::try_from((max - min).max(max.abs()).max(min.abs())).unwrap_or(0);
+    rotations_kept(world, &vendor, &store)?;
+    no_storm(&vendor, skew)?;
+    passing_failures_back_off(&vendor, &configs)?;
+    refusals_honoured(&vendor, &store, &configs, skew)?;
+    drop((vendor, store));
+    check_ending(world, last)
+}
+
+/// A rotation that reached its process is saved, unless the process died,
+/// a one-shot command ended saying it could not save it, or a person's
+/// tokens were put in the store after it (the rotation is then dropped).
+fn rotations_kept(world: &World, vendor: &Vendor, store: &Store) -> Result<(), String> {
     for rotation in &vendor.rotations {
+        let Some(delivered) = rotation.delivered else {
+            continue;
+        };
         let excused = world.harness.crashed(rotation.process)
             || world.told.lock().unwrap().contains(&rotation.process)
-            || person_between(rotation.at, u64::MAX);
-        if rotation.delivered && !rotation.saved && !excused {
+            || store.person_saves.iter().any(|saved| *saved > delivered);
+        if !rotation.saved && !excused {
             return Err(format!(
                 "p{} received a rotation and never saved it",
                 rotation.process
             ));
         }
     }
+    Ok(())
+}
+
+/// No rotation sooner after the one before than the access token's
+/// lifetime less the margin and what the clocks' skew explains — unless a
+/// person made new tokens between, the vendor revoked the access tokens,
+/// or an operator asked (once).
+fn no_storm(vendor: &Vendor, skew: u64) -> Result<(), String> {
+    let acted_between = |from: u64, to: u64| {
+        vendor
+            .minted_by_a_person
+            .iter()
+            .chain(&vendor.revoked)
+            .any(|at| (from..=to).contains(at))
+    };
     for pair in vendor.rotations.windows(2) {
         let (earlier, later) = (&pair[0], &pair[1]);
+        let twice_by_one_command = earlier.by_operator && earlier.process == later.process;
         let explained =
-            earlier.by_operator || later.by_operator || person_between(earlier.at, later.at);
-        if !explained && later.at - earlier.at + skew_span < millis(LIFETIME) / 2 {
+            (later.by_operator && !twice_by_one_command) || acted_between(earlier.at, later.at);
+        let gap = later.at - earlier.at;
+        if !explained && gap + skew < millis(LIFETIME - MARGIN) {
             return Err(format!(
-                "p{} and p{} refreshed {} ms apart: a storm",
-                earlier.process,
-                later.process,
-                later.at - earlier.at
+                "p{} and p{} refreshed {gap} ms apart: a storm",
+                earlier.process, later.process
             ));
         }
     }
+    Ok(())
+}
+
+/// A replica whose refresh failed for a passing reason backs off: its next
+/// refresh request comes a second later at the soonest (the backoff's first
+/// pause, counted from before the lock was taken: a tenth of it is allowed
+/// for the wait), whatever its calls meanwhile (a 401 included).
+fn passing_failures_back_off(
+    vendor: &Vendor,
+    configs: &BTreeMap<usize, Config>,
+) -> Result<(), String> {
+    for (n, request) in vendor.requests.iter().enumerate() {
+        if configs[&request.process].role == Role::Operator || !request.passing {
+            continue;
+        }
+        let next = vendor.requests[n + 1..]
+            .iter()
+            .find(|later| later.process == request.process);
+        if let Some(next) = next
+            && next.at - request.at < 900
+        {
+            return Err(format!(
+                "p{} asked for a refresh {} ms after one that failed for a passing reason",
+                request.process,
+                next.at - request.at
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A refused refresh token is not tried again within 15 minutes by the
+/// process it was refused to, nor by another once the refusal is recorded.
+fn refusals_honoured(
+    vendor: &Vendor,
+    store: &Store,
+    configs: &BTreeMap<usize, Config>,
+    skew: u64,
+) -> Result<(), String> {
     let service = |process: usize| matches!(configs[&process].role, Role::Service(_));
     for (n, rejection) in vendor.rejections.iter().enumerate() {
         if !service(rejection.process) {
@@ -867,7 +971,7 @@ fn check(world: &World, last: &[LastCall]) -> Result<(), String> {
                 *token == rejection.token
                     && *credentials == rejection.credentials
                     && *seq < rejection.seq
-                    && rejection.at - at + skew_span < millis(REFUSAL_PAUSE)
+                    && rejection.at - at + skew < millis(REFUSAL_PAUSE)
             });
         if again_here || recorded {
             return Err(format!(
@@ -876,8 +980,7 @@ fn check(world: &World, last: &[LastCall]) -> Result<(), String> {
             ));
         }
     }
-    drop((vendor, store, configs));
-    check_ending(world, last)
+    Ok(())
 }
 
 /// The last calls: each succeeded or called for a person; one by a

@@ -223,6 +223,49 @@ async fn a_503_on_refresh_with_an_expired_token_is_transient_and_never_asks_for_
     .await
 }
 
+/// A 401 while refreshing backs off after a passing failure (the vendor
+/// answering 503): the 401 stands rather than each call asking a
+/// struggling vendor again.
+#[tokio::test]
+async fn a_401_after_a_refresh_that_failed_for_a_passing_reason_does_not_refresh_again() {
+    within(async {
+        let server = MockServer::start().await;
+        refresh_answers(&server, ResponseTemplate::new(503)).await;
+        // The vendor takes no access token (it revoked them); the stored
+        // one has not expired by this clock.
+        validate_accepts(&server, NEW_ACCESS).await;
+        let client = managed_client(
+            &server.uri(),
+            Arc::new(MemoryTokenStore::new(expiring_in(3600))),
+        );
+
+        let first = client.validate_token_points().send().await.unwrap_err();
+        let answers = [
+            client.validate_token_points().send().await.unwrap_err(),
+            client.validate_token_points().send().await.unwrap_err(),
+        ];
+
+        // The first call's refresh failed (503); the next calls' 401s stand
+        // while the refresh backs off.
+        assert!(
+            matches!(
+                &first,
+                Error::Auth {
+                    source: AuthError::Transient(TransientAuth::RefreshUnavailable { .. }),
+                    ..
+                }
+            ),
+            "{first:?}"
+        );
+        for answer in &answers {
+            assert!(matches!(answer, Error::Unauthorized { .. }), "{answer:?}");
+        }
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+        assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 3);
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_401_that_a_refresh_did_not_cure_is_not_refreshed_on_every_call() {
     within(async {
@@ -615,6 +658,26 @@ async fn a_rotation_the_store_could_not_take_at_once_is_saved_by_the_same_call()
     .await
 }
 
+/// An operator's refresh whose first save failed is saved by the tries
+/// after it, and the vendor is asked once: not once more after the save.
+#[tokio::test]
+async fn a_forced_refresh_saved_at_its_second_try_asks_the_vendor_once() {
+    within(async {
+        let server = MockServer::start().await;
+        mount_refresh(&server, Duration::ZERO).await;
+        let memory = MemoryTokenStore::new(expiring_in(3600));
+        let store = SavesFail::new(memory.clone(), 1);
+        let client = managed_client(&server.uri(), Arc::new(store));
+
+        let tokens = client.token_manager().unwrap().refresh_now().await.unwrap();
+
+        assert_eq!(tokens.refresh_token.expose_secret(), NEW_REFRESH);
+        assert_eq!(stored_refresh_token(&memory).await, NEW_REFRESH);
+        assert_eq!(requests_to(&server, REFRESH_PATH).await.len(), 1);
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_rotation_the_store_could_not_take_is_saved_later_but_never_over_newer_tokens() {
     within(async {
@@ -646,6 +709,7 @@ async fn a_rotation_the_store_could_not_take_is_saved_later_but_never_over_newer
             .await
             .unwrap();
 
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
         client.validate_token_points().send().await.unwrap();
 
         let held = memory.load().await.unwrap().unwrap();
@@ -678,6 +742,20 @@ async fn a_rotation_the_store_could_not_take_is_saved_at_the_next_call() {
              saves it at its next call; if the process ends first, it is lost and a new one must \
              be made in the Xoxoday dashboard"
         );
+        // Until the pause after the failed tries is over, calls say so at
+        // once; then the next saves it.
+        let again = client.validate_token_points().send().await.unwrap_err();
+        assert!(
+            matches!(
+                &again,
+                Error::Auth {
+                    source: AuthError::Transient(TransientAuth::RotationUnsaved { .. }),
+                    ..
+                }
+            ),
+            "{again:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
         client.validate_token_points().send().await.unwrap();
 
         assert_eq!(stored_refresh_token(&memory).await, NEW_REFRESH);

@@ -447,6 +447,24 @@ async fn paid_before(
     if lines.is_empty() {
         return Ok(Vec::new());
     }
+    let ids: Vec<String> = tx
+        .alike_elsewhere(scope, &run.id, lines)
+        .await?
+        .into_iter()
+        .map(|other| other.run)
+        .collect();
+    let others = tx.runs(&ids).await?;
+    // Each run's lease is looked at before its rows are counted: on
+    // PostgreSQL only beginnings are serialized, and every statement sees
+    // what was committed before it. A run not going on when looked at had
+    // committed all it did, which the count below sees; one going on is
+    // said to be. Counted first, a run that claimed, sent and ended in
+    // between would look neither paid nor going on.
+    let mut live = BTreeMap::new();
+    for other in &others {
+        let key = lease_key(&other.scope, &other.name, &other.sha256);
+        live.insert(other.id.clone(), tx.live(key).await?);
+    }
     let alike: BTreeMap<String, (u64, u64)> = tx
         .alike_elsewhere(scope, &run.id, lines)
         .await?
@@ -456,14 +474,10 @@ async fn paid_before(
             (other.run, (other.credited, not_yet))
         })
         .collect();
-    let ids: Vec<String> = alike.keys().cloned().collect();
     let mut earlier = Vec::new();
-    for other in tx.runs(&ids).await? {
-        let (credited, not_yet) = alike[&other.id];
-        let going_on = not_yet > 0
-            && tx
-                .live(lease_key(&other.scope, &other.name, &other.sha256))
-                .await?;
+    for other in others {
+        let (credited, not_yet) = alike.get(&other.id).copied().unwrap_or_default();
+        let going_on = not_yet > 0 && live[&other.id];
         if credited == 0 && !going_on {
             continue;
         }
