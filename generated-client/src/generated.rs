@@ -4481,4 +4481,29 @@ pub mod request_rules {
         multiple_of: None,
         allowed: &["storeAdmin"],
     };
+    /// Every rule above, in the order of their names: what the typed
+    /// values check, for a test or a tool to list.
+    pub const ALL: &[&FieldRules] = &[
+        &CANCEL_POINTS__QUERY,
+        &CANCEL_POINTS__TAG,
+        &CANCEL_POINTS__VARIABLES__RECIPIENTS_DATA__RECIPIENTS__UNIQUE_ID,
+        &CREATE_USER_TOKEN__SCOPE,
+        &CREATE_USER_TOKEN__USER_INPUT,
+        &FETCH_POINTS__QUERY,
+        &FETCH_POINTS__TAG,
+        &FETCH_POINTS__VARIABLES__USER_DATA__EMAIL,
+        &FETCH_POINTS__VARIABLES__USER_DATA__PHONE,
+        &REFRESH_TOKEN__CLIENT_ID,
+        &REFRESH_TOKEN__GRANT_TYPE,
+        &SECRET,
+        &SEND_POINTS_RECIPIENTS_DATA__EXPIRY_MONTH__ONE_OF_0,
+        &SEND_POINTS_RECIPIENTS_DATA__EXPIRY_MONTH__ONE_OF_1,
+        &SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__AMOUNT,
+        &SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__CITATION,
+        &SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__TO_EMAIL,
+        &SEND_POINTS_RECIPIENTS_DATA__RECIPIENTS__TO_NAME,
+        &SEND_POINTS_RECIPIENTS_DATA__SENDER_EMAIL,
+        &SEND_POINTS__QUERY,
+        &SEND_POINTS__TAG,
+    ];
 }

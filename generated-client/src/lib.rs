@@ -221,6 +221,7 @@ pub use tokens::store::{
     RefreshRejection, StoreError, StoreFuture, StoredTokens, TokenLease, TokenStore,
 };
 pub use values::epoch_millis::EpochMillis;
+pub use values::rules::FieldRules;
 #[cfg(not(another_document))]
 pub use values::{Cancellation, EmailAddress, Payout, PhoneNumber, Points, Recipient, User};
 pub use values::{InvalidValue, TransactionId};

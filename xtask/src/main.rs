@@ -6,6 +6,7 @@ mod contract;
 mod deprecations;
 mod diagnostic;
 mod error_bodies;
+mod fetch_spec;
 mod generated_docs;
 mod generator;
 mod hand_written;
@@ -26,6 +27,7 @@ mod read_input;
 mod release;
 mod report;
 mod request_rules;
+mod review;
 mod routes;
 mod send_wrappers;
 mod source_map;
@@ -62,6 +64,48 @@ enum Command {
         /// Arguments for `cargo test`, such as `-p reward-points-cli -- replicas`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_arguments: Vec<String>,
+    },
+    /// What a change does to the generated client, from what regen recorded
+    /// at --base (a commit) to the working tree or --head, without
+    /// regenerating: grouped as breaking for callers, breaking at run time,
+    /// to fix in this crate and compatible, each with its line in the
+    /// document, and the version that follows.
+    Report {
+        /// The commit to compare from: a branch, a tag, a commit id.
+        #[arg(long, value_name = "REV")]
+        base: String,
+        /// The commit to compare to (default: the working tree).
+        #[arg(long, value_name = "REV")]
+        head: Option<String>,
+        #[arg(long, value_enum, default_value_t = review::Format::Text)]
+        format: review::Format,
+        /// Exit 1 on a breaking change, unless --labels holds
+        /// --approval-label.
+        #[arg(long)]
+        gate: bool,
+        /// The pull request's labels, comma-separated.
+        #[arg(long, default_value = "", requires = "gate")]
+        labels: String,
+        /// The label that approves a breaking change.
+        #[arg(long, default_value = "breaking-change-approved")]
+        approval_label: String,
+        /// cargo-semver-checks' outcome on the same change (`success` or
+        /// `failure`): say whether it agrees with the report.
+        #[arg(long, value_name = "OUTCOME")]
+        semver_checks: Option<String>,
+    },
+    /// The vendor's document assembled from its documentation pages (the
+    /// index in specs/vendor-pages.toml), compared with the checked-in one
+    /// as data: exit 0 when they say the same, 1 when they differ (naming
+    /// each change), 2 when a page is missing, unreadable or disagrees with
+    /// another. Writes it only with --write.
+    FetchSpec {
+        /// Write the assembled document over specs/'s.
+        #[arg(long)]
+        write: bool,
+        /// Read this index instead of the configured one.
+        #[arg(long, value_name = "URL")]
+        index: Option<String>,
     },
     /// The token and payout protocols under deterministic simulation
     /// (ARCHITECTURE.md, "Simulation"), for longer than the test suite's
@@ -122,6 +166,34 @@ fn main() -> ExitCode {
             cargo.extend(cargo_arguments);
             cargo_with_postgres(&cargo)
         }
+        Command::Report {
+            base,
+            head,
+            format,
+            gate,
+            labels,
+            approval_label,
+            semver_checks,
+        } => {
+            let arguments = review::ReportArguments {
+                base,
+                head,
+                format,
+                gate,
+                labels,
+                approval_label,
+                semver_checks,
+            };
+            match review::run(&workspace_root(), &arguments) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(problem) => {
+                    eprintln!("error: {problem}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::FetchSpec { write, index } => fetch_spec(write, index.as_deref()),
         Command::Simulate {
             runs,
             seed,
@@ -138,6 +210,32 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+fn fetch_spec(write: bool, index: Option<&str>) -> ExitCode {
+    match fetch_spec::run(&workspace_root(), index, write) {
+        Ok(fetch_spec::Fetched::Same) => {
+            println!("fetch-spec: the vendor's pages say what specs/ says: no change");
+            ExitCode::SUCCESS
+        }
+        Ok(fetch_spec::Fetched::Differs { changes, written }) => {
+            println!("fetch-spec: the vendor's pages differ from specs/:");
+            for change in &changes {
+                println!("  - {change}");
+            }
+            if written {
+                println!("written to specs/: now run `cargo xtask regen`");
+                ExitCode::SUCCESS
+            } else {
+                println!("nothing written (give --write to write it)");
+                ExitCode::FAILURE
+            }
+        }
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            ExitCode::from(2)
+        }
     }
 }
 

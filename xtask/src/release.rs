@@ -4,19 +4,14 @@
 //! `Cargo.toml` and in `Cargo.lock`, both edited as TOML (toml_edit keeps
 //! their layout and comments).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use toml_edit::{DocumentMut, Value};
 
 use crate::contract::{CONTRACT_FILE, Contract};
 use crate::diagnostic::Diagnostic;
-use crate::hand_written::{USING_SOURCES, first_uses};
 use crate::output::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
-use crate::report::{
-    Entry, compare, deprecated_uses, document_changes, entry, hand_written_breaks,
-};
-use crate::request_rules;
+use crate::report::{Entry, Impact, Recorded, document_changes, every_change};
 use crate::surface::Surface;
 
 /// A version after `entries`: breaking changes bump what semver requires
@@ -54,14 +49,11 @@ pub fn changelog_entry(from: &str, to: &str, entries: &[Entry]) -> String {
         "## {to}\n\nFrom {from}: {verdict} ({breaking} breaking, {compatible} compatible).\n\n"
     );
     for entry in entries {
-        let mark = if entry.for_this_crate {
-            "**to fix in this crate**"
-        } else if entry.breaking && entry.at_run_time {
-            "**breaking at run time**"
-        } else if entry.breaking {
-            "**breaking**"
-        } else {
-            "compatible"
+        let mark = match entry.impact() {
+            Impact::ToFixInThisCrate => "**to fix in this crate**",
+            Impact::BreakingAtRunTime => "**breaking at run time**",
+            Impact::BreakingForCallers => "**breaking**",
+            Impact::Compatible => "compatible",
         };
         text.push_str(&format!("- {mark} — {}: {}\n", entry.what, entry.why));
     }
@@ -76,7 +68,7 @@ pub struct FollowUp {
 }
 
 pub const CHANGELOG_FILE: &str = "generated-client/CHANGELOG.md";
-const MANIFEST_FILE: &str = "generated-client/Cargo.toml";
+pub const MANIFEST_FILE: &str = "generated-client/Cargo.toml";
 const LOCK_FILE: &str = "Cargo.lock";
 
 const CHANGELOG_HEADER: &str = "\
@@ -120,13 +112,12 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
         return Ok(nothing);
     };
     let (old_contract, new_contract) = contracts(out_dir, generated(CONTRACT_FILE))?;
-    let document_entries = match &old_contract {
-        Some(old) => document_changes(old, &new_contract),
-        None => Vec::new(),
-    };
+    let document_changed = old_contract
+        .as_ref()
+        .is_some_and(|old| !document_changes(old, &new_contract).is_empty());
     let new_client = generated(CLIENT_FILE);
     let client_changed = without_header(&old_client) != without_header(new_client);
-    if !client_changed && document_entries.is_empty() {
+    if !client_changed && !document_changed {
         if old_client == new_client {
             return Ok(nothing);
         }
@@ -149,28 +140,17 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
         .map_err(|problem| unreadable_record(out_dir, API_SURFACE_FILE, problem))?;
     let new_surface = Surface::parse(generated(API_SURFACE_FILE))
         .map_err(|problem| Diagnostic::new(API_SURFACE_FILE, format!("as generated: {problem}")))?;
-    let mut entries = compare(&old_surface, &new_surface);
-    let sources: Vec<_> = USING_SOURCES.iter().map(|dir| out_dir.join(dir)).collect();
-    let uses = first_uses(&sources, out_dir);
-    entries.extend(enforced(document_entries, &new_contract, &uses));
-    entries.extend(hand_written_breaks(
-        &old_surface,
-        &new_surface,
-        &uses,
-        &sources,
-    ));
-    if let Some(old_contract) = &old_contract {
-        entries.extend(moved_rules(old_contract, &new_contract, &uses));
-        entries.extend(deprecated_uses(old_contract, &new_contract, &uses));
-    }
-    entries.sort_by_key(|entry| (!entry.breaking, !entry.for_this_crate));
-    if entries.is_empty() {
-        entries.push(entry(
-            false,
-            "generated code changed (documentation, or the generator), the API did not".into(),
-            "callers' code is unchanged",
-        ));
-    }
+    let entries = every_change(
+        Recorded {
+            surface: &old_surface,
+            contract: old_contract.as_ref(),
+        },
+        Recorded {
+            surface: &new_surface,
+            contract: Some(&new_contract),
+        },
+        out_dir,
+    );
     let Some(manifest) = on_disk(MANIFEST_FILE) else {
         return Ok(FollowUp {
             files: Vec::new(),
@@ -256,79 +236,10 @@ fn contracts(out_dir: &Path, generated: &str) -> Result<(Option<Contract>, Contr
     Ok((Some(old), new))
 }
 
-/// Says, for each request constraint that tightened, whether this crate's
-/// typed values check it before sending: whether the hand-written code
-/// names the place's generated rules (`request_rules::…`) and the rules
-/// check that keyword.
-fn enforced(
-    entries: Vec<Entry>,
-    contract: &Contract,
-    uses: &BTreeMap<String, String>,
-) -> Vec<Entry> {
-    let rules = request_rules::rules(contract);
-    entries
-        .into_iter()
-        .map(|mut entry| {
-            let (Some(at), Some(rule)) = (entry.at.as_ref().filter(|_| entry.breaking), entry.rule)
-            else {
-                return entry;
-            };
-            let constant = rules
-                .iter()
-                .find(|(_, (pointer, _))| pointer == at)
-                .map(|(name, _)| name);
-            match constant {
-                Some(name) if uses.contains_key(name) && request_rules::CHECKED.contains(&rule) => {
-                    entry.why.push_str(&format!(
-                        "; this crate's typed values check it before sending, from this version \
-                         on (`request_rules::{name}`, used at {})",
-                        uses[name]
-                    ));
-                }
-                Some(name) if uses.contains_key(name) => entry.why.push_str(&format!(
-                    "; this crate's typed values do not check `{rule}` (they check \
-                     `request_rules::{name}`'s pattern, lengths, bounds and values)"
-                )),
-                Some(name) => entry.why.push_str(&format!(
-                    "; no typed value of this crate checks it (`request_rules::{name}` is \
-                     there for callers)"
-                )),
-                None => {}
-            }
-            entry
-        })
-        .collect()
-}
-
-/// The generated rules the hand-written code names that a change took
-/// away, moved to another place, or retyped: each named with where it is
-/// used.
-fn moved_rules(old: &Contract, new: &Contract, uses: &BTreeMap<String, String>) -> Vec<Entry> {
-    let (before, after) = (request_rules::rules(old), request_rules::rules(new));
-    let mut entries = Vec::new();
-    for (name, (pointer, place)) in &before {
-        let Some(used_at) = uses.get(name) else {
-            continue;
-        };
-        let change = match after.get(name) {
-            None => format!("it is gone (it checked {pointer})"),
-            Some((now, _)) if now != pointer => format!("it now checks {now}, not {pointer}"),
-            Some((_, now)) if now.fact("type") != place.fact("type") => format!(
-                "the value it checks is now of type {}",
-                now.fact("type").map_or("none".into(), ToString::to_string)
-            ),
-            Some(_) => continue,
-        };
-        let mut found = entry(
-            false,
-            format!("hand-written `{used_at}` uses `request_rules::{name}`: {change}"),
-            "this crate's own code, not its callers': change it with this regen (`cargo build` \
-             fails there, or checks the wrong value, until then)",
-        );
-        found.for_this_crate = true;
-        entries.push(found);
-    }
-    entries
+/// The `[package]` version of a manifest's text, when it is written out.
+pub fn package_version(manifest: &str) -> Option<String> {
+    let manifest: DocumentMut = manifest.parse().ok()?;
+    package_name_and_version(&manifest).map(|(_, version)| version)
 }
 
 /// The `[package]` table's `name` and `version`, when both are written out.

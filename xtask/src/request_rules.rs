@@ -189,7 +189,9 @@ pub const CHECKED: [&str; 9] = [
 
 /// The generated `request_rules` module's items.
 pub fn rules_source(contract: &Contract) -> TokenStream {
-    let constants = rules(contract).into_iter().map(|(name, (pointer, place))| {
+    let rules = rules(contract);
+    let names: Vec<_> = rules.keys().map(|name| format_ident!("{name}")).collect();
+    let constants = rules.into_iter().map(|(name, (pointer, place))| {
         let ident = format_ident!("{name}");
         let number = |keyword: &str| match place.fact(keyword).and_then(Value::as_f64) {
             Some(value) => quote!(Some(#value)),
@@ -239,7 +241,12 @@ pub fn rules_source(contract: &Contract) -> TokenStream {
             };
         }
     });
-    quote!(#(#constants)*)
+    quote! {
+        #(#constants)*
+        /// Every rule above, in the order of their names: what the typed
+        /// values check, for a test or a tool to list.
+        pub const ALL: &[&FieldRules] = &[#(&#names),*];
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,19 @@ impl SourceMap {
         }
     }
 
+    /// The range of the node at exactly `pointer`, if the file has it.
+    pub fn locate_exact(&self, pointer: &str) -> Option<Range<usize>> {
+        self.nodes.get(pointer.trim_end_matches('/')).cloned()
+    }
+
+    /// The 1-based line of byte `offset`.
+    pub fn line_at(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
     /// The byte offset of a 1-based line and column (in characters).
     pub fn offset_of(&self, line: usize, column: usize) -> Option<usize> {
         let start = if line <= 1 {

@@ -38,22 +38,34 @@ pub fn changes(old: &Contract, new: &Contract) -> Vec<Entry> {
             old,
             new,
         };
+        let first = entries.len();
         entries.extend(deprecation(&at, old_place, new_place));
-        if new_place.names.contains_key("operationId") {
-            continue;
+        if !new_place.names.contains_key("operationId") {
+            entries.extend(place_changes(&at, old_place, new_place));
         }
-        let travels = |direction| {
-            old_place.directions.contains(&direction) || new_place.directions.contains(&direction)
-        };
-        if travels(Direction::Request) {
-            entries.extend(request_bounds(&at, old_place, new_place));
-            entries.extend(request_texts(&at, old_place, new_place));
-            entries.extend(request_values(&at, old_place, new_place));
+        // Each change is at its place, for the report's line.
+        for entry in &mut entries[first..] {
+            entry.at.get_or_insert_with(|| pointer.clone());
         }
-        if travels(Direction::Answer) {
-            entries.extend(answer_shapes(&at, old_place, new_place));
-            entries.extend(answer_values(&at, old_place, new_place));
-        }
+    }
+    entries
+}
+
+/// The changes of one place's constraints and shapes, by which way its
+/// values travel.
+fn place_changes(at: &At, old_place: &Place, new_place: &Place) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let travels = |direction| {
+        old_place.directions.contains(&direction) || new_place.directions.contains(&direction)
+    };
+    if travels(Direction::Request) {
+        entries.extend(request_bounds(at, old_place, new_place));
+        entries.extend(request_texts(at, old_place, new_place));
+        entries.extend(request_values(at, old_place, new_place));
+    }
+    if travels(Direction::Answer) {
+        entries.extend(answer_shapes(at, old_place, new_place));
+        entries.extend(answer_values(at, old_place, new_place));
     }
     entries
 }

@@ -18,10 +18,12 @@
 //! kind of change; [`compare`] runs them all. `release.rs` turns the entries
 //! into a version and a changelog entry.
 
+mod between;
 mod document;
 mod members;
 mod this_crate;
 
+pub use between::{Recorded, every_change};
 pub use document::changes as document_changes;
 pub use this_crate::{deprecated_uses, hand_written_breaks};
 
@@ -47,6 +49,63 @@ pub struct Entry {
     pub at: Option<String>,
     /// The keyword a tightened request constraint is about (`pattern`).
     pub rule: Option<&'static str>,
+}
+
+/// How a change concerns whoever reviews it: the report's four groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Impact {
+    /// Callers' code no longer compiles, or compiles to something else.
+    BreakingForCallers,
+    /// Callers' code compiles; the vendor may refuse what it took, or
+    /// deployed clients cannot read what it sends.
+    BreakingAtRunTime,
+    /// This crate's own hand-written code, fixed with the regen.
+    ToFixInThisCrate,
+    /// Nothing a caller must do.
+    Compatible,
+}
+
+impl Impact {
+    /// The group's heading, as the reports print it.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Impact::BreakingForCallers => "Breaking for callers",
+            Impact::BreakingAtRunTime => "Breaking at run time",
+            Impact::ToFixInThisCrate => "To fix in this crate",
+            Impact::Compatible => "Compatible",
+        }
+    }
+
+    /// Its name in the JSON report.
+    pub fn key(self) -> &'static str {
+        match self {
+            Impact::BreakingForCallers => "breaking",
+            Impact::BreakingAtRunTime => "breaking-at-run-time",
+            Impact::ToFixInThisCrate => "to-fix-in-this-crate",
+            Impact::Compatible => "compatible",
+        }
+    }
+
+    pub const ALL: [Impact; 4] = [
+        Impact::BreakingForCallers,
+        Impact::BreakingAtRunTime,
+        Impact::ToFixInThisCrate,
+        Impact::Compatible,
+    ];
+}
+
+impl Entry {
+    pub fn impact(&self) -> Impact {
+        if self.for_this_crate {
+            Impact::ToFixInThisCrate
+        } else if self.breaking && self.at_run_time {
+            Impact::BreakingAtRunTime
+        } else if self.breaking {
+            Impact::BreakingForCallers
+        } else {
+            Impact::Compatible
+        }
+    }
 }
 
 pub fn entry(breaking: bool, what: String, why: impl Into<String>) -> Entry {

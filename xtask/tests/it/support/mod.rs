@@ -165,3 +165,113 @@ pub fn regen(spec: &Path, overlay: &Path, out: Option<&Path>) -> (bool, String) 
         + &String::from_utf8_lossy(&output.stdout);
     (output.status.success(), text)
 }
+
+/// A checkout in `dir` of what a pull request of a vendor change touches:
+/// the root package (its build script and its snapshot tests in `tests/`),
+/// `specs/`, the client and mocks crates (without their own tests and
+/// dev-dependencies), as a git repository with one commit. Its workspace
+/// has those members only; the lock file is the real one.
+pub fn scratch_checkout(dir: &Path) {
+    let root = root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let mut document: toml_edit::DocumentMut = manifest.parse().unwrap();
+    let members = toml_edit::Array::from_iter(["generated-client", "generated-mocks"]);
+    document["workspace"]["members"] = toml_edit::value(members);
+    document["workspace"]
+        .as_table_mut()
+        .unwrap()
+        .remove("default-members");
+    std::fs::write(dir.join("Cargo.toml"), document.to_string()).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    std::fs::copy(root.join("build.rs"), dir.join("build.rs")).unwrap();
+    for tree in ["src", "specs", "tests"] {
+        copy_tree(&root.join(tree), &dir.join(tree));
+    }
+    for name in ["generated-client", "generated-mocks"] {
+        copy_crate(&root.join(name), &dir.join(name));
+    }
+    // `cargo xtask` finds its workspace by this file (the binary is this
+    // workspace's).
+    std::fs::create_dir_all(dir.join("xtask")).unwrap();
+    std::fs::write(
+        dir.join("xtask/Cargo.toml"),
+        "# not a member: the checkout's marker\n",
+    )
+    .unwrap();
+    git(dir, &["init", "--quiet"]);
+    git(dir, &["add", "--all"]);
+    git(
+        dir,
+        &["commit", "--quiet", "-m", "the vendor's document as it was"],
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name));
+        } else if !name.to_string_lossy().ends_with(".snap.new") {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// `git ARGUMENTS` in `dir`, with a fixed author and dates so that commit
+/// ids repeat.
+pub fn git(dir: &Path, arguments: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(arguments)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Reviewer")
+        .env("GIT_AUTHOR_EMAIL", "reviewer@example.com")
+        .env("GIT_COMMITTER_NAME", "Reviewer")
+        .env("GIT_COMMITTER_EMAIL", "reviewer@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {arguments:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `xtask ARGS` run in the checkout `dir` (found by its directory, not by
+/// this workspace's).
+pub fn xtask_in_checkout(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env_remove("XTASK_FAIL_POINT")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+/// The root package's snapshot tests of the checkout `dir`, as a reviewer
+/// runs them: pending snapshots are written beside the accepted ones.
+pub fn root_snapshot_tests(dir: &Path) -> Output {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args([
+            "test",
+            "--offline",
+            "--quiet",
+            "--package",
+            "reward-points-workspace",
+        ])
+        .args(["--test", "it"])
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
+        .env("INSTA_UPDATE", "new")
+        .env_remove("CI")
+        .env_remove("INSTA_FORCE_PASS");
+    in_shared_target(dir, "scratch-run", command)
+}

@@ -1,0 +1,279 @@
+//! `cargo xtask fetch-spec` against the vendor's pages served on 127.0.0.1
+//! in the seeds' form (`../shared/seeds/`): an index (`llms.txt`), a page per
+//! operation carrying the document cut to it, a guide without a block.
+//! Made from the checked-in document, they assemble to it; a changed page is
+//! a change that `--write` writes and regen's report shows; a page missing,
+//! a block that is not OpenAPI and two pages that disagree each stop it,
+//! naming the page, with nothing written.
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{root, scratch_checkout, workspace_document, xtask, xtask_in_checkout};
+
+const SPEC: &str = "specs/reward-points-api.yaml";
+
+/// Every `$ref` under `value`, followed through the components.
+fn references(document: &Value, value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::String(reference)) = object.get("$ref")
+                && !found.contains(reference)
+            {
+                found.push(reference.clone());
+                let target = document.pointer(reference.trim_start_matches('#')).unwrap();
+                references(document, target, found);
+            }
+            object
+                .values()
+                .for_each(|inner| references(document, inner, found));
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|inner| references(document, inner, found)),
+        _ => {}
+    }
+}
+
+/// The document cut to one operation, as the vendor's pages carry it: what
+/// every page repeats, the operation, and the components it reaches.
+fn cut(document: &Value, path: &str, method: &str) -> Value {
+    let operation = &document["paths"][path][method];
+    let mut cut = document.as_object().unwrap().clone();
+    cut.insert("paths".into(), json!({ path: { method: operation } }));
+    let mut components = Map::new();
+    let mut found = Vec::new();
+    references(document, operation, &mut found);
+    for reference in &found {
+        let mut parts = reference.trim_start_matches("#/components/").split('/');
+        let (section, name) = (parts.next().unwrap(), parts.next().unwrap());
+        components
+            .entry(section)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .unwrap()
+            .insert(name.into(), document["components"][section][name].clone());
+    }
+    components.insert(
+        "securitySchemes".into(),
+        document["components"]["securitySchemes"].clone(),
+    );
+    cut.insert("components".into(), Value::Object(components));
+    Value::Object(cut)
+}
+
+/// The pages of `document`: (its path on the server, its text), the index
+/// first.
+fn pages(document: &Value, base: &str) -> Vec<(String, String)> {
+    let mut index = String::from(
+        "# Xoxoday\n\n> Rewards, incentives and the Plum help centre.\n\n## Docs\n\n- [Getting \
+         started](/guides/getting-started.md): what Plum is\n",
+    );
+    let mut pages = vec![(
+        "/guides/getting-started.md".to_owned(),
+        "# Getting started\n\nNo API here.\n\n```yaml\nnot: openapi\n```\n".to_owned(),
+    )];
+    for (route, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            let title = operation["summary"].as_str().unwrap_or(id);
+            let page = format!("/api-reference/{id}.md");
+            index.push_str(&format!("- [{title}]({base}{page}): {title}\n"));
+            let yaml = serde_yaml::to_string(&cut(document, route, method)).unwrap();
+            let text = format!(
+                "> ## Documentation Index\n> Fetch the complete documentation index at: \
+                 {base}/llms.txt\n> Use this file to discover all available pages before \
+                 exploring further.\n\n# {title}\n\n## OpenAPI\n\n````yaml {SPEC} {} \
+                 {route}\n{yaml}````\n",
+                method.to_uppercase()
+            );
+            pages.push((page, text));
+        }
+    }
+    pages.insert(0, ("/llms.txt".to_owned(), index));
+    pages
+}
+
+/// `server` holds `pages` from now on; `missing` answers 404.
+async fn serve(server: &MockServer, pages: &[(String, String)], missing: Option<&str>) {
+    for (at, text) in pages {
+        let answer = match missing == Some(at.as_str()) {
+            true => ResponseTemplate::new(404),
+            false => ResponseTemplate::new(200).set_body_string(text.clone()),
+        };
+        Mock::given(method("GET"))
+            .and(path(at.as_str()))
+            .respond_with(answer)
+            .mount(server)
+            .await;
+    }
+}
+
+fn said(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+#[tokio::test]
+async fn the_vendors_pages_assemble_to_the_checked_in_document() {
+    let document = workspace_document(SPEC);
+    let server = MockServer::start().await;
+    serve(&server, &pages(&document, &server.uri()), None).await;
+    let index = format!("{}/llms.txt", server.uri());
+    let before = std::fs::read(root().join(SPEC)).unwrap();
+
+    let output = tokio::task::spawn_blocking(move || xtask(&["fetch-spec", "--index", &index]))
+        .await
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    assert_eq!(
+        said(&output),
+        "fetch-spec: the vendor's pages say what specs/ says: no change\n"
+    );
+    assert_eq!(std::fs::read(root().join(SPEC)).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_changed_page_is_a_change_written_with_write_and_reported_after_regen() {
+    let dir = tempfile::tempdir().unwrap();
+    scratch_checkout(dir.path());
+    let mut document = workspace_document(SPEC);
+    let recipient =
+        "/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties";
+    document.pointer_mut(recipient).unwrap()["to_name"]["maxLength"] = json!(100);
+    let server = MockServer::start().await;
+    serve(&server, &pages(&document, &server.uri()), None).await;
+    let index = format!("{}/llms.txt", server.uri());
+    let checkout = dir.path().to_path_buf();
+
+    let run = move |write: bool| {
+        let (checkout, index) = (checkout.clone(), index.clone());
+        let mut args = vec!["fetch-spec".to_owned(), "--index".to_owned(), index];
+        if write {
+            args.push("--write".into());
+        }
+        move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            xtask_in_checkout(&checkout, &args)
+        }
+    };
+    let checked = tokio::task::spawn_blocking(run(false)).await.unwrap();
+    assert_eq!(checked.status.code(), Some(1), "{}", said(&checked));
+    assert_eq!(
+        said(&checked),
+        "fetch-spec: the vendor's pages differ from specs/:\n  - component \
+         `schemas/SendPointsRecipientsData` changed\nnothing written (give --write to write it)\n"
+    );
+    let written = tokio::task::spawn_blocking(run(true)).await.unwrap();
+    assert_eq!(written.status.code(), Some(0), "{}", said(&written));
+
+    let now: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.path().join(SPEC)).unwrap()).unwrap();
+    assert_eq!(now, document);
+    let regen = xtask_in_checkout(dir.path(), &["regen"]);
+    assert!(regen.status.success(), "{}", said(&regen));
+    let report = xtask_in_checkout(dir.path(), &["report", "--base", "HEAD"]);
+    let text = said(&report);
+    assert!(
+        text.contains("`to_name` (in requests, /components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/to_name): `maxLength` added (none → `100`)"),
+        "{text}"
+    );
+}
+
+/// fetch-spec in a fresh checkout against `pages` (made with `server`'s
+/// address): its output, and whether the document stayed as it was.
+async fn refused(
+    server: &MockServer,
+    pages: Vec<(String, String)>,
+    missing: Option<&str>,
+) -> (Option<i32>, String, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    scratch_checkout(dir.path());
+    let before = std::fs::read(dir.path().join(SPEC)).unwrap();
+    server.reset().await;
+    serve(server, &pages, missing).await;
+    let index = format!("{}/llms.txt", server.uri());
+    let checkout = dir.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        xtask_in_checkout(&checkout, &["fetch-spec", "--index", &index, "--write"])
+    })
+    .await
+    .unwrap();
+    let untouched = std::fs::read(dir.path().join(SPEC)).unwrap() == before;
+    (output.status.code(), said(&output), untouched)
+}
+
+fn page_text<'a>(pages: &'a mut [(String, String)], id: &str) -> &'a mut String {
+    &mut pages
+        .iter_mut()
+        .find(|(at, _)| at.ends_with(&format!("/{id}.md")))
+        .unwrap()
+        .1
+}
+
+#[tokio::test]
+async fn a_missing_page_a_block_that_is_not_openapi_and_pages_that_disagree_stop_it() {
+    let document = workspace_document(SPEC);
+    let server = MockServer::start().await;
+    let base = server.uri();
+
+    let (status, text, untouched) = refused(
+        &server,
+        pages(&document, &base),
+        Some("/api-reference/sendPoints.md"),
+    )
+    .await;
+    assert_eq!(status, Some(2), "{text}");
+    assert!(
+        text.contains("/api-reference/sendPoints.md: HTTP 404 Not Found; nothing was written"),
+        "{text}"
+    );
+    assert!(untouched);
+
+    let mut broken = pages(&document, &base);
+    let page = page_text(&mut broken, "fetchPoints");
+    let start = page.find("openapi: ").unwrap();
+    page.replace_range(start..start + "openapi: 3.0.3".len(), "swagger: '2.0'");
+    let (status, text, untouched) = refused(&server, broken, None).await;
+    assert_eq!(status, Some(2), "{text}");
+    assert!(
+        text.contains("/api-reference/fetchPoints.md: its block of specs/reward-points-api.yaml is not an OpenAPI document: it has no `openapi: 3.x` field"),
+        "{text}"
+    );
+    assert!(untouched);
+
+    let mut other = document.clone();
+    other["components"]["schemas"]["TokenResponse"]["properties"]["expires_in"]["type"] =
+        json!("string");
+    let mut disagreeing = pages(&document, &base);
+    let changed = pages(&other, &base);
+    let (_, refresh) = changed
+        .iter()
+        .find(|(at, _)| at.ends_with("/refreshToken.md"))
+        .unwrap();
+    *page_text(&mut disagreeing, "refreshToken") = refresh.clone();
+    let (status, text, untouched) = refused(&server, disagreeing, None).await;
+    assert_eq!(status, Some(2), "{text}");
+    let refresh = format!("{base}/api-reference/refreshToken.md");
+    let user = format!("{base}/api-reference/createUserToken.md");
+    assert!(
+        text.contains(&format!(
+            "error: pages {refresh} and {user} disagree on `/components/schemas/TokenResponse`"
+        )),
+        "{text}"
+    );
+    assert!(untouched);
+}
+
+#[test]
+fn the_configured_index_is_the_vendors() {
+    let config =
+        std::fs::read_to_string(Path::new(&root()).join("specs/vendor-pages.toml")).unwrap();
+    assert!(
+        config.contains("index = \"https://help-plum.xoxoday.com/llms.txt\""),
+        "{config}"
+    );
+}
