@@ -76,12 +76,15 @@ fn media_examples(media: &Value) -> Vec<(String, Value)> {
         return vec![(String::new(), example.clone())];
     }
     if let Some(examples) = media.get("examples").and_then(Value::as_object) {
-        return examples
+        // By name, whatever order the document's maps are read in.
+        let mut examples: Vec<(String, Value)> = examples
             .iter()
             .filter_map(|(name, example)| {
                 Some((name.clone(), resolved(example).get("value")?.clone()))
             })
             .collect();
+        examples.sort_by(|a, b| a.0.cmp(&b.0));
+        return examples;
     }
     media
         .get("schema")

@@ -90,9 +90,14 @@ async fn each_operation_in_each_environment_sends_what_the_vendor_expects() {
                     text.push_str(NO_CALL);
                     snapshots.problem(format!("{operation}: {NO_CALL}"));
                 }
-                Some(_) => {
+                Some(called) => {
                     let received = stand_ins.received().await;
                     writeln!(text, "sent ({} request(s)):", received.len()).unwrap();
+                    if received.is_empty() {
+                        // Why nothing was sent: the example did not fit,
+                        // or the client refused it.
+                        writeln!(text, "nothing, the call ended: {}", called.shown()).unwrap();
+                    }
                     for request in received {
                         text.push_str(&request);
                     }

@@ -79,7 +79,12 @@ impl StandIns {
 
 /// A request as the vendor's host would have received it.
 fn transcript(origin: &str, request: &Request) -> String {
-    let mut text = format!("{} {origin}{}\n", request.method, request.url.path());
+    let query = request
+        .url
+        .query()
+        .map(|query| format!("?{query}"))
+        .unwrap_or_default();
+    let mut text = format!("{} {origin}{}{query}\n", request.method, request.url.path());
     let mut headers: Vec<(String, String)> = request
         .headers
         .iter()

@@ -96,9 +96,10 @@ enum Command {
     },
     /// The vendor's document assembled from its documentation pages (the
     /// index in specs/vendor-pages.toml), compared with the checked-in one
-    /// as data: exit 0 when they say the same, 1 when they differ (naming
-    /// each change), 2 when a page is missing, unreadable or disagrees with
-    /// another. Writes it only with --write.
+    /// as data: exit 0 when they say the same (or, with --write, once the
+    /// pages' document is written), 1 when they differ without --write
+    /// (naming each change), 2 when a page is missing, unreadable or
+    /// disagrees with another (nothing written).
     FetchSpec {
         /// Write the assembled document over specs/'s.
         #[arg(long)]
@@ -214,28 +215,30 @@ fn main() -> ExitCode {
 }
 
 fn fetch_spec(write: bool, index: Option<&str>) -> ExitCode {
-    match fetch_spec::run(&workspace_root(), index, write) {
-        Ok(fetch_spec::Fetched::Same) => {
-            println!("fetch-spec: the vendor's pages say what specs/ says: no change");
-            ExitCode::SUCCESS
-        }
-        Ok(fetch_spec::Fetched::Differs { changes, written }) => {
-            println!("fetch-spec: the vendor's pages differ from specs/:");
-            for change in &changes {
-                println!("  - {change}");
-            }
-            if written {
-                println!("written to specs/: now run `cargo xtask regen`");
-                ExitCode::SUCCESS
-            } else {
-                println!("nothing written (give --write to write it)");
-                ExitCode::FAILURE
-            }
-        }
+    let fetched = match fetch_spec::run(&workspace_root(), index, write) {
+        Ok(fetched) => fetched,
         Err(problem) => {
             eprintln!("error: {problem}");
-            ExitCode::from(2)
+            return ExitCode::from(2);
         }
+    };
+    for kept in &fetched.kept {
+        println!("fetch-spec: kept {kept} of specs/: no page carries it");
+    }
+    if fetched.changes.is_empty() {
+        println!("fetch-spec: the vendor's pages say what specs/ says: no change");
+        return ExitCode::SUCCESS;
+    }
+    println!("fetch-spec: the vendor's pages differ from specs/:");
+    for change in &fetched.changes {
+        println!("  - {change}");
+    }
+    if fetched.written {
+        println!("written to specs/: now run `cargo xtask regen`");
+        ExitCode::SUCCESS
+    } else {
+        println!("nothing written (give --write to write it)");
+        ExitCode::FAILURE
     }
 }
 

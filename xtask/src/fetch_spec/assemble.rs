@@ -137,6 +137,48 @@ fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
+/// Copies into `assembled` what `checked_in` has that no page carried: a
+/// top-level part, or a component. Returns what it kept, to be said.
+pub fn keep_unmentioned(checked_in: &Value, assembled: &mut Value) -> Vec<String> {
+    let mut kept = Vec::new();
+    let (Some(old), Some(new)) = (checked_in.as_object(), assembled.as_object_mut()) else {
+        return kept;
+    };
+    for (key, value) in old {
+        if key == "components" {
+            continue;
+        }
+        if !new.contains_key(key) {
+            new.insert(key.clone(), value.clone());
+            kept.push(format!("part `{key}`"));
+        }
+    }
+    let empty = Map::new();
+    let old_components = old
+        .get("components")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let new_components = new
+        .entry("components")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .expect("a map");
+    for (section, entries) in old_components {
+        let into = new_components
+            .entry(section.clone())
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .expect("a map");
+        for (name, value) in entries.as_object().unwrap_or(&empty) {
+            if !into.contains_key(name) {
+                into.insert(name.clone(), value.clone());
+                kept.push(format!("component `{section}/{name}`"));
+            }
+        }
+    }
+    kept
+}
+
 /// What differs between the checked-in document and the assembled one:
 /// operations, components and the other parts, each added, removed or
 /// changed.
@@ -172,7 +214,7 @@ pub fn differences(checked_in: &Value, assembled: &Value) -> Vec<String> {
         document
             .iter()
             .filter(|(key, _)| *key != "paths" && *key != "components")
-            .map(|(key, value)| (key.clone(), value.clone()))
+            .map(|(key, value)| (key.clone(), in_any_order(key, value)))
             .collect()
     };
     changes.extend(compared("part", &rest(&old), &rest(&new)));
@@ -196,4 +238,16 @@ fn compared(
         changes.push(format!("{kind} `{name}` added"));
     }
     changes
+}
+
+/// `tags` compared whatever the order the pages gave them in.
+fn in_any_order(key: &str, value: &Value) -> Value {
+    match (key, value) {
+        ("tags", Value::Array(tags)) => {
+            let mut tags = tags.clone();
+            tags.sort_by_key(|tag| tag.get("name").and_then(Value::as_str).map(str::to_owned));
+            Value::Array(tags)
+        }
+        _ => value.clone(),
+    }
 }

@@ -22,12 +22,13 @@ use crate::read_input::parse_document;
 /// The workspace's configuration of where the pages are.
 pub const CONFIG_FILE: &str = "specs/vendor-pages.toml";
 
-/// What `fetch-spec` came to.
-pub enum Fetched {
-    /// The pages say what the checked-in document says.
-    Same,
-    /// They say something else: what differs (and whether it was written).
-    Differs { changes: Vec<String>, written: bool },
+/// What `fetch-spec` came to, and what it kept of the checked-in document
+/// that no page carries (`kept`).
+pub struct Fetched {
+    /// What differs (empty: the pages say what the checked-in document says).
+    pub changes: Vec<String>,
+    pub written: bool,
+    pub kept: Vec<String>,
 }
 
 /// Reads the configuration: the index's address (unless `index` overrides
@@ -61,11 +62,13 @@ pub fn run(root: &Path, index: Option<&str>, write: bool) -> Result<Fetched, Str
     let file = spec_file(root).map_err(|problem| format!("specs/: {problem}"))?;
     let checked_in = std::fs::read(root.join(file)).map_err(|error| format!("{file}: {error}"))?;
     let checked_in = parse_document(file, &checked_in).map_err(|problem| problem.to_string())?;
+    let mut assembled = assembled;
+    // What no page carries (a component no operation reaches, a part no
+    // page repeats) is the vendor's too: kept, and said.
+    let kept = assemble::keep_unmentioned(&checked_in, &mut assembled);
     let changes = assemble::differences(&checked_in, &assembled);
-    if changes.is_empty() {
-        return Ok(Fetched::Same);
-    }
-    if write {
+    let written = write && !changes.is_empty();
+    if written {
         let content = match file.ends_with(".json") {
             true => format!("{:#}\n", assembled),
             false => serde_yaml::to_string(&assembled).map_err(|error| error.to_string())?,
@@ -76,9 +79,10 @@ pub fn run(root: &Path, index: Option<&str>, write: bool) -> Result<Fetched, Str
         }];
         write_changed(root, &files).map_err(|problem| problem.to_string())?;
     }
-    Ok(Fetched::Differs {
+    Ok(Fetched {
         changes,
-        written: write,
+        written,
+        kept,
     })
 }
 

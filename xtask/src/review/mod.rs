@@ -6,7 +6,9 @@
 //! with its place in the document (file and line), and the version that
 //! follows. Rendered as text, Markdown (a pull request's comment), JSON
 //! (stable, documented in `render.rs`) or GitHub annotations; `--gate`
-//! refuses a breaking change without the approving label.
+//! refuses a breaking change without the approving label. A side whose
+//! generated files were not made from its `specs/` (regen not run) is
+//! refused: its record would say nothing changed.
 
 mod places;
 mod render;
@@ -18,8 +20,8 @@ use serde_json::Value;
 
 use crate::contract::{CONTRACT_FILE, Contract};
 use crate::diagnostic::Problems;
-use crate::input_digest::{OVERLAY_FILE, SPEC_FILES};
-use crate::output::API_SURFACE_FILE;
+use crate::input_digest::{OVERLAY_FILE, SPEC_FILES, digest, recorded_digest};
+use crate::output::{API_SURFACE_FILE, CLIENT_FILE};
 use crate::read_input::parse_document;
 use crate::release::{MANIFEST_FILE, next_version, package_version};
 use crate::report::{Entry, Impact, Recorded, every_change};
@@ -44,6 +46,8 @@ pub struct Place {
     pub line: usize,
     /// The JSON pointer, for a place in the document.
     pub pointer: Option<String>,
+    /// A line of the base's file (what the change removed), not the head's.
+    pub before: bool,
 }
 
 /// The report between two sides.
@@ -56,6 +60,10 @@ pub struct Review {
     pub next_version: String,
     pub head_version: String,
     pub entries: Vec<Reviewed>,
+    /// The label that approves a breaking change.
+    pub approval_label: String,
+    /// What the report could not compare, said with it.
+    pub notes: Vec<String>,
 }
 
 impl Review {
@@ -106,6 +114,7 @@ impl Side {
         };
         let manifest = tree.read(MANIFEST_FILE)?.unwrap_or_default();
         let version = package_version(&manifest).unwrap_or_else(|| "?".into());
+        regenerated(tree)?;
         Ok(Self {
             surface,
             contract,
@@ -113,6 +122,32 @@ impl Side {
             document: Document::read(tree)?,
         })
     }
+}
+
+/// Whether what regen recorded on `tree` was generated from its `specs/`:
+/// a document changed without regen would be reported as no change.
+fn regenerated(tree: &Tree) -> Result<(), String> {
+    let Some(generated) = tree.read(CLIENT_FILE)? else {
+        return Ok(());
+    };
+    let Some(recorded) = recorded_digest(&generated).map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut inputs = Vec::new();
+    for file in SPEC_FILES.into_iter().chain([OVERLAY_FILE]) {
+        if let Some(text) = tree.read(file)? {
+            inputs.push((file, text));
+        }
+    }
+    let digest = digest(inputs.iter().map(|(file, text)| (*file, text.as_bytes())));
+    if digest == recorded {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: {CLIENT_FILE} was not generated from its specs/ (the document changed and regen \
+         was not run): run `cargo xtask regen` and commit what it writes, then report again",
+        tree.name()
+    ))
 }
 
 impl Document {
@@ -151,34 +186,44 @@ impl Document {
         Some(self.map.line_at(range.start))
     }
 
-    /// Where an entry is: its own pointer, else the place its name is
-    /// found at, else the operation its type belongs to, else the nearest
-    /// ancestor the file has.
-    fn place(&self, entry: &Entry) -> Option<Place> {
-        let pointer = entry
+    /// The pointer of what an entry is about: its own, else where its name
+    /// is found.
+    fn pointer(&self, entry: &Entry) -> Option<String> {
+        entry
             .at
             .clone()
-            .or_else(|| self.places.place_of(&entry.what))?;
+            .or_else(|| self.places.place_of(&entry.what))
+    }
+
+    /// Where an entry is, when this file has its node (or, for a type the
+    /// index does not know, the operation it belongs to).
+    fn exact(&self, entry: &Entry, before: bool) -> Option<Place> {
         let at = |pointer: &str| {
             self.line_of(pointer).map(|line| Place {
                 file: self.map.name.clone(),
                 line,
                 pointer: Some(pointer.to_owned()),
+                before,
             })
         };
-        at(&pointer)
+        self.pointer(entry)
+            .and_then(|pointer| at(&pointer))
             .or_else(|| {
                 let name = entry.what.split('`').nth(1)?;
                 at(&self.places.operation_of(name)?)
             })
-            .or_else(|| {
-                let range = self.map.locate(&pointer)?;
-                Some(Place {
-                    file: self.map.name.clone(),
-                    line: self.map.line_at(range.start),
-                    pointer: Some(pointer),
-                })
-            })
+    }
+
+    /// The nearest ancestor of an entry's node that this file has.
+    fn ancestor(&self, entry: &Entry) -> Option<Place> {
+        let pointer = self.pointer(entry)?;
+        let range = self.map.locate(&pointer)?;
+        Some(Place {
+            file: self.map.name.clone(),
+            line: self.map.line_at(range.start),
+            pointer: Some(pointer),
+            before: false,
+        })
     }
 }
 
@@ -191,13 +236,32 @@ fn crate_place(entry: &Entry) -> Option<Place> {
         file: file.to_owned(),
         line,
         pointer: None,
+        before: false,
     })
 }
 
+/// Where an entry is: in this crate's own code; else at its node in the
+/// head's document; else in the base's (what the change removed); else at
+/// the nearest ancestor the head's document has.
+fn place(entry: &Entry, head: Option<&Document>, base: Option<&Document>) -> Option<Place> {
+    crate_place(entry)
+        .or_else(|| head?.exact(entry, false))
+        .or_else(|| base?.exact(entry, true))
+        .or_else(|| head?.ancestor(entry))
+}
+
 /// The report from `base` to `head`.
-pub fn review(base: &Tree, head: &Tree) -> Result<Review, String> {
+pub fn review(base: &Tree, head: &Tree, approval_label: &str) -> Result<Review, String> {
     let (old, new) = (Side::read(base)?, Side::read(head)?);
     let (sources, _copy) = head.sources()?;
+    let mut notes = Vec::new();
+    if old.contract.is_none() {
+        notes.push(format!(
+            "{} has no {CONTRACT_FILE}: what the document promises beyond the types (run-time \
+             changes) is not compared",
+            base.name()
+        ));
+    }
     let entries = if old.surface == new.surface && old.contract == new.contract {
         Vec::new()
     } else {
@@ -213,22 +277,12 @@ pub fn review(base: &Tree, head: &Tree) -> Result<Review, String> {
             &sources,
         )
     };
-    let documents = [new.document.as_ref(), old.document.as_ref()];
     let entries: Vec<Reviewed> = entries
         .into_iter()
-        .map(|entry| {
-            let place = crate_place(&entry).or_else(|| {
-                // Removed things are in the base's document only.
-                documents
-                    .iter()
-                    .flatten()
-                    .find_map(|document| document.place(&entry))
-            });
-            Reviewed {
-                impact: entry.impact(),
-                entry,
-                place,
-            }
+        .map(|entry| Reviewed {
+            impact: entry.impact(),
+            place: place(&entry, new.document.as_ref(), old.document.as_ref()),
+            entry,
         })
         .collect();
     let plain: Vec<Entry> = entries.iter().map(|r| r.entry.clone()).collect();
@@ -244,6 +298,8 @@ pub fn review(base: &Tree, head: &Tree) -> Result<Review, String> {
         next_version: next,
         head_version: new.version,
         entries,
+        approval_label: approval_label.to_owned(),
+        notes,
     })
 }
 
@@ -256,13 +312,15 @@ pub fn run(root: &Path, arguments: &ReportArguments) -> Result<bool, String> {
         Some(rev) => Tree::commit(root, rev)?,
         None => Tree::WorkingTree(root.to_path_buf()),
     };
-    let review = review(&base, &head)?;
-    print!("{}", render::render(&review, arguments.format));
-    if let Some(outcome) = &arguments.semver_checks {
-        print!(
+    let review = review(&base, &head, &arguments.approval_label)?;
+    match &arguments.semver_checks {
+        // Its verdict alone, beside a report already printed.
+        Some(outcome) => print!(
             "{}",
             render::semver_checks(&review, outcome, arguments.format)
-        );
+        ),
+        None if !arguments.gate => print!("{}", render::render(&review, arguments.format)),
+        None => {}
     }
     if !arguments.gate {
         return Ok(true);

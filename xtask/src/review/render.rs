@@ -11,14 +11,18 @@
 //!   "counts": { "breaking": 1, "breaking-at-run-time": 0, "to-fix-in-this-crate": 0, "compatible": 2 },
 //!   "entries": [
 //!     { "impact": "breaking", "what": "…", "why": "…",
-//!       "place": { "file": "specs/reward-points-api.yaml", "line": 12, "pointer": "/paths/…" } }
-//!   ]
+//!       "place": { "file": "specs/reward-points-api.yaml", "line": 12,
+//!                  "pointer": "/paths/…", "before": false } }
+//!   ],
+//!   "notes": []
 //! }
 //! ```
 //!
 //! `impact` is one of `breaking` (for callers' code), `breaking-at-run-time`,
 //! `to-fix-in-this-crate`, `compatible`; `place` is `null` when the entry has
-//! none, and `pointer` is `null` for a place in this crate's own code.
+//! none, `pointer` is `null` for a place in this crate's own code, and
+//! `before` says the line is the base's file's (what the change removed);
+//! `notes` say what could not be compared.
 
 use std::fmt::Write;
 
@@ -86,8 +90,9 @@ fn older(a: &str, b: &str) -> bool {
 }
 
 fn place_text(place: Option<&Place>) -> String {
-    place.map_or_else(String::new, |place| {
-        format!("{}:{}", place.file, place.line)
+    place.map_or_else(String::new, |place| match place.before {
+        true => format!("{}:{} (before the change)", place.file, place.line),
+        false => format!("{}:{}", place.file, place.line),
     })
 }
 
@@ -109,6 +114,9 @@ fn text(review: &Review) -> String {
         review.head,
         version_line(review)
     );
+    for note in &review.notes {
+        writeln!(out, "note: {note}").unwrap();
+    }
     for (impact, entries) in groups(review) {
         writeln!(out, "\n{} ({})", impact.heading(), entries.len()).unwrap();
         for reviewed in entries {
@@ -136,6 +144,9 @@ fn markdown(review: &Review) -> String {
         review.head,
         version_line(review)
     );
+    for note in &review.notes {
+        writeln!(out, "\n> {note}").unwrap();
+    }
     if review.entries.is_empty() {
         out.push_str("\nNo change to the client's API or to what the document promises.\n");
         return out;
@@ -166,10 +177,13 @@ fn markdown(review: &Review) -> String {
         }
     }
     if review.breaking() > 0 {
-        out.push_str(
-            "\nA breaking change merges once a maintainer adds the label \
-             `breaking-change-approved` to this pull request.\n",
-        );
+        writeln!(
+            out,
+            "\nA breaking change merges once a maintainer adds the label `{}` to this pull \
+             request.",
+            review.approval_label
+        )
+        .unwrap();
     }
     out
 }
@@ -187,6 +201,7 @@ fn json(review: &Review) -> serde_json::Value {
                     "file": place.file,
                     "line": place.line,
                     "pointer": place.pointer,
+                    "before": place.before,
                 })),
             })
         })
@@ -203,6 +218,7 @@ fn json(review: &Review) -> serde_json::Value {
         "breaking": review.breaking() > 0,
         "counts": counts,
         "entries": entries,
+        "notes": review.notes,
     })
 }
 
@@ -225,9 +241,14 @@ fn github(review: &Review) -> String {
             Impact::ToFixInThisCrate => "warning",
             Impact::Compatible => continue,
         };
-        let at = reviewed.place.as_ref().map_or_else(String::new, |place| {
-            format!("file={},line={},", property(&place.file), place.line)
-        });
+        // A line of the base's file would land on another line of the
+        // head's: such an entry is annotated without one.
+        let at = match &reviewed.place {
+            Some(place) if !place.before => {
+                format!("file={},line={},", property(&place.file), place.line)
+            }
+            _ => String::new(),
+        };
         writeln!(
             out,
             "::{command} {at}title={}::{}",
@@ -248,14 +269,15 @@ pub fn semver_checks(review: &Review, outcome: &str, format: Format) -> String {
     let message = match (failed, review.breaking() > 0) {
         (false, _) => return String::new(),
         (true, true) => format!(
-            "cargo-semver-checks finds version {} too small, though the report calls this \
-             change breaking too: check the version regen set",
+            "cargo-semver-checks failed: it finds version {} too small for the change (the \
+             report calls it breaking too: check the version regen set), or it could not run \
+             (read its step's output)",
             review.head_version
         ),
         (true, false) => format!(
-            "cargo-semver-checks finds a breaking change of the Rust API that the report does \
-             not: the report calls it compatible (version {}); read its output, and report \
-             the miss",
+            "cargo-semver-checks failed: it finds a breaking change of the Rust API that the \
+             report does not (the report calls it compatible, version {}), or it could not \
+             run; read its step's output, and report a miss",
             review.next_version
         ),
     };

@@ -27,6 +27,7 @@ impl Tree {
                 "rev-parse",
                 "--verify",
                 "--quiet",
+                "--end-of-options",
                 &format!("{rev}^{{commit}}"),
             ],
         )
@@ -63,11 +64,13 @@ impl Tree {
                 Err(error) => Err(format!("cannot read {path}: {error}")),
             },
             Tree::Commit { root, id, .. } => {
-                let listed = git(root, &["ls-tree", "--name-only", id, "--", path])?;
-                if listed.trim().is_empty() {
+                let listed = git(root, &["ls-tree", "--name-only", "-z", id, "--", path])?;
+                if listed.is_empty() {
                     return Ok(None);
                 }
-                git(root, &["show", &format!("{id}:{path}")]).map(Some)
+                // `./`: relative to the workspace, wherever the repository's
+                // root is.
+                git(root, &["show", &format!("{id}:./{path}")]).map(Some)
             }
         }
     }
@@ -83,13 +86,13 @@ impl Tree {
         };
         let copy =
             tempfile::tempdir().map_err(|error| format!("a temporary directory: {error}"))?;
-        let mut arguments = vec!["ls-tree", "-r", "--name-only", id.as_str(), "--"];
+        let mut arguments = vec!["ls-tree", "-r", "--name-only", "-z", id.as_str(), "--"];
         arguments.extend(USING_SOURCES);
         for file in git(root, &arguments)?
-            .lines()
+            .split('\0')
             .filter(|f| f.ends_with(".rs"))
         {
-            let text = git(root, &["show", &format!("{id}:{file}")])?;
+            let text = git(root, &["show", &format!("{id}:./{file}")])?;
             let to = copy.path().join(file);
             std::fs::create_dir_all(to.parent().unwrap_or(copy.path()))
                 .and_then(|()| std::fs::write(&to, text))

@@ -39,8 +39,16 @@ fn references(document: &Value, value: &Value, found: &mut Vec<String>) {
 }
 
 /// The document cut to one operation, as the vendor's pages carry it: what
-/// every page repeats, the operation, and the components it reaches.
+/// every page repeats, the operation, the components it reaches and the
+/// security schemes (the seeds' pages carry them; `cut_bare` leaves them
+/// out).
 fn cut(document: &Value, path: &str, method: &str) -> Value {
+    let mut cut = cut_bare(document, path, method);
+    cut["components"]["securitySchemes"] = document["components"]["securitySchemes"].clone();
+    cut
+}
+
+fn cut_bare(document: &Value, path: &str, method: &str) -> Value {
     let operation = &document["paths"][path][method];
     let mut cut = document.as_object().unwrap().clone();
     cut.insert("paths".into(), json!({ path: { method: operation } }));
@@ -57,10 +65,6 @@ fn cut(document: &Value, path: &str, method: &str) -> Value {
             .unwrap()
             .insert(name.into(), document["components"][section][name].clone());
     }
-    components.insert(
-        "securitySchemes".into(),
-        document["components"]["securitySchemes"].clone(),
-    );
     cut.insert("components".into(), Value::Object(components));
     Value::Object(cut)
 }
@@ -68,6 +72,14 @@ fn cut(document: &Value, path: &str, method: &str) -> Value {
 /// The pages of `document`: (its path on the server, its text), the index
 /// first.
 fn pages(document: &Value, base: &str) -> Vec<(String, String)> {
+    pages_cut_by(document, base, cut)
+}
+
+fn pages_cut_by(
+    document: &Value,
+    base: &str,
+    cut: fn(&Value, &str, &str) -> Value,
+) -> Vec<(String, String)> {
     let mut index = String::from(
         "# Xoxoday\n\n> Rewards, incentives and the Plum help centre.\n\n## Docs\n\n- [Getting \
          started](/guides/getting-started.md): what Plum is\n",
@@ -134,6 +146,43 @@ async fn the_vendors_pages_assemble_to_the_checked_in_document() {
         "fetch-spec: the vendor's pages say what specs/ says: no change\n"
     );
     assert_eq!(std::fs::read(root().join(SPEC)).unwrap(), before);
+}
+
+/// Pages that leave out the security schemes, and one page that carries
+/// two operations: the schemes are kept from specs/ (and said), both
+/// operations read.
+#[tokio::test]
+async fn what_no_page_carries_is_kept_and_a_page_may_carry_two_operations() {
+    let document = workspace_document(SPEC);
+    let server = MockServer::start().await;
+    let mut pages = pages_cut_by(&document, &server.uri(), cut_bare);
+    let second = pages
+        .iter()
+        .position(|(at, _)| at.ends_with("/sendPoints.md"))
+        .unwrap();
+    let (gone, moved) = pages.remove(second);
+    let block = &moved[moved.find("````yaml").unwrap()..];
+    // The index no longer links to the page whose operation moved.
+    let index = &mut pages[0].1;
+    *index = index
+        .lines()
+        .filter(|line| !line.contains(&gone))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    page_text(&mut pages, "fetchPoints").push_str(&format!("\nAlso:\n\n{block}"));
+    serve(&server, &pages, None).await;
+    let index = format!("{}/llms.txt", server.uri());
+
+    let output = tokio::task::spawn_blocking(move || xtask(&["fetch-spec", "--index", &index]))
+        .await
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    assert_eq!(
+        said(&output),
+        "fetch-spec: kept component `securitySchemes/BearerAuth` of specs/: no page carries it\n\
+         fetch-spec: the vendor's pages say what specs/ says: no change\n"
+    );
 }
 
 #[tokio::test]

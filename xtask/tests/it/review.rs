@@ -220,11 +220,13 @@ fn the_report_reads_between_commits_in_every_format_and_gates_on_the_label() {
             "failure",
         ],
     );
-    assert!(
-        disagreed.contains(
-            "::error title=cargo-semver-checks disagrees::cargo-semver-checks finds version"
-        ),
-        "{disagreed}"
+    assert_eq!(
+        disagreed,
+        "::error title=cargo-semver-checks disagrees::cargo-semver-checks failed: it finds \
+         version 0.7.0 too small for the change (the report calls it breaking too: check the \
+         version regen set), or it could not run (read its step's output)\n"
+            .replace("0.7.0", json["head"]["version"].as_str().unwrap()),
+        "the verdict alone, not the report again"
     );
 
     // The gate: breaking, so refused without the label, passed with it.
@@ -269,5 +271,31 @@ fn the_report_reads_between_commits_in_every_format_and_gates_on_the_label() {
     assert!(
         stderr.contains("`no-such-branch` names no commit"),
         "{stderr}"
+    );
+}
+
+/// A pull request that changed the document and did not run regen would
+/// report no change: the report refuses it, saying what to do.
+#[test]
+fn a_head_whose_document_changed_without_regen_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    scratch_checkout(dir.path());
+    let text = std::fs::read_to_string(dir.path().join(SPEC)).unwrap();
+    let mut document: Value = serde_yaml::from_str(&text).unwrap();
+    vendor_change(&mut document);
+    std::fs::write(
+        dir.path().join(SPEC),
+        serde_yaml::to_string(&document).unwrap(),
+    )
+    .unwrap();
+
+    let (status, out, stderr) = report(dir.path(), &["--base", "HEAD"]);
+
+    assert_eq!(status, 2, "{out}");
+    assert_eq!(
+        stderr,
+        "error: the working tree: generated-client/src/generated.rs was not generated from its \
+         specs/ (the document changed and regen was not run): run `cargo xtask regen` and \
+         commit what it writes, then report again\n"
     );
 }
