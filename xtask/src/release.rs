@@ -15,7 +15,8 @@ use crate::report::{Entry, Impact, Recorded, document_changes, every_change};
 use crate::surface::Surface;
 
 /// A version after `entries`: breaking changes bump what semver requires
-/// for the current version, other changes the next smaller part.
+/// for the current version, additions the minor version after 1.0, other
+/// changes the patch.
 pub fn next_version(current: &str, entries: &[Entry]) -> String {
     let parts: Vec<u64> = current
         .split('.')
@@ -24,21 +25,23 @@ pub fn next_version(current: &str, entries: &[Entry]) -> String {
         .take(3)
         .collect();
     let (major, minor, patch) = (parts[0], parts[1], parts[2]);
-    let breaking = entries.iter().any(|entry| entry.breaking);
-    match (major, breaking) {
-        (0, true) => format!("0.{}.0", minor + 1),
-        (0, false) => format!("0.{minor}.{}", patch + 1),
-        (_, true) => format!("{}.0.0", major + 1),
-        (_, false) if entries.iter().any(|entry| entry.what.contains(" added")) => {
-            format!("{major}.{}.0", minor + 1)
-        }
-        (_, false) => format!("{major}.{minor}.{}", patch + 1),
+    let breaking = entries.iter().any(|entry| entry.impact.is_breaking());
+    let addition = entries.iter().any(|entry| entry.impact == Impact::Addition);
+    match (major, breaking, addition) {
+        (0, true, _) => format!("0.{}.0", minor + 1),
+        (0, false, _) => format!("0.{minor}.{}", patch + 1),
+        (_, true, _) => format!("{}.0.0", major + 1),
+        (_, false, true) => format!("{major}.{}.0", minor + 1),
+        (_, false, false) => format!("{major}.{minor}.{}", patch + 1),
     }
 }
 
 /// The changelog entry: the new version, the verdict, one line a change.
 pub fn changelog_entry(from: &str, to: &str, entries: &[Entry]) -> String {
-    let breaking = entries.iter().filter(|entry| entry.breaking).count();
+    let breaking = entries
+        .iter()
+        .filter(|entry| entry.impact.is_breaking())
+        .count();
     let compatible = entries.len() - breaking;
     let verdict = if breaking > 0 {
         "**breaking**"
@@ -49,13 +52,12 @@ pub fn changelog_entry(from: &str, to: &str, entries: &[Entry]) -> String {
         "## {to}\n\nFrom {from}: {verdict} ({breaking} breaking, {compatible} compatible).\n\n"
     );
     for entry in entries {
-        let mark = match entry.impact() {
-            Impact::ToFixInThisCrate => "**to fix in this crate**",
-            Impact::BreakingAtRunTime => "**breaking at run time**",
-            Impact::BreakingForCallers => "**breaking**",
-            Impact::Compatible => "compatible",
-        };
-        text.push_str(&format!("- {mark} — {}: {}\n", entry.what, entry.why));
+        text.push_str(&format!(
+            "- {} — {}: {}\n",
+            entry.impact.mark(),
+            entry.what,
+            entry.why
+        ));
     }
     text
 }
@@ -284,15 +286,13 @@ fn set_locked_version(lock: &mut DocumentMut, name: &str, version: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{DocumentMut, Entry, next_version, set_locked_version, set_version};
+    use super::{DocumentMut, Entry, Impact, next_version, set_locked_version, set_version};
 
-    fn change(breaking: bool, what: &str) -> Entry {
+    fn change(impact: Impact, what: &str) -> Entry {
         Entry {
-            breaking,
+            impact,
             what: what.into(),
             why: String::new(),
-            at_run_time: false,
-            for_this_crate: false,
             at: None,
             rule: None,
         }
@@ -300,9 +300,9 @@ mod tests {
 
     #[test]
     fn versions_follow_semver_for_zero_and_later_majors() {
-        let breaking = [change(true, "field removed")];
-        let addition = [change(false, "field `A.b` added")];
-        let detail = [change(false, "route changed")];
+        let breaking = [change(Impact::BreakingForCallers, "field removed")];
+        let addition = [change(Impact::Addition, "field `A.b` added")];
+        let detail = [change(Impact::Compatible, "route changed")];
         assert_eq!(next_version("0.1.0", &breaking), "0.2.0");
         assert_eq!(next_version("0.1.0", &addition), "0.1.1");
         assert_eq!(next_version("1.4.2", &breaking), "2.0.0");

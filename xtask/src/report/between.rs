@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Entry, compare, deprecated_uses, document_changes, entry, hand_written_breaks};
+use super::{
+    Entry, Impact, compare, deprecated_uses, document_changes, entry, hand_written_breaks,
+};
 use crate::contract::Contract;
 use crate::hand_written::{USING_SOURCES, first_uses};
 use crate::request_rules;
@@ -44,10 +46,10 @@ pub fn every_change(old: Recorded, new: Recorded, checkout: &Path) -> Vec<Entry>
         entries.extend(moved_rules(old_contract, new_contract, &uses));
         entries.extend(deprecated_uses(old_contract, new_contract, &uses));
     }
-    entries.sort_by_key(|entry| (!entry.breaking, !entry.for_this_crate));
+    entries.sort_by_key(|entry| entry.impact);
     if entries.is_empty() {
         entries.push(entry(
-            false,
+            Impact::Compatible,
             "generated code changed (documentation, or the generator), the API did not".into(),
             "callers' code is unchanged",
         ));
@@ -68,7 +70,8 @@ fn enforced(
     entries
         .into_iter()
         .map(|mut entry| {
-            let (Some(at), Some(rule)) = (entry.at.as_ref().filter(|_| entry.breaking), entry.rule)
+            let breaking = entry.impact.is_breaking();
+            let (Some(at), Some(rule)) = (entry.at.as_ref().filter(|_| breaking), entry.rule)
             else {
                 return entry;
             };
@@ -118,13 +121,12 @@ fn moved_rules(old: &Contract, new: &Contract, uses: &BTreeMap<String, String>) 
             ),
             Some(_) => continue,
         };
-        let mut found = entry(
-            false,
+        let found = entry(
+            Impact::ToFixInThisCrate,
             format!("hand-written `{used_at}` uses `request_rules::{name}`: {change}"),
             "this crate's own code, not its callers': change it with this regen (`cargo build` \
              fails there, or checks the wrong value, until then)",
         );
-        found.for_this_crate = true;
         entries.push(found);
     }
     entries

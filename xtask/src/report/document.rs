@@ -21,7 +21,7 @@
 
 use serde_json::Value;
 
-use super::{Entry, entry};
+use super::{Entry, Impact, entry};
 use crate::contract::{CONSTRAINTS, Contract, Direction, Place};
 use crate::naming::escape;
 
@@ -125,15 +125,18 @@ const ACCEPTS: &str = "the vendor accepts more than before; requests that worked
 
 /// A tightened request constraint: breaking at run time.
 fn tightened(at: &At, rule: &'static str, change: String) -> Entry {
-    let mut entry = entry(true, at.says("in requests", change), REFUSES);
-    entry.at_run_time = true;
+    let mut entry = entry(
+        Impact::BreakingAtRunTime,
+        at.says("in requests", change),
+        REFUSES,
+    );
     entry.at = Some(at.pointer.to_owned());
     entry.rule = Some(rule);
     entry
 }
 
 fn loosened(at: &At, change: String) -> Entry {
-    let mut entry = entry(false, at.says("in requests", change), ACCEPTS);
+    let mut entry = entry(Impact::Compatible, at.says("in requests", change), ACCEPTS);
     entry.at = Some(at.pointer.to_owned());
     entry
 }
@@ -308,12 +311,15 @@ const UNREADABLE: &str = "breaking for deployed services: clients built before t
 fn answer_shapes(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
     let mut entries = Vec::new();
     let unreadable = |change: String| {
-        let mut entry = entry(true, at.says("in answers", change), UNREADABLE);
-        entry.at_run_time = true;
-        entry
+        entry(
+            Impact::BreakingAtRunTime,
+            at.says("in answers", change),
+            UNREADABLE,
+        )
     };
-    let compatible =
-        |change: String, why: &'static str| entry(false, at.says("in answers", change), why);
+    let compatible = |change: String, why: &'static str| {
+        entry(Impact::Compatible, at.says("in answers", change), why)
+    };
     let (type_before, type_after) = (old.fact("type"), new.fact("type"));
     if type_before != type_after {
         let change = format!("`type` {} → {}", shown(type_before), shown(type_after));
@@ -386,7 +392,7 @@ fn answer_shapes(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
     for keyword in CONSTRAINTS {
         if old.fact(keyword) != new.fact(keyword) {
             entries.push(entry(
-                false,
+                Impact::Compatible,
                 at.says(
                     "in answers",
                     format!(
@@ -420,13 +426,11 @@ fn answer_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
         // `Unknown` would be sendable): clients built before cannot read
         // the new value.
         if strings && new.directions.contains(&Direction::Request) {
-            let mut unreadable = entry(true, change, UNREADABLE);
-            unreadable.at_run_time = true;
-            entries.push(unreadable);
+            entries.push(entry(Impact::BreakingAtRunTime, change, UNREADABLE));
             return entries;
         }
         entries.push(entry(
-            false,
+            Impact::Compatible,
             change,
             if strings {
                 "compatible for deployed services: clients built before it read the new value \
@@ -440,7 +444,7 @@ fn answer_values(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
     }
     if !gone.is_empty() {
         entries.push(entry(
-            false,
+            Impact::Compatible,
             at.says(
                 "in answers",
                 format!("`enum` value {} removed", values(&gone)),
@@ -462,7 +466,7 @@ fn deprecation(at: &At, old: &Place, new: &Place) -> Option<Entry> {
     };
     match (old.deprecated(), new.deprecated()) {
         (false, true) => Some(entry(
-            false,
+            Impact::Compatible,
             at.says(direction, "deprecated".into()),
             if direction == "operation" || at.pointer.contains("/properties/") {
                 "compatible: it still works; the vendor may remove it later, and the generated \
@@ -474,7 +478,7 @@ fn deprecation(at: &At, old: &Place, new: &Place) -> Option<Entry> {
             },
         )),
         (true, false) => Some(entry(
-            false,
+            Impact::Compatible,
             at.says(direction, "no longer deprecated".into()),
             "compatible",
         )),
@@ -510,7 +514,7 @@ fn values(list: &[Value]) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::changes;
+    use super::{Impact, changes};
     use crate::contract::Contract;
 
     fn document(amount: serde_json::Value, token_type: serde_json::Value) -> serde_json::Value {
@@ -527,7 +531,10 @@ mod tests {
     fn report(old: serde_json::Value, new: serde_json::Value) -> Vec<(bool, bool, String)> {
         changes(&Contract::of(&old), &Contract::of(&new))
             .into_iter()
-            .map(|entry| (entry.breaking, entry.at_run_time, entry.what))
+            .map(|entry| {
+                let at_run_time = entry.impact == Impact::BreakingAtRunTime;
+                (entry.impact.is_breaking(), at_run_time, entry.what)
+            })
             .collect()
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Entry, Renames, entry};
+use super::{Entry, Impact, Renames, entry};
 use crate::surface::request_types;
 use crate::surface::{Member, Need, Surface, member_text};
 
@@ -42,7 +42,7 @@ pub fn fields(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         let name = format!("{}.{}", key.0, key.1);
         match new.fields.get(&new_key) {
             None => entries.push(entry(
-                true,
+                Impact::BreakingForCallers,
                 format!("field `{name}` removed"),
                 format!("callers using `{name}` no longer compile"),
             )),
@@ -65,7 +65,11 @@ pub fn fields(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
                     )
                 };
                 entries.push(entry(
-                    breaking,
+                    if breaking {
+                        Impact::BreakingForCallers
+                    } else {
+                        Impact::Compatible
+                    },
                     format!(
                         "field `{name}`: `{}` → `{}`",
                         member_text(before),
@@ -85,17 +89,23 @@ pub fn fields(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         {
             continue;
         }
-        let (breaking, why) = match (new_requests.contains(&key.0), field.need) {
-            (true, Need::Required) => (true, "new required request field: callers must set it"),
-            (true, _) => (false, "an optional request field: callers need not set it"),
+        let (impact, why) = match (new_requests.contains(&key.0), field.need) {
+            (true, Need::Required) => (
+                Impact::BreakingForCallers,
+                "new required request field: callers must set it",
+            ),
+            (true, _) => (
+                Impact::Addition,
+                "an optional request field: callers need not set it",
+            ),
             (false, _) => (
-                false,
+                Impact::Addition,
                 "a new field of an answer; the type is non-exhaustive, so callers' code is \
                  unchanged",
             ),
         };
         entries.push(entry(
-            breaking,
+            impact,
             format!("field `{}.{}` added ({})", key.0, key.1, member_text(field)),
             why,
         ));
@@ -120,13 +130,13 @@ pub fn variants(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         let name = format!("{}::{}", key.0, key.1);
         match new.variants.get(&new_key) {
             None => entries.push(entry(
-                true,
+                Impact::BreakingForCallers,
                 format!("variant `{name}` removed"),
                 format!("callers using `{name}` no longer compile"),
             )),
             Some(after) if after != before && *after != renames.text(before) => {
                 entries.push(entry(
-                    true,
+                    Impact::BreakingForCallers,
                     format!("variant `{name}`: `{before}` → `{after}`"),
                     "retyped: callers using it as the old type no longer compile",
                 ));
@@ -143,7 +153,7 @@ pub fn variants(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
             continue;
         }
         entries.push(entry(
-            false,
+            Impact::Addition,
             format!("variant `{}::{}` added ({payload})", key.0, key.1),
             "the enum is non-exhaustive: callers' `match`es still compile",
         ));

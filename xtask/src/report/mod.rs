@@ -34,24 +34,20 @@ use crate::surface::{Operation, Shape, Surface, operation_credential_text};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
-    pub breaking: bool,
+    /// What the change means, decided where the change is found.
+    pub impact: Impact,
     /// What changed, such as "field `Pet.tag` added (optional)".
     pub what: String,
     /// What it means for callers.
     pub why: String,
-    /// Breaking for services at run time (the vendor refuses, or deployed
-    /// clients cannot read), though callers' code still compiles.
-    pub at_run_time: bool,
-    /// Breaks this crate's own hand-written code (not its callers'):
-    /// fixed in this crate with the regen.
-    pub for_this_crate: bool,
     /// The place in the document, for a change of the contract.
     pub at: Option<String>,
     /// The keyword a tightened request constraint is about (`pattern`).
     pub rule: Option<&'static str>,
 }
 
-/// How a change concerns whoever reviews it: the report's four groups.
+/// How a change concerns whoever reviews it: the report's groups, and what
+/// the next version follows from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Impact {
     /// Callers' code no longer compiles, or compiles to something else.
@@ -61,17 +57,26 @@ pub enum Impact {
     BreakingAtRunTime,
     /// This crate's own hand-written code, fixed with the regen.
     ToFixInThisCrate,
+    /// Something new callers may use (an operation, a field, a variant):
+    /// a minor version after 1.0.
+    Addition,
     /// Nothing a caller must do.
     Compatible,
 }
 
 impl Impact {
+    /// Whether callers (their code, or their services) break.
+    pub fn is_breaking(self) -> bool {
+        matches!(self, Impact::BreakingForCallers | Impact::BreakingAtRunTime)
+    }
+
     /// The group's heading, as the reports print it.
     pub fn heading(self) -> &'static str {
         match self {
             Impact::BreakingForCallers => "Breaking for callers",
             Impact::BreakingAtRunTime => "Breaking at run time",
             Impact::ToFixInThisCrate => "To fix in this crate",
+            Impact::Addition => "Additions",
             Impact::Compatible => "Compatible",
         }
     }
@@ -82,39 +87,36 @@ impl Impact {
             Impact::BreakingForCallers => "breaking",
             Impact::BreakingAtRunTime => "breaking-at-run-time",
             Impact::ToFixInThisCrate => "to-fix-in-this-crate",
+            Impact::Addition => "addition",
             Impact::Compatible => "compatible",
         }
     }
 
-    pub const ALL: [Impact; 4] = [
+    /// Its mark in the changelog.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Impact::BreakingForCallers => "**breaking**",
+            Impact::BreakingAtRunTime => "**breaking at run time**",
+            Impact::ToFixInThisCrate => "**to fix in this crate**",
+            Impact::Addition => "addition",
+            Impact::Compatible => "compatible",
+        }
+    }
+
+    pub const ALL: [Impact; 5] = [
         Impact::BreakingForCallers,
         Impact::BreakingAtRunTime,
         Impact::ToFixInThisCrate,
+        Impact::Addition,
         Impact::Compatible,
     ];
 }
 
-impl Entry {
-    pub fn impact(&self) -> Impact {
-        if self.for_this_crate {
-            Impact::ToFixInThisCrate
-        } else if self.breaking && self.at_run_time {
-            Impact::BreakingAtRunTime
-        } else if self.breaking {
-            Impact::BreakingForCallers
-        } else {
-            Impact::Compatible
-        }
-    }
-}
-
-pub fn entry(breaking: bool, what: String, why: impl Into<String>) -> Entry {
+pub fn entry(impact: Impact, what: String, why: impl Into<String>) -> Entry {
     Entry {
-        breaking,
+        impact,
         what,
         why: why.into(),
-        at_run_time: false,
-        for_this_crate: false,
         at: None,
         rule: None,
     }
@@ -132,7 +134,7 @@ pub fn compare(old: &Surface, new: &Surface) -> Vec<Entry> {
     entries.extend(types(old, new, &renames));
     entries.extend(members::fields(old, new, &renames));
     entries.extend(members::variants(old, new, &renames));
-    entries.sort_by_key(|entry| !entry.breaking);
+    entries.sort_by_key(|entry| entry.impact);
     entries
 }
 
@@ -235,7 +237,7 @@ fn renamed_operations(renames: &Renames) -> Vec<Entry> {
         .iter()
         .map(|(from, to)| {
             entry(
-                true,
+                Impact::BreakingForCallers,
                 format!(
                     "operation `{from}` renamed `{to}` (and its types `{}…` → `{}…`)",
                     pascal_case(from),
@@ -261,14 +263,18 @@ fn environments(old: &Surface, new: &Surface) -> Vec<Entry> {
         match new.environments.get(name) {
             None => match renamed_to(url) {
                 Some(to) => entries.push(entry(
-                    true,
+                    Impact::BreakingForCallers,
                     format!("environment `{name}` renamed `{to}`"),
                     gone,
                 )),
-                None => entries.push(entry(true, format!("environment `{name}` removed"), gone)),
+                None => entries.push(entry(
+                    Impact::BreakingForCallers,
+                    format!("environment `{name}` removed"),
+                    gone,
+                )),
             },
             Some(new_url) if new_url != url => entries.push(entry(
-                false,
+                Impact::Compatible,
                 format!("environment `{name}`'s server: `{url}` → `{new_url}`"),
                 "calls in this environment go to the new server; callers' code is unchanged",
             )),
@@ -282,7 +288,7 @@ fn environments(old: &Surface, new: &Surface) -> Vec<Entry> {
             .any(|(old_name, old_url)| old_url == url && !new.environments.contains_key(old_name));
         if !old.environments.contains_key(name) && !renamed {
             entries.push(entry(
-                false,
+                Impact::Addition,
                 format!("environment `{name}` added ({url})"),
                 "a new `Environment` variant; the enum is non-exhaustive, so callers' \
                  `match`es still compile",
@@ -297,7 +303,7 @@ fn operations(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
     for method in &renames.removed {
         if !renames.involves(method) {
             entries.push(entry(
-                true,
+                Impact::BreakingForCallers,
                 format!(
                     "operation `{method}` removed (and its types `{}…`)",
                     pascal_case(method)
@@ -310,7 +316,7 @@ fn operations(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         if !renames.involves(method) {
             let operation = &new.operations[method];
             entries.push(entry(
-                false,
+                Impact::Addition,
                 format!(
                     "operation `{method}` added ({}; its types `{}…`)",
                     crate::surface::operation_text(operation),
@@ -342,28 +348,33 @@ fn operation_changes(method: &str, before: &Operation, after: &Operation) -> Vec
     };
     let credential = |operation: &Operation| operation_credential_text(operation).to_owned();
     let typed = "callers using the old type here no longer compile";
-    let parts: [(String, String, bool, &str); 4] = [
+    let parts: [(String, String, Impact, &str); 4] = [
         (
             before.http_method.clone(),
             after.http_method.clone(),
-            false,
+            Impact::Compatible,
             "the HTTP method changed; callers' code is unchanged",
         ),
-        (body(before), body(after), true, typed),
-        (answer(before), answer(after), true, typed),
+        (body(before), body(after), Impact::BreakingForCallers, typed),
+        (
+            answer(before),
+            answer(after),
+            Impact::BreakingForCallers,
+            typed,
+        ),
         (
             credential(before),
             credential(after),
-            false,
+            Impact::Compatible,
             "the call is sent differently; callers' code is unchanged",
         ),
     ];
     parts
         .into_iter()
         .filter(|(old_part, new_part, _, _)| old_part != new_part)
-        .map(|(old_part, new_part, breaking, why)| {
+        .map(|(old_part, new_part, impact, why)| {
             entry(
-                breaking,
+                impact,
                 format!("operation `{method}`: {old_part} → {new_part}"),
                 why,
             )
@@ -378,7 +389,7 @@ fn routes(old: &Surface, new: &Surface) -> Vec<Entry> {
             let after = new.routes.get(key)?;
             (before != after).then(|| {
                 entry(
-                    false,
+                    Impact::Compatible,
                     format!(
                         "route `{method} in {environment}`: `{} {}` → `{} {}`",
                         before.http_method, before.url, after.http_method, after.url
@@ -398,12 +409,12 @@ fn parameters(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         }
         match new.parameters.get(key) {
             None => entries.push(entry(
-                true,
+                Impact::BreakingForCallers,
                 format!("parameter `{method}.{name}` removed"),
                 "callers setting it no longer compile",
             )),
             Some(after) if after != before => entries.push(entry(
-                true,
+                Impact::BreakingForCallers,
                 format!(
                     "parameter `{method}.{name}`: `{}` → `{}`",
                     crate::surface::member_text(before),
@@ -423,7 +434,11 @@ fn parameters(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         }
         let required = parameter.need == crate::surface::Need::Required;
         entries.push(entry(
-            required,
+            if required {
+                Impact::BreakingForCallers
+            } else {
+                Impact::Addition
+            },
             format!(
                 "parameter `{method}.{name}` added ({})",
                 crate::surface::member_text(parameter)
@@ -450,7 +465,7 @@ fn types(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
             continue;
         }
         entries.push(entry(
-            true,
+            Impact::BreakingForCallers,
             format!("type `{name}` removed"),
             "callers naming it no longer compile",
         ));
@@ -467,7 +482,7 @@ fn types(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         });
         if !folded {
             entries.push(entry(
-                false,
+                Impact::Addition,
                 format!("type `{name}` added"),
                 "a new type; nothing else changes",
             ));
@@ -477,7 +492,7 @@ fn types(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         let (before, after) = (&old.types[*name], &new.types[*name]);
         if before.kind() != after.kind() {
             entries.push(entry(
-                true,
+                Impact::BreakingForCallers,
                 format!("type `{name}`: {} → {}", before.kind(), after.kind()),
                 "callers using it as before no longer compile",
             ));
@@ -488,7 +503,7 @@ fn types(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
             && was != is
         {
             entries.push(entry(
-                true,
+                Impact::BreakingForCallers,
                 format!("type `{name}`: `{was}` → `{is}`"),
                 "callers using the old inner type no longer compile",
             ));
@@ -523,7 +538,7 @@ mod tests {
         let after = with("PUT", "HashMap<String, u32>", None);
         let changes: Vec<(bool, String)> = compare(&before, &after)
             .into_iter()
-            .map(|entry| (entry.breaking, entry.what))
+            .map(|entry| (entry.impact.is_breaking(), entry.what))
             .collect();
         assert_eq!(
             changes,

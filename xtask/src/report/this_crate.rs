@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use std::collections::BTreeSet;
 
-use super::{Entry, entry};
+use super::{Entry, Impact, entry};
 use crate::contract::Contract;
 use crate::hand_written::builds_literally;
 use crate::naming::{pascal_case, snake_case};
@@ -30,13 +30,11 @@ pub fn hand_written_breaks(
     let mut entries = Vec::new();
     let broken = |name: &str, change: String| {
         uses.get(name).map(|place| {
-            let mut found = entry(
-                false,
+            entry(
+                Impact::ToFixInThisCrate,
                 format!("hand-written `{place}` uses `{name}`: {change}"),
                 WHY,
-            );
-            found.for_this_crate = true;
-            found
+            )
         })
     };
     for (name, shape) in &old.types {
@@ -73,15 +71,14 @@ pub fn hand_written_breaks(
     }
     for (owner, field, change) in field_changes {
         if let Some(place) = uses.get(&field) {
-            let mut found = entry(
-                false,
+            let found = entry(
+                Impact::ToFixInThisCrate,
                 format!(
                     "hand-written `{place}` names `{field}`, like the field of `{owner}` it \
                      reaches: {change}"
                 ),
                 WHY,
             );
-            found.for_this_crate = true;
             entries.push(found);
         }
     }
@@ -131,8 +128,8 @@ pub fn hand_written_breaks(
             .keys()
             .find(|name| uses.contains_key(*name))
     {
-        let mut found = entry(
-            false,
+        let found = entry(
+            Impact::ToFixInThisCrate,
             format!(
                 "hand-written `{}` names `Environment::{variant}`: {} (an exhaustive `match` on \
                  `Environment` stops compiling)",
@@ -141,7 +138,6 @@ pub fn hand_written_breaks(
             ),
             WHY,
         );
-        found.for_this_crate = true;
         entries.push(found);
     }
     for (method, before) in &old.operations {
@@ -220,8 +216,8 @@ pub fn deprecated_uses(
             None => continue,
         };
         if let Some(used_at) = uses.get(&name) {
-            let mut found = entry(
-                false,
+            let found = entry(
+                Impact::ToFixInThisCrate,
                 format!(
                     "hand-written `{used_at}` names `{name}`, which the vendor now deprecates \
                      ({pointer})"
@@ -229,7 +225,6 @@ pub fn deprecated_uses(
                 "this crate's own code: its `#[deprecated]` warning fails `cargo clippy -D \
                  warnings`; stop using it, or allow it there with the reason",
             );
-            found.for_this_crate = true;
             entries.push(found);
         }
     }

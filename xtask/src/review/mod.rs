@@ -70,7 +70,7 @@ impl Review {
     pub fn breaking(&self) -> usize {
         self.entries
             .iter()
-            .filter(|reviewed| reviewed.entry.breaking && !reviewed.entry.for_this_crate)
+            .filter(|reviewed| reviewed.impact.is_breaking())
             .count()
     }
 
@@ -280,7 +280,7 @@ pub fn review(base: &Tree, head: &Tree, approval_label: &str) -> Result<Review, 
     let entries: Vec<Reviewed> = entries
         .into_iter()
         .map(|entry| Reviewed {
-            impact: entry.impact(),
+            impact: entry.impact,
             place: place(&entry, new.document.as_ref(), old.document.as_ref()),
             entry,
         })

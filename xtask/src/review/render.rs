@@ -8,7 +8,8 @@
 //!   "head": { "name": "the working tree", "version": "0.7.0" },
 //!   "next_version": "0.7.0",
 //!   "breaking": true,
-//!   "counts": { "breaking": 1, "breaking-at-run-time": 0, "to-fix-in-this-crate": 0, "compatible": 2 },
+//!   "counts": { "breaking": 1, "breaking-at-run-time": 0, "to-fix-in-this-crate": 0,
+//!               "addition": 1, "compatible": 1 },
 //!   "entries": [
 //!     { "impact": "breaking", "what": "…", "why": "…",
 //!       "place": { "file": "specs/reward-points-api.yaml", "line": 12,
@@ -19,7 +20,7 @@
 //! ```
 //!
 //! `impact` is one of `breaking` (for callers' code), `breaking-at-run-time`,
-//! `to-fix-in-this-crate`, `compatible`; `place` is `null` when the entry has
+//! `to-fix-in-this-crate`, `addition`, `compatible`; `place` is `null` when the entry has
 //! none, `pointer` is `null` for a place in this crate's own code, and
 //! `before` says the line is the base's file's (what the change removed);
 //! `notes` say what could not be compared.
@@ -153,12 +154,9 @@ fn markdown(review: &Review) -> String {
     }
     let counts: Vec<String> = Impact::ALL
         .into_iter()
-        .map(|impact| {
-            format!(
-                "{} {}",
-                review.count(impact),
-                impact.heading().to_lowercase()
-            )
+        .map(|impact| match (impact, review.count(impact)) {
+            (Impact::Addition, 1) => "1 addition".to_owned(),
+            (impact, count) => format!("{count} {}", impact.heading().to_lowercase()),
         })
         .collect();
     writeln!(out, "\n{}.", counts.join(", ")).unwrap();
@@ -239,7 +237,7 @@ fn github(review: &Review) -> String {
         let command = match reviewed.impact {
             Impact::BreakingForCallers | Impact::BreakingAtRunTime => "error",
             Impact::ToFixInThisCrate => "warning",
-            Impact::Compatible => continue,
+            Impact::Addition | Impact::Compatible => continue,
         };
         // A line of the base's file would land on another line of the
         // head's: such an entry is annotated without one.

@@ -140,7 +140,7 @@ fn an_optional_response_field_is_compatible() {
 
     one_entry(
         &outcome,
-        "- compatible — field `SendPointsTransaction.currency` added (Option<String> \
+        "- addition — field `SendPointsTransaction.currency` added (Option<String> \
          (optional)): a new field of an answer; the type is non-exhaustive, so callers' code is \
          unchanged",
     );
@@ -216,7 +216,7 @@ fn an_added_operation_is_compatible() {
 
     one_entry(
         &outcome,
-        "- compatible — operation `token_history` added (GET, no body, answers \
+        "- addition — operation `token_history` added (GET, no body, answers \
          TokenHistoryResponse, sends a bearer token; its types `TokenHistory…`): a new method \
          `client.token_history()`; nothing else changes",
     );
@@ -247,7 +247,7 @@ fn an_added_environment_is_compatible() {
 
     assert_eq!(
         outcome.entries[1],
-        "- compatible — environment `Europe` added (https://eu.xoxoday.com/chef/v1/oauth/api): \
+        "- addition — environment `Europe` added (https://eu.xoxoday.com/chef/v1/oauth/api): \
          a new `Environment` variant; the enum is non-exhaustive, so callers' `match`es still \
          compile",
     );
@@ -431,7 +431,7 @@ pub fn live(environment: Environment) -> bool {
     document["components"]["schemas"]["SendPointsTransaction"]["properties"]["currency"] =
         json!({ "type": "string" });
     let outcome = change(dir.path(), &document, None);
-    assert!(outcome.entries[0].starts_with("- compatible"));
+    assert!(outcome.entries[0].starts_with("- addition"));
     let after = compiles();
     assert!(
         after.status.success(),
@@ -679,7 +679,7 @@ fn an_answer_enum_value_added_is_compatible_for_deployed_services() {
     assert_eq!(
         outcome.entries,
         [
-            "- compatible — variant `SendPointsTransactionStatus::Reversed` added (): the enum \
+            "- addition — variant `SendPointsTransactionStatus::Reversed` added (): the enum \
              is non-exhaustive: callers' `match`es still compile",
             "- compatible — `status` (in answers, /components/schemas/SendPointsTransaction/\
              properties/status): `enum` value `reversed` added: compatible for deployed \

@@ -168,7 +168,7 @@ fn the_report_reads_between_commits_in_every_format_and_gates_on_the_label() {
     let constraint = find("maxLength");
     assert_eq!(constraint["impact"], "breaking-at-run-time");
     let added = find("operation `get_token_info` added");
-    assert_eq!(added["impact"], "compatible");
+    assert_eq!(added["impact"], "addition");
     // Each place is the line of its node in the document as changed.
     let text = std::fs::read_to_string(dir.path().join(SPEC)).unwrap();
     let line = |entry: &Value| {
@@ -192,7 +192,7 @@ fn the_report_reads_between_commits_in_every_format_and_gates_on_the_label() {
     );
     assert!(
         !github.contains("get_token_info"),
-        "compatible entries are not annotated: {github}"
+        "additions are not annotated: {github}"
     );
 
     // cargo-semver-checks' outcome: silent when it passed, said when it
