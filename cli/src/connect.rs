@@ -40,8 +40,8 @@ pub fn secret_from_env(name: &str) -> Result<Secret, Failure> {
 
 /// The client the command line asks for.
 pub fn client(cli: &Cli) -> Result<Client, Failure> {
-    let mut builder =
-        Client::builder(cli.vendor.environment).timeout(Duration::from_secs(cli.vendor.timeout));
+    let mut builder = Client::builder(cli.vendor.environment)
+        .attempt_timeout(Duration::from_secs(cli.vendor.timeout));
     for rule in &origin_overrides(cli)? {
         let (vendor, replacement) = rule.split_once('=').ok_or_else(|| {
             Failure::nothing_done(format!(

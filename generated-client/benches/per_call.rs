@@ -158,7 +158,7 @@ async fn main() {
         .access_token(AccessToken::new(TOKEN))
         .origin_override("https://stagingstores.xoxoday.com", &origin)
         .unwrap()
-        .timeout(Duration::from_secs(15))
+        .attempt_timeout(Duration::from_secs(15))
         .build()
         .unwrap();
     let http = reqwest::Client::builder()

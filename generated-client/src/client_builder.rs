@@ -102,16 +102,17 @@ impl ClientBuilder {
         self
     }
 
-    /// Retries for the operations safe to repeat (default: 3 attempts).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.options = self.options.retry(policy);
+    /// Retries for the operations safe to repeat (default: 3 attempts);
+    /// see [`CallOptions::with_retry`].
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.options = self.options.with_retry(retry);
         self
     }
 
     /// The whole call's time limit (default 60 s); see
-    /// [`CallOptions::deadline`].
+    /// [`CallOptions::with_deadline`].
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.options = self.options.deadline(deadline);
+        self.options = self.options.with_deadline(deadline);
         self
     }
 
@@ -133,9 +134,10 @@ impl ClientBuilder {
         Ok(self)
     }
 
-    /// Each attempt's time limit (default 15 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options = self.options.attempt_timeout(timeout);
+    /// Each attempt's time limit (default 15 s); see
+    /// [`CallOptions::with_attempt_timeout`].
+    pub fn attempt_timeout(mut self, attempt_timeout: Duration) -> Self {
+        self.options = self.options.with_attempt_timeout(attempt_timeout);
         self
     }
 
@@ -143,8 +145,8 @@ impl ClientBuilder {
     /// reqwest cannot build its HTTP client.
     pub fn build(self) -> Result<Client, BuildError> {
         let http = reqwest::Client::builder()
-            .connect_timeout(self.options.attempt_time_limit())
-            .timeout(self.options.attempt_time_limit())
+            .connect_timeout(self.options.attempt_timeout())
+            .timeout(self.options.attempt_timeout())
             .user_agent(USER_AGENT)
             // A redirect is never followed: it would carry the request —
             // its bearer token, or the refresh token and client secret in
@@ -159,7 +161,7 @@ impl ClientBuilder {
             destinations: destinations.clone(),
             auth,
             options: self.options.clone(),
-            client_attempt_time_limit: self.options.attempt_time_limit(),
+            client_attempt_time_limit: self.options.attempt_timeout(),
             #[cfg(not(another_document))]
             user_tokens: Default::default(),
             refresh_margin,
@@ -176,7 +178,7 @@ impl ClientBuilder {
                 let refresh_endpoint = RefreshEndpoint {
                     http: http.clone(),
                     url: destinations.of(Operation::RefreshToken),
-                    timeout: self.options.attempt_time_limit(),
+                    timeout: self.options.attempt_timeout(),
                 };
                 Auth::Managed(TokenManager::new(
                     store,
@@ -210,7 +212,7 @@ impl Client {
     }
 
     /// This client with other time limits or retries, for one call or a few:
-    /// `client.with_options(client.options().clone().deadline(d)).send_points()…`.
+    /// `client.with_options(client.options().clone().with_deadline(d)).send_points()…`.
     /// Cheap: the connection pool and the tokens are shared.
     pub fn with_options(&self, options: CallOptions) -> Client {
         let context = ClientContext {

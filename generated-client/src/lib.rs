@@ -210,10 +210,7 @@ pub use tokens::file_store::FileTokenStore;
 pub use tokens::manager::{TokenManager, WAIT_EVENTS};
 pub use tokens::memory_store::MemoryTokenStore;
 #[cfg(feature = "postgres")]
-pub use tokens::postgres_connection::{
-    ConnectError, DEFAULT_LEASE_TIMEOUT, PostgresTarget, SecretParam, add_missing_columns,
-    describe_database_error, postgres_server,
-};
+pub use tokens::postgres_connection::{ConnectError, DEFAULT_LEASE_TIMEOUT, PostgresTarget};
 #[cfg(feature = "postgres")]
 pub use tokens::postgres_store::{DEFAULT_TOKEN_TABLE, PostgresTokenStore};
 pub use tokens::secret::Secret;

@@ -136,7 +136,7 @@ impl Call {
     pub(crate) fn new(client: &Client, operation: Operation) -> Self {
         Self {
             operation,
-            deadline: deadline_after(client.inner.options.call_time_limit()),
+            deadline: deadline_after(client.inner.options.deadline()),
             sent: AtomicBool::new(false),
             status: AtomicU16::new(0),
             deadline_reached: AtomicBool::new(false),

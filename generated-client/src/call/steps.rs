@@ -212,7 +212,7 @@ impl Client {
         mut request: Request,
         attempts: &AtomicU32,
     ) -> reqwest::Result<Response> {
-        let limit = call.attempt_time_limit(self.inner.options.attempt_time_limit());
+        let limit = call.attempt_time_limit(self.inner.options.attempt_timeout());
         // reqwest's client already holds the builder's limit; a request of
         // its own costs measurably more (BENCHMARKS.md §1), so only a limit
         // cut to the deadline or set per call is given per request.
@@ -241,9 +241,9 @@ impl Client {
             /// Not worth another try.
             Final(reqwest::Error),
         }
-        let policy = self.inner.options.retry_policy();
+        let policy = self.inner.options.retry();
         let backoff = policy
-            .pauses()
+            .backoff()
             .exponential()
             .with_max_times(policy.max_attempts().saturating_sub(1) as usize);
         let streamed = request.body().is_some_and(|body| body.as_bytes().is_none());
@@ -264,7 +264,7 @@ impl Client {
                 Err(error) => Err(Failed::Final(error)),
             }
         };
-        let longest_wait = policy.longest_retry_after();
+        let longest_wait = policy.max_retry_after();
         let outcome = attempt
             .retry(backoff)
             .when(|failed| !matches!(failed, Failed::Final(_)))

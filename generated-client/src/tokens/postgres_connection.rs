@@ -206,7 +206,7 @@ impl std::error::Error for ConnectError {}
 /// Adds to `table` (which exists) the `columns` (name, SQL type) it lacks:
 /// a table made by an earlier version. A role that may not alter the table
 /// gets the `ALTER TABLE` its owner must run, as the error.
-pub async fn add_missing_columns(
+pub(crate) async fn add_missing_columns(
     client: &Client,
     table: &str,
     columns: &[(&str, &str)],
@@ -247,7 +247,7 @@ pub async fn add_missing_columns(
 
 /// The server's SQLSTATE and message, or the connection's failure and its
 /// cause; never the server's detail (it can quote a row's values).
-pub fn describe_database_error(error: &tokio_postgres::Error) -> String {
+pub(crate) fn describe_database_error(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         return format!("{} (SQLSTATE {})", db.message(), db.code().code());
     }
@@ -428,7 +428,7 @@ fn pgpass_fields(line: &str) -> Vec<String> {
 
 /// `HOST/DATABASE` of a PostgreSQL configuration, for messages that say
 /// which database was meant: never the password or any other option.
-pub fn postgres_server(config: &Config) -> String {
+pub(crate) fn postgres_server(config: &Config) -> String {
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(host)) => host.clone(),
         #[cfg(unix)]
@@ -445,7 +445,7 @@ pub fn postgres_server(config: &Config) -> String {
 /// A statement parameter that carries a secret: sent as text, and printed
 /// as `<redacted>` by tokio-postgres's debug log of every statement's
 /// parameters (which `env_logger` or tracing's `log` bridge would show).
-pub struct SecretParam<'a>(pub &'a Secret);
+pub(crate) struct SecretParam<'a>(pub &'a Secret);
 
 impl fmt::Debug for SecretParam<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

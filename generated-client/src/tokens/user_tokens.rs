@@ -286,7 +286,7 @@ impl UserTokens {
                 .company
                 .client
                 .post(company.destinations.of(Operation::CreateUserToken))
-                .timeout(company.options.attempt_time_limit())
+                .timeout(company.options.attempt_timeout())
                 .header(AUTHORIZATION, header.clone())
                 .json(&CreateUserTokenBody::user_session(self.email.as_str()))
                 .send()

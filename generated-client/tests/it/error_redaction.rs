@@ -80,7 +80,7 @@ fn odd_answers() -> Vec<(&'static str, Odd)> {
 
 /// Every vendor origin sent to one local server.
 fn routed_to(server: &MockServer, builder: ClientBuilder) -> Client {
-    let mut builder = builder.retry_policy(xoxoday_reward_points::RetryPolicy::none());
+    let mut builder = builder.retry(xoxoday_reward_points::RetryPolicy::none());
     for origin in [
         "https://stagingstores.xoxoday.com",
         "https://accounts.xoxoday.com",

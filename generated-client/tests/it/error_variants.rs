@@ -414,12 +414,12 @@ async fn the_deadline_ends_the_whole_call() {
         // policy's 20 attempts (some 6 s of pauses).
         let (server, client) = answering(ResponseTemplate::new(503)).await;
         let options = CallOptions::default()
-            .attempt_timeout(Duration::from_secs(5))
-            .deadline(Duration::from_secs(1))
-            .retry(
+            .with_attempt_timeout(Duration::from_secs(5))
+            .with_deadline(Duration::from_secs(1))
+            .with_retry(
                 RetryPolicy::default()
-                    .attempts(20)
-                    .backoff(Duration::from_millis(300), Duration::from_millis(300)),
+                    .with_max_attempts(20)
+                    .with_backoff(Duration::from_millis(300), Duration::from_millis(300)),
             );
         let started = Instant::now();
         match fetch(&client.with_options(options.clone())).await {
@@ -458,7 +458,7 @@ async fn the_deadline_ends_the_whole_call() {
 async fn per_call_options_override_the_clients() {
     within(async {
         let (server, client) = answering(ResponseTemplate::new(503)).await;
-        let once = client.options().clone().retry(RetryPolicy::none());
+        let once = client.options().clone().with_retry(RetryPolicy::none());
         assert!(fetch(&client.with_options(once)).await.is_err());
         assert_eq!(points_requests(&server).await, 1);
         // The client itself still retries.

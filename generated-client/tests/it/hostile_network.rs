@@ -185,7 +185,7 @@ async fn an_answer_that_never_ends_is_cut_at_the_limit() {
     within(async {
         let (origin, requests) = endless_answer().await;
         let client = static_client(&origin);
-        let client = client.with_options(client.options().clone().retry(RetryPolicy::none()));
+        let client = client.with_options(client.options().clone().with_retry(RetryPolicy::none()));
 
         match fetch(&client).await {
             Err(error @ Error::AnswerTooLarge { .. }) => assert_eq!(
@@ -217,7 +217,7 @@ async fn a_retry_after_too_large_for_the_clock_ends_the_call_without_a_panic() {
         )
         .await;
         let client = static_client(&vendor.uri());
-        let client = client.with_options(CallOptions::default().deadline(Duration::MAX));
+        let client = client.with_options(CallOptions::default().with_deadline(Duration::MAX));
         match fetch(&client).await {
             Err(Error::RateLimited {
                 retry_after: Some(wait),

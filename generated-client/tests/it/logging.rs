@@ -104,7 +104,7 @@ async fn logs_of_one_call() {
         .client_credentials("your_client_id", Secret::new(CLIENT_SECRET))
         .origin_override("https://stagingstores.xoxoday.com", &server.uri())
         .unwrap()
-        .timeout(Duration::from_secs(5))
+        .attempt_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     client.validate_token_points().send().await.unwrap();

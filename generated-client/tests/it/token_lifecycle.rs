@@ -856,7 +856,7 @@ async fn each_credential_set_keeps_its_own_refusal_record() {
                 .unwrap()
                 .origin_override(ACCOUNTS, &refusing.uri())
                 .unwrap()
-                .retry_policy(fast_retries())
+                .retry(fast_retries())
                 .build()
                 .unwrap()
         };

@@ -124,7 +124,7 @@ async fn vendor(ends_previous: bool) -> (MockServer, Arc<UserTokenVendor>) {
 fn company(origin: &str) -> Client {
     static_client_builder(origin)
         .refresh_margin(Duration::from_secs(1))
-        .timeout(Duration::from_secs(2))
+        .attempt_timeout(Duration::from_secs(2))
         .build()
         .unwrap()
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
-use xoxoday_reward_points::{EpochMillis, PostgresTarget, describe_database_error};
+use xoxoday_reward_points::{ConnectError, EpochMillis, PostgresTarget};
 
 use super::legacy::{LegacyJournal, LegacyRecord};
 use super::sql::{Dialect, Statements};
@@ -119,7 +119,7 @@ impl PostgresLedger {
                 &[&format!("{table}_runs"), &format!("{table}_imports")],
             )
             .await
-            .map_err(|error| ledger.error("look for the ledger's tables", &error))?
+            .map_err(|error| ledger.error("look for the ledger's tables", error))?
             .get::<_, bool>(0);
         ledger.tables_missing = !exists;
         Ok(ledger)
@@ -137,13 +137,13 @@ impl PostgresLedger {
                 self.statements.schema
             ))
             .await
-            .map_err(|error| self.error("create the ledger's tables", &error))
+            .map_err(|error| self.error("create the ledger's tables", error))
     }
 
-    fn error(&self, doing: &str, error: &tokio_postgres::Error) -> LedgerError {
+    fn error(&self, doing: &str, error: tokio_postgres::Error) -> LedgerError {
         LedgerError {
             location: self.location.clone(),
-            message: format!("cannot {doing}: {}", describe_database_error(error)),
+            message: format!("cannot {doing}: {}", described(error)),
         }
     }
 
@@ -156,7 +156,7 @@ impl PostgresLedger {
         self.client
             .execute(sql, values)
             .await
-            .map_err(|error| self.error(doing, &error))
+            .map_err(|error| self.error(doing, error))
     }
 
     async fn read_history(
@@ -168,10 +168,10 @@ impl PostgresLedger {
             .client
             .query(sql, values)
             .await
-            .map_err(|error| self.error("read the ledger", &error))?;
+            .map_err(|error| self.error("read the ledger", error))?;
         let mut history = RunHistory::new();
         for row in rows {
-            let read = |error: tokio_postgres::Error| self.error("read the ledger", &error);
+            let read = |error: tokio_postgres::Error| self.error("read the ledger", error);
             let line: i64 = row.try_get(0).map_err(read)?;
             let number: i32 = row.try_get(1).map_err(read)?;
             let state: String = row.try_get(2).map_err(read)?;
@@ -206,7 +206,7 @@ impl PostgresLedger {
                 &[&format!("{table}_runs"), &table],
             )
             .await
-            .map_err(|error| self.error(doing, &error))?
+            .map_err(|error| self.error(doing, error))?
             .get::<_, bool>(0);
         if !exists {
             return Ok(Vec::new());
@@ -218,10 +218,10 @@ impl PostgresLedger {
                 &[],
             )
             .await
-            .map_err(|error| self.error(doing, &error))?;
+            .map_err(|error| self.error(doing, error))?;
         let mut journals = Vec::new();
         for run in runs {
-            let read = |error| self.error(doing, &error);
+            let read = |error| self.error(doing, error);
             let name: String = run.try_get(0).map_err(read)?;
             let file: String = run.try_get(1).map_err(read)?;
             let sha256: String = run.try_get(2).map_err(read)?;
@@ -291,10 +291,10 @@ impl PostgresLedger {
             .client
             .query(sql, values)
             .await
-            .map_err(|error| self.error("read the run's rows", &error))?;
+            .map_err(|error| self.error("read the run's rows", error))?;
         rows.iter()
             .map(|row| {
-                let read = |error| self.error("read the run's rows", &error);
+                let read = |error| self.error("read the run's rows", error);
                 Ok(LedgerRow {
                     line: row.try_get::<_, i64>(0).map_err(read)? as u64,
                     email: row.try_get(1).map_err(read)?,
@@ -314,10 +314,10 @@ impl PostgresLedger {
             .client
             .query(sql, values)
             .await
-            .map_err(|error| self.error("read the runs", &error))?;
+            .map_err(|error| self.error("read the runs", error))?;
         let mut runs = Vec::new();
         for row in rows {
-            let read = |error: tokio_postgres::Error| self.error("read the runs", &error);
+            let read = |error: tokio_postgres::Error| self.error("read the runs", error);
             let environment: String = row.try_get(1).map_err(read)?;
             let account: String = row.try_get(2).map_err(read)?;
             let Some(scope) = LedgerScope::stored(&environment, &account) else {
@@ -356,7 +356,7 @@ impl Ledger for PostgresLedger {
                     self.table
                 ))
                 .await
-                .map_err(|error| self.error("begin a transaction", &error))?;
+                .map_err(|error| self.error("begin a transaction", error))?;
             Ok(Box::new(PostgresTransaction { ledger: self }) as Box<dyn LedgerTransaction>)
         })
     }
@@ -366,7 +366,7 @@ impl Ledger for PostgresLedger {
             self.client
                 .execute("SELECT pg_advisory_lock_shared($1)", &[&key])
                 .await
-                .map_err(|error| self.error("hold the run's lease", &error))?;
+                .map_err(|error| self.error("hold the run's lease", error))?;
             Ok(Lease::postgres(self.client.clone(), key))
         })
     }
@@ -415,8 +415,8 @@ impl Ledger for PostgresLedger {
                     &[&run, &line, &attempt, &now, &kind, &state, &always],
                 )
                 .await
-                .map_err(|error| self.error(doing, &error))?;
-            let acknowledged: i64 = row.try_get(0).map_err(|error| self.error(doing, &error))?;
+                .map_err(|error| self.error(doing, error))?;
+            let acknowledged: i64 = row.try_get(0).map_err(|error| self.error(doing, error))?;
             Ok(acknowledged == 1)
         })
     }
@@ -518,12 +518,12 @@ impl Ledger for PostgresLedger {
                 .client
                 .query(&self.statements.overruled, &[&run])
                 .await
-                .map_err(|error| self.error("read the ledger", &error))?;
+                .map_err(|error| self.error("read the ledger", error))?;
             rows.iter()
                 .map(|row| {
                     row.try_get::<_, i64>(0)
                         .map(|line| line as u64)
-                        .map_err(|error| self.error("read the ledger", &error))
+                        .map_err(|error| self.error("read the ledger", error))
                 })
                 .collect()
         })
@@ -547,9 +547,9 @@ impl Ledger for PostgresLedger {
                     &[&high, &low],
                 )
                 .await
-                .map_err(|error| self.error("look at a run's lease", &error))?;
+                .map_err(|error| self.error("look at a run's lease", error))?;
             row.try_get(0)
-                .map_err(|error| self.error("look at a run's lease", &error))
+                .map_err(|error| self.error("look at a run's lease", error))
         })
     }
 
@@ -578,10 +578,7 @@ impl PostgresTransaction<'_> {
                 .await
                 .map_err(|error| LedgerError {
                     location,
-                    message: format!(
-                        "cannot end the transaction: {}",
-                        describe_database_error(&error)
-                    ),
+                    message: format!("cannot end the transaction: {}", described(error)),
                 })
         })
     }
@@ -752,10 +749,10 @@ impl LedgerTransaction for PostgresTransaction<'_> {
                     &[&run, &scope.environment().slug(), &lines, &scope.account()],
                 )
                 .await
-                .map_err(|error| ledger.error("look for earlier payouts", &error))?;
+                .map_err(|error| ledger.error("look for earlier payouts", error))?;
             rows.iter()
                 .map(|row| {
-                    let read = |error| ledger.error("look for earlier payouts", &error);
+                    let read = |error| ledger.error("look for earlier payouts", error);
                     Ok(AlikeRun {
                         run: row.try_get(0).map_err(read)?,
                         rows: row.try_get::<_, i64>(1).map_err(read)?.max(0) as u64,
@@ -809,9 +806,9 @@ impl LedgerTransaction for PostgresTransaction<'_> {
                     ],
                 )
                 .await
-                .map_err(|error| self.ledger.error("read the imports", &error))?;
+                .map_err(|error| self.ledger.error("read the imports", error))?;
             row.try_get(0)
-                .map_err(|error| self.ledger.error("read the imports", &error))
+                .map_err(|error| self.ledger.error("read the imports", error))
         })
     }
 
@@ -845,4 +842,10 @@ impl LedgerTransaction for PostgresTransaction<'_> {
     fn rollback(self: Box<Self>) -> LedgerFuture<'static, ()> {
         self.end("ROLLBACK")
     }
+}
+
+/// A database error as the client describes it: the server's SQLSTATE and
+/// message, never its detail (which can quote a row's values).
+fn described(error: tokio_postgres::Error) -> String {
+    ConnectError::from(error).to_string()
 }

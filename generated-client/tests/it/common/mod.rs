@@ -72,8 +72,8 @@ pub fn stored(access_valid: bool, refresh_valid: bool) -> StoredTokens {
 
 pub fn fast_retries() -> RetryPolicy {
     RetryPolicy::default()
-        .attempts(3)
-        .backoff(Duration::from_millis(10), Duration::from_millis(40))
+        .with_max_attempts(3)
+        .with_backoff(Duration::from_millis(10), Duration::from_millis(40))
 }
 
 /// A client sending the company token `OLD_ACCESS` to `origin`, with fast
@@ -81,7 +81,7 @@ pub fn fast_retries() -> RetryPolicy {
 /// a loaded machine.
 pub fn static_client(origin: &str) -> Client {
     static_client_builder(origin)
-        .timeout(Duration::from_secs(5))
+        .attempt_timeout(Duration::from_secs(5))
         .build()
         .unwrap()
 }
@@ -90,7 +90,7 @@ pub fn static_client(origin: &str) -> Client {
 /// answer after the time limit on purpose.
 pub fn impatient_client(origin: &str) -> Client {
     static_client_builder(origin)
-        .timeout(Duration::from_millis(400))
+        .attempt_timeout(Duration::from_millis(400))
         .build()
         .unwrap()
 }
@@ -104,7 +104,7 @@ pub fn static_client_builder(origin: &str) -> ClientBuilder {
         .unwrap()
         .origin_override(ACCOUNTS, origin)
         .unwrap()
-        .retry_policy(fast_retries())
+        .retry(fast_retries())
 }
 
 pub fn managed_client(origin: &str, store: Arc<dyn TokenStore>) -> Client {
@@ -115,8 +115,8 @@ pub fn managed_client(origin: &str, store: Arc<dyn TokenStore>) -> Client {
         .unwrap()
         .origin_override(ACCOUNTS, origin)
         .unwrap()
-        .retry_policy(fast_retries())
-        .timeout(Duration::from_secs(5))
+        .retry(fast_retries())
+        .attempt_timeout(Duration::from_secs(5))
         .build()
         .unwrap()
 }
