@@ -9,6 +9,8 @@
 //! `cargo bench -p reward-points-cli --bench replicas` without one skips the
 //! PostgreSQL rows and says so.
 
+#[path = "../tests/it/support/command.rs"]
+mod command;
 // Shared with the tests, which use the operator's refresh this does not.
 #[allow(dead_code)]
 #[path = "../tests/it/support/replicas.rs"]
@@ -17,6 +19,7 @@ mod replicas;
 use std::process::Command;
 use std::time::Duration;
 
+use command::reward_points;
 use replicas::{Scenario, Store, run};
 
 fn main() {

@@ -39,7 +39,7 @@ use crate::outcome::{Silent, Stop};
 use crate::payout_file::{PayoutFile, RunDefaults};
 use crate::run::{LedgerContext, RunOptions, Selection, plan_payouts, run_payouts_with};
 use crate::vendor::{Vendor, VendorFuture};
-use xoxoday_reward_points_simulation::{Harness, explore, seeds, within_a_day};
+use xoxoday_reward_points_testing::simulation::{Harness, explore, seeds, within_a_day};
 
 /// Runs, unless `XOXODAY_SIMULATION_RUNS` says otherwise: the test
 /// command's budget.

@@ -2,7 +2,7 @@
 //! user runs it, payout runs with their journals, the README's walkthrough,
 //! and replicas as separate processes.
 
-mod cli;
+mod commands;
 mod ledger_of_record;
 mod payouts;
 mod proxies;

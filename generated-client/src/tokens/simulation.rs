@@ -3,7 +3,7 @@
 //! a refresh, and a person putting new tokens in the store run the real
 //! [`TokenManager`] against a store and a vendor in memory, on one thread
 //! whose clock only moves when every task waits (the harness:
-//! `xoxoday-reward-points-simulation`). The seed chooses everything: each
+//! `xoxoday_reward_points_testing::simulation`). The seed chooses everything: each
 //! replica's clock skew, whether its credentials are right and its store
 //! writable, when it calls, how the vendor answers a refresh (rotates, 429,
 //! 503, refuses, rotates and loses the answer), whether the vendor kills
@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::time::Instant;
-use xoxoday_reward_points_simulation::{Harness, explore, seeds, within_a_day};
+use xoxoday_reward_points_testing::simulation::{Harness, explore, seeds, within_a_day};
 
 use crate::tokens::access_token::AccessToken;
 use crate::tokens::auth_error::{AuthError, TransientAuth};

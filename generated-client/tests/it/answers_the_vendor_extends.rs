@@ -7,7 +7,7 @@ use wiremock::ResponseTemplate;
 use xoxoday_reward_points::Secret;
 use xoxoday_reward_points::types::{RefreshTokenBody, TokenResponseTokenType};
 
-use crate::common::{
+use crate::support::{
     CLIENT_SECRET, NEW_ACCESS, NEW_REFRESH, REFRESH_PATH, answering_everything, requests_to,
     static_client, within,
 };

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

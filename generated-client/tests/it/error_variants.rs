@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::common::*;
+use crate::support::*;
 
 use serde_json::json;
 use wiremock::matchers::{header, method};

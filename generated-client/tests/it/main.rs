@@ -5,7 +5,6 @@
 
 mod answers_the_vendor_extends;
 mod client_dependencies;
-mod common;
 mod error_bodies;
 mod error_redaction;
 mod error_variants;
@@ -16,5 +15,6 @@ mod postgres_token_store;
 mod quickstart;
 mod routing;
 mod runtime;
+mod support;
 mod token_lifecycle;
 mod user_tokens;

@@ -13,19 +13,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::common::*;
+use crate::support::*;
 use wiremock::MockServer;
 use xoxoday_reward_points::{EpochMillis, PostgresTokenStore, Secret, StoredTokens, TokenStore};
 
 fn server() -> String {
-    std::env::var("XOXODAY_TEST_POSTGRES").unwrap_or_else(|_| {
-        panic!(
-            "these tests need a PostgreSQL server: run them with `cargo xtask test`, which \
-             starts a throwaway one from the system's binaries (installing Debian's \
-             postgresql package when missing), or set XOXODAY_TEST_POSTGRES to a server's \
-             connection string (such as postgresql://postgres@%2Ftmp%2Fpg/postgres)"
-        )
-    })
+    xoxoday_reward_points_testing::postgres::test_postgres()
 }
 
 /// A table of its own for each test, so tests never see each other's rows.

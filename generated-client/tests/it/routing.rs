@@ -4,7 +4,7 @@
 //! `accounts.xoxoday.com`). What each request carries is the workspace's
 //! snapshots' (`tests/it/`, `requests__*`).
 
-use crate::common::{call_with_example, example_answer, example_body};
+use crate::support::{call_with_example, example_answer, example_body};
 
 use serde_json::{Value, json};
 use wiremock::matchers::{any, body_partial_json};

@@ -14,7 +14,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use xoxoday_reward_points::Client;
 
-use crate::common::{OLD_ACCESS, TOKEN_PATH, now_ms, static_client_builder, within};
+use crate::support::{OLD_ACCESS, TOKEN_PATH, now_ms, static_client_builder, within};
 
 const CREATE_PATH: &str = "/chef/v1/oauth/token/create/user";
 const LIFETIME_MS: u64 = 3_000;

@@ -145,7 +145,8 @@ pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> 
     let operator = match scenario.operator_refresh_after {
         Some(after) => {
             tokio::time::sleep(after).await;
-            let mut command = Command::new(env!("CARGO_BIN_EXE_reward-points"));
+            let home = tempfile::tempdir().unwrap();
+            let mut command = super::reward_points(home.path(), &[]);
             command
                 .args(scenario.store.cli_arguments())
                 .env("XOXODAY_CLIENT_ID", CLIENT_ID)

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -60,19 +60,11 @@ impl World {
             .into_iter()
             .map(|(vendor, local)| format!("{vendor}={local}"))
             .collect();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_reward-points"));
+        let mut command = super::reward_points(self.home.path(), args);
         command
-            .args(args)
             .env("XOXODAY_ACCESS_TOKEN", STAND_IN_ACCESS_TOKEN)
             .env("XOXODAY_ORIGIN_OVERRIDES", overrides.join(" "))
-            .env("XOXODAY_CLIENT_ID", CLIENT_ID)
-            .env("XDG_DATA_HOME", self.home.path())
-            .env_remove("XOXODAY_PAYOUT_LEDGER")
-            .env_remove("XOXODAY_PAYOUT_JOURNAL")
-            .env_remove("XOXODAY_TOKEN_STORE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("XOXODAY_CLIENT_ID", CLIENT_ID);
         command
     }
 

@@ -1,9 +1,12 @@
-//! `reward-points` as a person runs it, against the offline stand-in: JSON
-//! out, one line and exit 1 on any error, confirmation before Production
-//! sends.
+//! Each `reward-points` command as a person runs it, against the offline
+//! stand-in: JSON out, one line and exit 1 on any error, confirmation
+//! before Production sends, usage errors, secrets kept off the command
+//! line.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
+
+use crate::support::reward_points;
 
 use serde_json::Value;
 use xoxoday_reward_points::{FileTokenStore, Operation, TokenStore};
@@ -13,7 +16,8 @@ fn run(stand_in: &StandIn, token: Option<&str>, args: &[&str], stdin: &str) -> O
     run_with(stand_in, token, &[], args, stdin)
 }
 
-/// `run`, with more environment variables.
+/// `run`, with more environment variables: the tool against `stand_in`
+/// (overrides on the command line), `stdin` written to it.
 fn run_with(
     stand_in: &StandIn,
     token: Option<&str>,
@@ -21,7 +25,8 @@ fn run_with(
     args: &[&str],
     stdin: &str,
 ) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_reward-points"));
+    let data_home = tempfile::tempdir().unwrap();
+    let mut command = reward_points(data_home.path(), &[]);
     for (origin, local) in stand_in.vendor().origin_overrides() {
         command
             .arg("--origin-override")
@@ -29,14 +34,8 @@ fn run_with(
     }
     command
         .args(args)
-        .env_remove("XOXODAY_ACCESS_TOKEN")
-        .env_remove("XOXODAY_CLIENT_ID")
-        .env_remove("XOXODAY_CLIENT_SECRET")
-        .env_remove("XOXODAY_REFRESH_TOKEN")
         .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdin(Stdio::piped());
     if let Some(token) = token {
         command.env("XOXODAY_ACCESS_TOKEN", token);
     }
@@ -66,16 +65,8 @@ fn local_origin_of(stand_in: &StandIn, vendor: &str) -> String {
 fn bare(env: &[(&str, &str)], args: &[&str]) -> Output {
     // A data directory of its own: a payout command's ledger lives there.
     let data_home = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_reward-points"))
-        .args(args)
-        .env_remove("XOXODAY_ACCESS_TOKEN")
-        .env_remove("XOXODAY_ORIGIN_OVERRIDES")
-        .env_remove("XOXODAY_TOKEN_STORE")
-        .env_remove("XOXODAY_PAYOUT_JOURNAL")
-        .env_remove("XOXODAY_PAYOUT_LEDGER")
-        .env("XDG_DATA_HOME", data_home.path())
+    reward_points(data_home.path(), args)
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
         .output()
         .unwrap()
 }
@@ -318,8 +309,8 @@ async fn bad_values_are_refused_before_anything_is_sent() {
 
 #[test]
 fn help_lists_every_operation_and_the_credentials() {
-    let output = Command::new(env!("CARGO_BIN_EXE_reward-points"))
-        .arg("--help")
+    let data_home = tempfile::tempdir().unwrap();
+    let output = reward_points(data_home.path(), &["--help"])
         .output()
         .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
@@ -528,12 +519,9 @@ fn a_password_never_goes_on_the_command_line() {
     // libpq's key=value form is a database too, never a file of that name.
     let dir = tempfile::tempdir().unwrap();
     let key_value = "host=127.0.0.1 port=9 user=app dbname=tokens";
-    let output = Command::new(env!("CARGO_BIN_EXE_reward-points"))
-        .args(["--token-store", key_value, "validate-token"])
+    let output = reward_points(dir.path(), &["--token-store", key_value, "validate-token"])
         .envs(env.iter().copied())
-        .env_remove("XOXODAY_TOKEN_STORE")
         .current_dir(dir.path())
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     let error = one_line_error(&output);

@@ -1,5 +1,5 @@
 //! The deterministic simulation harness the token manager's and the payout
-//! run's protocol tests share (a dev-dependency only).
+//! run's protocol tests share.
 //!
 //! A simulated world is a set of processes — tasks on one thread of a
 //! runtime whose clock is paused, so that time only moves when every task
