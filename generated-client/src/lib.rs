@@ -163,7 +163,7 @@
 //! operation, environment, status, latency and attempts.
 
 // Every public item, generated ones included: `cargo xtask regen` documents
-// what progenitor and typify leave bare (`xtask/src/generated_docs.rs`).
+// what progenitor and typify leave bare (`xtask/generator/src/writing/generated_docs.rs`).
 #![deny(missing_docs)]
 // A client of another document than the vendor's (`build.rs`) leaves unused
 // what only the vendor's operations use (token refresh, verdicts).

@@ -17,7 +17,7 @@
 //!   (latency, 429, 500, answers dropped after crediting).
 
 // Every public item, generated ones included: `cargo xtask regen` documents
-// what progenitor and typify leave bare (`xtask/src/generated_docs.rs`).
+// what progenitor and typify leave bare (`xtask/generator/src/writing/generated_docs.rs`).
 #![deny(missing_docs)]
 
 // The vendor's prose lands in generated docs as it is; what it deprecates

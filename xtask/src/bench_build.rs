@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::diagnostic::Diagnostic;
+use reward_points_generator::document::diagnostic::Diagnostic;
 
 const MACRO_CRATE_MANIFEST: &str = r#"[package]
 name = "generate-api-macro-bench"

@@ -2,47 +2,14 @@
 //! README.md and ARCHITECTURE.md.
 
 mod bench_build;
-mod contract;
-mod deprecations;
-mod diagnostic;
-mod error_bodies;
-mod fetch_spec;
-mod generated_docs;
-mod generator;
-mod hand_written;
-#[path = "../../generated-client/input_digest.rs"]
-mod input_digest;
-mod mocks;
-mod naming;
-mod non_exhaustive;
-mod open_enums;
-mod output;
-mod overlay;
-mod panics;
-mod pipeline;
-mod plain_strings;
 mod postgres_server;
-mod progenitor_shapes;
-mod read_input;
-mod release;
-mod report;
-mod request_rules;
-mod review;
-mod routes;
-mod send_wrappers;
-mod source_map;
-mod surface;
-mod validate;
+mod regen;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
-use clap::{Args, Parser, Subcommand};
-
-use diagnostic::{Diagnostic, Problems};
-use pipeline::Inputs;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use reward_points_reporter::review;
 
 /// Workspace automation for the Xoxoday Reward Points client.
 #[derive(Parser)]
@@ -77,8 +44,8 @@ enum Command {
         /// The commit to compare to (default: the working tree).
         #[arg(long, value_name = "REV")]
         head: Option<String>,
-        #[arg(long, value_enum, default_value_t = review::Format::Text)]
-        format: review::Format,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
         /// Exit 1 on a breaking change, unless --labels holds
         /// --approval-label.
         #[arg(long)]
@@ -131,11 +98,36 @@ enum Command {
     BenchBuild,
 }
 
+/// How `report` prints (the reporter's `review::Format`).
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// For a terminal.
+    Text,
+    /// A pull request's comment or job summary.
+    Markdown,
+    /// For tools: stable, documented in xtask/reporter/src/review/render.rs.
+    Json,
+    /// GitHub Actions workflow commands: an `::error` at the document's line
+    /// for each breaking entry, a `::warning` for each to fix in this crate.
+    Github,
+}
+
+impl From<Format> for review::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => review::Format::Text,
+            Format::Markdown => review::Format::Markdown,
+            Format::Json => review::Format::Json,
+            Format::Github => review::Format::Github,
+        }
+    }
+}
+
 #[derive(Args)]
-struct RegenArgs {
+pub struct RegenArgs {
     /// Write nothing; exit 1 naming each stale generated file, with a diff.
     #[arg(long)]
-    check: bool,
+    pub check: bool,
     /// Print how long each stage took.
     #[arg(long)]
     timings: bool,
@@ -158,7 +150,7 @@ struct RegenArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Regen(args) => regen(&args),
+        Command::Regen(args) => regen::regen(&args),
         Command::Test { cargo_arguments } => {
             let mut cargo = vec!["test".to_owned(), "--no-fail-fast".to_owned()];
             if cargo_arguments.is_empty() {
@@ -179,7 +171,7 @@ fn main() -> ExitCode {
             let arguments = review::ReportArguments {
                 base,
                 head,
-                format,
+                format: format.into(),
                 gate,
                 labels,
                 approval_label,
@@ -214,31 +206,40 @@ fn main() -> ExitCode {
     }
 }
 
+/// `cargo xtask fetch-spec`: the program of its own
+/// (`reward-points-fetch-spec`), built when first asked for, so that its
+/// HTTP stack is never built before a regen.
 fn fetch_spec(write: bool, index: Option<&str>) -> ExitCode {
-    let fetched = match fetch_spec::run(&workspace_root(), index, write) {
-        Ok(fetched) => fetched,
-        Err(problem) => {
-            eprintln!("error: {problem}");
-            return ExitCode::from(2);
-        }
-    };
-    for kept in &fetched.kept {
-        println!("fetch-spec: kept {kept} of specs/: no page carries it");
-    }
-    if fetched.changes.is_empty() {
-        println!("fetch-spec: the vendor's pages say what specs/ says: no change");
-        return ExitCode::SUCCESS;
-    }
-    println!("fetch-spec: the vendor's pages differ from specs/:");
-    for change in &fetched.changes {
-        println!("  - {change}");
-    }
-    if fetched.written {
-        println!("written to specs/: now run `cargo xtask regen`");
-        ExitCode::SUCCESS
+    let root = workspace_root();
+    // The checkout's own program; a checkout without it (a test's scratch
+    // copy of the document and the client) uses this runner's.
+    let own = root.join("xtask/fetch-spec/Cargo.toml");
+    let manifest = if own.is_file() {
+        own
     } else {
-        println!("nothing written (give --write to write it)");
-        ExitCode::FAILURE
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fetch-spec/Cargo.toml")
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .args(["run", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .args(["--package", "reward-points-fetch-spec", "--"])
+        .arg("--root")
+        .arg(&root)
+        .current_dir(&root);
+    if write {
+        command.arg("--write");
+    }
+    if let Some(index) = index {
+        command.args(["--index", index]);
+    }
+    match command.status() {
+        Ok(status) => ExitCode::from(u8::try_from(status.code().unwrap_or(2)).unwrap_or(2)),
+        Err(error) => {
+            eprintln!("error: cannot run cargo: {error}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -330,168 +331,4 @@ fn workspace_root() -> PathBuf {
         );
         std::process::exit(2)
     })
-}
-
-/// The workspace's own inputs: the vendor's document (YAML or JSON) and the
-/// overlay.
-fn default_inputs(root: &Path) -> Result<(PathBuf, PathBuf), Diagnostic> {
-    let spec =
-        input_digest::spec_file(root).map_err(|message| Diagnostic::new("specs/", message))?;
-    Ok((root.join(spec), root.join(input_digest::OVERLAY_FILE)))
-}
-
-fn regen(args: &RegenArgs) -> ExitCode {
-    let root = workspace_root();
-    // Files the user named are shown as named; the workspace's relative to
-    // its root.
-    let shown_as = |path: &Path| {
-        path.strip_prefix(&root)
-            .unwrap_or(path)
-            .display()
-            .to_string()
-    };
-    let inputs = default_inputs(&root).and_then(|(spec, overlay)| {
-        let spec = args.spec.clone().unwrap_or(spec);
-        let overlay = args.overlay.clone().unwrap_or(overlay);
-        let mut inputs = Inputs::read(&spec, &overlay, &root, shown_as)?;
-        if args.no_overlay {
-            inputs.overlay_name = pipeline::NO_OVERLAY_NAME.into();
-            inputs.overlay = pipeline::NO_OVERLAY.as_bytes().to_vec();
-        }
-        Ok(inputs)
-    });
-    let (problems, inputs) = match inputs {
-        Err(problem) => (vec![problem], None),
-        Ok(inputs) => match regen_from(args, &root, &inputs, shown_as) {
-            Ok(code) => return code,
-            Err(problems) => (problems, Some(inputs)),
-        },
-    };
-    let sources = inputs.map(|inputs| inputs.sources()).unwrap_or_default();
-    let styled = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    eprint!("{}", diagnostic::render(&problems, &sources, styled));
-    ExitCode::FAILURE
-}
-
-fn regen_from(
-    args: &RegenArgs,
-    root: &Path,
-    inputs: &Inputs,
-    shown_as: impl Fn(&Path) -> String,
-) -> Result<ExitCode, Problems> {
-    let started = Instant::now();
-    let mut timings = pipeline::Timings::default();
-    let pipeline::Generated { files, notes } = pipeline::generate(inputs, &mut timings)?;
-    for note in &notes {
-        eprintln!("{note}");
-    }
-
-    let out_dir = match (&args.out, &args.spec) {
-        (Some(out), _) => out.clone(),
-        (None, None) => root.to_path_buf(),
-        (None, Some(_)) => {
-            println!(
-                "regen: {} is valid and generates {} file(s); nothing written (give --out DIR to write them)",
-                inputs.spec_name,
-                files.len()
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-    };
-
-    if args.check {
-        let reports = output::stale_reports(&out_dir, &files, &inputs.digest(), shown_as);
-        if reports.is_empty() {
-            println!(
-                "regen --check: {} generated file(s) up to date",
-                files.len()
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        for report in &reports {
-            eprintln!("{report}");
-        }
-        eprintln!(
-            "error: {} generated file(s) are stale: run `cargo xtask regen` and commit the result",
-            reports.len()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-
-    let follow_up = release::follow_up(&out_dir, &files).map_err(|problem| vec![problem])?;
-    let mut files = files;
-    files.extend(follow_up.files);
-    let mut clock = Instant::now();
-    let written = output::write_changed(&out_dir, &files).map_err(|problem| vec![problem])?;
-    timings.lap("write", &mut clock);
-    for path in &written {
-        println!("wrote {}", shown_as(path));
-    }
-    if args.timings {
-        for (stage, took) in &timings.0 {
-            println!("  {stage:<9} {:>8.1} ms", took.as_secs_f64() * 1000.0);
-        }
-    }
-    if let Some(summary) = follow_up.summary {
-        println!("{summary}");
-    }
-    println!(
-        "regen: {} file(s) written, {} unchanged, in {} ms",
-        written.len(),
-        files.len() - written.len(),
-        started.elapsed().as_millis()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn workspace_inputs() -> Inputs {
-        let root = workspace_root();
-        let (spec, overlay) = default_inputs(&root).unwrap();
-        Inputs::read(&spec, &overlay, &root, |path| {
-            path.strip_prefix(&root).unwrap().display().to_string()
-        })
-        .unwrap()
-    }
-
-    /// rust-analyzer style: `cargo test` alone catches a checked-in client
-    /// that no longer matches what regen would write.
-    #[test]
-    fn checked_in_client_is_up_to_date() {
-        let inputs = workspace_inputs();
-        let files = pipeline::generate(&inputs, &mut Default::default())
-            .unwrap()
-            .files;
-        let reports = output::stale_reports(&workspace_root(), &files, &inputs.digest(), |path| {
-            path.display().to_string()
-        });
-        assert!(
-            reports.is_empty(),
-            "run `cargo xtask regen`:\n{}",
-            reports.join("\n")
-        );
-    }
-
-    #[test]
-    fn generation_is_deterministic() {
-        let inputs = workspace_inputs();
-        let first = pipeline::generate(&inputs, &mut Default::default())
-            .unwrap()
-            .files;
-        let second = pipeline::generate(&inputs, &mut Default::default())
-            .unwrap()
-            .files;
-        assert_eq!(first.len(), second.len());
-        for (a, b) in first.iter().zip(&second) {
-            assert_eq!(a.relative_path, b.relative_path);
-            assert!(
-                a.content == b.content,
-                "{} differs between runs",
-                a.relative_path
-            );
-        }
-    }
 }
