@@ -168,6 +168,31 @@ enum Step {
     Unsaved(StoreError),
 }
 
+/// What a step knows of this process's state before it takes the lock.
+struct Before {
+    refresh_wait: Option<Duration>,
+    rejection_wait: Option<Duration>,
+    known: Option<StoredTokens>,
+    /// A rotation the store did not take waits to be saved.
+    unsaved: bool,
+}
+
+/// A step settled without the lock, or one that takes it.
+enum Ahead {
+    Settled(Result<Step, AuthError>),
+    Lock(Before),
+}
+
+/// What the tokens the store holds under the lock call for.
+enum Held {
+    Settled(Result<Step, AuthError>),
+    Refresh(StoredTokens),
+}
+
+/// A step's outcome under the lock, with the lease unless a save consumed
+/// it (a save releases the lock itself): `step_under_lock` releases it.
+type UnderLease = (Result<Step, AuthError>, Option<Box<dyn TokenLease>>);
+
 /// What started a coordinated step.
 enum Trigger {
     /// No token yet, or it is about to expire.
@@ -576,156 +601,193 @@ impl Shared {
         })
     }
 
-    /// Takes the lock and settles `trigger`.
+    /// Takes the lock and settles `trigger`. A lease no save consumed comes
+    /// back here and is released in this one place, whatever the path.
     async fn step_under_lock(&self, trigger: &Trigger) -> Result<Step, AuthError> {
         let now = Instant::now();
-        let (refresh_wait, rejection_wait, known, unsaved) = {
+        let before = match self.before_locking(trigger, now) {
+            Ahead::Settled(decided) => return decided,
+            Ahead::Lock(before) => before,
+        };
+        let lease = match self.lock_store().await {
+            Ok(lease) => lease,
+            Err(error) => return self.store_unavailable(trigger, &before, error),
+        };
+        let (outcome, unreleased) = if before.unsaved {
+            self.save_pending(trigger, lease).await
+        } else {
+            match self.settle_held(trigger, lease.tokens(), &before) {
+                Held::Settled(outcome) => (outcome, Some(lease)),
+                Held::Refresh(held) => self.refresh(trigger, lease, held, now).await,
+            }
+        };
+        if let Some(lease) = unreleased {
+            lease.release().await.map_err(store_failed)?;
+        }
+        outcome
+    }
+
+    /// What can be settled before the lock is asked for, or what the step
+    /// under it needs to know of this process's state.
+    fn before_locking(&self, trigger: &Trigger, now: Instant) -> Ahead {
+        let before = {
             let state = self.state();
             if state.unsaved_from.is_some()
                 && state.save_backoff.remaining(now).is_some()
                 && let Some(error) = state.unsaved_error.clone()
             {
-                return Err(TransientAuth::RotationUnsaved { error }.into());
+                return Ahead::Settled(Err(TransientAuth::RotationUnsaved { error }.into()));
             }
-            (
-                state.refresh_backoff.remaining(now),
-                state.rejection_backoff.remaining(now),
-                state.tokens.clone(),
-                state.unsaved_from.is_some(),
-            )
+            Before {
+                refresh_wait: state.refresh_backoff.remaining(now),
+                rejection_wait: state.rejection_backoff.remaining(now),
+                known: state.tokens.clone(),
+                unsaved: state.unsaved_from.is_some(),
+            }
         };
         // Backing off after failed refreshes, with a token still valid: use
         // it, and do not even take the lock.
-        if let (Trigger::Expiring, Some(_), Some(tokens)) = (trigger, refresh_wait, &known)
+        if let (Trigger::Expiring, Some(_), Some(tokens)) =
+            (trigger, before.refresh_wait, &before.known)
             && !self.expired(tokens)
-            && !unsaved
+            && !before.unsaved
         {
-            return Ok(Step::Done(Some(tokens.clone())));
+            return Ahead::Settled(Ok(Step::Done(Some(tokens.clone()))));
         }
-        if let Some(tokens) = known.as_ref().filter(|_| !unsaved)
+        if let Some(tokens) = before.known.as_ref().filter(|_| !before.unsaved)
             && let Some(decided) = self.while_refused(trigger, tokens)
         {
-            return decided;
+            return Ahead::Settled(decided);
         }
+        Ahead::Lock(before)
+    }
 
+    /// Takes the store's lock, saying so in the log when another process
+    /// makes this one wait for it.
+    async fn lock_store(&self) -> Result<Box<dyn TokenLease>, StoreError> {
         let mut locking = self.store.lock();
-        let locked = match tokio::time::timeout(NOTICEABLE_WAIT, &mut locking).await {
-            Ok(locked) => locked,
-            Err(_) => {
-                // Another process holds the store's lock (it is refreshing).
-                let asked = Instant::now();
-                tracing::info!(
-                    target: WAIT_EVENTS,
-                    wait = "token store lock",
-                    "waiting for the token store's lock (another process holds it)"
-                );
-                let locked = locking.await;
-                tracing::info!(
-                    target: WAIT_EVENTS,
-                    wait = "",
-                    waited_ms = (asked.elapsed() + NOTICEABLE_WAIT).as_millis() as u64,
-                    "the wait for the token store's lock is over"
-                );
-                locked
-            }
-        };
-        let lease = match locked {
-            Ok(lease) => lease,
-            Err(error) => {
-                if let (Trigger::Expiring, Some(tokens)) = (trigger, &known)
-                    && !self.expired(tokens)
-                    && !unsaved
-                {
-                    tracing::warn!(%error, "token store unavailable; the access token is still valid");
-                    return Ok(Step::Done(Some(tokens.clone())));
-                }
-                if unsaved {
-                    return Ok(Step::Unsaved(error));
-                }
-                return Err(store_failed(error));
-            }
-        };
-
-        if unsaved {
-            return self.save_pending(trigger, lease).await;
+        if let Ok(locked) = tokio::time::timeout(NOTICEABLE_WAIT, &mut locking).await {
+            return locked;
         }
+        // Another process holds the store's lock (it is refreshing).
+        let asked = Instant::now();
+        tracing::info!(
+            target: WAIT_EVENTS,
+            wait = "token store lock",
+            "waiting for the token store's lock (another process holds it)"
+        );
+        let locked = locking.await;
+        tracing::info!(
+            target: WAIT_EVENTS,
+            wait = "",
+            waited_ms = (asked.elapsed() + NOTICEABLE_WAIT).as_millis() as u64,
+            "the wait for the token store's lock is over"
+        );
+        locked
+    }
 
-        let Some(held) = lease.tokens().cloned() else {
-            lease.release().await.map_err(store_failed)?;
-            return Err(NeedsPerson::EmptyStore {
+    /// The store's lock could not be had: a valid access token is used, a
+    /// rotation not yet saved is tried again, anything else fails.
+    fn store_unavailable(
+        &self,
+        trigger: &Trigger,
+        before: &Before,
+        error: StoreError,
+    ) -> Result<Step, AuthError> {
+        if let (Trigger::Expiring, Some(tokens)) = (trigger, &before.known)
+            && !self.expired(tokens)
+            && !before.unsaved
+        {
+            tracing::warn!(%error, "token store unavailable; the access token is still valid");
+            return Ok(Step::Done(Some(tokens.clone())));
+        }
+        if before.unsaved {
+            return Ok(Step::Unsaved(error));
+        }
+        Err(store_failed(error))
+    }
+
+    /// Settles `trigger` with what the store holds under the lock, or says
+    /// that those tokens are to be refreshed.
+    fn settle_held(&self, trigger: &Trigger, held: Option<&StoredTokens>, before: &Before) -> Held {
+        let Some(held) = held.cloned() else {
+            return Held::Settled(Err(NeedsPerson::EmptyStore {
                 location: self.store.location(),
             }
-            .into());
+            .into()));
         };
         self.remember(&held, None);
         self.note_recorded_refusal(&held);
         if self.settles(trigger, &held) {
-            lease.release().await.map_err(store_failed)?;
-            return Ok(Step::Done(Some(held)));
+            return Held::Settled(Ok(Step::Done(Some(held))));
         }
         if let Some(decided) = self.while_refused(trigger, &held) {
-            lease.release().await.map_err(store_failed)?;
-            return decided;
+            return Held::Settled(decided);
         }
-        match trigger {
-            Trigger::Expiring if refresh_wait.is_some() => {
-                lease.release().await.map_err(store_failed)?;
-                if self.expired(&held) {
-                    return Err(TransientAuth::BackingOff {
-                        retry_in: refresh_wait.unwrap_or_default(),
-                    }
-                    .into());
-                }
-                return Ok(Step::Done(Some(held)));
-            }
-            // A 401 that a refresh did not cure, or a refresh that failed
-            // for a passing reason: the 401 stands until the pause is
-            // over, rather than each call asking a struggling vendor again.
-            Trigger::Rejected(_) if rejection_wait.is_some() || refresh_wait.is_some() => {
-                lease.release().await.map_err(store_failed)?;
-                // Waiting for a store that cannot be written: that is what
-                // a person must fix.
-                let unwritable = self.state().unwritable.clone();
-                return match unwritable.filter(|_| refresh_wait.is_some()) {
-                    Some(needs) => Err(needs.into()),
-                    None => Ok(Step::Done(None)),
-                };
-            }
-            _ => {}
+        if let Some(decided) = self.while_backing_off(trigger, &held, before) {
+            return Held::Settled(decided);
         }
         if let Some(expired_at) = held.refresh_token_expiry
             && self.clock.now() >= expired_at
         {
-            lease.release().await.map_err(store_failed)?;
             tracing::error!("refresh token expired; a new one must be made in the dashboard");
-            return Err(NeedsPerson::RefreshTokenExpired { expired_at }.into());
+            return Held::Settled(Err(NeedsPerson::RefreshTokenExpired { expired_at }.into()));
         }
-        self.refresh(trigger, lease, held, now).await
+        Held::Refresh(held)
+    }
+
+    /// Decides a trigger without refreshing while an earlier refresh or 401
+    /// is backing off.
+    fn while_backing_off(
+        &self,
+        trigger: &Trigger,
+        held: &StoredTokens,
+        before: &Before,
+    ) -> Option<Result<Step, AuthError>> {
+        match trigger {
+            Trigger::Expiring if before.refresh_wait.is_some() => Some(if self.expired(held) {
+                Err(TransientAuth::BackingOff {
+                    retry_in: before.refresh_wait.unwrap_or_default(),
+                }
+                .into())
+            } else {
+                Ok(Step::Done(Some(held.clone())))
+            }),
+            // A 401 that a refresh did not cure, or a refresh that failed
+            // for a passing reason: the 401 stands until the pause is
+            // over, rather than each call asking a struggling vendor again.
+            Trigger::Rejected(_)
+                if before.rejection_wait.is_some() || before.refresh_wait.is_some() =>
+            {
+                // Waiting for a store that cannot be written: that is what
+                // a person must fix.
+                let unwritable = self.state().unwritable.clone();
+                Some(match unwritable.filter(|_| before.refresh_wait.is_some()) {
+                    Some(needs) => Err(needs.into()),
+                    None => Ok(Step::Done(None)),
+                })
+            }
+            _ => None,
+        }
     }
 
     /// An earlier rotation the store did not take: it is newer than what the
     /// store holds (whose refresh token the vendor already killed) — unless
     /// the store meanwhile holds other tokens than the ones it was rotated
     /// from (a person seeded new ones), which are never overwritten.
-    async fn save_pending(
-        &self,
-        trigger: &Trigger,
-        lease: Box<dyn TokenLease>,
-    ) -> Result<Step, AuthError> {
+    async fn save_pending(&self, trigger: &Trigger, lease: Box<dyn TokenLease>) -> UnderLease {
         let (pending, rotated_from) = {
             let state = self.state();
             (state.tokens.clone(), state.unsaved_from.clone())
         };
         let (Some(pending), Some(rotated_from)) = (pending, rotated_from) else {
-            lease.release().await.map_err(store_failed)?;
-            return Ok(Step::Again);
+            return (Ok(Step::Again), Some(lease));
         };
-        let store_moved_on = lease
-            .tokens()
-            .is_some_and(|held| held.refresh_token != rotated_from);
-        if store_moved_on {
-            let held = lease.tokens().cloned();
-            lease.release().await.map_err(store_failed)?;
+        let held = lease.tokens().cloned();
+        if held
+            .as_ref()
+            .is_some_and(|held| held.refresh_token != rotated_from)
+        {
             tracing::warn!(
                 "the token store holds tokens written after this process rotated its own, which \
                  it could not save: keeping the store's, and dropping this process's rotation"
@@ -734,10 +796,10 @@ impl Shared {
                 Some(held) => self.remember(&held, None),
                 None => self.state().unsaved_from = None,
             }
-            return Ok(Step::Again);
+            return (Ok(Step::Again), Some(lease));
         }
         if let Err(error) = lease.save(pending.clone()).await {
-            return Ok(Step::Unsaved(error));
+            return (Ok(Step::Unsaved(error)), None);
         }
         self.remember(&pending, None);
         {
@@ -746,12 +808,13 @@ impl Shared {
             state.unsaved_error = None;
         }
         tracing::info!("rotated tokens saved to the store");
-        match trigger {
+        let step = match trigger {
             // A refresh: the rotation just saved is one, and the vendor is
             // not asked for another.
-            Trigger::Forced => Ok(Step::Done(Some(pending))),
-            _ => Ok(Step::Again),
-        }
+            Trigger::Forced => Step::Done(Some(pending)),
+            _ => Step::Again,
+        };
+        (Ok(step), None)
     }
 
     /// Refreshes `held` under `lease` and settles `trigger` with the
@@ -759,16 +822,14 @@ impl Shared {
     async fn refresh(
         &self,
         trigger: &Trigger,
-        lease: Box<dyn TokenLease>,
+        mut lease: Box<dyn TokenLease>,
         held: StoredTokens,
         now: Instant,
-    ) -> Result<Step, AuthError> {
-        let mut lease = lease;
+    ) -> UnderLease {
         // The store is made ready for the save before the vendor is asked:
         // its answer kills the old refresh token.
         if let Err(error) = lease.prepare().await {
-            lease.release().await.map_err(store_failed)?;
-            return self.unwritable(trigger, held, error, now);
+            return (self.unwritable(trigger, held, error, now), Some(lease));
         }
         self.state().unwritable = None;
         let sent_at = self.clock.now();
@@ -778,54 +839,71 @@ impl Shared {
             .await
         {
             RefreshOutcome::Rotated { tokens, missing } => {
-                if let Err(error) = lease.save(tokens.clone()).await {
-                    // The old refresh token is already dead: keep the new one
-                    // in memory, unused, and give it to the store again.
-                    self.remember(&tokens, Some(held.refresh_token.clone()));
-                    tracing::error!(%error, "rotated tokens could not be saved");
-                    return Ok(Step::Unsaved(error));
-                }
-                self.remember(&tokens, None);
-                {
-                    let mut state = self.state();
-                    match missing {
-                        None => state.refresh_backoff.reset(),
-                        Some(_) => state.refresh_backoff.arm(now, PASSING_FAILURE),
-                    }
-                    if let Trigger::Rejected(_) = trigger {
-                        state.rejection_backoff.arm(now, PASSING_FAILURE);
-                        self.rejection_armed.store(true, Ordering::Relaxed);
-                    }
-                }
-                if !self.usable(&tokens) && missing.is_none() {
-                    tracing::warn!(
-                        "the vendor's new access token already counts as expiring (its lifetime \
-                         is shorter than the refresh margin, or this clock is ahead of the \
-                         vendor's): it is used until the vendor refuses it"
-                    );
-                }
-                tracing::info!(
-                    access_token_expiry = ?tokens.access_token_expiry.map(EpochMillis::as_millis),
-                    "access token refreshed"
-                );
-                match missing {
-                    None => Ok(Step::Done(Some(tokens))),
-                    Some(missing) => Err(TransientAuth::IncompleteRefresh { missing }.into()),
-                }
+                let outcome = self
+                    .rotated(trigger, lease, &held, tokens, missing, now)
+                    .await;
+                (outcome, None)
             }
             RefreshOutcome::Rejected { status, message } => {
                 self.refused(trigger, lease, held, status, message).await
             }
             RefreshOutcome::Unavailable { reason } => {
-                lease.release().await.map_err(store_failed)?;
                 self.state().refresh_backoff.arm(now, PASSING_FAILURE);
                 tracing::warn!(%reason, "refresh failed; backing off");
-                if matches!(trigger, Trigger::Expiring) && !self.expired(&held) {
+                let outcome = if matches!(trigger, Trigger::Expiring) && !self.expired(&held) {
                     Ok(Step::Done(Some(held)))
                 } else {
                     Err(TransientAuth::RefreshUnavailable { reason }.into())
-                }
+                };
+                (outcome, Some(lease))
             }
+        }
+    }
+
+    /// The vendor rotated `held` into `tokens`: saves them (the save
+    /// releases the lock) and settles `trigger`.
+    async fn rotated(
+        &self,
+        trigger: &Trigger,
+        lease: Box<dyn TokenLease>,
+        held: &StoredTokens,
+        tokens: StoredTokens,
+        missing: Option<&'static str>,
+        now: Instant,
+    ) -> Result<Step, AuthError> {
+        if let Err(error) = lease.save(tokens.clone()).await {
+            // The old refresh token is already dead: keep the new one in
+            // memory, unused, and give it to the store again.
+            self.remember(&tokens, Some(held.refresh_token.clone()));
+            tracing::error!(%error, "rotated tokens could not be saved");
+            return Ok(Step::Unsaved(error));
+        }
+        self.remember(&tokens, None);
+        {
+            let mut state = self.state();
+            match missing {
+                None => state.refresh_backoff.reset(),
+                Some(_) => state.refresh_backoff.arm(now, PASSING_FAILURE),
+            }
+            if let Trigger::Rejected(_) = trigger {
+                state.rejection_backoff.arm(now, PASSING_FAILURE);
+                self.rejection_armed.store(true, Ordering::Relaxed);
+            }
+        }
+        if !self.usable(&tokens) && missing.is_none() {
+            tracing::warn!(
+                "the vendor's new access token already counts as expiring (its lifetime is \
+                 shorter than the refresh margin, or this clock is ahead of the vendor's): it \
+                 is used until the vendor refuses it"
+            );
+        }
+        tracing::info!(
+            access_token_expiry = ?tokens.access_token_expiry.map(EpochMillis::as_millis),
+            "access token refreshed"
+        );
+        match missing {
+            None => Ok(Step::Done(Some(tokens))),
+            Some(missing) => Err(TransientAuth::IncompleteRefresh { missing }.into()),
         }
     }
 
@@ -866,14 +944,13 @@ impl Shared {
         held: StoredTokens,
         status: u16,
         message: Option<String>,
-    ) -> Result<Step, AuthError> {
+    ) -> UnderLease {
         // Another writer may have rotated it without the lock.
         if let Ok(Some(current)) = lease.reload().await
             && current.refresh_token != held.refresh_token
         {
-            lease.release().await.map_err(store_failed)?;
             self.remember(&current, None);
-            return Ok(Step::Done(Some(current)));
+            return (Ok(Step::Done(Some(current))), Some(lease));
         }
         let fingerprint = self.credentials.fingerprint();
         let failures = {
@@ -920,9 +997,10 @@ impl Shared {
             status,
             "the vendor refused the stored refresh token; a new one must be made in the dashboard"
         );
-        match trigger {
+        let outcome = match trigger {
             Trigger::Expiring if !self.expired(&held) => Ok(Step::Done(Some(marked))),
             _ => Err(error.into()),
-        }
+        };
+        (outcome, None)
     }
 }
