@@ -152,7 +152,7 @@
 //! [`Error::RateLimited`]. Send points and cancel points are sent once: a
 //! repeated send credits twice.
 //!
-//! Each attempt has a time limit ([`ClientBuilder::timeout`], 15 s) and the
+//! Each attempt has a time limit ([`ClientBuilder::attempt_timeout`], 15 s) and the
 //! whole call, retries and waits included, a deadline
 //! ([`ClientBuilder::deadline`], 60 s). [`Client::with_options`] gives a
 //! client sharing the same connections and tokens with other
