@@ -1,9 +1,31 @@
-//! specs/ → generated Rust source, in memory. Stages: parse, overlay,
-//! validate, plain strings, name error bodies, routes and credentials,
-//! generate (progenitor), wrap `send`, format (prettyplease). Every stage
-//! reports all the problems it finds; regen stops after the first stage that
-//! found any, so that what it reports is never a consequence of an earlier
-//! problem.
+//! specs/ → generated Rust source, in memory. [`generate`] runs these
+//! stages, in this order (in brackets: the lap of `regen --timings` each
+//! one counts in):
+//!
+//! 1. Read [parse]: parse the document and the overlay.
+//! 2. Overlay [overlay]: check the document's structure, then apply the
+//!    overlay (`reading/overlay.rs`).
+//! 3. Check [validate]: request bodies as JSON, then the document's
+//!    semantics; its contract read, and its request patterns checked.
+//! 4. Shape for progenitor [validate]: deprecated operations noted and
+//!    deprecated properties marked, plain strings, error bodies named, one
+//!    type per side; the document read as OpenAPI 3.0.
+//! 5. Route model [validate]: the environments (`servers`), then each
+//!    operation's route and credential (`paths`, `security`).
+//! 6. Generate [generate]: progenitor's client, each builder's `send`
+//!    wrapped, types marked `non_exhaustive`, the API surface read from the
+//!    code, answer enums opened, deprecated items marked, every item
+//!    documented; then the routes, the request rules and the mocks as code.
+//! 7. Format [format]: the client crate's file and the mocks' file
+//!    (prettyplease).
+//! 8. Files: each Rust file under a header naming the inputs, with the API
+//!    surface and the contract.
+//!
+//! Every check reports all the problems it finds; regen stops after the
+//! first stage that found any, so that what it reports is never a
+//! consequence of an earlier problem. One exception: an overlay written for
+//! another document is said once, then the document's own problems follow
+//! (stage 3's semantics), which would otherwise never show.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -26,14 +48,15 @@ use crate::mocks;
 use crate::non_exhaustive;
 use crate::open_enums;
 use crate::output::{API_SURFACE_FILE, CLIENT_FILE, GeneratedFile};
-use crate::overlay;
+use crate::overlay::{self, NotApplied};
 use crate::plain_strings::plain_strings;
 use crate::progenitor_shapes::{json_request_bodies, one_type_per_side};
 use crate::read_input::{is_json, parse_document, read_capped};
 use crate::request_rules;
-use crate::routes;
+use crate::routes::{self, Environment, Route};
 use crate::send_wrappers;
 use crate::source_map::SourceMap;
+use crate::surface::Surface;
 use crate::validate;
 
 /// What `--no-overlay` applies: an overlay without actions.
@@ -55,11 +78,35 @@ pub struct Inputs {
     /// The success types the workspace's hand-written client code judges
     /// itself (`hand_written.rs`), likewise an input.
     pub judged_answers: BTreeSet<String>,
-    /// The `info.title` of the document the overlay `extends` (or `None`
-    /// when it names none, or it cannot be read): a document with that
-    /// title is the one the overlay was written for, which the overlay
-    /// always fits (its unmatched targets are each reported).
-    pub extended_title: Option<String>,
+    /// The document the overlay `extends`, which the overlay always fits
+    /// (its unmatched targets are each reported).
+    pub extended: ExtendedDocument,
+}
+
+/// The document an overlay says it was written for (its `extends`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtendedDocument {
+    /// The overlay names none, or it or the document it names cannot be
+    /// read.
+    Unknown,
+    /// The document read (`--spec`, or the workspace's).
+    TheDocumentRead,
+    /// Another file, known by its `info.title`: a document with that title
+    /// is the one the overlay was written for.
+    Titled(String),
+}
+
+impl ExtendedDocument {
+    /// Whether `document` is the one the overlay was written for.
+    fn is(&self, document: &Value) -> bool {
+        match self {
+            Self::Unknown => false,
+            Self::TheDocumentRead => true,
+            Self::Titled(title) => {
+                document.pointer("/info/title").and_then(Value::as_str) == Some(title.as_str())
+            }
+        }
+    }
 }
 
 impl Inputs {
@@ -79,7 +126,7 @@ impl Inputs {
             overlay: read(overlay)?,
             examples: examples_in(&root.join(generated_docs::EXAMPLES_DIR)),
             judged_answers: hand_written::judged_answers(&root.join(hand_written::CLIENT_SOURCES)),
-            extended_title: extended_title(overlay, spec),
+            extended: extended_document(overlay, spec),
         })
     }
 
@@ -109,28 +156,31 @@ impl Inputs {
     }
 }
 
-/// The `info.title` of the document the overlay at `overlay` extends
-/// (`spec`'s own, read later, when it is that document: [`SAME_DOCUMENT`]).
-fn extended_title(overlay: &Path, spec: &Path) -> Option<String> {
+/// The document the overlay at `overlay` extends: `spec` itself (whose
+/// title is read later), or another, by its title.
+fn extended_document(overlay: &Path, spec: &Path) -> ExtendedDocument {
     let read = |path: &Path| -> Option<Value> {
         let name = path.display().to_string();
         parse_document(&name, &read_capped(path, &name).ok()?).ok()
     };
-    let extends = read(overlay)?.get("extends")?.as_str()?.to_owned();
-    let extended = overlay.parent()?.join(extends);
+    let extended = read(overlay).and_then(|overlay_document| {
+        let extends = overlay_document.get("extends")?.as_str()?.to_owned();
+        Some(overlay.parent()?.join(extends))
+    });
+    let Some(extended) = extended else {
+        return ExtendedDocument::Unknown;
+    };
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     };
     if same(&extended, spec) {
-        return Some(SAME_DOCUMENT.into());
+        return ExtendedDocument::TheDocumentRead;
     }
-    let document = read(&extended)?;
-    Some(document.pointer("/info/title")?.as_str()?.to_owned())
+    read(&extended)
+        .and_then(|document| Some(document.pointer("/info/title")?.as_str()?.to_owned()))
+        .map_or(ExtendedDocument::Unknown, ExtendedDocument::Titled)
 }
-
-/// `Inputs::extended_title` when the overlay extends the document read.
-const SAME_DOCUMENT: &str = "\0the document read";
 
 /// The stems of the `.md` files in `dir` (none when it does not exist).
 fn examples_in(dir: &Path) -> BTreeSet<String> {
@@ -170,167 +220,297 @@ impl Timings {
     }
 }
 
-/// Stops when a stage found problems.
-fn checked(problems: Problems) -> Result<(), Problems> {
+/// Runs one stage that reports its problems into a list: what it made, or
+/// every problem it found (and regen stops there).
+fn stage<T>(run: impl FnOnce(&mut Problems) -> T) -> Result<T, Problems> {
+    let mut problems = Problems::new();
+    let made = run(&mut problems);
     if problems.is_empty() {
-        Ok(())
+        Ok(made)
     } else {
         Err(problems)
     }
 }
 
+/// The problems of a stage that stops at its first.
+fn one_problem(problem: Diagnostic) -> Problems {
+    vec![problem]
+}
+
+/// Runs the stages (see the module's doc), timing each.
 pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Problems> {
     let mut clock = Instant::now();
-    let spec_name = inputs.spec_name.as_str();
-    let parsed = parse_document(spec_name, &inputs.spec);
-    let overlay_parsed = parse_document(&inputs.overlay_name, &inputs.overlay);
-    let (mut document, overlay_document) = match (parsed, overlay_parsed) {
-        (Ok(document), Ok(overlay)) => (document, overlay),
-        (document, overlay) => {
-            return Err([document.err(), overlay.err()]
-                .into_iter()
-                .flatten()
-                .collect());
-        }
-    };
+    let (mut document, overlay_document) = parse_inputs(inputs)?;
     timings.lap("parse", &mut clock);
+    apply_overlay(&mut document, &overlay_document, inputs)?;
+    timings.lap("overlay", &mut clock);
+    let checked = check_and_shape(document, inputs)?;
+    timings.lap("validate", &mut clock);
+    let code = generate_code(&checked, inputs)?;
+    timings.lap("generate", &mut clock);
+    let formatted = format_code(&code, &inputs.spec_name)?;
+    timings.lap("format", &mut clock);
+    Ok(Generated {
+        files: files(inputs, formatted, &code.surface, &checked.contract),
+        notes: notes(&code.without_example),
+    })
+}
 
-    let mut problems = Problems::new();
-    validate::structure(&document, spec_name, &mut problems);
-    checked(problems)?;
-    let mut problems = Problems::new();
-    let written_for_it = match inputs.extended_title.as_deref() {
-        Some(SAME_DOCUMENT) => true,
-        Some(title) => document.pointer("/info/title").and_then(Value::as_str) == Some(title),
-        None => false,
-    };
-    let fits = overlay::apply(
-        &mut document,
-        &overlay_document,
+// ---------------------------------------------------------------------------
+// Read and overlay.
+
+/// Stage 1: the document and the overlay, parsed (the problems of both).
+fn parse_inputs(inputs: &Inputs) -> Result<(Value, Value), Problems> {
+    let parsed = parse_document(&inputs.spec_name, &inputs.spec);
+    let overlay_parsed = parse_document(&inputs.overlay_name, &inputs.overlay);
+    match (parsed, overlay_parsed) {
+        (Ok(document), Ok(overlay)) => Ok((document, overlay)),
+        (document, overlay) => Err([document.err(), overlay.err()]
+            .into_iter()
+            .flatten()
+            .collect()),
+    }
+}
+
+/// Stage 2: the document's structure checked, then the overlay applied.
+fn apply_overlay(
+    document: &mut Value,
+    overlay_document: &Value,
+    inputs: &Inputs,
+) -> Result<(), Problems> {
+    let spec_name = inputs.spec_name.as_str();
+    stage(|problems| validate::structure(document, spec_name, problems))?;
+    let written_for_it = inputs.extended.is(document);
+    let applied = overlay::apply(
+        document,
+        overlay_document,
         &inputs.overlay_name,
         written_for_it,
-        &mut problems,
     );
-    timings.lap("overlay", &mut clock);
-    if !fits {
-        // An overlay written for another document: said once, first, then
-        // the document's own problems, which would otherwise never show.
-        json_request_bodies(&mut document);
-        validate::semantics(&document, spec_name, &mut problems);
-        return Err(problems);
+    match applied {
+        Ok(()) => Ok(()),
+        Err(NotApplied::DoesNotFit(problem)) => {
+            // An overlay written for another document: said once, first,
+            // then the document's own problems, which would otherwise never
+            // show.
+            let mut problems = vec![problem];
+            check_semantics(document, spec_name, &mut problems);
+            Err(problems)
+        }
+        // Problems after a failed action would be its consequences: stop
+        // here.
+        Err(NotApplied::Malformed(problems) | NotApplied::Actions(problems)) => Err(problems),
     }
-    // Problems after a failed action would be its consequences: stop here.
-    checked(problems)?;
-    json_request_bodies(&mut document);
-    let mut problems = Problems::new();
-    validate::semantics(&document, spec_name, &mut problems);
-    checked(problems)?;
-    let contract = Contract::of(&document);
-    let mut problems = Problems::new();
-    request_rules::check_patterns(&contract, spec_name, &mut problems);
-    checked(problems)?;
-    let deprecated_operations = deprecations::deprecated_operations(&document);
-    deprecations::mark_properties(&mut document);
-    plain_strings(&mut document);
-    name_error_bodies(&mut document, spec_name).map_err(|problem| vec![problem])?;
-    let mut problems = Problems::new();
-    one_type_per_side(&mut document, spec_name, &mut problems);
-    checked(problems)?;
+}
 
-    let spec: OpenAPI = deserialize_located(&document).map_err(|(pointer, message)| {
-        vec![Diagnostic::at(
+// ---------------------------------------------------------------------------
+// Check, shape for progenitor, and the route model.
+
+/// The document after the checks, shaped for progenitor, with what the code
+/// is generated from.
+struct Checked {
+    /// The shaped document, as JSON (where a panic's culprit is looked for).
+    document: Value,
+    /// The shaped document, as progenitor reads it.
+    spec: OpenAPI,
+    /// The document's contract, read before it was shaped.
+    contract: Contract,
+    /// The operationIds of the deprecated operations.
+    deprecated_operations: BTreeSet<String>,
+    environments: Vec<Environment>,
+    routes: Vec<Route>,
+}
+
+/// Stages 3 to 5: the overlaid document checked, shaped for progenitor, and
+/// its route model read.
+fn check_and_shape(mut document: Value, inputs: &Inputs) -> Result<Checked, Problems> {
+    let spec_name = inputs.spec_name.as_str();
+    stage(|problems| check_semantics(&mut document, spec_name, problems))?;
+    let contract = Contract::of(&document);
+    stage(|problems| request_rules::check_patterns(&contract, spec_name, problems))?;
+    let deprecated_operations = deprecations::deprecated_operations(&document);
+    let spec = shape_for_progenitor(&mut document, spec_name)?;
+    let (environments, routes) = stage(|problems| route_model(&spec, &document, inputs, problems))?;
+    Ok(Checked {
+        document,
+        spec,
+        contract,
+        deprecated_operations,
+        environments,
+        routes,
+    })
+}
+
+/// The document's semantics, checked once its request bodies are JSON.
+fn check_semantics(document: &mut Value, spec_name: &str, problems: &mut Problems) {
+    json_request_bodies(document);
+    validate::semantics(document, spec_name, problems);
+}
+
+/// Stage 4: the document in the shapes progenitor generates well from, read
+/// as OpenAPI 3.0.
+fn shape_for_progenitor(document: &mut Value, spec_name: &str) -> Result<OpenAPI, Problems> {
+    deprecations::mark_properties(document);
+    plain_strings(document);
+    name_error_bodies(document, spec_name).map_err(one_problem)?;
+    stage(|problems| one_type_per_side(document, spec_name, problems))?;
+    deserialize_located(document).map_err(|(pointer, message)| {
+        one_problem(Diagnostic::at(
             spec_name,
             pointer,
             format!("not valid OpenAPI 3.0 here: {message}"),
-        )]
-    })?;
+        ))
+    })
+}
 
-    let mut problems = Problems::new();
-    let environments = routes::environments(&spec, spec_name, &mut problems);
+/// Stage 5: the environments, then the routes (every problem of both).
+fn route_model(
+    spec: &OpenAPI,
+    document: &Value,
+    inputs: &Inputs,
+    problems: &mut Problems,
+) -> (Vec<Environment>, Vec<Route>) {
+    let environments = routes::environments(spec, &inputs.spec_name, problems);
     let files = routes::Files {
-        spec: spec_name,
+        spec: &inputs.spec_name,
         overlay: &inputs.overlay_name,
     };
-    let routes = routes::routes(&spec, &document, &environments, &files, &mut problems);
-    checked(problems)?;
-    timings.lap("validate", &mut clock);
+    let routes = routes::routes(spec, document, &environments, &files, problems);
+    (environments, routes)
+}
 
+// ---------------------------------------------------------------------------
+// Generate and format.
+
+/// The generated code, before it is formatted, and what was read from it.
+struct Code {
+    /// progenitor's client, rewritten and documented.
+    client: syn::File,
+    /// The contents of the generated `mod routes`.
+    routes: proc_macro2::TokenStream,
+    /// The contents of the generated `mod request_rules`.
+    rules: proc_macro2::TokenStream,
+    mocks: proc_macro2::TokenStream,
+    surface: Surface,
+    /// The operations with no hand-written example.
+    without_example: Vec<String>,
+}
+
+/// Stage 6: the client (progenitor's, rewritten), its surface, and the
+/// routes, the request rules and the mocks as code.
+fn generate_code(checked: &Checked, inputs: &Inputs) -> Result<Code, Problems> {
+    let spec_name = inputs.spec_name.as_str();
+    let (environments, routes) = (&checked.environments, &checked.routes);
     let settings = settings();
-    let client_tokens = generate_client(&spec, &document, &settings, spec_name)?;
-    let mut client: syn::File = syn::parse2(client_tokens).map_err(|error| {
-        vec![Diagnostic::new(
-            spec_name,
-            format!("internal error: progenitor's client does not parse: {error}"),
-        )]
-    })?;
+    let mut client = progenitor_client(checked, &settings, spec_name)?;
     send_wrappers::wrap_sends(
         &mut client,
-        &environments,
-        &routes,
+        environments,
+        routes,
         &inputs.judged_answers,
         spec_name,
     )
-    .map_err(|problem| vec![problem])?;
+    .map_err(one_problem)?;
     non_exhaustive::mark_types(&mut client);
-    let mut surface = crate::surface::surface(&client, &environments, &routes);
+    let mut surface = crate::surface::surface(&client, environments, routes);
     open_enums::open_answer_enums(&mut client, &mut surface);
-    deprecations::mark_items(&mut client, &routes, &deprecated_operations);
+    deprecations::mark_items(&mut client, routes, &checked.deprecated_operations);
     let without_example =
-        generated_docs::document(&mut client, &routes, &environments, &inputs.examples);
-    let notes = without_example
-        .iter()
-        .map(|operation| {
-            format!(
-                "note: operation `{operation}` has no example in its docs: write one in {}/{operation}.md \
-                 (a doctest; see the others there)",
-                generated_docs::EXAMPLES_DIR
-            )
-        })
-        .collect();
-    let routes_tokens = routes::routes_source(&environments, &routes);
-    let rules_tokens = request_rules::rules_source(&contract);
-    let mocks_tokens = mocks::mocks_source(&spec, &settings, &routes, spec_name)
-        .map_err(|problem| vec![problem])?;
-    timings.lap("generate", &mut clock);
-    // One file per crate: a single rename replaces it whole, so an
-    // interrupted regen leaves the crate wholly old or wholly new.
-    let source = format_source(
-        spec_name,
-        quote! {
-            #client
+        generated_docs::document(&mut client, routes, environments, &inputs.examples);
+    Ok(Code {
+        routes: routes::routes_source(environments, routes),
+        rules: request_rules::rules_source(&checked.contract),
+        mocks: mocks::mocks_source(&checked.spec, &settings, routes, spec_name)
+            .map_err(one_problem)?,
+        client,
+        surface,
+        without_example,
+    })
+}
 
-            /// The environments, the operations and the route table,
-            /// derived from the document's `servers` and `security`
-            /// (progenitor ignores them).
-            pub mod routes {
-                use crate::routing::{Credential, Route};
+/// progenitor's client, as syntax to rewrite.
+fn progenitor_client(
+    checked: &Checked,
+    settings: &GenerationSettings,
+    spec_name: &str,
+) -> Result<syn::File, Problems> {
+    let tokens = generate_client(&checked.spec, &checked.document, settings, spec_name)?;
+    syn::parse2(tokens).map_err(|error| {
+        one_problem(Diagnostic::new(
+            spec_name,
+            format!("internal error: progenitor's client does not parse: {error}"),
+        ))
+    })
+}
 
-                #routes_tokens
-            }
+/// The two Rust files, formatted.
+struct Formatted {
+    /// The client crate's `generated.rs`.
+    client: String,
+    /// The mocks crate's `generated.rs`.
+    mocks: String,
+}
 
-            /// The document's rules for each value a request carries (after
-            /// the overlay), which the typed request values check before
-            /// anything is sent.
-            pub mod request_rules {
-                use crate::values::rules::FieldRules;
+/// Stage 7: one file per crate: a single rename replaces it whole, so an
+/// interrupted regen leaves the crate wholly old or wholly new.
+fn format_code(code: &Code, spec_name: &str) -> Result<Formatted, Problems> {
+    let client = format_source(spec_name, client_source(code)).map_err(one_problem)?;
+    let mocks = format_source(spec_name, code.mocks.clone()).map_err(one_problem)?;
+    Ok(Formatted { client, mocks })
+}
 
-                #rules_tokens
-            }
-        },
-    )
-    .map_err(|problem| vec![problem])?;
-    let mocks = format_source(spec_name, mocks_tokens).map_err(|problem| vec![problem])?;
-    timings.lap("format", &mut clock);
+/// The client crate's generated file: the client, then the routes and the
+/// request rules in modules of their own.
+fn client_source(code: &Code) -> proc_macro2::TokenStream {
+    let Code {
+        client,
+        routes,
+        rules,
+        ..
+    } = code;
+    quote! {
+        #client
 
+        /// The environments, the operations and the route table,
+        /// derived from the document's `servers` and `security`
+        /// (progenitor ignores them).
+        pub mod routes {
+            use crate::routing::{Credential, Route};
+
+            #routes
+        }
+
+        /// The document's rules for each value a request carries (after
+        /// the overlay), which the typed request values check before
+        /// anything is sent.
+        pub mod request_rules {
+            use crate::values::rules::FieldRules;
+
+            #rules
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Files and notes.
+
+/// Stage 8: the generated files, each Rust file under a header naming the
+/// inputs.
+fn files(
+    inputs: &Inputs,
+    formatted: Formatted,
+    surface: &Surface,
+    contract: &Contract,
+) -> Vec<GeneratedFile> {
     let header = header(inputs);
-    let files = vec![
+    vec![
         GeneratedFile {
             relative_path: CLIENT_FILE,
-            content: format!("{header}{source}"),
+            content: format!("{header}{}", formatted.client),
         },
         GeneratedFile {
             relative_path: "generated-mocks/src/generated.rs",
-            content: format!("{header}{mocks}"),
+            content: format!("{header}{}", formatted.mocks),
         },
         GeneratedFile {
             relative_path: API_SURFACE_FILE,
@@ -340,8 +520,21 @@ pub fn generate(inputs: &Inputs, timings: &mut Timings) -> Result<Generated, Pro
             relative_path: CONTRACT_FILE,
             content: contract.to_text(),
         },
-    ];
-    Ok(Generated { files, notes })
+    ]
+}
+
+/// A note for each operation without an example.
+fn notes(without_example: &[String]) -> Vec<String> {
+    without_example
+        .iter()
+        .map(|operation| {
+            format!(
+                "note: operation `{operation}` has no example in its docs: write one in {}/{operation}.md \
+                 (a doctest; see the others there)",
+                generated_docs::EXAMPLES_DIR
+            )
+        })
+        .collect()
 }
 
 /// progenitor's client; a panic inside progenitor or typify becomes one

@@ -1,7 +1,7 @@
 //! The route model read from the document (`servers`, `paths`, `security`
 //! and the overlay's extensions), every problem reported at once.
 
-use openapiv3::{OpenAPI, ReferenceOr, SecurityScheme, Server};
+use openapiv3::{OpenAPI, ReferenceOr, SecurityRequirement, SecurityScheme, Server};
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, Problems};
@@ -119,6 +119,9 @@ fn first_of_every_operations_servers(spec: &OpenAPI) -> Option<(&openapiv3::Serv
     first
 }
 
+/// Every operation's route: where it goes in each environment, whether its
+/// path is sent, whether it may be sent twice, and the credential it is sent
+/// with.
 pub fn routes(
     spec: &OpenAPI,
     document: &Value,
@@ -126,12 +129,11 @@ pub fn routes(
     files: &Files,
     problems: &mut Problems,
 ) -> Vec<Route> {
-    let spec_file = files.spec;
     let mut routes = Vec::new();
     for (path, item) in spec.paths.paths.iter() {
         let ReferenceOr::Item(item) = item else {
             problems.push(Diagnostic::at(
-                spec_file,
+                files.spec,
                 format!("/paths/{}", escape(path)),
                 "a `$ref` path item is not supported",
             ));
@@ -141,128 +143,24 @@ pub fn routes(
             let pointer = format!("/paths/{}/{method}", escape(path));
             let Some(operation_id) = operation.operation_id.clone() else {
                 problems.push(Diagnostic::at(
-                    spec_file,
+                    files.spec,
                     &pointer,
                     "the operation has no `operationId`",
                 ));
                 continue;
             };
-            let own_servers = if !operation.servers.is_empty() {
-                Some((&operation.servers, format!("{pointer}/servers")))
-            } else if !item.servers.is_empty() {
-                Some((&item.servers, format!("/paths/{}/servers", escape(path))))
-            } else {
-                None
-            };
-            let mut servers = Vec::new();
-            for environment in environments {
-                let url = match &own_servers {
-                    None => Some(environment.url.clone()),
-                    Some((list, list_pointer)) => {
-                        let described = list.iter().position(|server| {
-                            server.description.as_deref().map(str::trim)
-                                == Some(environment.description.as_str())
-                        });
-                        match (described, list.len()) {
-                            (Some(index), _) => server_url(
-                                &list[index],
-                                spec_file,
-                                &format!("{list_pointer}/{index}"),
-                                problems,
-                            ),
-                            (None, 1) => server_url(
-                                &list[0],
-                                spec_file,
-                                &format!("{list_pointer}/0"),
-                                problems,
-                            ),
-                            (None, _) => {
-                                problems.push(
-                                    Diagnostic::at(
-                                        spec_file,
-                                        list_pointer,
-                                        format!(
-                                            "operation `{operation_id}` lists {} servers and none \
-                                             is described as `{}`, so its URL in that \
-                                             environment is unknown",
-                                            list.len(),
-                                            environment.description
-                                        ),
-                                    )
-                                    .with_hint(format!(
-                                        "describe one of them as `{}`, or list exactly one \
-                                         server",
-                                        environment.description
-                                    )),
-                                );
-                                None
-                            }
-                        }
-                    }
-                };
-                servers.extend(url);
-            }
-            let flag = |name: &str, problems: &mut Problems| match operation.extensions.get(name) {
-                None => None,
-                Some(value) => {
-                    let flag = value.as_bool();
-                    if flag.is_none() {
-                        problems.push(Diagnostic::at(
-                            spec_file,
-                            format!("{pointer}/{name}"),
-                            format!("`{name}` must be true or false"),
-                        ));
-                    }
-                    flag
-                }
-            };
-            let body_constants = body_constants(document, path, method);
-            let virtual_path = match flag(VIRTUAL_PATH_EXTENSION, problems) {
-                Some(stated) => stated,
-                None if own_servers.is_none() && !body_constants.is_empty() => {
-                    let fields: Vec<&str> = body_constants.keys().map(String::as_str).collect();
-                    problems.push(
-                        Diagnostic::at(
-                            spec_file,
-                            &pointer,
-                            format!(
-                                "operation `{operation_id}` ({} {path}) goes to the points \
-                                 servers and its body selects the operation by a constant \
-                                 field (`{}`), like the vendor's virtual paths: regen cannot \
-                                 tell whether `{path}` is really sent",
-                                method.to_uppercase(),
-                                fields.join("`, `")
-                            ),
-                        )
-                        .with_hint(format!(
-                            "say so in the overlay ({}), an action such as:\n  - target: \
-                             $.paths['{path}'].{method}\n    update:\n      {VIRTUAL_PATH_EXTENSION}: \
-                             true   # POST to the server URL itself; false: the path is sent",
-                            files.overlay
-                        )),
-                    );
-                    false
-                }
-                None => false,
-            };
-            let idempotent = matches!(method, "get" | "head" | "put" | "delete" | "options")
-                || flag(IDEMPOTENT_EXTENSION, problems).unwrap_or(false);
-            let credential = credential(spec, operation, &operation_id, &pointer, files, problems);
-            routes.push(Route {
-                hook_id: snake_case(&operation_id),
-                variant: pascal_case(&operation_id),
+            let found = Found {
+                path,
+                item,
+                method,
+                operation,
                 operation_id,
-                http_method: method.to_uppercase(),
-                spec_path: path.clone(),
-                virtual_path,
-                credential,
-                idempotent,
-                servers,
-                body_constants,
-            });
+                pointer,
+            };
+            routes.push(route(spec, document, environments, found, files, problems));
         }
     }
-    unnameable(&routes, spec_file, problems);
+    unnameable(&routes, files.spec, problems);
     indistinguishable(&routes, files, problems);
     routes
 }
@@ -271,6 +169,172 @@ pub fn routes(
 pub struct Files<'a> {
     pub spec: &'a str,
     pub overlay: &'a str,
+}
+
+/// An operation of the document, where it was found.
+struct Found<'a> {
+    path: &'a str,
+    item: &'a openapiv3::PathItem,
+    method: &'a str,
+    operation: &'a openapiv3::Operation,
+    operation_id: String,
+    /// `/paths/{path}/{method}`.
+    pointer: String,
+}
+
+/// The route of one operation.
+fn route(
+    spec: &OpenAPI,
+    document: &Value,
+    environments: &[Environment],
+    found: Found<'_>,
+    files: &Files,
+    problems: &mut Problems,
+) -> Route {
+    let own_servers = own_servers(&found);
+    let servers = environments
+        .iter()
+        .filter_map(|environment| {
+            server_in(environment, own_servers.as_ref(), &found, files, problems)
+        })
+        .collect();
+    let body_constants = body_constants(document, found.path, found.method);
+    let virtual_path = match flag(&found, VIRTUAL_PATH_EXTENSION, files, problems) {
+        Some(stated) => stated,
+        None if own_servers.is_none() && !body_constants.is_empty() => {
+            problems.push(unknown_virtual_path(&found, &body_constants, files));
+            false
+        }
+        None => false,
+    };
+    let idempotent = matches!(found.method, "get" | "head" | "put" | "delete" | "options")
+        || flag(&found, IDEMPOTENT_EXTENSION, files, problems).unwrap_or(false);
+    let credential = credential(spec, &found, files, problems);
+    let Found {
+        path,
+        method,
+        operation_id,
+        ..
+    } = found;
+    Route {
+        hook_id: snake_case(&operation_id),
+        variant: pascal_case(&operation_id),
+        operation_id,
+        http_method: method.to_uppercase(),
+        spec_path: path.to_owned(),
+        virtual_path,
+        credential,
+        idempotent,
+        servers,
+        body_constants,
+    }
+}
+
+/// The servers the operation lists, or else its path item (with where the
+/// list is): `None` when it goes to the environments' own.
+fn own_servers<'a>(found: &Found<'a>) -> Option<(&'a [Server], String)> {
+    if !found.operation.servers.is_empty() {
+        Some((
+            &found.operation.servers,
+            format!("{}/servers", found.pointer),
+        ))
+    } else if !found.item.servers.is_empty() {
+        let pointer = format!("/paths/{}/servers", escape(found.path));
+        Some((&found.item.servers, pointer))
+    } else {
+        None
+    }
+}
+
+/// The operation's URL in `environment`: the environment's own, or the one
+/// of its own servers described as the environment (or its only one).
+fn server_in(
+    environment: &Environment,
+    own_servers: Option<&(&[Server], String)>,
+    found: &Found<'_>,
+    files: &Files,
+    problems: &mut Problems,
+) -> Option<String> {
+    let Some((list, list_pointer)) = own_servers else {
+        return Some(environment.url.clone());
+    };
+    let described = list.iter().position(|server| {
+        server.description.as_deref().map(str::trim) == Some(environment.description.as_str())
+    });
+    let index = match (described, list.len()) {
+        (Some(index), _) => index,
+        (None, 1) => 0,
+        (None, listed) => {
+            problems.push(
+                Diagnostic::at(
+                    files.spec,
+                    list_pointer,
+                    format!(
+                        "operation `{}` lists {listed} servers and none is described as `{}`, \
+                         so its URL in that environment is unknown",
+                        found.operation_id, environment.description
+                    ),
+                )
+                .with_hint(format!(
+                    "describe one of them as `{}`, or list exactly one server",
+                    environment.description
+                )),
+            );
+            return None;
+        }
+    };
+    let pointer = format!("{list_pointer}/{index}");
+    server_url(&list[index], files.spec, &pointer, problems)
+}
+
+/// The operation's extension `name`, which must be true or false when it
+/// is there.
+fn flag(found: &Found<'_>, name: &str, files: &Files, problems: &mut Problems) -> Option<bool> {
+    let value = found.operation.extensions.get(name)?;
+    let flag = value.as_bool();
+    if flag.is_none() {
+        problems.push(Diagnostic::at(
+            files.spec,
+            format!("{}/{name}", found.pointer),
+            format!("`{name}` must be true or false"),
+        ));
+    }
+    flag
+}
+
+/// An operation on the points servers whose body selects it by constant
+/// fields, like the vendor's virtual paths, that the overlay does not say is
+/// one.
+fn unknown_virtual_path(
+    found: &Found<'_>,
+    body_constants: &serde_json::Map<String, Value>,
+    files: &Files,
+) -> Diagnostic {
+    let Found {
+        path,
+        method,
+        operation_id,
+        pointer,
+        ..
+    } = found;
+    let fields: Vec<&str> = body_constants.keys().map(String::as_str).collect();
+    Diagnostic::at(
+        files.spec,
+        pointer,
+        format!(
+            "operation `{operation_id}` ({} {path}) goes to the points servers and its body \
+             selects the operation by a constant field (`{}`), like the vendor's virtual \
+             paths: regen cannot tell whether `{path}` is really sent",
+            method.to_uppercase(),
+            fields.join("`, `")
+        ),
+    )
+    .with_hint(format!(
+        "say so in the overlay ({}), an action such as:\n  - target: \
+         $.paths['{path}'].{method}\n    update:\n      {VIRTUAL_PATH_EXTENSION}: \
+         true   # POST to the server URL itself; false: the path is sent",
+        files.overlay
+    ))
 }
 
 /// Virtual-path operations that go to the same URL must differ in a
@@ -343,29 +407,22 @@ fn body_constants(document: &Value, path: &str, method: &str) -> serde_json::Map
     constants
 }
 
-/// The credential the document asks `operation` to be sent with.
+/// The credential the document asks the operation to be sent with: a
+/// bearer token when one of its security requirements asks only for schemes
+/// that take one; none when it asks for nothing (or one requirement is
+/// empty), or only for schemes the client cannot send (a problem).
 fn credential(
     spec: &OpenAPI,
-    operation: &openapiv3::Operation,
-    operation_id: &str,
-    pointer: &str,
+    found: &Found<'_>,
     files: &Files,
     problems: &mut Problems,
 ) -> Credential {
-    let (requirements, requirements_pointer) = match &operation.security {
-        Some(requirements) => (requirements, format!("{pointer}/security")),
-        None => match &spec.security {
-            Some(requirements) => (requirements, "/security".to_owned()),
-            None => return Credential::None,
-        },
+    let Some((requirements, requirements_pointer)) = security_of(spec, found) else {
+        return Credential::None;
     };
     if requirements.is_empty() {
         return Credential::None;
     }
-    let schemes = spec
-        .components
-        .as_ref()
-        .map(|components| &components.security_schemes);
     let mut anonymous = false;
     let mut refused: Vec<String> = Vec::new();
     for requirement in requirements {
@@ -375,33 +432,20 @@ fn credential(
         }
         let mut all_bearer = true;
         for name in requirement.keys() {
-            let scheme = schemes.and_then(|schemes| schemes.get(name));
-            match scheme {
-                Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. }))
-                    if scheme.eq_ignore_ascii_case("bearer") => {}
-                // Their access tokens travel as bearer tokens (RFC 6750);
-                // the client is given the token, it runs no OAuth flow.
-                Some(ReferenceOr::Item(
-                    SecurityScheme::OAuth2 { .. } | SecurityScheme::OpenIDConnect { .. },
-                )) => {}
-                Some(ReferenceOr::Item(scheme)) => {
+            match scheme_of(spec, name) {
+                Scheme::Bearer => {}
+                Scheme::Unsendable(described) => {
                     all_bearer = false;
-                    refused.push(format!("`{name}` ({})", describe_scheme(scheme)));
+                    refused.push(described);
                 }
-                Some(ReferenceOr::Reference { .. }) => {
+                Scheme::Undefined => {
                     all_bearer = false;
-                    refused.push(format!("`{name}` (a `$ref` security scheme)"));
-                }
-                None => {
-                    all_bearer = false;
-                    problems.push(Diagnostic::at(
-                        files.spec,
-                        &requirements_pointer,
-                        format!(
-                            "operation `{operation_id}` asks for the security scheme `{name}`, \
-                             which `components/securitySchemes` does not define"
-                        ),
-                    ));
+                    let message = format!(
+                        "operation `{}` asks for the security scheme `{name}`, which \
+                         `components/securitySchemes` does not define",
+                        found.operation_id
+                    );
+                    problems.push(Diagnostic::at(files.spec, &requirements_pointer, message));
                 }
             }
         }
@@ -409,29 +453,81 @@ fn credential(
             return Credential::BearerToken;
         }
     }
-    if anonymous {
-        return Credential::None;
-    }
-    if !refused.is_empty() {
-        problems.push(
-            Diagnostic::at(
-                files.spec,
-                &requirements_pointer,
-                format!(
-                    "operation `{operation_id}` can only be called with {}, which the client \
-                     cannot send: it sends HTTP bearer tokens (`Authorization: Bearer …`)",
-                    refused.join(" or ")
-                ),
-            )
-            .with_hint(format!(
-                "if the vendor also accepts a bearer token there, say so in {} (`security: \
-                 [{{BearerAuth: []}}]` on the operation); otherwise the runtime has to learn \
-                 this scheme first",
-                files.overlay
-            )),
-        );
+    if !anonymous && !refused.is_empty() {
+        problems.push(unsendable(found, &requirements_pointer, &refused, files));
     }
     Credential::None
+}
+
+/// The operation's security requirements (or else the document's), with
+/// where they are; `None` when neither has any.
+fn security_of<'a>(
+    spec: &'a OpenAPI,
+    found: &Found<'a>,
+) -> Option<(&'a [SecurityRequirement], String)> {
+    match (&found.operation.security, &spec.security) {
+        (Some(requirements), _) => Some((requirements, format!("{}/security", found.pointer))),
+        (None, Some(requirements)) => Some((requirements, "/security".to_owned())),
+        (None, None) => None,
+    }
+}
+
+/// A security scheme, as the client can send it.
+enum Scheme {
+    /// It takes a bearer token.
+    Bearer,
+    /// It takes something else, as described to the user.
+    Unsendable(String),
+    /// `components/securitySchemes` does not define it.
+    Undefined,
+}
+
+/// The security scheme named `name` in the document's components.
+fn scheme_of(spec: &OpenAPI, name: &str) -> Scheme {
+    let schemes = spec
+        .components
+        .as_ref()
+        .map(|components| &components.security_schemes);
+    match schemes.and_then(|schemes| schemes.get(name)) {
+        Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. }))
+            if scheme.eq_ignore_ascii_case("bearer") =>
+        {
+            Scheme::Bearer
+        }
+        // Their access tokens travel as bearer tokens (RFC 6750); the client
+        // is given the token, it runs no OAuth flow.
+        Some(ReferenceOr::Item(
+            SecurityScheme::OAuth2 { .. } | SecurityScheme::OpenIDConnect { .. },
+        )) => Scheme::Bearer,
+        Some(ReferenceOr::Item(scheme)) => {
+            Scheme::Unsendable(format!("`{name}` ({})", describe_scheme(scheme)))
+        }
+        Some(ReferenceOr::Reference { .. }) => {
+            Scheme::Unsendable(format!("`{name}` (a `$ref` security scheme)"))
+        }
+        None => Scheme::Undefined,
+    }
+}
+
+/// An operation that can only be called with schemes the client cannot
+/// send (`refused`).
+fn unsendable(found: &Found<'_>, pointer: &str, refused: &[String], files: &Files) -> Diagnostic {
+    Diagnostic::at(
+        files.spec,
+        pointer,
+        format!(
+            "operation `{}` can only be called with {}, which the client cannot send: it sends \
+             HTTP bearer tokens (`Authorization: Bearer …`)",
+            found.operation_id,
+            refused.join(" or ")
+        ),
+    )
+    .with_hint(format!(
+        "if the vendor also accepts a bearer token there, say so in {} (`security: \
+         [{{BearerAuth: []}}]` on the operation); otherwise the runtime has to learn this \
+         scheme first",
+        files.overlay
+    ))
 }
 
 fn describe_scheme(scheme: &SecurityScheme) -> String {

@@ -118,6 +118,8 @@ enum Use {
     },
 }
 
+/// Documents the items of `mod types`: the bare types, their public fields
+/// and variants, their `builder()` functions, and typify's builders.
 fn document_types(items: &mut [Item], routes: &[Route]) {
     let names: BTreeSet<String> = items
         .iter()
@@ -131,93 +133,112 @@ fn document_types(items: &mut [Item], routes: &[Route]) {
     for item in items.iter_mut() {
         match item {
             Item::Struct(item) => {
-                let name = item.ident.to_string();
-                if is_bare(&item.attrs, &name) {
-                    set_doc(&mut item.attrs, &type_doc(&name, &uses, routes));
-                }
-                for field in item.fields.iter_mut() {
-                    if !matches!(field.vis, Visibility::Public(_)) || has_doc(&field.attrs) {
-                        continue;
-                    }
-                    let rust = field
-                        .ident
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
-                    let json = serde_rename(&field.attrs).unwrap_or(rust.clone());
-                    set_doc(
-                        &mut field.attrs,
-                        &format!(
-                            "The vendor's `{json}` (the document does not describe it further)."
-                        ),
-                    );
-                }
+                document_bare_type(&mut item.attrs, &item.ident, &uses, routes);
+                document_fields(item);
             }
             Item::Enum(item) => {
-                let name = item.ident.to_string();
-                if is_bare(&item.attrs, &name) {
-                    set_doc(&mut item.attrs, &type_doc(&name, &uses, routes));
-                }
+                document_bare_type(&mut item.attrs, &item.ident, &uses, routes);
                 for variant in &mut item.variants {
-                    if has_doc(&variant.attrs) {
-                        continue;
-                    }
-                    let doc = match (&variant.fields, serde_rename(&variant.attrs)) {
-                        (Fields::Unit, Some(json)) => format!("The value `{json:?}`."),
-                        (Fields::Unit, None) => format!("The value `{:?}`.", variant.ident),
-                        (Fields::Unnamed(fields), _) => {
-                            let inner = fields
-                                .unnamed
-                                .first()
-                                .map(|field| type_name(&field.ty))
-                                .unwrap_or_default();
-                            if names.contains(&inner) {
-                                format!("In the shape of [`{inner}`].")
-                            } else {
-                                format!("As a JSON {}.", json_kind(&inner))
-                            }
-                        }
-                        (Fields::Named(fields), _) => {
-                            let keys: Vec<String> = fields
-                                .named
-                                .iter()
-                                .filter_map(|field| field.ident.as_ref())
-                                .map(|ident| format!("`{ident}`"))
-                                .collect();
-                            format!("An object with {}.", keys.join(", "))
-                        }
-                    };
-                    set_doc(&mut variant.attrs, &doc);
-                }
-            }
-            Item::Impl(block) => {
-                let Some(name) = self_type_name(block) else {
-                    continue;
-                };
-                for item in &mut block.items {
-                    let ImplItem::Fn(function) = item else {
-                        continue;
-                    };
-                    if function.sig.ident == "builder"
-                        && matches!(function.vis, Visibility::Public(_))
-                        && !has_doc(&function.attrs)
-                    {
-                        set_doc(
-                            &mut function.attrs,
-                            &format!(
-                                "A [`builder::{name}`] to set the fields one by one; converting \
-                                 it into a `{name}` fails while a required field is unset."
-                            ),
-                        );
+                    if !has_doc(&variant.attrs) {
+                        let doc = variant_doc(variant, &names);
+                        set_doc(&mut variant.attrs, &doc);
                     }
                 }
             }
+            Item::Impl(block) => document_builder_function(block),
             Item::Mod(module) if module.ident == "builder" => {
                 if let Some((_, items)) = module.content.as_mut() {
                     document_type_builders(items);
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Gives the type `ident` its doc ([`type_doc`]) when it has none of its
+/// own.
+fn document_bare_type(
+    attrs: &mut Vec<Attribute>,
+    ident: &syn::Ident,
+    uses: &BTreeMap<String, Vec<Use>>,
+    routes: &[Route],
+) {
+    let name = ident.to_string();
+    if is_bare(attrs, &name) {
+        set_doc(attrs, &type_doc(&name, uses, routes));
+    }
+}
+
+/// Each public field without a doc: the vendor's JSON name.
+fn document_fields(item: &mut syn::ItemStruct) {
+    for field in item.fields.iter_mut() {
+        if !matches!(field.vis, Visibility::Public(_)) || has_doc(&field.attrs) {
+            continue;
+        }
+        let rust = field
+            .ident
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let json = serde_rename(&field.attrs).unwrap_or(rust);
+        set_doc(
+            &mut field.attrs,
+            &format!("The vendor's `{json}` (the document does not describe it further)."),
+        );
+    }
+}
+
+/// A variant's doc, from its JSON value or what it holds (`names`: the
+/// generated types).
+fn variant_doc(variant: &syn::Variant, names: &BTreeSet<String>) -> String {
+    match (&variant.fields, serde_rename(&variant.attrs)) {
+        (Fields::Unit, Some(json)) => format!("The value `{json:?}`."),
+        (Fields::Unit, None) => format!("The value `{:?}`.", variant.ident),
+        (Fields::Unnamed(fields), _) => {
+            let inner = fields
+                .unnamed
+                .first()
+                .map(|field| type_name(&field.ty))
+                .unwrap_or_default();
+            if names.contains(&inner) {
+                format!("In the shape of [`{inner}`].")
+            } else {
+                format!("As a JSON {}.", json_kind(&inner))
+            }
+        }
+        (Fields::Named(fields), _) => {
+            let keys: Vec<String> = fields
+                .named
+                .iter()
+                .filter_map(|field| field.ident.as_ref())
+                .map(|ident| format!("`{ident}`"))
+                .collect();
+            format!("An object with {}.", keys.join(", "))
+        }
+    }
+}
+
+/// A type's public `builder()` function, when it has no doc.
+fn document_builder_function(block: &mut ItemImpl) {
+    let Some(name) = self_type_name(block) else {
+        return;
+    };
+    for item in &mut block.items {
+        let ImplItem::Fn(function) = item else {
+            continue;
+        };
+        if function.sig.ident == "builder"
+            && matches!(function.vis, Visibility::Public(_))
+            && !has_doc(&function.attrs)
+        {
+            set_doc(
+                &mut function.attrs,
+                &format!(
+                    "A [`builder::{name}`] to set the fields one by one; converting it into a \
+                     `{name}` fails while a required field is unset."
+                ),
+            );
         }
     }
 }

@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 
 use quote::{ToTokens, format_ident};
 use syn::{
-    Block, Expr, GenericArgument, ImplItem, Item, PathArguments, ReturnType, Stmt, Type,
+    Block, Expr, GenericArgument, ImplItem, Item, ItemImpl, PathArguments, ReturnType, Stmt, Type,
     parse_quote,
 };
 
@@ -29,6 +29,9 @@ use crate::diagnostic::Diagnostic;
 use crate::hand_written::ANSWER_TRAIT;
 use crate::routes::{Environment, Route};
 
+/// Wraps the `send` of each route's builder (see the module's doc), and
+/// gives each success type no hand-written code judges (`judged_answers`)
+/// the default judgement.
 pub fn wrap_sends(
     file: &mut syn::File,
     environments: &[Environment],
@@ -38,74 +41,12 @@ pub fn wrap_sends(
 ) -> Result<(), Diagnostic> {
     let internal =
         |message: String| Diagnostic::new(spec_file, format!("internal error: {message}"));
-    let builders = file
-        .items
-        .iter_mut()
-        .find_map(|item| match item {
-            Item::Mod(module) if module.ident == "builder" => module.content.as_mut(),
-            _ => None,
-        })
+    let builders = builder_module(file)
         .ok_or_else(|| internal("progenitor's client has no `builder` module".into()))?;
     // By their Rust text: syn's types have no equality here.
     let mut unjudged: Vec<(String, Type)> = Vec::new();
     for route in routes {
-        let operation = format_ident!("{}", route.variant);
-        let (block, index) = builders
-            .1
-            .iter_mut()
-            .filter_map(|item| match item {
-                Item::Impl(block) => Some(block),
-                _ => None,
-            })
-            .find_map(|block| {
-                let index = block.items.iter().position(|item| {
-                    matches!(item, ImplItem::Fn(function)
-                        if function.sig.ident == "send" && names_operation(function, &route.hook_id))
-                })?;
-                Some((block, index))
-            })
-            .ok_or_else(|| {
-                internal(format!(
-                    "progenitor generated no `send` for operation `{}`",
-                    route.operation_id
-                ))
-            })?;
-        let ImplItem::Fn(raw) = &mut block.items[index] else {
-            unreachable!("found as a function above");
-        };
-        let shape = || {
-            internal(format!(
-                "the `send` of `{}` does not return `Result<ResponseValue<T>, Error<E>>`",
-                route.operation_id
-            ))
-        };
-        let response = response_type(&raw.sig.output).ok_or_else(shape)?;
-        let error = error_type(&raw.sig.output).ok_or_else(shape)?;
-        raw.sig.ident = format_ident!("send_raw");
-        raw.vis = syn::Visibility::Inherited;
-        raw.attrs.clear();
-        raw.sig.inputs.push(parse_quote!(call: &crate::call::Call));
-        raw.sig.output = parse_quote! {
-            -> Result<ResponseValue<#response>, crate::call::Failure<#error>>
-        };
-        with_the_calls_hooks(&mut raw.block).map_err(|what| {
-            internal(format!(
-                "the `send` of `{}` is not what regen knows of progenitor's: {what}",
-                route.operation_id
-            ))
-        })?;
-        let raw = raw.clone();
-        let doc = send_doc(route, environments);
-        let wrapper: syn::ImplItemFn = parse_quote! {
-            #[doc = #doc]
-            pub async fn send(self) -> Result<ResponseValue<#response>, crate::Error> {
-                let call = crate::call::Call::new(self.client, crate::Operation::#operation);
-                let raw = self.send_raw(&call).await;
-                call.finish(raw).await
-            }
-        };
-        block.items[index] = ImplItem::Fn(wrapper);
-        block.items.insert(index + 1, ImplItem::Fn(raw));
+        let response = wrap_send(builders, route, environments).map_err(internal)?;
         let judged = last_ident(&response).is_some_and(|name| judged_answers.contains(&name));
         let text = response.to_token_stream().to_string();
         if !judged && !unjudged.iter().any(|(known, _)| *known == text) {
@@ -121,6 +62,95 @@ pub fn wrap_sends(
         });
     }
     Ok(())
+}
+
+/// The items of progenitor's `mod builder`.
+fn builder_module(file: &mut syn::File) -> Option<&mut Vec<Item>> {
+    file.items.iter_mut().find_map(|item| match item {
+        Item::Mod(module) if module.ident == "builder" => {
+            module.content.as_mut().map(|(_, items)| items)
+        }
+        _ => None,
+    })
+}
+
+/// Renames the `send` of `route`'s builder `send_raw`, given the call, and
+/// puts the new `send` before it; returns the success type (`T` of
+/// `ResponseValue<T>`). What went wrong otherwise (an internal error).
+fn wrap_send(
+    builders: &mut [Item],
+    route: &Route,
+    environments: &[Environment],
+) -> Result<Type, String> {
+    let (block, index) = send_of(builders, route).ok_or_else(|| {
+        format!(
+            "progenitor generated no `send` for operation `{}`",
+            route.operation_id
+        )
+    })?;
+    let ImplItem::Fn(raw) = &mut block.items[index] else {
+        unreachable!("found as a function above");
+    };
+    let response = into_send_raw(raw, route)?;
+    let raw = raw.clone();
+    let doc = send_doc(route, environments);
+    let operation = format_ident!("{}", route.variant);
+    let wrapper: syn::ImplItemFn = parse_quote! {
+        #[doc = #doc]
+        pub async fn send(self) -> Result<ResponseValue<#response>, crate::Error> {
+            let call = crate::call::Call::new(self.client, crate::Operation::#operation);
+            let raw = self.send_raw(&call).await;
+            call.finish(raw).await
+        }
+    };
+    block.items[index] = ImplItem::Fn(wrapper);
+    block.items.insert(index + 1, ImplItem::Fn(raw));
+    Ok(response)
+}
+
+/// The builder `impl` whose `send` builds `route`'s `OperationInfo`, and
+/// where that `send` is in it.
+fn send_of<'a>(builders: &'a mut [Item], route: &Route) -> Option<(&'a mut ItemImpl, usize)> {
+    builders
+        .iter_mut()
+        .filter_map(|item| match item {
+            Item::Impl(block) => Some(block),
+            _ => None,
+        })
+        .find_map(|block| {
+            let index = block.items.iter().position(|item| {
+                matches!(item, ImplItem::Fn(function)
+                    if function.sig.ident == "send" && names_operation(function, &route.hook_id))
+            })?;
+            Some((block, index))
+        })
+}
+
+/// Turns progenitor's `send` into the private `send_raw(self, call)` that
+/// fails with a `crate::call::Failure`; returns its success type.
+fn into_send_raw(raw: &mut syn::ImplItemFn, route: &Route) -> Result<Type, String> {
+    let shape = || {
+        format!(
+            "the `send` of `{}` does not return `Result<ResponseValue<T>, Error<E>>`",
+            route.operation_id
+        )
+    };
+    let response = response_type(&raw.sig.output).ok_or_else(shape)?;
+    let error = error_type(&raw.sig.output).ok_or_else(shape)?;
+    raw.sig.ident = format_ident!("send_raw");
+    raw.vis = syn::Visibility::Inherited;
+    raw.attrs.clear();
+    raw.sig.inputs.push(parse_quote!(call: &crate::call::Call));
+    raw.sig.output = parse_quote! {
+        -> Result<ResponseValue<#response>, crate::call::Failure<#error>>
+    };
+    with_the_calls_hooks(&mut raw.block).map_err(|what| {
+        format!(
+            "the `send` of `{}` is not what regen knows of progenitor's: {what}",
+            route.operation_id
+        )
+    })?;
+    Ok(response)
 }
 
 /// In progenitor's `send` body: the `OperationInfo` and the hooks'

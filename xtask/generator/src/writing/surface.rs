@@ -72,80 +72,8 @@ fn types(client: &syn::File, surface: &mut Surface) {
     };
     for item in items {
         match item {
-            Item::Struct(item) if is_pub(&item.vis) => {
-                let name = item.ident.to_string();
-                match &item.fields {
-                    Fields::Named(fields) => {
-                        surface.types.insert(name.clone(), Shape::Struct);
-                        for field in &fields.named {
-                            if !is_pub(&field.vis) {
-                                continue;
-                            }
-                            let field_name = field
-                                .ident
-                                .as_ref()
-                                .map(ToString::to_string)
-                                .unwrap_or_default();
-                            let ty = type_text(&field.ty);
-                            let need = if ty.starts_with("Option<") {
-                                Need::Optional
-                            } else if has_serde_default(&field.attrs) {
-                                Need::HasDefault
-                            } else {
-                                Need::Required
-                            };
-                            surface
-                                .fields
-                                .insert((name.clone(), field_name), Member { ty, need });
-                        }
-                    }
-                    Fields::Unnamed(fields) => {
-                        let inner: Vec<String> = fields
-                            .unnamed
-                            .iter()
-                            .map(|field| type_text(&field.ty))
-                            .collect();
-                        surface.types.insert(name, Shape::Newtype(inner.join(", ")));
-                    }
-                    Fields::Unit => {
-                        surface.types.insert(name, Shape::Struct);
-                    }
-                }
-            }
-            Item::Enum(item) if is_pub(&item.vis) => {
-                let name = item.ident.to_string();
-                surface.types.insert(name.clone(), Shape::Enum);
-                for variant in &item.variants {
-                    let payload = match &variant.fields {
-                        Fields::Unit => String::new(),
-                        Fields::Unnamed(fields) => fields
-                            .unnamed
-                            .iter()
-                            .map(|field| type_text(&field.ty))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        Fields::Named(fields) => fields
-                            .named
-                            .iter()
-                            .map(|field| {
-                                format!(
-                                    "{}: {}",
-                                    field
-                                        .ident
-                                        .as_ref()
-                                        .map(ToString::to_string)
-                                        .unwrap_or_default(),
-                                    type_text(&field.ty)
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    };
-                    surface
-                        .variants
-                        .insert((name.clone(), variant.ident.to_string()), payload);
-                }
-            }
+            Item::Struct(item) if is_pub(&item.vis) => struct_type(item, surface),
+            Item::Enum(item) if is_pub(&item.vis) => enum_type(item, surface),
             Item::Type(item) if is_pub(&item.vis) => {
                 surface
                     .types
@@ -153,6 +81,88 @@ fn types(client: &syn::File, surface: &mut Surface) {
             }
             _ => {}
         }
+    }
+}
+
+/// A public struct: a struct with its public fields, or a newtype.
+fn struct_type(item: &syn::ItemStruct, surface: &mut Surface) {
+    let name = item.ident.to_string();
+    match &item.fields {
+        Fields::Named(fields) => {
+            surface.types.insert(name.clone(), Shape::Struct);
+            for field in fields.named.iter().filter(|field| is_pub(&field.vis)) {
+                let field_name = field
+                    .ident
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let ty = type_text(&field.ty);
+                let need = field_need(field, &ty);
+                surface
+                    .fields
+                    .insert((name.clone(), field_name), Member { ty, need });
+            }
+        }
+        Fields::Unnamed(fields) => {
+            let inner: Vec<String> = fields
+                .unnamed
+                .iter()
+                .map(|field| type_text(&field.ty))
+                .collect();
+            surface.types.insert(name, Shape::Newtype(inner.join(", ")));
+        }
+        Fields::Unit => {
+            surface.types.insert(name, Shape::Struct);
+        }
+    }
+}
+
+/// Whether a field of type `ty` (as [`type_text`] writes it) must be set.
+fn field_need(field: &syn::Field, ty: &str) -> Need {
+    if ty.starts_with("Option<") {
+        Need::Optional
+    } else if has_serde_default(&field.attrs) {
+        Need::HasDefault
+    } else {
+        Need::Required
+    }
+}
+
+/// A public enum, with each variant's payload.
+fn enum_type(item: &syn::ItemEnum, surface: &mut Surface) {
+    let name = item.ident.to_string();
+    surface.types.insert(name.clone(), Shape::Enum);
+    for variant in &item.variants {
+        surface.variants.insert(
+            (name.clone(), variant.ident.to_string()),
+            payload(&variant.fields),
+        );
+    }
+}
+
+/// What a variant holds, as text: `T, U`, `a: T, b: U`, or nothing.
+fn payload(fields: &Fields) -> String {
+    match fields {
+        Fields::Unit => String::new(),
+        Fields::Unnamed(fields) => fields
+            .unnamed
+            .iter()
+            .map(|field| type_text(&field.ty))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Fields::Named(fields) => fields
+            .named
+            .iter()
+            .map(|field| {
+                let name = field
+                    .ident
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                format!("{name}: {}", type_text(&field.ty))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
