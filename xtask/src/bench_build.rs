@@ -6,7 +6,7 @@
 //! expands progenitor's `generate_api!` on the same vendor document, then
 //! prints the times, their ratios and the dependency counts.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -67,38 +67,9 @@ progenitor::generate_api!("reward-points-api.yaml");
 pub fn run(root: &Path) -> Result<(), Diagnostic> {
     let scratch = root.join("target/bench-build");
     let _ = std::fs::remove_dir_all(&scratch);
-    let macro_crate = scratch.join("macro-crate");
-    let io =
-        |error: std::io::Error| Diagnostic::new(scratch.display().to_string(), error.to_string());
-    std::fs::create_dir_all(macro_crate.join("src")).map_err(io)?;
-    let client_user = scratch.join("client-user");
-    std::fs::create_dir_all(client_user.join("src")).map_err(io)?;
-    let client_path = root.join("generated-client").display().to_string();
-    std::fs::write(
-        client_user.join("Cargo.toml"),
-        CLIENT_USER_MANIFEST.replace("CLIENT_PATH", &client_path),
-    )
-    .map_err(io)?;
-    std::fs::write(
-        client_user.join("src/lib.rs"),
-        "pub use xoxoday_reward_points as client;\n",
-    )
-    .map_err(io)?;
-    std::fs::copy(root.join("Cargo.lock"), client_user.join("Cargo.lock")).map_err(io)?;
-    let floor = scratch.join("floor");
-    std::fs::create_dir_all(floor.join("src")).map_err(io)?;
-    std::fs::write(floor.join("Cargo.toml"), FLOOR_MANIFEST).map_err(io)?;
-    std::fs::write(floor.join("src/lib.rs"), "pub use reqwest;\n").map_err(io)?;
-    std::fs::copy(root.join("Cargo.lock"), floor.join("Cargo.lock")).map_err(io)?;
-    std::fs::write(macro_crate.join("Cargo.toml"), MACRO_CRATE_MANIFEST).map_err(io)?;
-    std::fs::write(macro_crate.join("src/lib.rs"), MACRO_CRATE_SOURCE).map_err(io)?;
-    std::fs::copy(
-        root.join("specs/reward-points-api.yaml"),
-        macro_crate.join("reward-points-api.yaml"),
-    )
-    .map_err(io)?;
-    // The workspace's lock file, so both builds use the same versions.
-    std::fs::copy(root.join("Cargo.lock"), macro_crate.join("Cargo.lock")).map_err(io)?;
+    let client_user = write_client_user(root, &scratch)?;
+    let floor = write_floor(root, &scratch)?;
+    let macro_crate = write_macro_crate(root, &scratch)?;
 
     // Downloads are not build time: fetch first (the macro crate needs
     // progenitor's macro, which the workspace does not use).
@@ -111,40 +82,109 @@ pub fn run(root: &Path) -> Result<(), Diagnostic> {
     }
 
     println!("clean build 1/3: the client crate (xoxoday-reward-points) …");
-    let client_target = scratch.join("client-target");
-    let client_time = timed_build(&client_user, &["build", "--offline"], &client_target)?;
+    let mut client = clean_build(&client_user, &scratch.join("client-target"))?;
     // Not counting the one-line crate that depends on it.
-    let client_crates = dependency_count(&client_user, &[])? - 1;
+    client.crates -= 1;
 
     println!("clean build 2/3: the floor (reqwest, serde, serde_json, tokio) …");
-    let floor_target = scratch.join("floor-target");
-    let floor_time = timed_build(&floor, &["build", "--offline"], &floor_target)?;
-    let floor_crates = dependency_count(&floor, &[])?;
+    let floor = clean_build(&floor, &scratch.join("floor-target"))?;
 
     println!("clean build 3/3: a crate using progenitor's generate_api! on the same document …");
-    let macro_target = scratch.join("macro-target");
-    let macro_time = timed_build(&macro_crate, &["build", "--offline"], &macro_target)?;
-    let macro_crates = dependency_count(&macro_crate, &[])?;
+    let macro_crate = clean_build(&macro_crate, &scratch.join("macro-target"))?;
 
-    let over_floor = client_time.as_secs_f64() / floor_time.as_secs_f64();
-    let over_macro = client_time.as_secs_f64() / macro_time.as_secs_f64();
+    print_comparison(&client, &floor, &macro_crate);
+    Ok(())
+}
+
+/// A failure to write the scratch crates under `scratch`.
+fn scratch_error(scratch: &Path) -> impl Fn(std::io::Error) -> Diagnostic + '_ {
+    |error| Diagnostic::new(scratch.display().to_string(), error.to_string())
+}
+
+/// The crate that only depends on the client, with the workspace's lock
+/// file; its directory.
+fn write_client_user(root: &Path, scratch: &Path) -> Result<PathBuf, Diagnostic> {
+    let io = scratch_error(scratch);
+    let client_user = scratch.join("client-user");
+    std::fs::create_dir_all(client_user.join("src")).map_err(&io)?;
+    let client_path = root.join("generated-client").display().to_string();
+    std::fs::write(
+        client_user.join("Cargo.toml"),
+        CLIENT_USER_MANIFEST.replace("CLIENT_PATH", &client_path),
+    )
+    .map_err(&io)?;
+    std::fs::write(
+        client_user.join("src/lib.rs"),
+        "pub use xoxoday_reward_points as client;\n",
+    )
+    .map_err(&io)?;
+    std::fs::copy(root.join("Cargo.lock"), client_user.join("Cargo.lock")).map_err(&io)?;
+    Ok(client_user)
+}
+
+/// The floor's crate, with the workspace's lock file; its directory.
+fn write_floor(root: &Path, scratch: &Path) -> Result<PathBuf, Diagnostic> {
+    let io = scratch_error(scratch);
+    let floor = scratch.join("floor");
+    std::fs::create_dir_all(floor.join("src")).map_err(&io)?;
+    std::fs::write(floor.join("Cargo.toml"), FLOOR_MANIFEST).map_err(&io)?;
+    std::fs::write(floor.join("src/lib.rs"), "pub use reqwest;\n").map_err(&io)?;
+    std::fs::copy(root.join("Cargo.lock"), floor.join("Cargo.lock")).map_err(&io)?;
+    Ok(floor)
+}
+
+/// The crate expanding `generate_api!` on the vendor's document, with the
+/// workspace's lock file; its directory.
+fn write_macro_crate(root: &Path, scratch: &Path) -> Result<PathBuf, Diagnostic> {
+    let io = scratch_error(scratch);
+    let macro_crate = scratch.join("macro-crate");
+    std::fs::create_dir_all(macro_crate.join("src")).map_err(&io)?;
+    std::fs::write(macro_crate.join("Cargo.toml"), MACRO_CRATE_MANIFEST).map_err(&io)?;
+    std::fs::write(macro_crate.join("src/lib.rs"), MACRO_CRATE_SOURCE).map_err(&io)?;
+    std::fs::copy(
+        root.join("specs/reward-points-api.yaml"),
+        macro_crate.join("reward-points-api.yaml"),
+    )
+    .map_err(&io)?;
+    // The workspace's lock file, so both builds use the same versions.
+    std::fs::copy(root.join("Cargo.lock"), macro_crate.join("Cargo.lock")).map_err(&io)?;
+    Ok(macro_crate)
+}
+
+/// One crate's clean build: how long it took, and the crates in its tree.
+struct CleanBuild {
+    time: Duration,
+    crates: usize,
+}
+
+/// Builds the crate in `dir` offline into the empty `target`, timed, and
+/// counts its tree.
+fn clean_build(dir: &Path, target: &Path) -> Result<CleanBuild, Diagnostic> {
+    let time = timed_build(dir, &["build", "--offline"], target)?;
+    let crates = dependency_count(dir, &[])?;
+    Ok(CleanBuild { time, crates })
+}
+
+/// The table of times and crate counts, and the client's ratios to the
+/// floor and to the macro crate against their targets.
+fn print_comparison(client: &CleanBuild, floor: &CleanBuild, macro_crate: &CleanBuild) {
+    let over_floor = client.time.as_secs_f64() / floor.time.as_secs_f64();
+    let over_macro = client.time.as_secs_f64() / macro_crate.time.as_secs_f64();
     println!();
     println!("                        clean build   crates in its tree");
-    println!(
-        "client crate            {:>9.1} s   {client_crates:>18}",
-        client_time.as_secs_f64()
-    );
-    println!(
-        "floor (reqwest & co)    {:>9.1} s   {floor_crates:>18}",
-        floor_time.as_secs_f64()
-    );
-    println!(
-        "generate_api! crate     {:>9.1} s   {macro_crates:>18}",
-        macro_time.as_secs_f64()
-    );
+    for (name, build) in [
+        ("client crate", client),
+        ("floor (reqwest & co)", floor),
+        ("generate_api! crate", macro_crate),
+    ] {
+        println!(
+            "{name:<24}{:>9.1} s   {:>18}",
+            build.time.as_secs_f64(),
+            build.crates
+        );
+    }
     println!("ratio (client / floor)  {over_floor:>11.2}   (target: at most 1.10)");
     println!("ratio (client / macro)  {over_macro:>11.2}   (target: at most 0.30)");
-    Ok(())
 }
 
 fn timed_build(dir: &Path, args: &[&str], target: &Path) -> Result<Duration, Diagnostic> {

@@ -69,6 +69,24 @@ pub struct FollowUp {
     pub summary: Option<String>,
 }
 
+impl FollowUp {
+    /// Nothing to write and nothing to say.
+    fn nothing() -> Self {
+        FollowUp {
+            files: Vec::new(),
+            summary: None,
+        }
+    }
+
+    /// Nothing to write, only `summary` to print.
+    fn said(summary: String) -> Self {
+        FollowUp {
+            files: Vec::new(),
+            summary: Some(summary),
+        }
+    }
+}
+
 pub const CHANGELOG_FILE: &str = "generated-client/CHANGELOG.md";
 pub const MANIFEST_FILE: &str = "generated-client/Cargo.toml";
 const LOCK_FILE: &str = "Cargo.lock";
@@ -98,51 +116,87 @@ fn without_header(source: &str) -> String {
 /// the lock file, and a summary to print. An `api-surface.txt` or manifest
 /// on disk that does not read stops regen (the report would be a guess).
 pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Diagnostic> {
-    let generated = |path: &str| {
-        files
-            .iter()
-            .find(|file| file.relative_path == path)
-            .map(|file| file.content.as_str())
-            .unwrap_or_default()
+    let entries = match compare_with_disk(out_dir, files)? {
+        Comparison::Unchanged => return Ok(FollowUp::nothing()),
+        Comparison::Unreported(summary) => return Ok(FollowUp::said(summary)),
+        Comparison::Reported(entries) => entries,
     };
-    let on_disk = |path: &str| std::fs::read_to_string(out_dir.join(path)).ok();
-    let nothing = FollowUp {
-        files: Vec::new(),
-        summary: None,
+    let Some(manifest) = on_disk(out_dir, MANIFEST_FILE) else {
+        return Ok(FollowUp::said(changelog_entry("?", "?", &entries)));
     };
-    let Some(old_client) = on_disk(CLIENT_FILE) else {
-        return Ok(nothing);
+    let manifest = read_toml(MANIFEST_FILE, &manifest)?;
+    let Some(release) = Release::decide(&manifest, &entries) else {
+        // The generated files are still written; only the version is left
+        // to a person, and said so.
+        return Ok(FollowUp::said(format!(
+            "{}\nthe version is not bumped: {MANIFEST_FILE}'s [package] has no literal `name` and \
+             `version`; bump it by hand and add this entry to {CHANGELOG_FILE}",
+            changelog_entry("?", "?", &entries)
+        )));
     };
-    let (old_contract, new_contract) = contracts(out_dir, generated(CONTRACT_FILE))?;
+    Ok(FollowUp {
+        files: release.edited_files(out_dir, manifest)?,
+        summary: Some(format!(
+            "{}\nversion {} → {}, in {MANIFEST_FILE} and {CHANGELOG_FILE}",
+            release.entry, release.version, release.next
+        )),
+    })
+}
+
+/// What comparing the generated client with the one in `out_dir` found.
+enum Comparison {
+    /// No client on disk yet, or the same client.
+    Unchanged,
+    /// A change that has no report, and what to say about it.
+    Unreported(String),
+    /// The report: every change of the client, for its callers.
+    Reported(Vec<Entry>),
+}
+
+/// The text of a file regen generated (empty when it generated none).
+fn generated<'a>(files: &'a [GeneratedFile], path: &str) -> &'a str {
+    files
+        .iter()
+        .find(|file| file.relative_path == path)
+        .map(|file| file.content.as_str())
+        .unwrap_or_default()
+}
+
+/// The text of a file in `out_dir`, when it reads.
+fn on_disk(out_dir: &Path, path: &str) -> Option<String> {
+    std::fs::read_to_string(out_dir.join(path)).ok()
+}
+
+/// The report of what changed from the client in `out_dir` (its surface
+/// and contract as recorded there) to the one generated.
+fn compare_with_disk(out_dir: &Path, files: &[GeneratedFile]) -> Result<Comparison, Diagnostic> {
+    let Some(old_client) = on_disk(out_dir, CLIENT_FILE) else {
+        return Ok(Comparison::Unchanged);
+    };
+    let (old_contract, new_contract) = contracts(out_dir, generated(files, CONTRACT_FILE))?;
     let document_changed = old_contract
         .as_ref()
         .is_some_and(|old| !document_changes(old, &new_contract).is_empty());
-    let new_client = generated(CLIENT_FILE);
+    let new_client = generated(files, CLIENT_FILE);
     let client_changed = without_header(&old_client) != without_header(new_client);
     if !client_changed && !document_changed {
         if old_client == new_client {
-            return Ok(nothing);
+            return Ok(Comparison::Unchanged);
         }
-        return Ok(FollowUp {
-            files: Vec::new(),
-            summary: Some(
-                "the document changed, the client did not: no change to the client, nothing to \
-                 report, the version stays"
-                    .into(),
-            ),
-        });
+        return Ok(Comparison::Unreported(
+            "the document changed, the client did not: no change to the client, nothing to \
+             report, the version stays"
+                .into(),
+        ));
     }
-    let Some(old_surface) = on_disk(API_SURFACE_FILE) else {
-        return Ok(FollowUp {
-            files: Vec::new(),
-            summary: Some("api-surface.txt recorded for the first time: no report".into()),
-        });
+    let Some(old_surface) = on_disk(out_dir, API_SURFACE_FILE) else {
+        return Ok(Comparison::Unreported(
+            "api-surface.txt recorded for the first time: no report".into(),
+        ));
     };
-    let old_surface = Surface::parse(&old_surface)
-        .map_err(|problem| unreadable_record(out_dir, API_SURFACE_FILE, problem))?;
-    let new_surface = Surface::parse(generated(API_SURFACE_FILE))
-        .map_err(|problem| Diagnostic::new(API_SURFACE_FILE, format!("as generated: {problem}")))?;
-    let entries = every_change(
+    let (old_surface, new_surface) =
+        surfaces(out_dir, &old_surface, generated(files, API_SURFACE_FILE))?;
+    Ok(Comparison::Reported(every_change(
         Recorded {
             surface: &old_surface,
             contract: old_contract.as_ref(),
@@ -152,66 +206,97 @@ pub fn follow_up(out_dir: &Path, files: &[GeneratedFile]) -> Result<FollowUp, Di
             contract: Some(&new_contract),
         },
         out_dir,
-    );
-    let Some(manifest) = on_disk(MANIFEST_FILE) else {
-        return Ok(FollowUp {
-            files: Vec::new(),
-            summary: Some(changelog_entry("?", "?", &entries)),
-        });
-    };
-    let mut manifest: DocumentMut = manifest.parse().map_err(|error| {
-        Diagnostic::new(MANIFEST_FILE, format!("does not read as TOML: {error}"))
-    })?;
-    let Some((name, version)) = package_name_and_version(&manifest) else {
-        // The generated files are still written; only the version is left
-        // to a person, and said so.
-        return Ok(FollowUp {
-            files: Vec::new(),
-            summary: Some(format!(
-                "{}\nthe version is not bumped: {MANIFEST_FILE}'s [package] has no literal \
-                 `name` and `version`; bump it by hand and add this entry to {CHANGELOG_FILE}",
-                changelog_entry("?", "?", &entries)
-            )),
-        });
-    };
-    let next = next_version(&version, &entries);
-    set_version(manifest["package"]["version"].as_value_mut(), &next);
-    let report = changelog_entry(&version, &next, &entries);
-    let changelog = on_disk(CHANGELOG_FILE).unwrap_or_else(|| CHANGELOG_HEADER.to_owned());
-    let changelog = match changelog.find("\n## ") {
+    )))
+}
+
+/// The surface on disk and the one generated. One on disk that does not
+/// read stops regen.
+fn surfaces(
+    out_dir: &Path,
+    on_disk: &str,
+    generated: &str,
+) -> Result<(Surface, Surface), Diagnostic> {
+    let old = Surface::parse(on_disk)
+        .map_err(|problem| unreadable_record(out_dir, API_SURFACE_FILE, problem))?;
+    let new = Surface::parse(generated)
+        .map_err(|problem| Diagnostic::new(API_SURFACE_FILE, format!("as generated: {problem}")))?;
+    Ok((old, new))
+}
+
+/// The release decided from the report: the client's package, its version
+/// now and next, and the changelog entry between them.
+struct Release {
+    name: String,
+    version: String,
+    next: String,
+    entry: String,
+}
+
+impl Release {
+    /// The release after `entries`, when the manifest's `[package]` writes
+    /// out its `name` and `version`.
+    fn decide(manifest: &DocumentMut, entries: &[Entry]) -> Option<Release> {
+        let (name, version) = package_name_and_version(manifest)?;
+        let next = next_version(&version, entries);
+        let entry = changelog_entry(&version, &next, entries);
+        Some(Release {
+            name,
+            version,
+            next,
+            entry,
+        })
+    }
+
+    /// The files the release edits in `out_dir`: the changelog with its
+    /// entry, the manifest with the next version, and the lock file with it
+    /// when there is one (one that does not read as TOML stops regen).
+    fn edited_files(
+        &self,
+        out_dir: &Path,
+        mut manifest: DocumentMut,
+    ) -> Result<Vec<GeneratedFile>, Diagnostic> {
+        set_version(manifest["package"]["version"].as_value_mut(), &self.next);
+        let changelog = on_disk(out_dir, CHANGELOG_FILE);
+        let mut files = vec![
+            GeneratedFile {
+                relative_path: CHANGELOG_FILE,
+                content: with_entry(changelog, &self.entry),
+            },
+            GeneratedFile {
+                relative_path: MANIFEST_FILE,
+                content: manifest.to_string(),
+            },
+        ];
+        if let Some(lock) = on_disk(out_dir, LOCK_FILE) {
+            let mut lock = read_toml(LOCK_FILE, &lock)?;
+            set_locked_version(&mut lock, &self.name, &self.next);
+            files.push(GeneratedFile {
+                relative_path: LOCK_FILE,
+                content: lock.to_string(),
+            });
+        }
+        Ok(files)
+    }
+}
+
+/// The changelog (a new one with its header when there is none yet) with
+/// `entry` above the newest one.
+fn with_entry(changelog: Option<String>, entry: &str) -> String {
+    let changelog = changelog.unwrap_or_else(|| CHANGELOG_HEADER.to_owned());
+    match changelog.find("\n## ") {
         Some(index) => format!(
-            "{}\n{report}\n{}",
+            "{}\n{entry}\n{}",
             &changelog[..index],
             &changelog[index + 1..]
         ),
-        None => format!("{}\n{report}", changelog.trim_end()),
-    };
-    let mut files = vec![
-        GeneratedFile {
-            relative_path: CHANGELOG_FILE,
-            content: changelog,
-        },
-        GeneratedFile {
-            relative_path: MANIFEST_FILE,
-            content: manifest.to_string(),
-        },
-    ];
-    if let Some(lock) = on_disk(LOCK_FILE) {
-        let mut lock: DocumentMut = lock.parse().map_err(|error| {
-            Diagnostic::new(LOCK_FILE, format!("does not read as TOML: {error}"))
-        })?;
-        set_locked_version(&mut lock, &name, &next);
-        files.push(GeneratedFile {
-            relative_path: LOCK_FILE,
-            content: lock.to_string(),
-        });
+        None => format!("{}\n{entry}", changelog.trim_end()),
     }
-    Ok(FollowUp {
-        files,
-        summary: Some(format!(
-            "{report}\nversion {version} → {next}, in {MANIFEST_FILE} and {CHANGELOG_FILE}"
-        )),
-    })
+}
+
+/// A TOML file regen edits; one that does not read stops regen.
+fn read_toml(file: &str, text: &str) -> Result<DocumentMut, Diagnostic> {
+    text.parse()
+        .map_err(|error| Diagnostic::new(file, format!("does not read as TOML: {error}")))
 }
 
 /// A record regen writes and reads back (`api-surface.txt`, the contract)

@@ -148,29 +148,41 @@ fn a_vendor_change_shows_pending_snapshots_and_the_report_names_each_change_at_i
 #[test]
 fn the_report_reads_between_commits_in_every_format_and_gates_on_the_label() {
     let dir = changed_checkout();
+    let json = json_report_places_each_change_at_its_line(dir.path());
+    github_report_annotates_breaking_changes_only(dir.path(), &json);
+    semver_checks_is_said_only_when_it_failed(dir.path(), &json);
+    gate_refuses_a_breaking_change_without_the_label(dir.path());
+    committed_the_report_reads_between_the_two_commits(dir.path(), &json);
+    a_base_that_names_no_commit_is_refused(dir.path());
+}
 
-    let (status, json, stderr) = report(dir.path(), &["--base", "HEAD", "--format", "json"]);
+/// The entry of a JSON report whose `what` mentions `needle`.
+fn entry_about<'a>(json: &'a Value, needle: &str) -> &'a Value {
+    let entries = json["entries"].as_array().unwrap();
+    entries
+        .iter()
+        .find(|entry| entry["what"].as_str().unwrap().contains(needle))
+        .unwrap_or_else(|| panic!("no entry about {needle}: {entries:#?}"))
+}
+
+/// The JSON report of the working tree: breaking, each change with its
+/// impact and the line of its node in the document as changed. Returns it.
+fn json_report_places_each_change_at_its_line(dir: &Path) -> Value {
+    let (status, json, stderr) = report(dir, &["--base", "HEAD", "--format", "json"]);
     assert_eq!(status, 0, "{stderr}");
     let json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["schema"], "xoxoday-client-report/1");
     assert_eq!(json["breaking"], true);
     assert_eq!(json["head"]["name"], "the working tree");
-    let entries = json["entries"].as_array().unwrap();
-    let find = |needle: &str| {
-        entries
-            .iter()
-            .find(|entry| entry["what"].as_str().unwrap().contains(needle))
-            .unwrap_or_else(|| panic!("no entry about {needle}: {entries:#?}"))
-    };
-    let retyped = find("ValidateTokenPointsResponse.token_type");
+    let retyped = entry_about(&json, "ValidateTokenPointsResponse.token_type");
     assert_eq!(retyped["impact"], "breaking");
     assert_eq!(retyped["place"]["file"], SPEC);
-    let constraint = find("maxLength");
+    let constraint = entry_about(&json, "maxLength");
     assert_eq!(constraint["impact"], "breaking-at-run-time");
-    let added = find("operation `get_token_info` added");
+    let added = entry_about(&json, "operation `get_token_info` added");
     assert_eq!(added["impact"], "addition");
     // Each place is the line of its node in the document as changed.
-    let text = std::fs::read_to_string(dir.path().join(SPEC)).unwrap();
+    let text = std::fs::read_to_string(dir.join(SPEC)).unwrap();
     let line = |entry: &Value| {
         let number = entry["place"]["line"].as_u64().unwrap() as usize;
         text.lines().nth(number - 1).unwrap().trim().to_owned()
@@ -178,8 +190,14 @@ fn the_report_reads_between_commits_in_every_format_and_gates_on_the_label() {
     assert_eq!(line(retyped), "token_type:");
     assert_eq!(line(constraint), "to_name:");
     assert_eq!(line(added), "get:");
+    json
+}
 
-    let (_, github, _) = report(dir.path(), &["--base", "HEAD", "--format", "github"]);
+/// GitHub annotations: an error at the retyped field's line, none for the
+/// added operation.
+fn github_report_annotates_breaking_changes_only(dir: &Path, json: &Value) {
+    let (_, github, _) = report(dir, &["--base", "HEAD", "--format", "github"]);
+    let retyped = entry_about(json, "ValidateTokenPointsResponse.token_type");
     let retyped_line = retyped["place"]["line"].as_u64().unwrap();
     assert!(
         github
@@ -194,32 +212,25 @@ fn the_report_reads_between_commits_in_every_format_and_gates_on_the_label() {
         !github.contains("get_token_info"),
         "additions are not annotated: {github}"
     );
+}
 
-    // cargo-semver-checks' outcome: silent when it passed, said when it
-    // failed (the version regen chose is too small for what it found).
-    let (_, agreed, _) = report(
-        dir.path(),
-        &[
+/// cargo-semver-checks' outcome: silent when it passed, said when it
+/// failed (the version regen chose is too small for what it found).
+fn semver_checks_is_said_only_when_it_failed(dir: &Path, json: &Value) {
+    let with_outcome = |outcome: &str| {
+        let args = [
             "--base",
             "HEAD",
             "--format",
             "github",
             "--semver-checks",
-            "success",
-        ],
-    );
+            outcome,
+        ];
+        report(dir, &args).1
+    };
+    let agreed = with_outcome("success");
     assert!(!agreed.contains("semver-checks"), "{agreed}");
-    let (_, disagreed, _) = report(
-        dir.path(),
-        &[
-            "--base",
-            "HEAD",
-            "--format",
-            "github",
-            "--semver-checks",
-            "failure",
-        ],
-    );
+    let disagreed = with_outcome("failure");
     assert_eq!(
         disagreed,
         "::error title=cargo-semver-checks disagrees::cargo-semver-checks failed: it finds \
@@ -228,19 +239,18 @@ fn the_report_reads_between_commits_in_every_format_and_gates_on_the_label() {
             .replace("0.7.0", json["head"]["version"].as_str().unwrap()),
         "the verdict alone, not the report again"
     );
+}
 
-    // The gate: breaking, so refused without the label, passed with it.
-    let (status, _, stderr) = report(
-        dir.path(),
-        &["--base", "HEAD", "--gate", "--labels", "docs"],
-    );
+/// The gate: breaking, so refused without the label, passed with it.
+fn gate_refuses_a_breaking_change_without_the_label(dir: &Path) {
+    let (status, _, stderr) = report(dir, &["--base", "HEAD", "--gate", "--labels", "docs"]);
     assert_eq!(status, 1);
     assert!(
         stderr.contains("adds the label `breaking-change-approved`"),
         "{stderr}"
     );
     let (status, _, _) = report(
-        dir.path(),
+        dir,
         &[
             "--base",
             "HEAD",
@@ -250,23 +260,26 @@ fn the_report_reads_between_commits_in_every_format_and_gates_on_the_label() {
         ],
     );
     assert_eq!(status, 0);
+}
 
-    // Committed, the same report reads between the two commits.
-    git(dir.path(), &["add", "--all"]);
-    git(
-        dir.path(),
-        &["commit", "--quiet", "-m", "the vendor's change"],
-    );
+/// Committed, the same report (`json`, of the working tree) reads between
+/// the two commits.
+fn committed_the_report_reads_between_the_two_commits(dir: &Path, json: &Value) {
+    git(dir, &["add", "--all"]);
+    git(dir, &["commit", "--quiet", "-m", "the vendor's change"]);
     let (status, between, stderr) = report(
-        dir.path(),
+        dir,
         &["--base", "HEAD~1", "--head", "HEAD", "--format", "json"],
     );
     assert_eq!(status, 0, "{stderr}");
     let between: Value = serde_json::from_str(&between).unwrap();
     assert_eq!(between["entries"], json["entries"]);
     assert_eq!(between["next_version"], json["next_version"]);
+}
 
-    let (status, _, stderr) = report(dir.path(), &["--base", "no-such-branch"]);
+/// A `--base` that names no commit: refused, saying so.
+fn a_base_that_names_no_commit_is_refused(dir: &Path) {
+    let (status, _, stderr) = report(dir, &["--base", "no-such-branch"]);
     assert_eq!(status, 2);
     assert!(
         stderr.contains("`no-such-branch` names no commit"),

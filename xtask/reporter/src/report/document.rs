@@ -310,102 +310,142 @@ const UNREADABLE: &str = "breaking for deployed services: clients built before t
 /// added, a property no longer `required`, an integer's `format` changed.
 fn answer_shapes(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
     let mut entries = Vec::new();
-    let unreadable = |change: String| {
-        entry(
-            Impact::BreakingAtRunTime,
-            at.says("in answers", change),
-            UNREADABLE,
+    entries.extend(answer_type(at, old, new));
+    entries.extend(answer_format(at, old, new));
+    entries.extend(answer_nullable(at, old, new));
+    entries.extend(answer_no_longer_required(at, old, new));
+    entries.extend(answer_constraints(at, old, new));
+    entries
+}
+
+/// A change of answers that clients built before cannot read: breaking for
+/// deployed services.
+fn unreadable(at: &At, change: String) -> Entry {
+    entry(
+        Impact::BreakingAtRunTime,
+        at.says("in answers", change),
+        UNREADABLE,
+    )
+}
+
+/// A change of answers that clients built before still read, and why.
+fn still_readable(at: &At, change: String, why: &'static str) -> Entry {
+    entry(Impact::Compatible, at.says("in answers", change), why)
+}
+
+/// Another `type`: unreadable, unless a number became an integer.
+fn answer_type(at: &At, old: &Place, new: &Place) -> Option<Entry> {
+    let (before, after) = (old.fact("type"), new.fact("type"));
+    if before == after {
+        return None;
+    }
+    let change = format!("`type` {} → {}", shown(before), shown(after));
+    // A number that became an integer still reads as a number.
+    let narrowed = before.and_then(Value::as_str) == Some("number")
+        && after.and_then(Value::as_str) == Some("integer");
+    Some(if narrowed {
+        still_readable(
+            at,
+            change,
+            "compatible: an integer is a number to clients built before",
         )
-    };
-    let compatible = |change: String, why: &'static str| {
-        entry(Impact::Compatible, at.says("in answers", change), why)
-    };
-    let (type_before, type_after) = (old.fact("type"), new.fact("type"));
-    if type_before != type_after {
-        let change = format!("`type` {} → {}", shown(type_before), shown(type_after));
-        // A number that became an integer still reads as a number.
-        let narrowed = type_before.and_then(Value::as_str) == Some("number")
-            && type_after.and_then(Value::as_str) == Some("integer");
-        entries.push(if narrowed {
-            compatible(
-                change,
-                "compatible: an integer is a number to clients built before",
-            )
-        } else {
-            unreadable(change)
-        });
+    } else {
+        unreadable(at, change)
+    })
+}
+
+/// Another `format`: unreadable when an `int32` widens or an address
+/// format comes or goes; other numbers' and strings' formats still read.
+fn answer_format(at: &At, old: &Place, new: &Place) -> Option<Entry> {
+    let (before, after) = (old.fact("format"), new.fact("format"));
+    if before == after {
+        return None;
     }
-    let kind = type_after.and_then(Value::as_str);
-    let (format_before, format_after) = (old.fact("format"), new.fact("format"));
-    if format_before != format_after {
-        let change = format!(
-            "`format` {} → {}",
-            shown(format_before),
-            shown(format_after)
-        );
-        fn text(format: Option<&Value>) -> &str {
-            format.and_then(Value::as_str).unwrap_or("")
+    let change = format!("`format` {} → {}", shown(before), shown(after));
+    let addresses = ["ip", "ipv4", "ipv6"];
+    Some(match new.fact("type").and_then(Value::as_str) {
+        // An `int32` answer widened (to `int64`, or to no format) can
+        // carry what an `i32` cannot hold.
+        Some("integer") if format_text(before) == "int32" => unreadable(at, change),
+        Some("integer" | "number") => still_readable(
+            at,
+            change,
+            "compatible: clients built before read the narrower values too",
+        ),
+        _ if addresses.contains(&format_text(before))
+            || addresses.contains(&format_text(after)) =>
+        {
+            unreadable(at, change)
         }
-        let addresses = ["ip", "ipv4", "ipv6"];
-        entries.push(match kind {
-            // An `int32` answer widened (to `int64`, or to no format) can
-            // carry what an `i32` cannot hold.
-            Some("integer") if text(format_before) == "int32" => unreadable(change),
-            Some("integer" | "number") => compatible(
-                change,
-                "compatible: clients built before read the narrower values too",
-            ),
-            _ if addresses.contains(&text(format_before))
-                || addresses.contains(&text(format_after)) =>
-            {
-                unreadable(change)
-            }
-            _ => compatible(
-                change,
-                "compatible: answers' string formats are documentation in this client (read as \
-                 text)",
-            ),
-        });
+        _ => still_readable(
+            at,
+            change,
+            "compatible: answers' string formats are documentation in this client (read as \
+             text)",
+        ),
+    })
+}
+
+/// A `format`'s text, empty when there is none.
+fn format_text(format: Option<&Value>) -> &str {
+    format.and_then(Value::as_str).unwrap_or("")
+}
+
+/// `nullable` added: unreadable, unless on an optional property.
+fn answer_nullable(at: &At, old: &Place, new: &Place) -> Option<Entry> {
+    if nullable(old) || !nullable(new) {
+        return None;
     }
-    if !nullable(old) && nullable(new) {
-        // An optional property reads `null` as absent; a required one, an
-        // item or a whole answer does not.
-        entries.push(if at.is_optional_property() {
-            compatible(
-                "`nullable` added".into(),
-                "compatible: the property is optional, and clients built before read `null` as \
-                 absent",
-            )
-        } else {
-            unreadable("`nullable` added".into())
-        });
-    }
+    // An optional property reads `null` as absent; a required one, an
+    // item or a whole answer does not.
+    Some(if at.is_optional_property() {
+        still_readable(
+            at,
+            "`nullable` added".into(),
+            "compatible: the property is optional, and clients built before read `null` as \
+             absent",
+        )
+    } else {
+        unreadable(at, "`nullable` added".into())
+    })
+}
+
+/// Properties no longer `required`: answers may leave out what clients
+/// built before expect.
+fn answer_no_longer_required(at: &At, old: &Place, new: &Place) -> Option<Entry> {
     let before = list(old, "required").unwrap_or_default();
     let after = list(new, "required").unwrap_or_default();
     let no_longer = at.kept(missing_from(&after, &before));
-    if !no_longer.is_empty() {
-        entries.push(unreadable(format!(
+    if no_longer.is_empty() {
+        return None;
+    }
+    Some(unreadable(
+        at,
+        format!(
             "`required` no longer names {}: answers may leave it out",
             values(&no_longer)
-        )));
-    }
-    for keyword in CONSTRAINTS {
-        if old.fact(keyword) != new.fact(keyword) {
-            entries.push(entry(
-                Impact::Compatible,
-                at.says(
-                    "in answers",
-                    format!(
-                        "`{keyword}` {} → {}",
-                        shown(old.fact(keyword)),
-                        shown(new.fact(keyword))
-                    ),
+        ),
+    ))
+}
+
+/// Constraints changed on answers: documentation, since the client does
+/// not check answers against them.
+fn answer_constraints(at: &At, old: &Place, new: &Place) -> Vec<Entry> {
+    CONSTRAINTS
+        .into_iter()
+        .filter(|keyword| old.fact(keyword) != new.fact(keyword))
+        .map(|keyword| {
+            still_readable(
+                at,
+                format!(
+                    "`{keyword}` {} → {}",
+                    shown(old.fact(keyword)),
+                    shown(new.fact(keyword))
                 ),
                 "compatible: the client does not check answers against it",
-            ));
-        }
-    }
-    entries
+            )
+        })
+        .collect()
 }
 
 /// Values of an answer's enum added or removed.

@@ -29,6 +29,8 @@ fn owner_was_there(old: &Surface, renames: &Renames, owner: &str) -> bool {
     old.types.contains_key(owner) || renames.renamed_into(owner)
 }
 
+/// The fields removed, changed or added on types both sides have (under
+/// their new names when renamed).
 pub fn fields(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
     let old_requests = request_types(old);
     let new_requests = request_types(new);
@@ -39,47 +41,9 @@ pub fn fields(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         if !new.types.contains_key(&new_key.0) {
             continue; // the type itself was removed or renamed
         }
-        let name = format!("{}.{}", key.0, key.1);
-        match new.fields.get(&new_key) {
-            None => entries.push(entry(
-                Impact::BreakingForCallers,
-                format!("field `{name}` removed"),
-                format!("callers using `{name}` no longer compile"),
-            )),
-            Some(after) if !same_member(before, after, renames) => {
-                let request = new_requests.contains(&key.0) || old_requests.contains(&key.0);
-                let (breaking, why) = if before.ty != after.ty {
-                    (
-                        true,
-                        "retyped: callers using it as the old type no longer compile".to_owned(),
-                    )
-                } else if after.need == Need::Required && request {
-                    (
-                        true,
-                        "now required in a request: callers must set it".to_owned(),
-                    )
-                } else {
-                    (
-                        false,
-                        format!("now {}; its Rust type is the same", after.need.text()),
-                    )
-                };
-                entries.push(entry(
-                    if breaking {
-                        Impact::BreakingForCallers
-                    } else {
-                        Impact::Compatible
-                    },
-                    format!(
-                        "field `{name}`: `{}` → `{}`",
-                        member_text(before),
-                        member_text(after)
-                    ),
-                    why,
-                ));
-            }
-            Some(_) => {}
-        }
+        let request = new_requests.contains(&key.0) || old_requests.contains(&key.0);
+        let after = new.fields.get(&new_key);
+        entries.extend(old_field_change(key, before, after, request, renames));
         seen.insert(new_key);
     }
     for (key, field) in &new.fields {
@@ -89,28 +53,81 @@ pub fn fields(old: &Surface, new: &Surface, renames: &Renames) -> Vec<Entry> {
         {
             continue;
         }
-        let (impact, why) = match (new_requests.contains(&key.0), field.need) {
-            (true, Need::Required) => (
-                Impact::BreakingForCallers,
-                "new required request field: callers must set it",
-            ),
-            (true, _) => (
-                Impact::Addition,
-                "an optional request field: callers need not set it",
-            ),
-            (false, _) => (
-                Impact::Addition,
-                "a new field of an answer; the type is non-exhaustive, so callers' code is \
-                 unchanged",
-            ),
-        };
-        entries.push(entry(
-            impact,
-            format!("field `{}.{}` added ({})", key.0, key.1, member_text(field)),
-            why,
-        ));
+        entries.push(field_added(key, field, new_requests.contains(&key.0)));
     }
     entries
+}
+
+/// What became of the old field `key` (`after` on the new side, if any),
+/// when it is not the same: removed, retyped, or required or optional now.
+fn old_field_change(
+    key: &(String, String),
+    before: &Member,
+    after: Option<&Member>,
+    request: bool,
+    renames: &Renames,
+) -> Option<Entry> {
+    let name = format!("{}.{}", key.0, key.1);
+    let Some(after) = after else {
+        return Some(entry(
+            Impact::BreakingForCallers,
+            format!("field `{name}` removed"),
+            format!("callers using `{name}` no longer compile"),
+        ));
+    };
+    if same_member(before, after, renames) {
+        return None;
+    }
+    let (impact, why) = if before.ty != after.ty {
+        (
+            Impact::BreakingForCallers,
+            "retyped: callers using it as the old type no longer compile".to_owned(),
+        )
+    } else if after.need == Need::Required && request {
+        (
+            Impact::BreakingForCallers,
+            "now required in a request: callers must set it".to_owned(),
+        )
+    } else {
+        (
+            Impact::Compatible,
+            format!("now {}; its Rust type is the same", after.need.text()),
+        )
+    };
+    Some(entry(
+        impact,
+        format!(
+            "field `{name}`: `{}` → `{}`",
+            member_text(before),
+            member_text(after)
+        ),
+        why,
+    ))
+}
+
+/// A field added to a type that was there: breaking when a request's
+/// field is required, an addition otherwise.
+fn field_added(key: &(String, String), field: &Member, in_request: bool) -> Entry {
+    let (impact, why) = match (in_request, field.need) {
+        (true, Need::Required) => (
+            Impact::BreakingForCallers,
+            "new required request field: callers must set it",
+        ),
+        (true, _) => (
+            Impact::Addition,
+            "an optional request field: callers need not set it",
+        ),
+        (false, _) => (
+            Impact::Addition,
+            "a new field of an answer; the type is non-exhaustive, so callers' code is \
+             unchanged",
+        ),
+    };
+    entry(
+        impact,
+        format!("field `{}.{}` added ({})", key.0, key.1, member_text(field)),
+        why,
+    )
 }
 
 /// Whether a field is the same on both sides, reading the old type with

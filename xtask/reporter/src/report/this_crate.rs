@@ -27,89 +27,142 @@ pub fn hand_written_breaks(
     uses: &BTreeMap<String, String>,
     sources: &[PathBuf],
 ) -> Vec<Entry> {
-    let mut entries = Vec::new();
-    let broken = |name: &str, change: String| {
-        uses.get(name).map(|place| {
-            entry(
-                Impact::ToFixInThisCrate,
-                format!("hand-written `{place}` uses `{name}`: {change}"),
-                WHY,
-            )
+    let mut entries = type_breaks(old, new, uses);
+    entries.extend(field_breaks(old, new, uses));
+    entries.extend(added_field_breaks(old, new, uses, sources));
+    entries.extend(variant_breaks(old, new, uses));
+    entries.extend(environment_break(old, new, uses));
+    entries.extend(operation_breaks(old, new, uses));
+    entries
+}
+
+/// The entry for the hand-written line that names `name`, when one does.
+fn fix_where_used(uses: &BTreeMap<String, String>, name: &str, change: String) -> Option<Entry> {
+    uses.get(name).map(|place| {
+        entry(
+            Impact::ToFixInThisCrate,
+            format!("hand-written `{place}` uses `{name}`: {change}"),
+            WHY,
+        )
+    })
+}
+
+/// Types gone, or of another kind (a struct now an enum).
+fn type_breaks(old: &Surface, new: &Surface, uses: &BTreeMap<String, String>) -> Vec<Entry> {
+    old.types
+        .iter()
+        .filter_map(|(name, shape)| {
+            let change = match new.types.get(name) {
+                None => "the type is gone (removed or renamed)".into(),
+                Some(after) if after != shape => format!("{} → {}", shape.kind(), after.kind()),
+                Some(_) => return None,
+            };
+            fix_where_used(uses, name, change)
         })
-    };
-    for (name, shape) in &old.types {
-        match new.types.get(name) {
-            None => entries.extend(broken(name, "the type is gone (removed or renamed)".into())),
-            Some(after) if after != shape => {
-                entries.extend(broken(name, format!("{} → {}", shape.kind(), after.kind())));
-            }
-            Some(_) => {}
-        }
-    }
+        .collect()
+}
+
+/// Fields removed or retyped: named where the code names their type, or
+/// where it names the field of a type it reaches without naming it.
+fn field_breaks(old: &Surface, new: &Surface, uses: &BTreeMap<String, String>) -> Vec<Entry> {
     // The types the code reaches without naming them (`answer.data` of a
     // type it names): a field of theirs it reads is named by the field.
     let reached = reached_from(old, uses);
-    let mut field_changes = Vec::new();
-    for ((owner, field), before) in &old.fields {
-        if !new.types.contains_key(owner) {
-            continue;
-        }
-        let change = match new.fields.get(&(owner.clone(), field.clone())) {
-            None => format!("field `{field}` removed"),
-            Some(after) if after.ty != before.ty => format!(
-                "field `{field}` retyped: `{}` → `{}`",
-                member_text(before),
-                member_text(after)
-            ),
-            Some(_) => continue,
-        };
+    let mut entries = Vec::new();
+    let mut reached_changes = Vec::new();
+    for (owner, field, change) in changed_fields(old, new) {
         if uses.contains_key(owner) {
-            entries.extend(broken(owner, change));
-        } else if reached.contains(owner.as_str()) {
-            field_changes.push((owner.clone(), field.clone(), change));
+            entries.extend(fix_where_used(uses, owner, change));
+        } else if reached.contains(owner) {
+            reached_changes.push((owner, field, change));
         }
     }
-    for (owner, field, change) in field_changes {
-        if let Some(place) = uses.get(&field) {
-            let found = entry(
+    for (owner, field, change) in reached_changes {
+        if let Some(place) = uses.get(field) {
+            entries.push(entry(
                 Impact::ToFixInThisCrate,
                 format!(
                     "hand-written `{place}` names `{field}`, like the field of `{owner}` it \
                      reaches: {change}"
                 ),
                 WHY,
-            );
-            entries.push(found);
-        }
-    }
-    for (owner, field) in new.fields.keys() {
-        if old.types.contains_key(owner)
-            && !old.fields.contains_key(&(owner.clone(), field.clone()))
-            && builds_literally(sources, owner)
-        {
-            entries.extend(broken(
-                owner,
-                format!("field `{field}` added, and the crate builds `{owner}` literally"),
             ));
         }
     }
-    for ((owner, variant), before) in &old.variants {
-        if !new.types.contains_key(owner) {
-            continue;
-        }
-        match new.variants.get(&(owner.clone(), variant.clone())) {
-            None => entries.extend(broken(owner, format!("variant `{variant}` removed"))),
-            Some(after) if after != before => {
-                entries.extend(broken(
-                    owner,
-                    format!("variant `{variant}`: `{before}` → `{after}`"),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    // An environment added or removed: an exhaustive `match` on
-    // `Environment` stops compiling.
+    entries
+}
+
+/// Each field removed or retyped on a type still there: the type, the
+/// field and the change.
+fn changed_fields<'a>(old: &'a Surface, new: &Surface) -> Vec<(&'a str, &'a str, String)> {
+    old.fields
+        .iter()
+        .filter(|((owner, _), _)| new.types.contains_key(owner))
+        .filter_map(|((owner, field), before)| {
+            let change = match new.fields.get(&(owner.clone(), field.clone())) {
+                None => format!("field `{field}` removed"),
+                Some(after) if after.ty != before.ty => format!(
+                    "field `{field}` retyped: `{}` → `{}`",
+                    member_text(before),
+                    member_text(after)
+                ),
+                Some(_) => return None,
+            };
+            Some((owner.as_str(), field.as_str(), change))
+        })
+        .collect()
+}
+
+/// Fields added to a type the crate builds with a struct literal, which
+/// then lacks them.
+fn added_field_breaks(
+    old: &Surface,
+    new: &Surface,
+    uses: &BTreeMap<String, String>,
+    sources: &[PathBuf],
+) -> Vec<Entry> {
+    new.fields
+        .keys()
+        .filter(|(owner, field)| {
+            old.types.contains_key(owner)
+                && !old.fields.contains_key(&(owner.clone(), field.clone()))
+                && builds_literally(sources, owner)
+        })
+        .filter_map(|(owner, field)| {
+            fix_where_used(
+                uses,
+                owner,
+                format!("field `{field}` added, and the crate builds `{owner}` literally"),
+            )
+        })
+        .collect()
+}
+
+/// Variants removed or retyped, on enums still there.
+fn variant_breaks(old: &Surface, new: &Surface, uses: &BTreeMap<String, String>) -> Vec<Entry> {
+    old.variants
+        .iter()
+        .filter(|((owner, _), _)| new.types.contains_key(owner))
+        .filter_map(|((owner, variant), before)| {
+            let change = match new.variants.get(&(owner.clone(), variant.clone())) {
+                None => format!("variant `{variant}` removed"),
+                Some(after) if after != before => {
+                    format!("variant `{variant}`: `{before}` → `{after}`")
+                }
+                Some(_) => return None,
+            };
+            fix_where_used(uses, owner, change)
+        })
+        .collect()
+}
+
+/// An environment added or removed, when the code names one: an exhaustive
+/// `match` on `Environment` stops compiling.
+fn environment_break(
+    old: &Surface,
+    new: &Surface,
+    uses: &BTreeMap<String, String>,
+) -> Option<Entry> {
     let added_or_removed: Vec<String> = old
         .environments
         .keys()
@@ -122,39 +175,42 @@ pub fn hand_written_breaks(
                 .map(|name| format!("environment `{name}` added")),
         )
         .collect();
-    if !added_or_removed.is_empty()
-        && let Some(variant) = old
-            .environments
-            .keys()
-            .find(|name| uses.contains_key(*name))
-    {
-        let found = entry(
-            Impact::ToFixInThisCrate,
-            format!(
-                "hand-written `{}` names `Environment::{variant}`: {} (an exhaustive `match` on \
-                 `Environment` stops compiling)",
-                uses[variant],
-                added_or_removed.join(", ")
-            ),
-            WHY,
-        );
-        entries.push(found);
+    if added_or_removed.is_empty() {
+        return None;
     }
+    let variant = old
+        .environments
+        .keys()
+        .find(|name| uses.contains_key(*name))?;
+    Some(entry(
+        Impact::ToFixInThisCrate,
+        format!(
+            "hand-written `{}` names `Environment::{variant}`: {} (an exhaustive `match` on \
+             `Environment` stops compiling)",
+            uses[variant],
+            added_or_removed.join(", ")
+        ),
+        WHY,
+    ))
+}
+
+/// Operations gone, or with another body or answer type: named where the
+/// code names the method or its `PascalCase` name.
+fn operation_breaks(old: &Surface, new: &Surface, uses: &BTreeMap<String, String>) -> Vec<Entry> {
+    let mut entries = Vec::new();
     for (method, before) in &old.operations {
         let change = match new.operations.get(method) {
-            None => Some("the operation is gone (removed or renamed)".to_owned()),
+            None => "the operation is gone (removed or renamed)",
             Some(after) if after.body != before.body || after.answer != before.answer => {
-                Some("its body or answer type changed".to_owned())
+                "its body or answer type changed"
             }
-            Some(_) => None,
+            Some(_) => continue,
         };
-        if let Some(change) = change {
-            for name in [method.clone(), pascal_case(method)] {
-                if uses.contains_key(&name) {
-                    entries.extend(broken(&name, change.clone()));
-                    break;
-                }
-            }
+        let named = [method.clone(), pascal_case(method)]
+            .into_iter()
+            .find(|name| uses.contains_key(name));
+        if let Some(name) = named {
+            entries.extend(fix_where_used(uses, &name, change.to_owned()));
         }
     }
     entries
