@@ -289,7 +289,23 @@ async fn confirm(shared: &Shared, item: &Item, attempt: u32) {
     }
 }
 
-/// Takes one row through its steps, holding its slot throughout.
+/// What a row's task does after its step.
+enum Next {
+    /// Claims attempt `attempt` and sends it: a payout (no transaction), or
+    /// the cancel of `transaction`'s credit.
+    Request {
+        attempt: u32,
+        transaction: Option<i64>,
+    },
+    /// Looks again: a person's word changed the row's history.
+    LookAgain,
+    /// Nothing: the row is reported.
+    Ended,
+}
+
+/// Takes one row through its steps, holding its slot throughout: for each
+/// request, the claim (the intent, recorded), the send, and its outcome
+/// recorded, in that order.
 async fn drive(
     shared: &Shared,
     item: &Item,
@@ -300,68 +316,14 @@ async fn drive(
     let mut last: Option<Answer> = None;
     loop {
         let step = next_step(&row, shared.mode.goal(item.line, local));
-        let (attempt, transaction) = match step {
-            Step::Done(ending) => {
-                // A payout: what this run's send did, or else what the
-                // ledger says. An undo: the row's credits together, as
-                // the ledger now says (one cancel may have failed where
-                // another worked).
-                match last {
-                    Some(answer) if matches!(shared.mode, Mode::Pay { .. }) => shared.done(
-                        item,
-                        answer.status,
-                        answer.state.transaction(),
-                        answer.message,
-                    ),
-                    _ => shared.ended(item, ending),
-                }
-                return;
-            }
-            Step::Wait => {
-                shared.done(item, RowStatus::HandledElsewhere, None, None);
-                return;
-            }
-            Step::Judge {
-                credited: true,
-                attempt,
-            } => {
-                confirm(shared, item, attempt).await;
-                return;
-            }
-            Step::Judge { attempt, .. } => {
-                match shared
-                    .ledger
-                    .judge(&shared.run, item.line, attempt, false)
-                    .await
-                {
-                    // The ledger says what the word made of the row.
-                    Ok(true) => {
-                        match shared.ledger.history(&shared.run, Some(&[item.line])).await {
-                            Ok(mut now) => row = now.remove(&item.line).unwrap_or_default(),
-                            Err(error) => {
-                                shared.done(item, RowStatus::NotStarted, None, None);
-                                shared.failed(error);
-                                return;
-                            }
-                        }
-                    }
-                    Ok(false) => {
-                        shared.done(item, RowStatus::HandledElsewhere, None, None);
-                        return;
-                    }
-                    Err(error) => {
-                        shared.done(item, RowStatus::NotStarted, None, None);
-                        shared.failed(error);
-                        return;
-                    }
-                }
-                continue;
-            }
-            Step::Send { after } => (after + 1, None),
-            Step::Cancel {
+        let (attempt, transaction) = match take_step(shared, item, step, &mut row, &mut last).await
+        {
+            Next::Request {
                 attempt,
                 transaction,
-            } => (attempt, Some(transaction)),
+            } => (attempt, transaction),
+            Next::LookAgain => continue,
+            Next::Ended => return,
         };
         shared.wait_if_paused().await;
         if shared.stop.requested() {
@@ -371,73 +333,18 @@ async fn drive(
             }
             return;
         }
-        let claimed = match transaction {
-            None => {
-                shared
-                    .ledger
-                    .claim(&shared.run, item.line, attempt - 1)
-                    .await
-            }
-            Some(_) => {
-                shared
-                    .ledger
-                    .claim_cancel(&shared.run, item.line, attempt)
-                    .await
-            }
-        };
-        match claimed {
-            Ok(true) => {}
-            Ok(false) => {
-                shared.done(item, RowStatus::HandledElsewhere, None, None);
-                return;
-            }
-            Err(error) => {
-                shared.done(item, RowStatus::NotStarted, None, None);
-                shared.failed(error);
-                return;
-            }
+        if !claim(shared, item, attempt, transaction).await {
+            return;
         }
         shared.summary().claimed += 1;
-        let answer = match transaction {
-            None => {
-                local.sends += 1;
-                crate::run::send(shared.vendor.as_ref(), item, local.sends).await
-            }
-            Some(transaction) => {
-                local.sends += 1;
-                let answer = crate::undo::cancel(shared.vendor.as_ref(), transaction).await;
-                // Not processed (429, no connection): the same credit again
-                // after the pause, while tries are left.
-                let again = matches!(shared.mode, Mode::Undo { tries, .. } if local.sends < tries);
-                if answer.retry_after.is_none() || !again {
-                    local.cancelled_up_to = attempt;
-                    local.sends = 0;
-                }
-                answer
-            }
-        };
+        let answer = request(shared, item, attempt, transaction, &mut local).await;
         if answer.halts {
             shared.halt(format!(
                 "no usable token: {}",
                 answer.message.clone().unwrap_or_default()
             ));
         }
-        // The outcome need not be durable before the next row: lost in a
-        // crash, it leaves the intent, in doubt — the safe side. Queued
-        // while this row still holds its slot, it is written before the
-        // intent of the row that takes the slot next.
-        if let Err(error) = shared
-            .ledger
-            .record(&shared.run, item.line, attempt, answer.state.clone())
-            .await
-        {
-            let status = if answer.state.may_be_credited() {
-                RowStatus::InDoubt
-            } else {
-                answer.status
-            };
-            shared.done(item, status, answer.state.transaction(), answer.message);
-            shared.failed(error);
+        if !record_outcome(shared, item, attempt, &answer).await {
             return;
         }
         row.set(attempt, answer.state.clone());
@@ -459,6 +366,187 @@ async fn drive(
         }
         last = Some(answer);
     }
+}
+
+/// Does what `step` says short of a request: reports a row that is done
+/// (with `last`, this task's latest answer), or records a person's word
+/// (`row` then as the ledger has it).
+async fn take_step(
+    shared: &Shared,
+    item: &Item,
+    step: Step,
+    row: &mut RowHistory,
+    last: &mut Option<Answer>,
+) -> Next {
+    match step {
+        Step::Done(ending) => {
+            // A payout: what this run's send did, or else what the
+            // ledger says. An undo: the row's credits together, as
+            // the ledger now says (one cancel may have failed where
+            // another worked).
+            match last.take() {
+                Some(answer) if matches!(shared.mode, Mode::Pay { .. }) => shared.done(
+                    item,
+                    answer.status,
+                    answer.state.transaction(),
+                    answer.message,
+                ),
+                _ => shared.ended(item, ending),
+            }
+            Next::Ended
+        }
+        Step::Wait => {
+            shared.done(item, RowStatus::HandledElsewhere, None, None);
+            Next::Ended
+        }
+        Step::Judge {
+            credited: true,
+            attempt,
+        } => {
+            confirm(shared, item, attempt).await;
+            Next::Ended
+        }
+        Step::Judge { attempt, .. } => match judged_not_credited(shared, item, attempt).await {
+            Some(now) => {
+                *row = now;
+                Next::LookAgain
+            }
+            None => Next::Ended,
+        },
+        Step::Send { after } => Next::Request {
+            attempt: after + 1,
+            transaction: None,
+        },
+        Step::Cancel {
+            attempt,
+            transaction,
+        } => Next::Request {
+            attempt,
+            transaction: Some(transaction),
+        },
+    }
+}
+
+/// A person found a row in doubt (or in conflict) not credited: the row's
+/// history as the ledger has it after their word, or `None` when the row
+/// is reported (handled elsewhere, or the ledger failed).
+async fn judged_not_credited(shared: &Shared, item: &Item, attempt: u32) -> Option<RowHistory> {
+    match shared
+        .ledger
+        .judge(&shared.run, item.line, attempt, false)
+        .await
+    {
+        // The ledger says what the word made of the row.
+        Ok(true) => match shared.ledger.history(&shared.run, Some(&[item.line])).await {
+            Ok(mut now) => Some(now.remove(&item.line).unwrap_or_default()),
+            Err(error) => {
+                shared.done(item, RowStatus::NotStarted, None, None);
+                shared.failed(error);
+                None
+            }
+        },
+        Ok(false) => {
+            shared.done(item, RowStatus::HandledElsewhere, None, None);
+            None
+        }
+        Err(error) => {
+            shared.done(item, RowStatus::NotStarted, None, None);
+            shared.failed(error);
+            None
+        }
+    }
+}
+
+/// Claims `attempt` (a send's, or the cancel of `transaction`'s credit),
+/// recording the intent: whether this task holds it. When not, the row is
+/// reported (another worker holds it, or the ledger failed).
+async fn claim(shared: &Shared, item: &Item, attempt: u32, transaction: Option<i64>) -> bool {
+    let claimed = match transaction {
+        None => {
+            shared
+                .ledger
+                .claim(&shared.run, item.line, attempt - 1)
+                .await
+        }
+        Some(_) => {
+            shared
+                .ledger
+                .claim_cancel(&shared.run, item.line, attempt)
+                .await
+        }
+    };
+    match claimed {
+        Ok(true) => true,
+        Ok(false) => {
+            shared.done(item, RowStatus::HandledElsewhere, None, None);
+            false
+        }
+        Err(error) => {
+            shared.done(item, RowStatus::NotStarted, None, None);
+            shared.failed(error);
+            false
+        }
+    }
+}
+
+/// Sends the claimed attempt (the row's payout, or the cancel of
+/// `transaction`'s credit) and says what its answer means; `local` counts
+/// the sends, and the cancels this task is done with.
+async fn request(
+    shared: &Shared,
+    item: &Item,
+    attempt: u32,
+    transaction: Option<i64>,
+    local: &mut Local,
+) -> Answer {
+    match transaction {
+        None => {
+            local.sends += 1;
+            crate::run::send(shared.vendor.as_ref(), item, local.sends).await
+        }
+        Some(transaction) => {
+            local.sends += 1;
+            let answer = crate::undo::cancel(shared.vendor.as_ref(), transaction).await;
+            // Not processed (429, no connection): the same credit again
+            // after the pause, while tries are left.
+            let again = matches!(shared.mode, Mode::Undo { tries, .. } if local.sends < tries);
+            if answer.retry_after.is_none() || !again {
+                local.cancelled_up_to = attempt;
+                local.sends = 0;
+            }
+            answer
+        }
+    }
+}
+
+/// Records `answer` as `attempt`'s outcome: whether the ledger took it.
+/// When not, the row is reported (in doubt if it may be credited) and the
+/// run fails.
+async fn record_outcome(shared: &Shared, item: &Item, attempt: u32, answer: &Answer) -> bool {
+    // The outcome need not be durable before the next row: lost in a
+    // crash, it leaves the intent, in doubt — the safe side. Queued
+    // while this row still holds its slot, it is written before the
+    // intent of the row that takes the slot next.
+    let Err(error) = shared
+        .ledger
+        .record(&shared.run, item.line, attempt, answer.state.clone())
+        .await
+    else {
+        return true;
+    };
+    let status = if answer.state.may_be_credited() {
+        RowStatus::InDoubt
+    } else {
+        answer.status
+    };
+    shared.done(
+        item,
+        status,
+        answer.state.transaction(),
+        answer.message.clone(),
+    );
+    shared.failed(error);
+    false
 }
 
 /// The rows whose intent had no outcome at the start: settled meanwhile,

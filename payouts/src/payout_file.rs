@@ -451,93 +451,161 @@ fn column_of(invalid: &InvalidValue) -> &'static str {
     }
 }
 
+/// The checked row `record`, or every problem it has (line, column, why).
 fn row(
     record: &csv::StringRecord,
     columns: &Columns,
     defaults: &RunDefaults,
 ) -> Result<PayoutRow, Vec<RowProblem>> {
-    let line = record.position().map_or(0, csv::Position::line);
-    let get = |index: usize| record.get(index).unwrap_or_default();
-    let optional = |index: Option<usize>| index.map(get).filter(|value| !value.is_empty());
-    let mut problems = Vec::new();
-    let invalid = |problems: &mut Vec<RowProblem>, invalid: InvalidValue| {
-        problems.push(RowProblem {
-            line,
+    let mut check = RowCheck::new(record);
+    let points = check.points(columns);
+    // With a bad amount the other columns are still checked.
+    let checked_points = points.as_ref().map_or(1, |points| points.get());
+    let recipient = check.recipient(columns, checked_points);
+    let payout = check.payout(columns, defaults);
+    match (payout, recipient, points) {
+        (Some(payout), Some(recipient), Some(points)) if check.problems.is_empty() => {
+            Ok(PayoutRow {
+                line: check.line,
+                email: recipient.email().as_str().to_owned(),
+                name: check.get(columns.name).to_owned(),
+                points,
+                payout: payout.to(recipient),
+            })
+        }
+        _ => Err(check.problems),
+    }
+}
+
+/// One row being checked: its values, and the problems found so far, in
+/// the order of its columns' checks.
+struct RowCheck<'a> {
+    record: &'a csv::StringRecord,
+    line: u64,
+    problems: Vec<RowProblem>,
+}
+
+impl<'a> RowCheck<'a> {
+    fn new(record: &'a csv::StringRecord) -> Self {
+        Self {
+            record,
+            line: record.position().map_or(0, csv::Position::line),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The value in column `index` (empty when the row has none).
+    fn get(&self, index: usize) -> &'a str {
+        self.record.get(index).unwrap_or_default()
+    }
+
+    /// The value in an optional column, unless absent or empty.
+    fn optional(&self, index: Option<usize>) -> Option<&'a str> {
+        index
+            .map(|index| self.get(index))
+            .filter(|value| !value.is_empty())
+    }
+
+    /// A value the client refused, in the column it came from.
+    fn invalid(&mut self, invalid: InvalidValue) {
+        self.problems.push(RowProblem {
+            line: self.line,
             column: Some(column_of(&invalid).to_owned()),
             problem: invalid.problem,
         });
-    };
-
-    let points = get(columns.points).parse::<Points>();
-    if let Err(refused) = &points {
-        invalid(&mut problems, refused.clone());
     }
-    // With a bad amount the other columns are still checked.
-    let checked_points = points.as_ref().map_or(1, |points| points.get());
-    let recipient = match Recipient::new(get(columns.name), get(columns.email), checked_points) {
-        Ok(recipient) => match optional(columns.citation) {
-            Some(citation) => Some(recipient.citation(citation)),
-            None => Some(recipient),
-        },
-        Err(refused) => {
-            invalid(&mut problems, refused);
-            None
-        }
-    };
 
-    let sender = optional(columns.sender_email)
-        .map(str::to_owned)
-        .or_else(|| defaults.sender_email.clone());
-    let payout = match sender.as_deref().map(Payout::new) {
-        Some(Ok(payout)) => Some(payout),
-        Some(Err(refused)) => {
-            invalid(&mut problems, refused);
-            None
+    /// A problem with the value in `column`.
+    fn problem(&mut self, column: &str, problem: String) {
+        self.problems.push(RowProblem {
+            line: self.line,
+            column: Some(column.to_owned()),
+            problem,
+        });
+    }
+
+    /// The points, if they are a number of points.
+    fn points(&mut self, columns: &Columns) -> Option<Points> {
+        match self.get(columns.points).parse::<Points>() {
+            Ok(points) => Some(points),
+            Err(refused) => {
+                self.invalid(refused);
+                None
+            }
         }
-        None => {
-            problems.push(RowProblem {
-                line,
-                column: Some("sender_email".into()),
-                problem: "no sender: give the run's sender (--sender-email) or fill the \
-                          sender_email column"
-                    .into(),
-            });
-            None
+    }
+
+    /// The recipient of `points`, with the row's citation, if the name and
+    /// address are valid.
+    fn recipient(&mut self, columns: &Columns, points: u64) -> Option<Recipient> {
+        match Recipient::new(self.get(columns.name), self.get(columns.email), points) {
+            Ok(recipient) => match self.optional(columns.citation) {
+                Some(citation) => Some(recipient.citation(citation)),
+                None => Some(recipient),
+            },
+            Err(refused) => {
+                self.invalid(refused);
+                None
+            }
         }
-    };
-    let expiry = match optional(columns.expiry_months) {
-        Some(text) => match text.parse::<u32>() {
+    }
+
+    /// The payout from the row's sender (or the run's), expiring when the
+    /// row (or the run) says, if both are valid.
+    fn payout(&mut self, columns: &Columns, defaults: &RunDefaults) -> Option<Payout> {
+        let payout = self.sender(columns, defaults);
+        let expiry = self.expiry_months(columns, defaults);
+        match (payout, expiry) {
+            (Some(checked), Some(months)) => match checked.expiry_months(months) {
+                Ok(with_expiry) => Some(with_expiry),
+                Err(refused) => {
+                    self.invalid(refused);
+                    None
+                }
+            },
+            (payout, _) => payout,
+        }
+    }
+
+    /// A payout from the row's sender, or else the run's.
+    fn sender(&mut self, columns: &Columns, defaults: &RunDefaults) -> Option<Payout> {
+        let sender = self
+            .optional(columns.sender_email)
+            .map(str::to_owned)
+            .or_else(|| defaults.sender_email.clone());
+        match sender.as_deref().map(Payout::new) {
+            Some(Ok(payout)) => Some(payout),
+            Some(Err(refused)) => {
+                self.invalid(refused);
+                None
+            }
+            None => {
+                self.problem(
+                    "sender_email",
+                    "no sender: give the run's sender (--sender-email) or fill the \
+                     sender_email column"
+                        .into(),
+                );
+                None
+            }
+        }
+    }
+
+    /// The months until the points expire: the row's, or else the run's.
+    fn expiry_months(&mut self, columns: &Columns, defaults: &RunDefaults) -> Option<u32> {
+        let Some(text) = self.optional(columns.expiry_months) else {
+            return defaults.expiry_months;
+        };
+        match text.parse::<u32>() {
             Ok(months) => Some(months),
             Err(_) => {
-                problems.push(RowProblem {
-                    line,
-                    column: Some("expiry_months".into()),
-                    problem: format!("`{text}` is not a whole number of months"),
-                });
+                self.problem(
+                    "expiry_months",
+                    format!("`{text}` is not a whole number of months"),
+                );
                 None
             }
-        },
-        None => defaults.expiry_months,
-    };
-    let payout = match (payout, expiry) {
-        (Some(checked), Some(months)) => match checked.expiry_months(months) {
-            Ok(with_expiry) => Some(with_expiry),
-            Err(refused) => {
-                invalid(&mut problems, refused);
-                None
-            }
-        },
-        (payout, _) => payout,
-    };
-    match (payout, recipient, points) {
-        (Some(payout), Some(recipient), Ok(points)) if problems.is_empty() => Ok(PayoutRow {
-            line,
-            email: recipient.email().as_str().to_owned(),
-            name: get(columns.name).to_owned(),
-            points,
-            payout: payout.to(recipient),
-        }),
-        _ => Err(problems),
+        }
     }
 }
 

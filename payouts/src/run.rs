@@ -326,26 +326,12 @@ pub async fn plan_payouts(
     options: &RunOptions,
     dry: bool,
 ) -> Result<Plan, RunError> {
-    let duplicates = &file.contents().duplicates;
-    if !duplicates.is_empty() && !options.allow_duplicate_recipients {
-        return Err(RunError::DuplicateRecipients {
-            duplicates: duplicates.clone(),
-        });
-    }
+    check_duplicates(file, options)?;
     check_choices(options, ledger.shared())?;
     let key = RunKey::of(file, context.run_name.as_deref())?;
     let mut journals = context.journals_for(file.path()).await?;
     journals.extend(ledger.legacy_journals(&key).await?);
-    let mut rows: Vec<LedgerRow> = Vec::new();
-    for row in file.rows()? {
-        let row = row?;
-        rows.push(LedgerRow {
-            line: row.line,
-            email: row.email,
-            points: row.points.get(),
-            name: row.name,
-        });
-    }
+    let rows = ledger_rows(file)?;
     let lines: Vec<u64> = rows.iter().map(|row| row.line).collect();
     let to_send = |history: &RunHistory| -> Vec<u64> {
         lines
@@ -378,38 +364,78 @@ pub async fn plan_payouts(
         .held_elsewhere(lease_key(&run.scope, &run.name, &run.sha256))
         .await?;
     check_selections(&begun.history, options, elsewhere)?;
-    let mut plan = Plan {
-        contents: file.contents().clone(),
-        to_send: 0,
-        already_sent: 0,
-        in_doubt: 0,
-        refused: 0,
-        cancelled: 0,
-        conflicts: 0,
-        run: begun.run.name.clone(),
-        notes: begun.notes.clone(),
-        begun: None,
-        scope: context.scope.clone(),
-    };
+    let mut plan = Plan::of(file, context, &begun);
     for line in &lines {
-        match step(&begun.history, options, *line) {
-            step if sends(&step) => plan.to_send += 1,
-            Step::Judge { .. } => plan.already_sent += 1,
-            Step::Wait => plan.in_doubt += 1,
-            Step::Done(ending) => match ending.status {
-                RowStatus::AlreadySent => plan.already_sent += 1,
-                RowStatus::InDoubt => plan.in_doubt += 1,
-                RowStatus::Refused => plan.refused += 1,
-                RowStatus::Conflict => plan.conflicts += 1,
-                _ => plan.cancelled += 1,
-            },
-            _ => plan.to_send += 1,
-        }
+        plan.count(step(&begun.history, options, *line));
     }
     if !dry {
         plan.begun = Some(begun);
     }
     Ok(plan)
+}
+
+/// Recipients on several rows stop the run, unless the operator allowed
+/// them.
+fn check_duplicates(file: &PayoutFile, options: &RunOptions) -> Result<(), RunError> {
+    let duplicates = &file.contents().duplicates;
+    if !duplicates.is_empty() && !options.allow_duplicate_recipients {
+        return Err(RunError::DuplicateRecipients {
+            duplicates: duplicates.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The file's rows, as the ledger records them.
+fn ledger_rows(file: &PayoutFile) -> Result<Vec<LedgerRow>, RunError> {
+    let mut rows: Vec<LedgerRow> = Vec::new();
+    for row in file.rows()? {
+        let row = row?;
+        rows.push(LedgerRow {
+            line: row.line,
+            email: row.email,
+            points: row.points.get(),
+            name: row.name,
+        });
+    }
+    Ok(rows)
+}
+
+impl Plan {
+    /// The plan of the run `begun` of `file`, no row counted yet (and the
+    /// run not kept).
+    fn of(file: &PayoutFile, context: &LedgerContext, begun: &Begun) -> Self {
+        Self {
+            contents: file.contents().clone(),
+            to_send: 0,
+            already_sent: 0,
+            in_doubt: 0,
+            refused: 0,
+            cancelled: 0,
+            conflicts: 0,
+            run: begun.run.name.clone(),
+            notes: begun.notes.clone(),
+            begun: None,
+            scope: context.scope.clone(),
+        }
+    }
+
+    /// Counts a row whose next step is `step`.
+    fn count(&mut self, step: Step) {
+        match step {
+            step if sends(&step) => self.to_send += 1,
+            Step::Judge { .. } => self.already_sent += 1,
+            Step::Wait => self.in_doubt += 1,
+            Step::Done(ending) => match ending.status {
+                RowStatus::AlreadySent => self.already_sent += 1,
+                RowStatus::InDoubt => self.in_doubt += 1,
+                RowStatus::Refused => self.refused += 1,
+                RowStatus::Conflict => self.conflicts += 1,
+                _ => self.cancelled += 1,
+            },
+            _ => self.to_send += 1,
+        }
+    }
 }
 
 /// Options that cannot go together, before the ledger is asked.
@@ -647,15 +673,15 @@ mod tests {
     use std::time::Duration;
 
     use xoxoday_reward_points::types::SendPointsResponse;
-    use xoxoday_reward_points::{Environment, Error, Operation, UnknownCause};
+    use xoxoday_reward_points::{Client, Environment, Error, Operation, UnknownCause};
     use xoxoday_reward_points_mocks::{Faults, StandInServer};
 
-    use super::{LedgerContext, RunOptions, classify, plan_payouts, run_payouts};
+    use super::{LedgerContext, Plan, RunOptions, classify, plan_payouts, run_payouts};
     use crate::ledger::{
         AttemptState, Lease, Ledger, LedgerError, LedgerFuture, LedgerScope, LedgerTransaction,
         RunHistory, SqliteLedger,
     };
-    use crate::outcome::{RowStatus, Silent, Stop};
+    use crate::outcome::{RowStatus, Silent, Stop, Summary};
     use crate::payout_file::{PayoutFile, RunDefaults};
 
     /// A ledger whose claims fail after the first `works` (a disk that
@@ -793,6 +819,68 @@ mod tests {
         assert!(!summary.complete());
     }
 
+    /// A file of one row (line 2: Ann, 100 points) and its ledger, in a
+    /// directory of their own.
+    struct OneRow {
+        file: PayoutFile,
+        ledger: Arc<SqliteLedger>,
+        context: LedgerContext,
+        _dir: tempfile::TempDir,
+    }
+
+    impl OneRow {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("march.csv");
+            std::fs::write(&path, "name,email,points\nAnn,ann@example.com,100\n").unwrap();
+            let defaults = RunDefaults {
+                sender_email: Some("admin@example.com".into()),
+                expiry_months: None,
+            };
+            let file = PayoutFile::open(&path, defaults).unwrap();
+            let ledger = Arc::new(SqliteLedger::open(&dir.path().join("ledger.sqlite3")).unwrap());
+            let context = LedgerContext::new(LedgerScope::new(Environment::Sandbox, "client"));
+            Self {
+                file,
+                ledger,
+                context,
+                _dir: dir,
+            }
+        }
+
+        async fn plan(&self, options: &RunOptions) -> Plan {
+            plan_payouts(
+                &self.file,
+                self.ledger.as_ref(),
+                &self.context,
+                options,
+                false,
+            )
+            .await
+            .unwrap()
+        }
+
+        async fn run(&self, client: &Client, plan: Plan, options: RunOptions) -> Summary {
+            run_payouts(
+                client,
+                &self.file,
+                self.ledger.clone(),
+                plan,
+                options,
+                Arc::new(Silent),
+                &Stop::new(),
+            )
+            .await
+            .unwrap()
+        }
+    }
+
+    fn sent(transaction: i64) -> AttemptState {
+        AttemptState::Sent {
+            transaction: Some(transaction),
+        }
+    }
+
     /// An answer that comes after a person's contrary word (the row was
     /// judged not credited and sent again while its first send was on its
     /// way): both credits are kept, the row is a conflict that no run sends
@@ -801,95 +889,37 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn an_answer_after_a_persons_contrary_word_is_kept_and_reported() {
         let stand_in = StandInServer::start(0, Faults::none()).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("march.csv");
-        std::fs::write(&path, "name,email,points\nAnn,ann@example.com,100\n").unwrap();
-        let defaults = RunDefaults {
-            sender_email: Some("admin@example.com".into()),
-            expiry_months: None,
-        };
-        let file = PayoutFile::open(&path, defaults).unwrap();
-        let ledger = Arc::new(SqliteLedger::open(&dir.path().join("ledger.sqlite3")).unwrap());
-        let context = LedgerContext::new(LedgerScope::new(Environment::Sandbox, "client"));
+        let one = OneRow::new();
         let options = RunOptions::default();
-        let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, false)
-            .await
-            .unwrap();
+        let plan = one.plan(&options).await;
         let run = plan.begun.as_ref().unwrap().run.id.clone();
         drop(plan);
-        // Attempt 1 leaves; a person finds it not credited; attempt 2 is
-        // sent and credited; then attempt 1's answer comes: credited too.
-        assert!(ledger.claim(&run, 2, 0).await.unwrap());
-        assert!(ledger.judge(&run, 2, 1, false).await.unwrap());
-        assert!(ledger.claim(&run, 2, 1).await.unwrap());
-        let sent = |transaction| AttemptState::Sent {
-            transaction: Some(transaction),
-        };
-        ledger.record(&run, 2, 2, sent(8)).await.unwrap();
-        ledger.record(&run, 2, 1, sent(7)).await.unwrap();
-        let history = ledger.history(&run, None).await.unwrap();
-        assert_eq!(history[&2].attempts[0].state, sent(7), "the answer is kept");
-        assert_eq!(
-            history[&2].attempts[0].overruled,
-            Some(crate::ledger::Judgment::NotCredited),
-            "beside the word it contradicts"
-        );
+        credit_after_a_contrary_word(&one.ledger, &run).await;
 
-        let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, false)
-            .await
-            .unwrap();
+        let plan = one.plan(&options).await;
         assert_eq!((plan.conflicts, plan.to_send), (1, 0));
         let client = stand_in.client(Environment::Sandbox);
         let retry = RunOptions {
             retry_refused: true,
             ..RunOptions::default()
         };
-        let summary = run_payouts(
-            &client,
-            &file,
-            ledger.clone(),
-            plan,
-            retry,
-            Arc::new(Silent),
-            &Stop::new(),
-        )
-        .await
-        .unwrap();
+        let summary = one.run(&client, plan, retry).await;
         assert_eq!(summary.count(RowStatus::Conflict), 1);
         assert!(!summary.complete());
         assert_eq!(stand_in.requests_received(Operation::SendPoints), 0);
 
-        // The extra credit cancelled (as `payout-undo --transaction 8`
-        // records it), then a person's word: credited.
-        assert!(ledger.claim_cancel(&run, 2, 2).await.unwrap());
-        ledger
-            .record(&run, 2, 2, AttemptState::Cancelled { transaction: 8 })
-            .await
-            .unwrap();
+        // The extra credit cancelled, then a person's word: credited.
+        cancel_the_extra_credit(&one.ledger, &run).await;
         let confirm = RunOptions {
             confirm_sent: lines(&[2]),
             ..RunOptions::default()
         };
-        let plan = plan_payouts(&file, ledger.as_ref(), &context, &confirm, false)
-            .await
-            .unwrap();
-        let summary = run_payouts(
-            &client,
-            &file,
-            ledger.clone(),
-            plan,
-            confirm,
-            Arc::new(Silent),
-            &Stop::new(),
-        )
-        .await
-        .unwrap();
+        let plan = one.plan(&confirm).await;
+        let summary = one.run(&client, plan, confirm).await;
         assert_eq!(summary.count(RowStatus::ConfirmedSent), 1, "{summary}");
-        let plan = plan_payouts(&file, ledger.as_ref(), &context, &options, false)
-            .await
-            .unwrap();
+        let plan = one.plan(&options).await;
         assert_eq!((plan.already_sent, plan.conflicts), (1, 0));
-        let history = ledger.history(&run, None).await.unwrap();
+        let history = one.ledger.history(&run, None).await.unwrap();
         assert_eq!(
             history[&2].attempts[0].state,
             sent(7),
@@ -897,6 +927,33 @@ mod tests {
         );
         assert_eq!(history[&2].attempts[0].overruled, None);
         assert_eq!(stand_in.requests_received(Operation::SendPoints), 0);
+    }
+
+    /// Attempt 1 leaves; a person finds it not credited; attempt 2 is sent
+    /// and credited; then attempt 1's answer comes: credited too.
+    async fn credit_after_a_contrary_word(ledger: &SqliteLedger, run: &str) {
+        assert!(ledger.claim(run, 2, 0).await.unwrap());
+        assert!(ledger.judge(run, 2, 1, false).await.unwrap());
+        assert!(ledger.claim(run, 2, 1).await.unwrap());
+        ledger.record(run, 2, 2, sent(8)).await.unwrap();
+        ledger.record(run, 2, 1, sent(7)).await.unwrap();
+        let history = ledger.history(run, None).await.unwrap();
+        assert_eq!(history[&2].attempts[0].state, sent(7), "the answer is kept");
+        assert_eq!(
+            history[&2].attempts[0].overruled,
+            Some(crate::ledger::Judgment::NotCredited),
+            "beside the word it contradicts"
+        );
+    }
+
+    /// The extra credit (attempt 2, transaction 8) cancelled, as
+    /// `payout-undo --transaction 8` records it.
+    async fn cancel_the_extra_credit(ledger: &SqliteLedger, run: &str) {
+        assert!(ledger.claim_cancel(run, 2, 2).await.unwrap());
+        ledger
+            .record(run, 2, 2, AttemptState::Cancelled { transaction: 8 })
+            .await
+            .unwrap();
     }
 
     fn lines(lines: &[u64]) -> super::Selection {

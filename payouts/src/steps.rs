@@ -363,8 +363,32 @@ mod tests {
         }
     }
 
+    const RESEND: PayChoices = PayChoices {
+        resend: true,
+        ..PAY
+    };
+
+    const CONFIRM: PayChoices = PayChoices {
+        confirm: true,
+        ..PAY
+    };
+
+    const RETRY_REFUSED: PayChoices = PayChoices {
+        retry_refused: true,
+        ..PAY
+    };
+
     #[test]
     fn a_row_is_sent_only_when_it_was_never_credited_unless_a_person_says_so() {
+        a_row_not_sent_is_sent_while_the_run_may_send_it();
+        a_row_in_doubt_waits_for_a_persons_word();
+        a_refused_row_is_sent_again_only_when_asked();
+        a_credit_is_never_sent_again();
+    }
+
+    /// Never sent, or not sent (429): sent as the next attempt, until the
+    /// run's tries are used up.
+    fn a_row_not_sent_is_sent_while_the_run_may_send_it() {
         assert_eq!(next_step(&row(&[]), pay(PAY)), Step::Send { after: 0 });
         let not_sent = AttemptState::NotSent {
             reason: "429".into(),
@@ -381,6 +405,11 @@ mod tests {
             next_step(&row(&[not_sent]), pay(used_up)),
             done(RowStatus::NotSent, None, Some("429".into()))
         );
+    }
+
+    /// Being sent, or its answer lost: left alone until a person says
+    /// whether it was credited.
+    fn a_row_in_doubt_waits_for_a_persons_word() {
         assert_eq!(
             next_step(&row(&[AttemptState::Sending]), pay(PAY)),
             Step::Wait
@@ -392,12 +421,8 @@ mod tests {
             next_step(&row(std::slice::from_ref(&lost)), pay(PAY)),
             done(RowStatus::InDoubt, None, Some("timed out".into()))
         );
-        let resend = PayChoices {
-            resend: true,
-            ..PAY
-        };
         assert_eq!(
-            next_step(&row(std::slice::from_ref(&lost)), pay(resend)),
+            next_step(&row(std::slice::from_ref(&lost)), pay(RESEND)),
             Step::Judge {
                 attempt: 1,
                 credited: false
@@ -408,17 +433,17 @@ mod tests {
             next_step(&row(&[AttemptState::NotCredited]), pay(PAY)),
             Step::Send { after: 1 }
         );
-        let confirm = PayChoices {
-            confirm: true,
-            ..PAY
-        };
         assert_eq!(
-            next_step(&row(&[AttemptState::Sending]), pay(confirm)),
+            next_step(&row(&[AttemptState::Sending]), pay(CONFIRM)),
             Step::Judge {
                 attempt: 1,
                 credited: true
             }
         );
+    }
+
+    /// Refused: sent again only with `retry_refused`.
+    fn a_refused_row_is_sent_again_only_when_asked() {
         let refused = AttemptState::Refused {
             message: "no".into(),
         };
@@ -426,16 +451,16 @@ mod tests {
             next_step(&row(std::slice::from_ref(&refused)), pay(PAY)),
             done(RowStatus::Refused, None, Some("no".into()))
         );
-        let retry = PayChoices {
-            retry_refused: true,
-            ..PAY
-        };
         assert_eq!(
-            next_step(&row(&[refused]), pay(retry)),
+            next_step(&row(&[refused]), pay(RETRY_REFUSED)),
             Step::Send { after: 1 }
         );
-        // A credit is never sent again, whatever the options.
-        for choices in [PAY, retry, resend, confirm] {
+    }
+
+    /// A credit is never sent again, whatever the options; nor a row an
+    /// undo cancelled.
+    fn a_credit_is_never_sent_again() {
+        for choices in [PAY, RETRY_REFUSED, RESEND, CONFIRM] {
             assert_eq!(
                 next_step(&row(&[sent(7)]), pay(choices)),
                 done(RowStatus::AlreadySent, Some(7), None)
@@ -444,7 +469,7 @@ mod tests {
         assert_eq!(
             next_step(
                 &row(&[AttemptState::Cancelled { transaction: 7 }]),
-                pay(retry)
+                pay(RETRY_REFUSED)
             ),
             done(
                 RowStatus::Cancelled,
@@ -511,7 +536,29 @@ mod tests {
     /// conflict; a cancel only on a credit with its id.
     #[test]
     fn no_history_and_no_choice_sends_a_row_that_may_be_credited() {
-        let states = [
+        let histories = every_history_of_up_to_three_attempts();
+        let mut checked = 0;
+        for history in &histories {
+            for bits in 0..16u8 {
+                let choices = PayChoices {
+                    resend: bits & 1 != 0,
+                    confirm: bits & 2 != 0,
+                    retry_refused: bits & 4 != 0,
+                    may_send: bits & 8 != 0,
+                };
+                check_payout_step(history, choices);
+                checked += 1;
+            }
+            for tried_up_to in 0..=4 {
+                check_undo_step(history, tried_up_to);
+            }
+        }
+        assert_eq!(checked, 47_989 * 16);
+    }
+
+    /// Every state an attempt can be in.
+    fn every_state() -> [AttemptState; 12] {
+        [
             AttemptState::Sending,
             sent(7),
             AttemptState::Sent { transaction: None },
@@ -532,7 +579,13 @@ mod tests {
                 transaction: 7,
                 cause: "c".into(),
             },
-        ];
+        ]
+    }
+
+    /// Every history of no attempt up to three, each attempt in every state,
+    /// overruled or not by either word.
+    fn every_history_of_up_to_three_attempts() -> Vec<RowHistory> {
+        let states = every_state();
         let overrulings = [None, Some(Judgment::Credited), Some(Judgment::NotCredited)];
         let mut histories = vec![RowHistory::default()];
         let mut shorter = histories.clone();
@@ -554,60 +607,57 @@ mod tests {
             histories.extend(longer.iter().cloned());
             shorter = longer;
         }
-        let mut checked = 0;
-        for history in &histories {
-            for bits in 0..16u8 {
-                let choices = PayChoices {
-                    resend: bits & 1 != 0,
-                    confirm: bits & 2 != 0,
-                    retry_refused: bits & 4 != 0,
-                    may_send: bits & 8 != 0,
-                };
-                match next_step(history, Goal::Pay(choices)) {
-                    Step::Send { after } => {
-                        assert!(!history.may_be_credited(), "{history:?} {choices:?}");
-                        assert_eq!(after, history.latest_number());
-                        assert!(choices.may_send);
-                    }
-                    Step::Judge { attempt, credited } => {
-                        let judged = history.attempt(attempt).unwrap();
-                        assert!(judged.state.in_doubt() || judged.overruled.is_some());
-                        assert!(if credited {
-                            choices.confirm
-                        } else {
-                            choices.resend
-                        });
-                        if !credited {
-                            assert!(!judged.state.may_be_credited() || judged.state.in_doubt());
-                        }
-                    }
-                    Step::Cancel { .. } => panic!("a payout never cancels"),
-                    Step::Wait | Step::Done(_) => {}
-                }
-                checked += 1;
+        histories
+    }
+
+    /// A payout's step: a send only when nothing may have credited the row,
+    /// and the run may send; a person's word only on an attempt in doubt or
+    /// in conflict, as chosen; never a cancel.
+    fn check_payout_step(history: &RowHistory, choices: PayChoices) {
+        match next_step(history, Goal::Pay(choices)) {
+            Step::Send { after } => {
+                assert!(!history.may_be_credited(), "{history:?} {choices:?}");
+                assert_eq!(after, history.latest_number());
+                assert!(choices.may_send);
             }
-            for tried_up_to in 0..=4 {
-                if let Step::Cancel {
-                    attempt,
-                    transaction,
-                } = next_step(
-                    history,
-                    Goal::Undo(UndoChoices {
-                        tried_up_to,
-                        only: None,
-                    }),
-                ) {
-                    let state = &history.attempt(attempt).unwrap().state;
-                    assert!(attempt > tried_up_to);
-                    assert!(matches!(
-                        state,
-                        AttemptState::Sent { transaction: Some(t) } | AttemptState::CancelRefused { transaction: t, .. }
-                            if *t == transaction && transaction > 0
-                    ));
+            Step::Judge { attempt, credited } => {
+                let judged = history.attempt(attempt).unwrap();
+                assert!(judged.state.in_doubt() || judged.overruled.is_some());
+                assert!(if credited {
+                    choices.confirm
+                } else {
+                    choices.resend
+                });
+                if !credited {
+                    assert!(!judged.state.may_be_credited() || judged.state.in_doubt());
                 }
             }
+            Step::Cancel { .. } => panic!("a payout never cancels"),
+            Step::Wait | Step::Done(_) => {}
         }
-        assert_eq!(checked, 47_989 * 16);
+    }
+
+    /// An undo's cancel: only of a credit with its id, after the attempts
+    /// tried already.
+    fn check_undo_step(history: &RowHistory, tried_up_to: u32) {
+        if let Step::Cancel {
+            attempt,
+            transaction,
+        } = next_step(
+            history,
+            Goal::Undo(UndoChoices {
+                tried_up_to,
+                only: None,
+            }),
+        ) {
+            let state = &history.attempt(attempt).unwrap().state;
+            assert!(attempt > tried_up_to);
+            assert!(matches!(
+                state,
+                AttemptState::Sent { transaction: Some(t) } | AttemptState::CancelRefused { transaction: t, .. }
+                    if *t == transaction && transaction > 0
+            ));
+        }
     }
 
     #[test]

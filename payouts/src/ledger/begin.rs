@@ -288,14 +288,40 @@ pub async fn begin(ledger: &dyn Ledger, request: &BeginRequest<'_>) -> Result<Be
     }
 }
 
+/// Begins a run inside `tx`: journals imported, then an undo's run read, or
+/// a payout run found or made and checked against the rest of the ledger.
 async fn begin_in(
     tx: &mut dyn LedgerTransaction,
     request: &BeginRequest<'_>,
 ) -> Result<Begun, BeginError> {
     let imported = import_journals(tx, request).await?;
+    let existing = run_of_this_file(tx, request).await?;
+    let pay_again = match request.purpose {
+        Purpose::Pay { pay_again } | Purpose::DryRun { pay_again } => pay_again,
+        Purpose::Undo => return begin_undo(tx, request, existing, imported).await,
+    };
+    let run = payout_run(tx, request, existing, pay_again).await?;
+    let history = tx.history(&run.id).await?;
+    let to_send = (request.to_send)(&history);
+    check_paid_before(tx, request, &run, &to_send, pay_again).await?;
+    Ok(Begun {
+        run,
+        history,
+        rows: Vec::new(),
+        lease: None,
+        notes: imported,
+    })
+}
+
+/// The ledger's run of this file (its name and content), if any. A run
+/// named on purpose that the ledger holds only with other content cannot
+/// go on.
+async fn run_of_this_file(
+    tx: &mut dyn LedgerTransaction,
+    request: &BeginRequest<'_>,
+) -> Result<Option<RunRecord>, BeginError> {
     let key = request.key;
-    let scope = request.scope;
-    let named = tx.runs_named(scope, &key.name).await?;
+    let named = tx.runs_named(request.scope, &key.name).await?;
     if key.named
         && let Some(other) = named.first()
         && !named.iter().any(|run| run.sha256 == key.file.sha256)
@@ -306,24 +332,39 @@ async fn begin_in(
             ours: key.file.sha256.chars().take(12).collect(),
         });
     }
-    let existing = named.into_iter().find(|run| run.sha256 == key.file.sha256);
-    let pay_again = match request.purpose {
-        Purpose::Pay { pay_again } | Purpose::DryRun { pay_again } => pay_again,
-        Purpose::Undo => {
-            let Some(run) = existing else {
-                return Err(no_such_run(tx, request).await?);
-            };
-            let history = tx.history(&run.id).await?;
-            let rows = tx.rows(&run.id).await?;
-            return Ok(Begun {
-                run,
-                history,
-                rows,
-                lease: None,
-                notes: imported,
-            });
-        }
+    Ok(named.into_iter().find(|run| run.sha256 == key.file.sha256))
+}
+
+/// An undo's beginning: the run, which must exist, with its rows and
+/// attempts.
+async fn begin_undo(
+    tx: &mut dyn LedgerTransaction,
+    request: &BeginRequest<'_>,
+    existing: Option<RunRecord>,
+    imported: Vec<String>,
+) -> Result<Begun, BeginError> {
+    let Some(run) = existing else {
+        return Err(no_such_run(tx, request).await?);
     };
+    let history = tx.history(&run.id).await?;
+    let rows = tx.rows(&run.id).await?;
+    Ok(Begun {
+        run,
+        history,
+        rows,
+        lease: None,
+        notes: imported,
+    })
+}
+
+/// The run a payout goes on with: the existing one, its records checked
+/// against the file, or else a new one made with the file's rows.
+async fn payout_run(
+    tx: &mut dyn LedgerTransaction,
+    request: &BeginRequest<'_>,
+    existing: Option<RunRecord>,
+    pay_again: bool,
+) -> Result<RunRecord, BeginError> {
     let mut run = match existing {
         Some(run) => {
             check_rows(tx, &run, &request.rows).await?;
@@ -339,36 +380,41 @@ async fn begin_in(
             run = None;
         }
     }
-    let run = match run {
+    Ok(match run {
         Some(run) => run,
         None => {
-            let run = new_run(scope, key);
+            let run = new_run(request.scope, request.key);
             tx.create_run(&run, request.rows.clone()).await?;
             run
         }
-    };
-    let history = tx.history(&run.id).await?;
-    let to_send = (request.to_send)(&history);
-    let earlier = paid_before(tx, scope, &run, &to_send).await?;
-    if !earlier.is_empty() {
-        if !pay_again {
-            return Err(BeginError::PaidBefore {
-                file: key.file.name.clone(),
-                digest: key.file.sha256.chars().take(12).collect(),
-                scope: scope.to_string(),
-                runs: earlier.into_iter().map(|(_, run)| run).collect(),
-            });
-        }
-        let ids: Vec<String> = earlier.into_iter().map(|(id, _)| id).collect();
-        tx.allow_overlaps(&run.id, &ids).await?;
-    }
-    Ok(Begun {
-        run,
-        history,
-        rows: Vec::new(),
-        lease: None,
-        notes: imported,
     })
+}
+
+/// Stops the run when earlier runs paid (or are paying) what it would send
+/// (`to_send`), unless told to pay again: then the overlaps are allowed.
+async fn check_paid_before(
+    tx: &mut dyn LedgerTransaction,
+    request: &BeginRequest<'_>,
+    run: &RunRecord,
+    to_send: &[u64],
+    pay_again: bool,
+) -> Result<(), BeginError> {
+    let (key, scope) = (request.key, request.scope);
+    let earlier = paid_before(tx, scope, run, to_send).await?;
+    if earlier.is_empty() {
+        return Ok(());
+    }
+    if !pay_again {
+        return Err(BeginError::PaidBefore {
+            file: key.file.name.clone(),
+            digest: key.file.sha256.chars().take(12).collect(),
+            scope: scope.to_string(),
+            runs: earlier.into_iter().map(|(_, run)| run).collect(),
+        });
+    }
+    let ids: Vec<String> = earlier.into_iter().map(|(id, _)| id).collect();
+    tx.allow_overlaps(&run.id, &ids).await?;
+    Ok(())
 }
 
 fn new_run(scope: &LedgerScope, key: &RunKey) -> RunRecord {

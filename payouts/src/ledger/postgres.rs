@@ -196,19 +196,9 @@ impl PostgresLedger {
     /// The runs of the journal earlier versions kept in this database, if
     /// its tables are there; each read whole, as a journal file is.
     async fn earlier_journal(&self, key: &RunKey) -> Result<Vec<LegacyJournal>, LedgerError> {
-        use sha2::{Digest, Sha256};
         let table = EARLIER_JOURNAL_TABLE;
         let doing = "read the journal of an earlier version";
-        let exists = self
-            .client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
-                &[&format!("{table}_runs"), &table],
-            )
-            .await
-            .map_err(|error| self.error(doing, error))?
-            .get::<_, bool>(0);
-        if !exists {
+        if !self.earlier_journal_exists().await? {
             return Ok(Vec::new());
         }
         let runs = self
@@ -219,59 +209,23 @@ impl PostgresLedger {
             )
             .await
             .map_err(|error| self.error(doing, error))?;
+        // Its runs were named after the file and its digest, unless named.
+        let default_name = format!(
+            "{}:{}",
+            key.file.name,
+            key.file.sha256.chars().take(16).collect::<String>()
+        );
         let mut journals = Vec::new();
         for run in runs {
             let read = |error| self.error(doing, error);
             let name: String = run.try_get(0).map_err(read)?;
             let file: String = run.try_get(1).map_err(read)?;
             let sha256: String = run.try_get(2).map_err(read)?;
-            let rows = self
-                .client
-                .query(
-                    &format!(
-                        "SELECT line, attempt, email, points, name, state FROM {table} \
-                         WHERE run = $1 ORDER BY line"
-                    ),
-                    &[&name],
-                )
-                .await
-                .map_err(read)?;
-            let mut digest = Sha256::new();
-            let mut records = Vec::new();
-            for row in rows {
-                let line: i64 = row.try_get(0).map_err(read)?;
-                let attempt: i32 = row.try_get(1).map_err(read)?;
-                let state: String = row.try_get(5).map_err(read)?;
-                digest.update(format!("{line}|{attempt}|{state}\n"));
-                records.push(LegacyRecord {
-                    line: line.max(0) as u64,
-                    attempt: attempt.max(0) as u32,
-                    email: row.try_get(2).map_err(read)?,
-                    points: row.try_get::<_, i64>(3).map_err(read)?.max(0) as u64,
-                    name: row.try_get(4).map_err(read)?,
-                    state: AttemptState::from_json(&state).map_err(|message| LedgerError {
-                        location: self.location.clone(),
-                        message: format!(
-                            "the journal of an earlier version (table {table}, run {name}) \
-                             cannot be imported: line {line}: {message}"
-                        ),
-                    })?,
-                });
-            }
-            // Its runs were named after the file and its digest, unless named.
-            let default_name = format!(
-                "{}:{}",
-                key.file.name,
-                key.file.sha256.chars().take(16).collect::<String>()
-            );
+            let (records, digest) = self.earlier_journal_records(&name).await?;
             journals.push(LegacyJournal {
                 source: format!("{}, table {table}, run {name}", self.server),
                 own: name == default_name || (key.named && name == key.name),
-                digest: digest
-                    .finalize()
-                    .iter()
-                    .map(|byte| format!("{byte:02x}"))
-                    .collect(),
+                digest,
                 file,
                 sha256,
                 rows: run.try_get::<_, i64>(3).map_err(read)?.max(0) as u64,
@@ -280,6 +234,71 @@ impl PostgresLedger {
             });
         }
         Ok(journals)
+    }
+
+    /// Whether the tables of the journal earlier versions kept are here.
+    async fn earlier_journal_exists(&self) -> Result<bool, LedgerError> {
+        let table = EARLIER_JOURNAL_TABLE;
+        Ok(self
+            .client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+                &[&format!("{table}_runs"), &table],
+            )
+            .await
+            .map_err(|error| self.error("read the journal of an earlier version", error))?
+            .get::<_, bool>(0))
+    }
+
+    /// The records of the earlier journal's run `name`, in line order, and
+    /// their digest (SHA-256, hex): what tells whether they grew since
+    /// imported.
+    async fn earlier_journal_records(
+        &self,
+        name: &str,
+    ) -> Result<(Vec<LegacyRecord>, String), LedgerError> {
+        use sha2::{Digest, Sha256};
+        let table = EARLIER_JOURNAL_TABLE;
+        let read = |error| self.error("read the journal of an earlier version", error);
+        let rows = self
+            .client
+            .query(
+                &format!(
+                    "SELECT line, attempt, email, points, name, state FROM {table} \
+                     WHERE run = $1 ORDER BY line"
+                ),
+                &[&name],
+            )
+            .await
+            .map_err(read)?;
+        let mut digest = Sha256::new();
+        let mut records = Vec::new();
+        for row in rows {
+            let line: i64 = row.try_get(0).map_err(read)?;
+            let attempt: i32 = row.try_get(1).map_err(read)?;
+            let state: String = row.try_get(5).map_err(read)?;
+            digest.update(format!("{line}|{attempt}|{state}\n"));
+            records.push(LegacyRecord {
+                line: line.max(0) as u64,
+                attempt: attempt.max(0) as u32,
+                email: row.try_get(2).map_err(read)?,
+                points: row.try_get::<_, i64>(3).map_err(read)?.max(0) as u64,
+                name: row.try_get(4).map_err(read)?,
+                state: AttemptState::from_json(&state).map_err(|message| LedgerError {
+                    location: self.location.clone(),
+                    message: format!(
+                        "the journal of an earlier version (table {table}, run {name}) \
+                         cannot be imported: line {line}: {message}"
+                    ),
+                })?,
+            });
+        }
+        let digest = digest
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Ok((records, digest))
     }
 
     async fn read_rows(
