@@ -330,6 +330,9 @@ fn json_answer(status: u16, body: &Value) -> Response<Full<Bytes>> {
     answer
 }
 
+/// Answers one request: the ledger's view, a followed redirect, a 404 for
+/// a request the client would not send, a points request's injected fault,
+/// or the ledger's answer.
 async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
@@ -340,25 +343,10 @@ async fn handle(
         .await
         .map(|collected| collected.to_bytes())
         .unwrap_or_default();
-    if head.method == Method::GET && head.uri.path() == LEDGER_PATH {
-        return Ok(json_answer(200, &ledger::lock(&state.ledger).view()));
+    if let Some(answer) = state.own_path_answer(&head) {
+        return Ok(answer);
     }
-    if head.uri.path() == ELSEWHERE_PATH {
-        state.redirects_followed.fetch_add(1, Ordering::Relaxed);
-        return Ok(json_answer(200, &json!({ "followed": true })));
-    }
-    let fields: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let operation = state
-        .routes
-        .iter()
-        .find_map(|(method, path, constants, operation)| {
-            let constants_match = constants.iter().all(|(name, json)| {
-                serde_json::to_string(&fields[*name]).is_ok_and(|value| value == *json)
-            });
-            (*method == head.method && path == head.uri.path() && constants_match)
-                .then_some(*operation)
-        });
-    let Some(operation) = operation else {
+    let Some(operation) = state.operation_sent_to(&head, &body) else {
         return Ok(json_answer(
             404,
             &json!({ "error": "no operation is sent here" }),
@@ -370,68 +358,145 @@ async fn handle(
     );
     if points {
         tokio::time::sleep(state.faults.latency).await;
-        let roll = state.roll(&body);
-        let faults = &state.faults;
+        if let Some(fault) = state.injected_fault(operation, &head.headers, &body) {
+            return fault;
+        }
+    }
+    let answer = state.ledger_answer(operation, &head.headers, &body);
+    Ok(json_answer(answer.status, &answer.body))
+}
+
+impl State {
+    /// The answer of the stand-in's own paths: the ledger's view at
+    /// [`LEDGER_PATH`], and a redirect followed to [`ELSEWHERE_PATH`]
+    /// (counted).
+    fn own_path_answer(&self, head: &hyper::http::request::Parts) -> Option<Response<Full<Bytes>>> {
+        if head.method == Method::GET && head.uri.path() == LEDGER_PATH {
+            return Some(json_answer(200, &ledger::lock(&self.ledger).view()));
+        }
+        if head.uri.path() == ELSEWHERE_PATH {
+            self.redirects_followed.fetch_add(1, Ordering::Relaxed);
+            return Some(json_answer(200, &json!({ "followed": true })));
+        }
+        None
+    }
+
+    /// The operation whose route the request matches — method, real path,
+    /// and the constants of its JSON `body` — if any.
+    fn operation_sent_to(
+        &self,
+        head: &hyper::http::request::Parts,
+        body: &[u8],
+    ) -> Option<Operation> {
+        let fields: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        self.routes
+            .iter()
+            .find_map(|(method, path, constants, operation)| {
+                let constants_match = constants.iter().all(|(name, json)| {
+                    serde_json::to_string(&fields[*name]).is_ok_and(|value| value == *json)
+                });
+                (*method == head.method && path == head.uri.path() && constants_match)
+                    .then_some(*operation)
+            })
+    }
+
+    /// What the ledger answers the request for `operation`.
+    fn ledger_answer(
+        &self,
+        operation: Operation,
+        headers: &hyper::HeaderMap,
+        body: &[u8],
+    ) -> ledger::Answer {
+        let bearer = bearer(headers);
+        let request = ledger::Request {
+            bearer: bearer.as_deref(),
+            body,
+        };
+        ledger::lock(&self.ledger).answer(operation, &request)
+    }
+
+    /// The fault a points request meets, as its roll decides: a 429, a 500,
+    /// a send credited then answered with the undocumented status, or a
+    /// send credited then dropped. `None`: no fault, the ledger answers.
+    fn injected_fault(
+        &self,
+        operation: Operation,
+        headers: &hyper::HeaderMap,
+        body: &[u8],
+    ) -> Option<Result<Response<Full<Bytes>>, DroppedAnswer>> {
+        let roll = self.roll(body);
+        let faults = &self.faults;
         if roll < faults.rate_limited {
-            state.rate_limited.fetch_add(1, Ordering::Relaxed);
+            self.rate_limited.fetch_add(1, Ordering::Relaxed);
             let mut answer = json_answer(429, &json!({ "error": "Too Many Requests" }));
             answer.headers_mut().insert(
                 hyper::header::RETRY_AFTER,
                 hyper::header::HeaderValue::from(faults.retry_after_seconds),
             );
-            return Ok(answer);
+            return Some(Ok(answer));
         }
         if roll < faults.rate_limited + faults.server_errors {
-            state.server_errors.fetch_add(1, Ordering::Relaxed);
-            return Ok(json_answer(500, &json!({ "error": "stand-in fault" })));
+            self.server_errors.fetch_add(1, Ordering::Relaxed);
+            return Some(Ok(json_answer(500, &json!({ "error": "stand-in fault" }))));
         }
         let before_odd = faults.rate_limited + faults.server_errors + faults.dropped_answers;
         let dropped = operation == Operation::SendPoints && roll < before_odd;
         let (odd_share, odd_status) = faults.undocumented_status;
         if operation == Operation::SendPoints && !dropped && roll < before_odd + odd_share {
-            let bearer = bearer(&head.headers);
-            let request = ledger::Request {
-                bearer: bearer.as_deref(),
-                body: &body,
-            };
-            let credited = ledger::lock(&state.ledger).answer(operation, &request);
-            if credited.status != 200 {
-                return Ok(json_answer(credited.status, &credited.body));
-            }
-            state.undocumented_statuses.fetch_add(1, Ordering::Relaxed);
-            let mut answer = Response::new(Full::new(Bytes::new()));
-            *answer.status_mut() = StatusCode::from_u16(odd_status).unwrap_or(StatusCode::ACCEPTED);
-            if answer.status().is_redirection() {
-                let location = format!("{}{ELSEWHERE_PATH}", state.origin);
-                if let Ok(location) = hyper::header::HeaderValue::from_str(&location) {
-                    answer
-                        .headers_mut()
-                        .insert(hyper::header::LOCATION, location);
-                }
-            }
-            return Ok(answer);
+            return Some(Ok(
+                self.credited_then_undocumented(operation, headers, body, odd_status)
+            ));
         }
         if dropped {
-            let bearer = bearer(&head.headers);
-            let request = ledger::Request {
-                bearer: bearer.as_deref(),
-                body: &body,
-            };
-            let credited = ledger::lock(&state.ledger).answer(operation, &request);
-            if credited.status == 200 {
-                state.dropped_answers.fetch_add(1, Ordering::Relaxed);
-                return Err(DroppedAnswer);
-            }
-            return Ok(json_answer(credited.status, &credited.body));
+            return Some(self.credited_then_dropped(operation, headers, body));
         }
+        None
     }
-    let bearer = bearer(&head.headers);
-    let request = ledger::Request {
-        bearer: bearer.as_deref(),
-        body: &body,
-    };
-    let answer = ledger::lock(&state.ledger).answer(operation, &request);
-    Ok(json_answer(answer.status, &answer.body))
+
+    /// A send the ledger credits, then answered with `odd_status` and no
+    /// body (a redirect's `Location` is [`ELSEWHERE_PATH`]); the ledger's
+    /// own answer when it refuses the send.
+    fn credited_then_undocumented(
+        &self,
+        operation: Operation,
+        headers: &hyper::HeaderMap,
+        body: &[u8],
+        odd_status: u16,
+    ) -> Response<Full<Bytes>> {
+        let credited = self.ledger_answer(operation, headers, body);
+        if credited.status != 200 {
+            return json_answer(credited.status, &credited.body);
+        }
+        self.undocumented_statuses.fetch_add(1, Ordering::Relaxed);
+        let mut answer = Response::new(Full::new(Bytes::new()));
+        *answer.status_mut() = StatusCode::from_u16(odd_status).unwrap_or(StatusCode::ACCEPTED);
+        if answer.status().is_redirection() {
+            let location = format!("{}{ELSEWHERE_PATH}", self.origin);
+            if let Ok(location) = hyper::header::HeaderValue::from_str(&location) {
+                answer
+                    .headers_mut()
+                    .insert(hyper::header::LOCATION, location);
+            }
+        }
+        answer
+    }
+
+    /// A send the ledger credits, then [`DroppedAnswer`]: the connection
+    /// closes without an answer. The ledger's own answer when it refuses
+    /// the send.
+    fn credited_then_dropped(
+        &self,
+        operation: Operation,
+        headers: &hyper::HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<Full<Bytes>>, DroppedAnswer> {
+        let credited = self.ledger_answer(operation, headers, body);
+        if credited.status == 200 {
+            self.dropped_answers.fetch_add(1, Ordering::Relaxed);
+            return Err(DroppedAnswer);
+        }
+        Ok(json_answer(credited.status, &credited.body))
+    }
 }
 
 fn bearer(headers: &hyper::HeaderMap) -> Option<String> {

@@ -165,69 +165,9 @@ pub fn finish(what: &str, summary: &Summary, display: &Display, report: &Path) -
     }
     eprintln!("{what}: {summary}");
     let attention = display.attention.lock().unwrap_or_else(|e| e.into_inner());
-    let lines = |status: RowStatus| -> Vec<u64> {
-        let mut lines: Vec<u64> = attention
-            .iter()
-            .filter(|outcome| outcome.status == status)
-            .map(|outcome| outcome.line)
-            .collect();
-        lines.sort_unstable();
-        lines
-    };
-    let joined = |lines: &[u64]| {
-        lines
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let in_doubt = lines(RowStatus::InDoubt);
-    if !in_doubt.is_empty() {
-        eprintln!(
-            "in doubt, maybe credited (lines {}): check each in the vendor's ledger, then run \
-             again with --confirm-sent LINES for those credited and --resend-in-doubt LINES \
-             for those not",
-            joined(&in_doubt)
-        );
-    }
-    let refused = lines(RowStatus::Refused);
-    if !refused.is_empty() {
-        eprintln!(
-            "refused by the vendor (lines {}): fix the cause, then run again with --retry-refused",
-            joined(&refused)
-        );
-    }
-    let not_cancellable = lines(RowStatus::NotCancellable);
-    if !not_cancellable.is_empty() {
-        eprintln!(
-            "not cancellable here (lines {}): see each line above",
-            joined(&not_cancellable)
-        );
-    }
-    let cancel_in_doubt = lines(RowStatus::CancelInDoubt);
-    if !cancel_in_doubt.is_empty() {
-        eprintln!(
-            "cancel in doubt (lines {}): check each in the vendor's ledger before cancelling \
-             it again",
-            joined(&cancel_in_doubt)
-        );
-    }
-    for found in &summary.conflicts {
-        eprintln!("line {}: {}", found.line, describe(found));
-    }
-    let mut conflicts = lines(RowStatus::Conflict);
-    conflicts.extend(summary.conflicts.iter().map(|found| found.line));
-    if !conflicts.is_empty() {
-        eprintln!(
-            "in conflict (lines {}): the vendor's answer contradicts what a person said, or the \
-             row was credited more than once; it is never sent again on its own: check each in \
-             the vendor's ledger, cancel an extra credit with `payout-undo FILE --lines LINE \
-             --transaction TX`, then run again with --confirm-sent LINES (credited) or \
-             --resend-in-doubt LINES (not credited)",
-            joined(&conflicts)
-        );
-    }
-    let not_sent = lines(RowStatus::NotSent);
+    tell_rows_to_check(&attention);
+    tell_conflicts(&attention, summary);
+    let not_sent = lines_with(&attention, RowStatus::NotSent);
     if !not_sent.is_empty() || summary.interrupted || summary.stopped.is_some() {
         eprintln!("not sent or not started: run again to send them (nothing is sent twice)");
     }
@@ -242,6 +182,90 @@ pub fn finish(what: &str, summary: &Summary, display: &Display, report: &Path) -
              report: check the rows in doubt before running it again"
         );
     }
+    exit_status(summary)
+}
+
+/// The lines, in order, of the rows among `attention` whose status is
+/// `status`.
+fn lines_with(attention: &[RowOutcome], status: RowStatus) -> Vec<u64> {
+    let mut lines: Vec<u64> = attention
+        .iter()
+        .filter(|outcome| outcome.status == status)
+        .map(|outcome| outcome.line)
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+/// `lines` as the options that take LINES spell them: `3,7,12`.
+fn joined(lines: &[u64]) -> String {
+    lines
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What a person checks or fixes before running again, by status: the
+/// rows in doubt, refused, not cancellable, and whose cancel is in doubt.
+fn tell_rows_to_check(attention: &[RowOutcome]) {
+    let in_doubt = lines_with(attention, RowStatus::InDoubt);
+    if !in_doubt.is_empty() {
+        eprintln!(
+            "in doubt, maybe credited (lines {}): check each in the vendor's ledger, then run \
+             again with --confirm-sent LINES for those credited and --resend-in-doubt LINES \
+             for those not",
+            joined(&in_doubt)
+        );
+    }
+    let refused = lines_with(attention, RowStatus::Refused);
+    if !refused.is_empty() {
+        eprintln!(
+            "refused by the vendor (lines {}): fix the cause, then run again with --retry-refused",
+            joined(&refused)
+        );
+    }
+    let not_cancellable = lines_with(attention, RowStatus::NotCancellable);
+    if !not_cancellable.is_empty() {
+        eprintln!(
+            "not cancellable here (lines {}): see each line above",
+            joined(&not_cancellable)
+        );
+    }
+    let cancel_in_doubt = lines_with(attention, RowStatus::CancelInDoubt);
+    if !cancel_in_doubt.is_empty() {
+        eprintln!(
+            "cancel in doubt (lines {}): check each in the vendor's ledger before cancelling \
+             it again",
+            joined(&cancel_in_doubt)
+        );
+    }
+}
+
+/// The rows in conflict — those the run reported, and those found when it
+/// ended (each described here) — and how a person settles them.
+fn tell_conflicts(attention: &[RowOutcome], summary: &Summary) {
+    for found in &summary.conflicts {
+        eprintln!("line {}: {}", found.line, describe(found));
+    }
+    let mut conflicts = lines_with(attention, RowStatus::Conflict);
+    conflicts.extend(summary.conflicts.iter().map(|found| found.line));
+    if !conflicts.is_empty() {
+        eprintln!(
+            "in conflict (lines {}): the vendor's answer contradicts what a person said, or the \
+             row was credited more than once; it is never sent again on its own: check each in \
+             the vendor's ledger, cancel an extra credit with `payout-undo FILE --lines LINE \
+             --transaction TX`, then run again with --confirm-sent LINES (credited) or \
+             --resend-in-doubt LINES (not credited)",
+            joined(&conflicts)
+        );
+    }
+}
+
+/// The exit status `summary` calls for: maybe done (rows in doubt or in
+/// conflict, or a failure after rows were claimed), nothing done, stopped,
+/// done, or partly done.
+fn exit_status(summary: &Summary) -> ExitStatus {
     let in_doubt = summary.count(RowStatus::InDoubt)
         + summary.count(RowStatus::CancelInDoubt)
         + summary.count(RowStatus::Conflict)

@@ -552,11 +552,45 @@ fn a_password_never_goes_on_the_command_line() {
 async fn the_most_verbose_log_prints_no_secret() {
     let url = crate::support::test_postgres();
     let stand_in = StandIn::start().await;
-    let table = format!("cli_log_tokens_{}", std::process::id());
     let secret = "client-secret-never-logged-71c2";
+    let mut printed = String::new();
+    token_commands_at_trace(&stand_in, &url, secret, &mut printed);
+    assert!(
+        printed.contains("xoxoday_reward_points.refresh"),
+        "{printed}"
+    );
+    assert!(printed.contains("access token refreshed"), "{printed}");
+
+    // Every other command, at -vvv with a token in the environment.
+    every_other_command_at_vvv(&stand_in, &mut printed);
+    assert!(printed.contains("xoxoday_reward_points.call"), "{printed}");
+    for leaked in ["stand-in-access-token", "stand-in-refresh-token", secret] {
+        assert!(!printed.contains(leaked), "{leaked} printed:\n{printed}");
+    }
+}
+
+/// Adds what a command that succeeded printed, stdout then stderr, to
+/// `printed`.
+fn show(printed: &mut String, output: Output) {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    printed.push_str(&String::from_utf8_lossy(&output.stdout));
+    printed.push_str(&String::from_utf8_lossy(&output.stderr));
+}
+
+/// The token commands at `RUST_LOG=trace` with the PostgreSQL store at
+/// `url` (a table of this process's own) and `secret` as the client
+/// secret — seed, refresh, a call with the new tokens — their output
+/// added to `printed`.
+fn token_commands_at_trace(stand_in: &StandIn, url: &str, secret: &str, printed: &mut String) {
+    let table = format!("cli_log_tokens_{}", std::process::id());
     let env = [
         ("RUST_LOG", "trace"),
-        ("XOXODAY_TOKEN_STORE", url.as_str()),
+        ("XOXODAY_TOKEN_STORE", url),
         ("XOXODAY_REFRESH_TOKEN", STAND_IN_REFRESH_TOKEN),
         ("XOXODAY_CLIENT_ID", "my-client-id"),
         ("XOXODAY_CLIENT_SECRET", secret),
@@ -568,17 +602,6 @@ async fn the_most_verbose_log_prints_no_secret() {
             .chain(args.iter().map(|s| s.to_string()))
             .collect()
     };
-    let mut printed = String::new();
-    let show = |printed: &mut String, output: Output| {
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        printed.push_str(&String::from_utf8_lossy(&output.stdout));
-        printed.push_str(&String::from_utf8_lossy(&output.stderr));
-    };
     for args in [
         with_table(&["seed-token-store"]),
         with_table(&["refresh-token"]),
@@ -586,16 +609,14 @@ async fn the_most_verbose_log_prints_no_secret() {
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let token = (args.contains(&"seed-token-store")).then_some(STAND_IN_ACCESS_TOKEN);
-        show(&mut printed, run_with(&stand_in, token, &env, &args, ""));
+        show(printed, run_with(stand_in, token, &env, &args, ""));
     }
-    assert!(
-        printed.contains("xoxoday_reward_points.refresh"),
-        "{printed}"
-    );
-    assert!(printed.contains("access token refreshed"), "{printed}");
+}
 
-    // Every other command, at -vvv with a token in the environment.
-    let sent = run(&stand_in, Some(STAND_IN_ACCESS_TOKEN), &SEND, "");
+/// Every command but the token store's, at `-vvv` with the stand-in's
+/// token in the environment, their output added to `printed`.
+fn every_other_command_at_vvv(stand_in: &StandIn, printed: &mut String) {
+    let sent = run(stand_in, Some(STAND_IN_ACCESS_TOKEN), &SEND, "");
     let unique_id = stdout_json(&sent)["data"]["unique_id"].to_string();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("march.csv");
@@ -623,9 +644,9 @@ async fn the_most_verbose_log_prints_no_secret() {
         let mut args = vec!["-vvv"];
         args.extend(command);
         show(
-            &mut printed,
+            printed,
             run_with(
-                &stand_in,
+                stand_in,
                 Some(STAND_IN_ACCESS_TOKEN),
                 &[
                     ("RUST_LOG", ""),
@@ -636,10 +657,6 @@ async fn the_most_verbose_log_prints_no_secret() {
                 "",
             ),
         );
-    }
-    assert!(printed.contains("xoxoday_reward_points.call"), "{printed}");
-    for leaked in ["stand-in-access-token", "stand-in-refresh-token", secret] {
-        assert!(!printed.contains(leaked), "{leaked} printed:\n{printed}");
     }
 }
 

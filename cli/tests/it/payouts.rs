@@ -5,14 +5,15 @@
 //! across files, directories, ledgers and concurrent runs:
 //! `ledger_of_record.rs`.)
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use xoxoday_reward_points::Operation;
-use xoxoday_reward_points_mocks::{Faults, STAND_IN_ACCESS_TOKEN};
+use xoxoday_reward_points_mocks::{Credit, Faults, STAND_IN_ACCESS_TOKEN};
 
 use crate::support::world::{
     World, credited_once, ledger_states, pay, payout_file, report, wait_for,
@@ -44,6 +45,32 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
     let server = World::start(Faults::none().latency(Duration::from_millis(50))).await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), ROWS);
+    kill_twenty_runs(&server, &file).await;
+
+    // A full run: what was credited is skipped, what was in flight at a kill
+    // is in doubt, the rest is sent.
+    let (in_doubt, credits) = full_run_after_the_kills(&server, &file, ROWS).await;
+
+    // A person checks each row in doubt against the vendor's ledger.
+    settle_in_doubt(&server, &file, &in_doubt, &credits).await;
+
+    let credits = credited_once(&server.credits());
+    assert_eq!(credits.len() as u64, ROWS);
+    for n in 1..=ROWS {
+        assert_eq!(server.balance(&format!("user{n}@example.com")), n as f64);
+    }
+    // And once more: nothing is sent.
+    let sends = server.requests_received(Operation::SendPoints);
+    let again = server.run(&pay(&file, &[])).await;
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(server.requests_received(Operation::SendPoints), sends);
+}
+
+/// Twenty runs over `file`, each killed (SIGKILL) 50 to 250 ms after its
+/// start, at moments from `PAYOUT_KILL_SEED` or a random seed (printed):
+/// after each, no one is credited twice and at most `--concurrency` (16)
+/// more rows are in doubt.
+async fn kill_twenty_runs(server: &World, file: &Path) {
     let seed = std::env::var("PAYOUT_KILL_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
@@ -54,7 +81,7 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
     let mut in_doubt_before = 0;
     let mut most_in_doubt_per_kill = 0;
     for kill in 0..20 {
-        let mut child = server.command(&pay(&file, &[])).spawn().unwrap();
+        let mut child = server.command(&pay(file, &[])).spawn().unwrap();
         let moment = Duration::from_millis(moments.u64(50..250));
         tokio::time::sleep(moment).await;
         // SIGKILL: no handler runs, nothing is flushed.
@@ -69,23 +96,31 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
         assert_eq!(status.code(), None, "the run ended before kill {kill}");
         credited_once(&server.credits());
         // A crash leaves at most --concurrency (16) rows in doubt.
-        let in_doubt = sending_in_ledger(&server).len();
+        let in_doubt = sending_in_ledger(server).len();
         let new = in_doubt - in_doubt_before;
         assert!(new <= 16, "kill {kill} left {new} rows in doubt");
         most_in_doubt_per_kill = most_in_doubt_per_kill.max(new);
         in_doubt_before = in_doubt;
     }
     println!("at most {most_in_doubt_per_kill} rows in doubt per kill");
+}
 
-    // A full run: what was credited is skipped, what was in flight at a kill
-    // is in doubt, the rest is sent.
-    let finished = server.run(&pay(&file, &[])).await;
+/// A run of `file` (`rows` rows) to its end after the kills: each row of
+/// its report is either credited once, with the credit's transaction, or in
+/// doubt, and the exit status says whether any is. The lines in doubt, and
+/// the credits by email.
+async fn full_run_after_the_kills(
+    server: &World,
+    file: &Path,
+    rows: u64,
+) -> (BTreeSet<u64>, BTreeMap<String, Credit>) {
+    let finished = server.run(&pay(file, &[])).await;
     let stderr = String::from_utf8_lossy(&finished.stderr);
     let credits = credited_once(&server.credits());
-    let rows = report(&file);
-    assert_eq!(rows.len() as u64, ROWS, "{stderr}");
+    let reported = report(file);
+    assert_eq!(reported.len() as u64, rows, "{stderr}");
     let mut in_doubt = BTreeSet::new();
-    for (line, row) in &rows {
+    for (line, row) in &reported {
         let email = row["email"].as_str().unwrap();
         match row["status"].as_str().unwrap() {
             "sent" | "already_sent" => {
@@ -107,8 +142,18 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
         "{stderr}"
     );
     println!("{} rows in doubt after 20 kills", in_doubt.len());
+    (in_doubt, credits)
+}
 
-    // A person checks each row in doubt against the vendor's ledger.
+/// What a person does with the rows `in_doubt` once checked against the
+/// vendor's `credits`: a run with `--confirm-sent` for those credited and
+/// `--resend-in-doubt` for the others, which exits 0.
+async fn settle_in_doubt(
+    server: &World,
+    file: &Path,
+    in_doubt: &BTreeSet<u64>,
+    credits: &BTreeMap<String, Credit>,
+) {
     let (found, missing): (BTreeSet<u64>, BTreeSet<u64>) = in_doubt
         .iter()
         .partition(|line| credits.contains_key(&format!("user{}@example.com", *line - 1)));
@@ -120,24 +165,13 @@ async fn killed_twenty_times_no_one_is_credited_twice() {
     if !missing.is_empty() {
         settle.extend(["--resend-in-doubt", missing_lines.as_str()]);
     }
-    let settled = server.run(&pay(&file, &settle)).await;
+    let settled = server.run(&pay(file, &settle)).await;
     assert_eq!(
         settled.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&settled.stderr)
     );
-
-    let credits = credited_once(&server.credits());
-    assert_eq!(credits.len() as u64, ROWS);
-    for n in 1..=ROWS {
-        assert_eq!(server.balance(&format!("user{n}@example.com")), n as f64);
-    }
-    // And once more: nothing is sent.
-    let sends = server.requests_received(Operation::SendPoints);
-    let again = server.run(&pay(&file, &[])).await;
-    assert_eq!(again.status.code(), Some(0));
-    assert_eq!(server.requests_received(Operation::SendPoints), sends);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -626,18 +660,7 @@ async fn a_dry_run_counts_what_a_half_done_ledger_holds_and_sends_nothing() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let file = payout_file(dir.path(), 30);
-    let mut child = server
-        .command(&pay(&file, &["--concurrency", "2"]))
-        .spawn()
-        .unwrap();
-    // Killed once a few rows are recorded, long before the last.
-    wait_for("six ledger records", || {
-        ledger_states(&server.default_ledger()).len() >= 6
-    })
-    .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let states = ledger_states(&server.default_ledger());
+    let states = killed_after_six_ledger_records(&server, &file).await;
     let count = |wanted: &[&str]| {
         states
             .values()
@@ -648,34 +671,14 @@ async fn a_dry_run_counts_what_a_half_done_ledger_holds_and_sends_nothing() {
     assert!(sent > 0 && sent + in_doubt < 30, "{states:?}");
     let credits = server.credits().len();
     let sends = server.requests_received(Operation::SendPoints);
-    let bytes = |suffix: &str| {
-        let mut path = server.default_ledger().into_os_string();
-        path.push(suffix);
-        std::fs::read(path).ok()
-    };
-    let before = (bytes(""), bytes("-wal"));
+    let before = ledger_files(&server);
 
     let dry = server.run(&pay(&file, &["--dry-run"])).await;
 
     let stderr = String::from_utf8_lossy(&dry.stderr);
     assert_eq!(dry.status.code(), Some(0), "{stderr}");
     let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
-    assert_eq!(
-        plan,
-        serde_json::json!({
-            "rows": 30,
-            "recipients": 30,
-            "points": 465,
-            "to_send": 30 - sent - in_doubt,
-            "already_sent": sent,
-            "in_doubt": in_doubt,
-            "refused": 0,
-            "cancelled": 0,
-            "conflicts": 0,
-            "ledger": server.default_ledger().display().to_string(),
-            "run": file.display().to_string(),
-        })
-    );
+    assert_eq!(plan, half_done_plan(&server, &file, sent, in_doubt));
     assert!(
         stderr.contains(&format!("  to send:      {}\n", 30 - sent - in_doubt)),
         "{stderr}"
@@ -684,7 +687,7 @@ async fn a_dry_run_counts_what_a_half_done_ledger_holds_and_sends_nothing() {
     assert_eq!(server.credits().len(), credits);
     assert_eq!(server.requests_received(Operation::SendPoints), sends);
     assert_eq!(
-        (bytes(""), bytes("-wal")),
+        ledger_files(&server),
         before,
         "a dry run writes nothing to the ledger, not even a checkpoint"
     );
@@ -694,6 +697,58 @@ async fn a_dry_run_counts_what_a_half_done_ledger_holds_and_sends_nothing() {
         "a dry run records nothing"
     );
 
+    dry_runs_on_a_machine_that_never_paid_then_paid_in_full().await;
+}
+
+/// A run of `file` with two sends in flight, killed once six rows are
+/// recorded in the ledger, long before the last: the ledger's states then.
+async fn killed_after_six_ledger_records(server: &World, file: &Path) -> BTreeMap<u64, String> {
+    let mut child = server
+        .command(&pay(file, &["--concurrency", "2"]))
+        .spawn()
+        .unwrap();
+    // Killed once a few rows are recorded, long before the last.
+    wait_for("six ledger records", || {
+        ledger_states(&server.default_ledger()).len() >= 6
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    ledger_states(&server.default_ledger())
+}
+
+/// The default ledger's file and its write-ahead log, byte for byte (`None`
+/// when absent).
+fn ledger_files(server: &World) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let bytes = |suffix: &str| {
+        let mut path = server.default_ledger().into_os_string();
+        path.push(suffix);
+        std::fs::read(path).ok()
+    };
+    (bytes(""), bytes("-wal"))
+}
+
+/// The dry run's plan for the 30 rows of `file` (465 points) when the
+/// ledger holds `sent` rows sent and `in_doubt` in doubt.
+fn half_done_plan(server: &World, file: &Path, sent: u64, in_doubt: u64) -> Value {
+    serde_json::json!({
+        "rows": 30,
+        "recipients": 30,
+        "points": 465,
+        "to_send": 30 - sent - in_doubt,
+        "already_sent": sent,
+        "in_doubt": in_doubt,
+        "refused": 0,
+        "cancelled": 0,
+        "conflicts": 0,
+        "ledger": server.default_ledger().display().to_string(),
+        "run": file.display().to_string(),
+    })
+}
+
+/// A dry run on a machine that never paid, then on one that paid the file
+/// in full.
+async fn dry_runs_on_a_machine_that_never_paid_then_paid_in_full() {
     // A machine that never paid: all to send, and no ledger made.
     let server = World::start(Faults::none()).await;
     let fresh_dir = tempfile::tempdir().unwrap();

@@ -298,16 +298,13 @@ impl Call {
         sent
     }
 
+    /// What progenitor-client reported, as the crate's [`Error`]: the
+    /// deadline's, a 401's token failure, or what the failure itself says,
+    /// with the vendor's words scrubbed of what was sent.
     async fn into_error<E: Serialize>(self, error: progenitor_client::Error<E>) -> Error {
         use progenitor_client::Error as Raw;
         let operation = self.operation;
-        let timed_out = match &error {
-            Raw::CommunicationError(source) | Raw::ResponseBodyError(source) => source.is_timeout(),
-            _ => false,
-        };
-        if self.deadline_reached.load(Ordering::Relaxed)
-            || (timed_out && self.attempt_cut_to_deadline.load(Ordering::Relaxed))
-        {
+        if self.ended_by_deadline(&error) {
             return self.past_deadline();
         }
         if let Some(source) = lock(&self.auth_failure).take() {
@@ -321,34 +318,7 @@ impl Call {
             },
             Raw::CommunicationError(source)
             | Raw::InvalidUpgrade(source)
-            | Raw::ResponseBodyError(source) => {
-                if source.is_connect() {
-                    // It never left.
-                    return Error::Network { operation, source };
-                }
-                if limit::too_large(&source) {
-                    return self
-                        .lost(UnknownCause::AnswerTooLarge {
-                            limit: MAX_ANSWER_BYTES,
-                        })
-                        .unwrap_or(Error::AnswerTooLarge {
-                            operation,
-                            limit: MAX_ANSWER_BYTES,
-                        });
-                }
-                let cause = if source.is_timeout() {
-                    UnknownCause::TimedOut
-                } else {
-                    UnknownCause::ConnectionLost {
-                        reason: source.to_string(),
-                    }
-                };
-                match self.lost(cause) {
-                    Some(unknown) => unknown,
-                    None if source.is_timeout() => Error::Timeout { operation },
-                    None => Error::Network { operation, source },
-                }
-            }
+            | Raw::ResponseBodyError(source) => self.transport_error(source),
             Raw::ErrorResponse(answer) => {
                 let status = answer.status().as_u16();
                 let retry_after = retry_after(answer.headers());
@@ -358,43 +328,102 @@ impl Call {
                 self.status_error(status, message, retry_after)
             }
             Raw::UnexpectedResponse(response) => {
-                let status = response.status().as_u16();
-                let retry_after = retry_after(response.headers());
-                // Only an error status's body may say why; a 2xx or 3xx
-                // other than the documented one is not read at all.
-                let readable = (400..600).contains(&status)
-                    && response
-                        .content_length()
-                        .is_none_or(|length| length <= MAX_MESSAGE_BODY as u64);
-                let message = match readable {
-                    true => match response.bytes().await {
-                        Ok(bytes) if bytes.len() <= MAX_MESSAGE_BODY => {
-                            serde_json::from_slice(&bytes)
-                                .ok()
-                                .and_then(|body| vendor_message(&body, &sent))
-                        }
-                        _ => None,
-                    },
-                    false => None,
-                };
-                self.status_error(status, message, retry_after)
+                self.unexpected_response_error(response, &sent).await
             }
-            Raw::InvalidResponsePayload(_, error) => {
-                let status = self.status.load(Ordering::Relaxed);
-                if !(200..300).contains(&status) {
-                    // An error status whose body is not the documented one:
-                    // the status says what happened.
-                    return self.status_error(status, None, None);
-                }
-                let problem = DecodeProblem::of(&error);
-                self.lost(UnknownCause::Undecodable { problem })
-                    .unwrap_or(Error::Undecodable {
-                        operation,
-                        status,
-                        problem,
-                    })
-            }
+            Raw::InvalidResponsePayload(_, error) => self.undecodable_error(&error),
         }
+    }
+
+    /// Whether the call's deadline ended it: a retry or a token wait would
+    /// have passed it, or `error` is the timing out of an attempt whose time
+    /// limit was cut to it.
+    fn ended_by_deadline<E>(&self, error: &progenitor_client::Error<E>) -> bool {
+        use progenitor_client::Error as Raw;
+        let timed_out = match error {
+            Raw::CommunicationError(source) | Raw::ResponseBodyError(source) => source.is_timeout(),
+            _ => false,
+        };
+        self.deadline_reached.load(Ordering::Relaxed)
+            || (timed_out && self.attempt_cut_to_deadline.load(Ordering::Relaxed))
+    }
+
+    /// A failure of the connection or of reading the answer: a request that
+    /// never left, an answer over the size limit, a timeout or a lost
+    /// connection (the outcome unknown when the request may have done it).
+    fn transport_error(&self, source: reqwest::Error) -> Error {
+        let operation = self.operation;
+        if source.is_connect() {
+            // It never left.
+            return Error::Network { operation, source };
+        }
+        if limit::too_large(&source) {
+            return self
+                .lost(UnknownCause::AnswerTooLarge {
+                    limit: MAX_ANSWER_BYTES,
+                })
+                .unwrap_or(Error::AnswerTooLarge {
+                    operation,
+                    limit: MAX_ANSWER_BYTES,
+                });
+        }
+        let cause = if source.is_timeout() {
+            UnknownCause::TimedOut
+        } else {
+            UnknownCause::ConnectionLost {
+                reason: source.to_string(),
+            }
+        };
+        match self.lost(cause) {
+            Some(unknown) => unknown,
+            None if source.is_timeout() => Error::Timeout { operation },
+            None => Error::Network { operation, source },
+        }
+    }
+
+    /// An answer the operation does not document: what its status says,
+    /// with the vendor's message when an error status's small body has one
+    /// (scrubbed of the `sent` secrets).
+    async fn unexpected_response_error(
+        &self,
+        response: reqwest::Response,
+        sent: &[String],
+    ) -> Error {
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        // Only an error status's body may say why; a 2xx or 3xx
+        // other than the documented one is not read at all.
+        let readable = (400..600).contains(&status)
+            && response
+                .content_length()
+                .is_none_or(|length| length <= MAX_MESSAGE_BODY as u64);
+        let message = match readable {
+            true => match response.bytes().await {
+                Ok(bytes) if bytes.len() <= MAX_MESSAGE_BODY => serde_json::from_slice(&bytes)
+                    .ok()
+                    .and_then(|body| vendor_message(&body, sent)),
+                _ => None,
+            },
+            false => None,
+        };
+        self.status_error(status, message, retry_after)
+    }
+
+    /// An answer whose body is not the documented one: for an error status,
+    /// what the status says; for a success, a body that did not decode.
+    fn undecodable_error(&self, error: &serde_json::Error) -> Error {
+        let status = self.status.load(Ordering::Relaxed);
+        if !(200..300).contains(&status) {
+            // An error status whose body is not the documented one:
+            // the status says what happened.
+            return self.status_error(status, None, None);
+        }
+        let problem = DecodeProblem::of(error);
+        self.lost(UnknownCause::Undecodable { problem })
+            .unwrap_or(Error::Undecodable {
+                operation: self.operation,
+                status,
+                problem,
+            })
     }
 
     /// What an answer's status says, when it is not the operation's

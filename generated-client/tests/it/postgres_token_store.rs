@@ -254,85 +254,102 @@ async fn a_role_that_may_not_create_tables_uses_an_existing_one() {
             ))
             .await
             .unwrap();
-        // The owner creates the table (by using the store once) and grants
-        // the role what the store needs.
-        let (owner, table) = store("granted");
-        owner.save(tokens("access-1", "refresh-1")).await.unwrap();
-        admin
-            .batch_execute(&format!(
-                "GRANT SELECT, INSERT, UPDATE ON {table} TO {role}"
-            ))
-            .await
-            .unwrap();
-        let limited = PostgresTokenStore::from_url(&server_as(&role))
-            .unwrap()
-            .table(&table)
-            .unwrap();
-        assert_eq!(
-            limited.load().await.unwrap(),
-            Some(tokens("access-1", "refresh-1"))
-        );
-        let lease = limited.lock().await.unwrap();
-        lease.save(tokens("access-2", "refresh-2")).await.unwrap();
-        assert_eq!(
-            owner.load().await.unwrap(),
-            Some(tokens("access-2", "refresh-2"))
-        );
-
-        // A missing table: the role cannot create it, and is told what to do.
-        let missing = PostgresTokenStore::from_url(&server_as(&role))
-            .unwrap()
-            .table(&format!("{table}_missing"))
-            .unwrap();
-        let error = missing.load().await.unwrap_err().to_string();
-        assert!(
-            error.contains(
-                "the table is missing and this role cannot create it (permission denied for \
-                 schema public (SQLSTATE 42501)): create it as the type's documentation shows, \
-                 and grant this role SELECT, INSERT and UPDATE on it"
-            ),
-            "{error}"
-        );
-
-        // A table an earlier version made lacks three columns: the role is
-        // told what its owner must run, and the owner's store adds them.
-        let old = format!("{table}_old");
-        admin
-            .batch_execute(&format!(
-                "CREATE TABLE {old} (name text PRIMARY KEY, access_token text NOT NULL,
-                     access_token_expiry bigint, refresh_token text NOT NULL,
-                     refresh_token_expiry bigint,
-                     updated_at timestamptz NOT NULL DEFAULT now());
-                 GRANT SELECT, INSERT, UPDATE ON {old} TO {role};"
-            ))
-            .await
-            .unwrap();
-        let limited_old = PostgresTokenStore::from_url(&server_as(&role))
-            .unwrap()
-            .table(&old)
-            .unwrap();
-        let error = limited_old.load().await.unwrap_err().to_string();
-        assert!(
-            error.contains(&format!(
-                "have the table's owner run `ALTER TABLE {old} ADD COLUMN IF NOT EXISTS \
-                 refreshed_at bigint, ADD COLUMN IF NOT EXISTS refresh_rejected text`"
-            )),
-            "{error}"
-        );
-        let owner_old = PostgresTokenStore::from_url(&server())
-            .unwrap()
-            .table(&old)
-            .unwrap();
-        owner_old
-            .save(tokens("access-3", "refresh-3"))
-            .await
-            .unwrap();
-        assert_eq!(
-            limited_old.load().await.unwrap(),
-            Some(tokens("access-3", "refresh-3"))
-        );
+        let table = a_granted_table_is_used_by(&admin, &role).await;
+        a_missing_table_is_not_created_by(&role, &table).await;
+        an_old_table_is_upgraded_by_its_owner(&admin, &role, &table).await;
     })
     .await
+}
+
+/// A store on `table` connected as `role`.
+fn store_as(role: &str, table: &str) -> PostgresTokenStore {
+    PostgresTokenStore::from_url(&server_as(role))
+        .unwrap()
+        .table(table)
+        .unwrap()
+}
+
+/// The owner creates a table (by using the store once) and grants `role`
+/// what the store needs: the role's store reads and saves through it. The
+/// table's name.
+async fn a_granted_table_is_used_by(admin: &tokio_postgres::Client, role: &str) -> String {
+    let (owner, table) = store("granted");
+    owner.save(tokens("access-1", "refresh-1")).await.unwrap();
+    admin
+        .batch_execute(&format!(
+            "GRANT SELECT, INSERT, UPDATE ON {table} TO {role}"
+        ))
+        .await
+        .unwrap();
+    let limited = store_as(role, &table);
+    assert_eq!(
+        limited.load().await.unwrap(),
+        Some(tokens("access-1", "refresh-1"))
+    );
+    let lease = limited.lock().await.unwrap();
+    lease.save(tokens("access-2", "refresh-2")).await.unwrap();
+    assert_eq!(
+        owner.load().await.unwrap(),
+        Some(tokens("access-2", "refresh-2"))
+    );
+    table
+}
+
+/// A missing table (named after `table`): `role` cannot create it, and is
+/// told what to do.
+async fn a_missing_table_is_not_created_by(role: &str, table: &str) {
+    let missing = store_as(role, &format!("{table}_missing"));
+    let error = missing.load().await.unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "the table is missing and this role cannot create it (permission denied for \
+             schema public (SQLSTATE 42501)): create it as the type's documentation shows, \
+             and grant this role SELECT, INSERT and UPDATE on it"
+        ),
+        "{error}"
+    );
+}
+
+/// A table an earlier version made (named after `table`) lacks three
+/// columns: `role` is told what its owner must run, and the owner's store
+/// adds them.
+async fn an_old_table_is_upgraded_by_its_owner(
+    admin: &tokio_postgres::Client,
+    role: &str,
+    table: &str,
+) {
+    let old = format!("{table}_old");
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE {old} (name text PRIMARY KEY, access_token text NOT NULL,
+                 access_token_expiry bigint, refresh_token text NOT NULL,
+                 refresh_token_expiry bigint,
+                 updated_at timestamptz NOT NULL DEFAULT now());
+             GRANT SELECT, INSERT, UPDATE ON {old} TO {role};"
+        ))
+        .await
+        .unwrap();
+    let limited_old = store_as(role, &old);
+    let error = limited_old.load().await.unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "have the table's owner run `ALTER TABLE {old} ADD COLUMN IF NOT EXISTS \
+             refreshed_at bigint, ADD COLUMN IF NOT EXISTS refresh_rejected text`"
+        )),
+        "{error}"
+    );
+    let owner_old = PostgresTokenStore::from_url(&server())
+        .unwrap()
+        .table(&old)
+        .unwrap();
+    owner_old
+        .save(tokens("access-3", "refresh-3"))
+        .await
+        .unwrap();
+    assert_eq!(
+        limited_old.load().await.unwrap(),
+        Some(tokens("access-3", "refresh-3"))
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! matches the request the client really sends (real path, real host, the
 //! `query` and `tag` values), and only that operation's request.
 
+use httpmock::Mock;
 use serde_json::{Value, json};
 use xoxoday_reward_points::types::{
     CancelPointsBody, CancelPointsResponse, CreateUserTokenBody, FetchPointsBody,
@@ -44,10 +45,35 @@ fn tokens() -> TokenResponse {
     typed(json!({ "access_token": "new", "refresh_token": "rotated", "expires_in": 1296000 }))
 }
 
+/// The refresh the client sends, and its mock matches.
+fn refresh_body() -> RefreshTokenBody {
+    typed(json!({ "grant_type": "refresh_token",
+        "refresh_token": "r", "client_id": "id", "client_secret": "s" }))
+}
+
+/// The user token request the client sends, and its mock matches.
+fn create_body() -> CreateUserTokenBody {
+    typed(json!({ "user_input": "your.email@example.com", "scope": "user_session" }))
+}
+
+/// Each operation's mock, and the client calling each once in
+/// `environment`: each mock is called once.
 async fn every_operation_in(environment: Environment) {
     let vendor = MockVendor::start_async().await;
     let client: Client = vendor.client(environment, "company-token");
+    let mut mocks = token_mocks(&vendor, environment);
+    mocks.extend(points_mocks(&vendor, environment));
 
+    call_every_operation(&client).await;
+
+    for (name, mock) in &mocks {
+        assert_eq!(mock.calls_async().await, 1, "{name} in {environment:?}");
+    }
+}
+
+/// The mocks of the token operations (validate, refresh, create user
+/// token) in `environment`, each named, matching what the client sends.
+fn token_mocks(vendor: &MockVendor, environment: Environment) -> Vec<(&'static str, Mock<'_>)> {
     let validate = vendor
         .server(environment, Operation::ValidateTokenPoints)
         .validate_token_points(|when, then| {
@@ -57,22 +83,28 @@ async fn every_operation_in(environment: Environment) {
                 json!({ "token_type": "bearer" }),
             ));
         });
-    let refresh_body: RefreshTokenBody = typed(json!({ "grant_type": "refresh_token",
-        "refresh_token": "r", "client_id": "id", "client_secret": "s" }));
     let refresh = vendor
         .server(environment, Operation::RefreshToken)
         .refresh_token(|when, then| {
-            when.body(&refresh_body);
+            when.body(&refresh_body());
             then.ok(&tokens());
         });
-    let create_body: CreateUserTokenBody =
-        typed(json!({ "user_input": "your.email@example.com", "scope": "user_session" }));
     let create = vendor
         .server(environment, Operation::CreateUserToken)
         .create_user_token(|when, then| {
-            when.body(&create_body);
+            when.body(&create_body());
             then.ok(&tokens());
         });
+    vec![
+        ("validate", validate),
+        ("refresh", refresh),
+        ("create user token", create),
+    ]
+}
+
+/// The mocks of the points operations (fetch, send, cancel) in
+/// `environment`, each named, matching what the client sends.
+fn points_mocks(vendor: &MockVendor, environment: Environment) -> Vec<(&'static str, Mock<'_>)> {
     let fetch = vendor
         .server(environment, Operation::FetchPoints)
         .fetch_points(|when, then| {
@@ -99,17 +131,22 @@ async fn every_operation_in(environment: Environment) {
             "error": false, "recipients": [{ "unique_id": 987654321, "success": true }] } } }),
             ));
         });
+    vec![("fetch", fetch), ("send", send), ("cancel", cancel)]
+}
 
+/// Each operation, called once by `client` as the mocks expect it; the
+/// fetch answers the mocked balance.
+async fn call_every_operation(client: &Client) {
     client.validate_token_points().send().await.unwrap();
     client
         .refresh_token()
-        .body(refresh_body.clone())
+        .body(refresh_body())
         .send()
         .await
         .unwrap();
     client
         .create_user_token()
-        .body(create_body.clone())
+        .body(create_body())
         .send()
         .await
         .unwrap();
@@ -131,17 +168,6 @@ async fn every_operation_in(environment: Environment) {
         .send()
         .await
         .unwrap();
-
-    for (name, mock) in [
-        ("validate", &validate),
-        ("refresh", &refresh),
-        ("create user token", &create),
-        ("fetch", &fetch),
-        ("send", &send),
-        ("cancel", &cancel),
-    ] {
-        assert_eq!(mock.calls_async().await, 1, "{name} in {environment:?}");
-    }
 }
 
 #[tokio::test]

@@ -115,22 +115,9 @@ pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> 
         .revoke_replaced_access_tokens(true)
         .start()
         .await;
-    let mut seeded = stand_in.initial_tokens();
-    if scenario.refused_refresh_token {
-        seeded.refresh_token = Secret::new("a-refresh-token-the-vendor-refuses");
-    }
-    scenario.store.open().save(seeded).await.unwrap();
+    seed_store(scenario, &stand_in).await;
     let origins: Vec<(String, String)> = stand_in.vendor().origin_overrides();
-    let settings = json!({
-        "store": match &scenario.store {
-            Store::File(path) => json!({ "file": path }),
-            Store::FileWithoutLock(path) => json!({ "file_without_lock": path }),
-            Store::Postgres { url, table } => json!({ "postgres": url, "table": table }),
-        },
-        "run_for_ms": scenario.run_for.as_millis() as u64,
-        "refresh_margin_ms": scenario.refresh_margin.as_millis() as u64,
-        "origins": origins,
-    });
+    let settings = replica_settings(scenario, &origins);
     let replicas: Vec<_> = (0..scenario.processes)
         .map(|_| {
             replica_command()
@@ -145,23 +132,7 @@ pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> 
     let operator = match scenario.operator_refresh_after {
         Some(after) => {
             tokio::time::sleep(after).await;
-            let home = tempfile::tempdir().unwrap();
-            let mut command = super::reward_points(home.path(), &[]);
-            command
-                .args(scenario.store.cli_arguments())
-                .env("XOXODAY_CLIENT_ID", CLIENT_ID)
-                .env("XOXODAY_CLIENT_SECRET", CLIENT_SECRET);
-            for (vendor, local) in &origins {
-                command
-                    .arg("--origin-override")
-                    .arg(format!("{vendor}={local}"));
-            }
-            command.arg("refresh-token");
-            Some(
-                tokio::task::spawn_blocking(move || command.output().unwrap())
-                    .await
-                    .unwrap(),
-            )
+            Some(operator_refresh(scenario, &origins).await)
         }
         None => None,
     };
@@ -174,38 +145,97 @@ pub async fn run(scenario: &Scenario, replica_command: impl Fn() -> Command) -> 
     })
     .await
     .unwrap();
-    let mut outcome = Outcome {
-        calls: 0,
-        failed: 0,
-        failures: Vec::new(),
-        refreshes: stand_in.refresh_counts(),
-        calling: Duration::ZERO,
-        operator,
-    };
-    let (mut first_call, mut last_call) = (u64::MAX, 0);
-    for output in outputs {
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let Some(line) = stdout
-            .lines()
-            .find_map(|line| line.strip_prefix(RESULT_PREFIX))
-        else {
-            panic!(
-                "a replica printed no result ({}):\n{stdout}\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-        };
-        let result: Value = serde_json::from_str(line).unwrap();
-        outcome.calls += result["calls"].as_u64().unwrap();
-        outcome.failed += result["failed"].as_u64().unwrap();
-        for failure in result["failures"].as_array().unwrap() {
-            outcome.failures.push(failure.as_str().unwrap().to_owned());
-        }
-        first_call = first_call.min(result["first_call_ms"].as_u64().unwrap());
-        last_call = last_call.max(result["last_call_ms"].as_u64().unwrap());
+    Outcome::of_replicas(&outputs, stand_in.refresh_counts(), operator)
+}
+
+/// Saves the stand-in's first tokens in the scenario's store, with a
+/// refresh token the vendor refuses when the scenario says so.
+async fn seed_store(scenario: &Scenario, stand_in: &StandIn) {
+    let mut seeded = stand_in.initial_tokens();
+    if scenario.refused_refresh_token {
+        seeded.refresh_token = Secret::new("a-refresh-token-the-vendor-refuses");
     }
-    outcome.calling = Duration::from_millis(last_call.saturating_sub(first_call));
-    outcome
+    scenario.store.open().save(seeded).await.unwrap();
+}
+
+/// What each replica reads from `REPLICA_VARIABLE`: its store, how long it
+/// calls, its refresh margin, and the stand-in's `origins`.
+fn replica_settings(scenario: &Scenario, origins: &[(String, String)]) -> Value {
+    json!({
+        "store": match &scenario.store {
+            Store::File(path) => json!({ "file": path }),
+            Store::FileWithoutLock(path) => json!({ "file_without_lock": path }),
+            Store::Postgres { url, table } => json!({ "postgres": url, "table": table }),
+        },
+        "run_for_ms": scenario.run_for.as_millis() as u64,
+        "refresh_margin_ms": scenario.refresh_margin.as_millis() as u64,
+        "origins": origins,
+    })
+}
+
+/// An operator's `reward-points refresh-token` on the scenario's store,
+/// against the stand-in's `origins`, run to its end.
+async fn operator_refresh(scenario: &Scenario, origins: &[(String, String)]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = super::reward_points(home.path(), &[]);
+    command
+        .args(scenario.store.cli_arguments())
+        .env("XOXODAY_CLIENT_ID", CLIENT_ID)
+        .env("XOXODAY_CLIENT_SECRET", CLIENT_SECRET);
+    for (vendor, local) in origins {
+        command
+            .arg("--origin-override")
+            .arg(format!("{vendor}={local}"));
+    }
+    command.arg("refresh-token");
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+impl Outcome {
+    /// The replicas' results, summed from what each printed, with the
+    /// stand-in's `refreshes` and the `operator`'s run.
+    fn of_replicas(outputs: &[Output], refreshes: RefreshCounts, operator: Option<Output>) -> Self {
+        let mut outcome = Outcome {
+            calls: 0,
+            failed: 0,
+            failures: Vec::new(),
+            refreshes,
+            calling: Duration::ZERO,
+            operator,
+        };
+        let (mut first_call, mut last_call) = (u64::MAX, 0);
+        for output in outputs {
+            let result = replica_result(output);
+            outcome.calls += result["calls"].as_u64().unwrap();
+            outcome.failed += result["failed"].as_u64().unwrap();
+            for failure in result["failures"].as_array().unwrap() {
+                outcome.failures.push(failure.as_str().unwrap().to_owned());
+            }
+            first_call = first_call.min(result["first_call_ms"].as_u64().unwrap());
+            last_call = last_call.max(result["last_call_ms"].as_u64().unwrap());
+        }
+        outcome.calling = Duration::from_millis(last_call.saturating_sub(first_call));
+        outcome
+    }
+}
+
+/// The result a replica printed on its `REPLICA-RESULT` line; fails the
+/// test, with what the replica printed, when there is none.
+fn replica_result(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let Some(line) = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(RESULT_PREFIX))
+    else {
+        panic!(
+            "a replica printed no result ({}):\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    serde_json::from_str(line).unwrap()
 }
 
 /// The body of a replica process: reads its settings from
