@@ -8,6 +8,7 @@ mod bad_specs;
 mod change_report;
 mod determinism;
 mod fetch_spec;
+mod function_length;
 mod public_style_specs;
 mod review;
 mod shared_target;
