@@ -210,9 +210,20 @@ fn main() -> ExitCode {
 /// (`reward-points-fetch-spec`), built when first asked for, so that its
 /// HTTP stack is never built before a regen.
 fn fetch_spec(write: bool, index: Option<&str>) -> ExitCode {
-    let root = workspace_root();
-    // The checkout's own program; a checkout without it (a test's scratch
-    // copy of the document and the client) uses this runner's.
+    let mut command = fetch_spec_command(&workspace_root(), write, index);
+    match command.status() {
+        Ok(status) => ExitCode::from(u8::try_from(status.code().unwrap_or(2)).unwrap_or(2)),
+        Err(error) => {
+            eprintln!("error: cannot run cargo: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `cargo run` of the fetch-spec program for the checkout `root`: the
+/// checkout's own program, or this runner's for a checkout without it (a
+/// test's scratch copy of the document and the client).
+fn fetch_spec_command(root: &Path, write: bool, index: Option<&str>) -> std::process::Command {
     let own = root.join("xtask/fetch-spec/Cargo.toml");
     let manifest = if own.is_file() {
         own
@@ -226,21 +237,15 @@ fn fetch_spec(write: bool, index: Option<&str>) -> ExitCode {
         .arg(&manifest)
         .args(["--package", "reward-points-fetch-spec", "--"])
         .arg("--root")
-        .arg(&root)
-        .current_dir(&root);
+        .arg(root)
+        .current_dir(root);
     if write {
         command.arg("--write");
     }
     if let Some(index) = index {
         command.args(["--index", index]);
     }
-    match command.status() {
-        Ok(status) => ExitCode::from(u8::try_from(status.code().unwrap_or(2)).unwrap_or(2)),
-        Err(error) => {
-            eprintln!("error: cannot run cargo: {error}");
-            ExitCode::from(2)
-        }
-    }
+    command
 }
 
 /// Runs both protocols' simulation tests with `runs` (or the one `seed`).
@@ -331,4 +336,50 @@ fn workspace_root() -> PathBuf {
         );
         std::process::exit(2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arguments(command: &std::process::Command) -> Vec<String> {
+        let arguments = command
+            .get_args()
+            .map(|argument| argument.to_string_lossy());
+        arguments.map(String::from).collect()
+    }
+
+    #[test]
+    fn fetch_spec_runs_the_checkouts_own_program_on_the_checkout() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let command = fetch_spec_command(root, true, Some("http://127.0.0.1:9/llms.txt"));
+        let manifest = root.join("xtask/fetch-spec/Cargo.toml");
+        let expected = [
+            "run",
+            "--quiet",
+            "--manifest-path",
+            manifest.to_str().unwrap(),
+            "--package",
+            "reward-points-fetch-spec",
+            "--",
+            "--root",
+            root.to_str().unwrap(),
+            "--write",
+            "--index",
+            "http://127.0.0.1:9/llms.txt",
+        ];
+        assert_eq!(arguments(&command), expected);
+        assert_eq!(command.get_current_dir(), Some(root));
+        let plain = fetch_spec_command(root, false, None);
+        assert_eq!(arguments(&plain).last().unwrap(), root.to_str().unwrap());
+    }
+
+    #[test]
+    fn a_checkout_without_the_program_runs_the_runners() {
+        // A directory with no `xtask/fetch-spec/`: this crate's `src/`.
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let command = fetch_spec_command(&checkout, false, None);
+        let runners = Path::new(env!("CARGO_MANIFEST_DIR")).join("fetch-spec/Cargo.toml");
+        assert_eq!(arguments(&command)[3], runners.to_str().unwrap());
+    }
 }

@@ -7,7 +7,6 @@ mod atomic_output;
 mod bad_specs;
 mod change_report;
 mod determinism;
-mod fetch_spec;
 mod function_length;
 mod public_style_specs;
 mod review;

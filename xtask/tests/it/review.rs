@@ -171,7 +171,7 @@ fn json_report_places_each_change_at_its_line(dir: &Path) -> Value {
     let (status, json, stderr) = report(dir, &["--base", "HEAD", "--format", "json"]);
     assert_eq!(status, 0, "{stderr}");
     let json: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(json["schema"], "xoxoday-client-report/1");
+    assert_eq!(json["schema"], "xoxoday-client-report/2");
     assert_eq!(json["breaking"], true);
     assert_eq!(json["head"]["name"], "the working tree");
     let retyped = entry_about(&json, "ValidateTokenPointsResponse.token_type");

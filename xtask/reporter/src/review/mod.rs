@@ -87,7 +87,9 @@ struct Side {
 }
 
 /// The vendor's document on one side: its file, where its nodes are, and
-/// the index of its places (after the overlay).
+/// the index of its places (the vendor's file as it is: the reporter
+/// never applies the overlay, which is the generator's; a type the overlay
+/// added is placed at the operation its name begins with, else nowhere).
 struct Document {
     map: SourceMap,
     places: PlaceIndex,

@@ -27,7 +27,7 @@ pub struct PlaceIndex {
 }
 
 impl PlaceIndex {
-    /// The index of `document` (after the overlay).
+    /// The index of `document` (the vendor's document, the overlay not applied).
     pub fn of(document: &Value) -> Self {
         let mut index = Self::default();
         for (n, server) in array(document.get("servers")).iter().enumerate() {

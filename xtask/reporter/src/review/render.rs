@@ -1,9 +1,11 @@
 //! The report's four renderings. The JSON is stable (its `schema` field
-//! names its version; fields are only ever added):
+//! names its version; within a version, fields are only ever added, and a
+//! field's values never change meaning). Version 2 added the `addition`
+//! impact (and its count), which version 1 reported as `compatible`:
 //!
 //! ```json
 //! {
-//!   "schema": "xoxoday-client-report/1",
+//!   "schema": "xoxoday-client-report/2",
 //!   "base": { "name": "main (1a2b3c4d5e6f)", "version": "0.6.0" },
 //!   "head": { "name": "the working tree", "version": "0.7.0" },
 //!   "next_version": "0.7.0",
@@ -209,7 +211,7 @@ fn json(review: &Review) -> serde_json::Value {
         .map(|impact| (impact.key().to_owned(), review.count(impact).into()))
         .collect();
     json!({
-        "schema": "xoxoday-client-report/1",
+        "schema": "xoxoday-client-report/2",
         "base": { "name": review.base, "version": review.base_version },
         "head": { "name": review.head, "version": review.head_version },
         "next_version": review.next_version,

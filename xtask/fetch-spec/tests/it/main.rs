@@ -1,20 +1,53 @@
-//! `cargo xtask fetch-spec` against the vendor's pages served on 127.0.0.1
+//! The fetch-spec program against the vendor's pages served on 127.0.0.1
 //! in the seeds' form (`../shared/seeds/`): an index (`llms.txt`), a page per
 //! operation carrying the document cut to it, a guide without a block.
 //! Made from the checked-in document, they assemble to it; a changed page is
-//! a change that `--write` writes and regen's report shows; a page missing,
-//! a block that is not OpenAPI and two pages that disagree each stop it,
-//! naming the page, with nothing written.
+//! a change that only `--write` writes; a page missing, a block that is not
+//! OpenAPI and two pages that disagree each stop it, naming the page, with
+//! nothing written. (`cargo xtask fetch-spec` runs this program with
+//! `--root`: the runner's unit tests check that; regen's report of a
+//! changed document is `xtask/tests/it/review.rs`'s.)
+//!
+//! The program is the one `cargo test` builds with the workspace's features,
+//! so that these tests build nothing more.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{root, scratch_checkout, workspace_document, xtask, xtask_in_checkout};
-
 const SPEC: &str = "specs/reward-points-api.yaml";
+
+/// The workspace: two levels above this crate.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A document of the workspace (YAML), as JSON values.
+fn workspace_document(file: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+/// A workspace in `dir` as fetch-spec reads and writes it: a copy of specs/.
+fn copy_of_specs(dir: &Path) {
+    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    for entry in std::fs::read_dir(root().join("specs")).unwrap().flatten() {
+        std::fs::copy(entry.path(), dir.join("specs").join(entry.file_name())).unwrap();
+    }
+}
+
+/// The program with `--root workspace` and `arguments`, as `cargo xtask
+/// fetch-spec` runs it.
+async fn fetch_spec(workspace: &Path, arguments: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reward-points-fetch-spec"));
+    command.arg("--root").arg(workspace).args(arguments);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
 
 /// Every `$ref` under `value`, followed through the components.
 fn references(document: &Value, value: &Value, found: &mut Vec<String>) {
@@ -136,9 +169,7 @@ async fn the_vendors_pages_assemble_to_the_checked_in_document() {
     let index = format!("{}/llms.txt", server.uri());
     let before = std::fs::read(root().join(SPEC)).unwrap();
 
-    let output = tokio::task::spawn_blocking(move || xtask(&["fetch-spec", "--index", &index]))
-        .await
-        .unwrap();
+    let output = fetch_spec(&root(), &["--index", &index]).await;
 
     assert_eq!(output.status.code(), Some(0), "{}", said(&output));
     assert_eq!(
@@ -173,9 +204,7 @@ async fn what_no_page_carries_is_kept_and_a_page_may_carry_two_operations() {
     serve(&server, &pages, None).await;
     let index = format!("{}/llms.txt", server.uri());
 
-    let output = tokio::task::spawn_blocking(move || xtask(&["fetch-spec", "--index", &index]))
-        .await
-        .unwrap();
+    let output = fetch_spec(&root(), &["--index", &index]).await;
 
     assert_eq!(output.status.code(), Some(0), "{}", said(&output));
     assert_eq!(
@@ -186,9 +215,10 @@ async fn what_no_page_carries_is_kept_and_a_page_may_carry_two_operations() {
 }
 
 #[tokio::test]
-async fn a_changed_page_is_a_change_written_with_write_and_reported_after_regen() {
+async fn a_changed_page_is_a_change_written_only_with_write() {
     let dir = tempfile::tempdir().unwrap();
-    scratch_checkout(dir.path());
+    copy_of_specs(dir.path());
+    let before = std::fs::read(dir.path().join(SPEC)).unwrap();
     let mut document = workspace_document(SPEC);
     let recipient =
         "/components/schemas/SendPointsRecipientsData/properties/recipients/items/properties";
@@ -196,61 +226,43 @@ async fn a_changed_page_is_a_change_written_with_write_and_reported_after_regen(
     let server = MockServer::start().await;
     serve(&server, &pages(&document, &server.uri()), None).await;
     let index = format!("{}/llms.txt", server.uri());
-    let checkout = dir.path().to_path_buf();
 
-    let run = move |write: bool| {
-        let (checkout, index) = (checkout.clone(), index.clone());
-        let mut args = vec!["fetch-spec".to_owned(), "--index".to_owned(), index];
-        if write {
-            args.push("--write".into());
-        }
-        move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            xtask_in_checkout(&checkout, &args)
-        }
-    };
-    let checked = tokio::task::spawn_blocking(run(false)).await.unwrap();
+    let checked = fetch_spec(dir.path(), &["--index", &index]).await;
     assert_eq!(checked.status.code(), Some(1), "{}", said(&checked));
     assert_eq!(
         said(&checked),
         "fetch-spec: the vendor's pages differ from specs/:\n  - component \
          `schemas/SendPointsRecipientsData` changed\nnothing written (give --write to write it)\n"
     );
-    let written = tokio::task::spawn_blocking(run(true)).await.unwrap();
+    assert_eq!(std::fs::read(dir.path().join(SPEC)).unwrap(), before);
+    let written = fetch_spec(dir.path(), &["--index", &index, "--write"]).await;
     assert_eq!(written.status.code(), Some(0), "{}", said(&written));
+    assert_eq!(
+        said(&written),
+        "fetch-spec: the vendor's pages differ from specs/:\n  - component \
+         `schemas/SendPointsRecipientsData` changed\nwritten to specs/: now run `cargo xtask regen`\n"
+    );
 
     let now: Value =
         serde_yaml::from_str(&std::fs::read_to_string(dir.path().join(SPEC)).unwrap()).unwrap();
     assert_eq!(now, document);
-    let regen = xtask_in_checkout(dir.path(), &["regen"]);
-    assert!(regen.status.success(), "{}", said(&regen));
-    let report = xtask_in_checkout(dir.path(), &["report", "--base", "HEAD"]);
-    let text = said(&report);
-    assert!(
-        text.contains("`to_name` (in requests, /components/schemas/SendPointsRecipientsData/properties/recipients/items/properties/to_name): `maxLength` added (none → `100`)"),
-        "{text}"
-    );
 }
 
-/// fetch-spec in a fresh checkout against `pages` (made with `server`'s
-/// address): its output, and whether the document stayed as it was.
+/// fetch-spec with `--write` in a fresh copy of specs/ against `pages`
+/// (made with `server`'s address): its output, and whether the document
+/// stayed as it was.
 async fn refused(
     server: &MockServer,
     pages: Vec<(String, String)>,
     missing: Option<&str>,
 ) -> (Option<i32>, String, bool) {
     let dir = tempfile::tempdir().unwrap();
-    scratch_checkout(dir.path());
+    copy_of_specs(dir.path());
     let before = std::fs::read(dir.path().join(SPEC)).unwrap();
     server.reset().await;
     serve(server, &pages, missing).await;
     let index = format!("{}/llms.txt", server.uri());
-    let checkout = dir.path().to_path_buf();
-    let output = tokio::task::spawn_blocking(move || {
-        xtask_in_checkout(&checkout, &["fetch-spec", "--index", &index, "--write"])
-    })
-    .await
-    .unwrap();
+    let output = fetch_spec(dir.path(), &["--index", &index, "--write"]).await;
     let untouched = std::fs::read(dir.path().join(SPEC)).unwrap() == before;
     (output.status.code(), said(&output), untouched)
 }
@@ -319,8 +331,7 @@ async fn a_missing_page_a_block_that_is_not_openapi_and_pages_that_disagree_stop
 
 #[test]
 fn the_configured_index_is_the_vendors() {
-    let config =
-        std::fs::read_to_string(Path::new(&root()).join("specs/vendor-pages.toml")).unwrap();
+    let config = std::fs::read_to_string(root().join("specs/vendor-pages.toml")).unwrap();
     assert!(
         config.contains("index = \"https://help-plum.xoxoday.com/llms.txt\""),
         "{config}"
