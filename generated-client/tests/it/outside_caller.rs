@@ -62,9 +62,12 @@ async fn a_crate_outside_the_workspace_pays_three_recipients_fetches_and_cancels
             Command::new(env!("CARGO"))
                 .args(["run", "--offline", "--quiet"])
                 .current_dir(dir)
-                // Shared with the other tests that build copies, so only the
-                // first build compiles the dependencies.
-                .env("CARGO_TARGET_DIR", root().join("target/scratch-check"))
+                // The target directory and profile of xtask's tests that run
+                // scratch crates (`xtask/tests/it/support/mod.rs`), which
+                // then find most dependencies built. Debug info is no use to
+                // a throwaway run, and costs build time.
+                .env("CARGO_TARGET_DIR", root().join("target/scratch-run"))
+                .env("CARGO_PROFILE_DEV_DEBUG", "false")
                 .env("XOXODAY_ACCESS_TOKEN", STAND_IN_ACCESS_TOKEN)
                 .env("XOXODAY_ORIGIN_OVERRIDES", overrides.join(" "))
                 .output()
