@@ -24,9 +24,9 @@ enum Command {
     /// Regenerate generated-client/ and generated-mocks/ from specs/.
     Regen(RegenArgs),
     /// The test suite as CI runs it: starts a throwaway PostgreSQL server
-    /// (installing Debian's postgresql package when missing), runs `cargo
-    /// test --workspace --no-fail-fast` (or `cargo test --no-fail-fast
-    /// ARGUMENTS`) against it, stops it.
+    /// (installing Debian's postgresql package when missing), runs every
+    /// member's tests against it (or `cargo test --no-fail-fast ARGUMENTS`),
+    /// stops it.
     Test {
         /// Arguments for `cargo test`, such as `-p reward-points-cli -- replicas`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -151,14 +151,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Regen(args) => regen::regen(&args),
-        Command::Test { cargo_arguments } => {
-            let mut cargo = vec!["test".to_owned(), "--no-fail-fast".to_owned()];
-            if cargo_arguments.is_empty() {
-                cargo.push("--workspace".to_owned());
-            }
-            cargo.extend(cargo_arguments);
-            cargo_with_postgres(&cargo)
-        }
+        Command::Test { cargo_arguments } => cargo_with_postgres(&test_runs(cargo_arguments)),
         Command::Report {
             base,
             head,
@@ -194,7 +187,7 @@ fn main() -> ExitCode {
         } => simulate(runs, seed, release),
         Command::BenchReplicas => {
             let cargo = ["bench", "-p", "reward-points-cli", "--bench", "replicas"];
-            cargo_with_postgres(&cargo.map(str::to_owned))
+            cargo_with_postgres(&[cargo.map(str::to_owned).to_vec()])
         }
         Command::BenchBuild => match bench_build::run(&workspace_root()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -280,9 +273,45 @@ fn simulate(runs: u64, seed: Option<u64>, release: bool) -> ExitCode {
     }
 }
 
-/// `cargo ARGUMENTS` with a throwaway PostgreSQL server, whose connection
-/// string the tests and benchmarks read from `XOXODAY_TEST_POSTGRES`.
-fn cargo_with_postgres(arguments: &[String]) -> ExitCode {
+/// The packages `cargo xtask regen` builds: this runner and the libraries
+/// under it.
+const REGEN_PACKAGES: [&str; 4] = [
+    "xtask",
+    "reward-points-document",
+    "reward-points-generator",
+    "reward-points-reporter",
+];
+
+/// The `cargo test` runs of `cargo xtask test ARGUMENTS`: with arguments,
+/// one run of them; without, every member's tests in two runs. Cargo
+/// builds a crate once per set of features, and resolves features over the
+/// packages a run names: a run of the whole workspace would build every
+/// crate regen built (progenitor, typify, syn…) again with the features the
+/// client's side turns on. So the first run is regen's packages alone, which
+/// finds regen's build (a fresh clone's first command) and reuses it; the
+/// second, every other member.
+fn test_runs(arguments: Vec<String>) -> Vec<Vec<String>> {
+    let test = ["test", "--no-fail-fast"].map(str::to_owned);
+    if !arguments.is_empty() {
+        return vec![test.into_iter().chain(arguments).collect()];
+    }
+    let regen_side = REGEN_PACKAGES.iter().flat_map(|name| ["--package", name]);
+    let others = REGEN_PACKAGES.iter().flat_map(|name| ["--exclude", name]);
+    let others = ["--workspace"].into_iter().chain(others);
+    [regen_side.collect::<Vec<_>>(), others.collect()]
+        .map(|run| {
+            test.iter()
+                .cloned()
+                .chain(run.into_iter().map(str::to_owned))
+                .collect()
+        })
+        .to_vec()
+}
+
+/// Each of `runs` (`cargo ARGUMENTS`, every one run even after a failure)
+/// with a throwaway PostgreSQL server, whose connection string the tests
+/// and benchmarks read from `XOXODAY_TEST_POSTGRES`.
+fn cargo_with_postgres(runs: &[Vec<String>]) -> ExitCode {
     let server = match postgres_server::PostgresServer::start() {
         Ok(server) => server,
         Err(message) => {
@@ -291,22 +320,28 @@ fn cargo_with_postgres(arguments: &[String]) -> ExitCode {
         }
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(arguments)
-        .env(
-            postgres_server::TEST_POSTGRES_VARIABLE,
-            server.connection_string(),
-        )
-        .current_dir(workspace_root())
-        .status();
+    let mut failed = false;
+    for arguments in runs {
+        let status = std::process::Command::new(&cargo)
+            .args(arguments)
+            .env(
+                postgres_server::TEST_POSTGRES_VARIABLE,
+                server.connection_string(),
+            )
+            .current_dir(workspace_root())
+            .status();
+        failed |= match status {
+            Ok(status) => !status.success(),
+            Err(error) => {
+                eprintln!("error: cannot run cargo: {error}");
+                true
+            }
+        };
+    }
     drop(server);
-    match status {
-        Ok(status) if status.success() => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("error: cannot run cargo: {error}");
-            ExitCode::FAILURE
-        }
+    match failed {
+        true => ExitCode::FAILURE,
+        false => ExitCode::SUCCESS,
     }
 }
 
@@ -372,6 +407,50 @@ mod tests {
         assert_eq!(command.get_current_dir(), Some(root));
         let plain = fetch_spec_command(root, false, None);
         assert_eq!(arguments(&plain).last().unwrap(), root.to_str().unwrap());
+    }
+
+    #[test]
+    fn the_test_runs_cover_the_workspace_in_two_runs_or_run_what_is_asked() {
+        let runs = test_runs(Vec::new());
+        let runs: Vec<String> = runs.iter().map(|run| run.join(" ")).collect();
+        assert_eq!(
+            runs,
+            [
+                "test --no-fail-fast --package xtask --package reward-points-document \
+                 --package reward-points-generator --package reward-points-reporter",
+                "test --no-fail-fast --workspace --exclude xtask --exclude \
+                 reward-points-document --exclude reward-points-generator --exclude \
+                 reward-points-reporter",
+            ]
+        );
+        let asked = test_runs(vec!["-p".into(), "reward-points-cli".into()]);
+        assert_eq!(
+            asked,
+            [["test", "--no-fail-fast", "-p", "reward-points-cli"]]
+        );
+    }
+
+    #[test]
+    fn regen_builds_only_the_packages_of_the_first_test_run() {
+        // What `cargo run -p xtask` builds of this workspace's members.
+        let metadata = std::process::Command::new(env!("CARGO"))
+            .args(["tree", "--package", "xtask", "--edges", "normal,build"])
+            .args(["--prefix", "none", "--format", "{p}"])
+            .output()
+            .unwrap();
+        assert!(metadata.status.success());
+        let tree = String::from_utf8(metadata.stdout).unwrap();
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut members: Vec<&str> = tree
+            .lines()
+            .filter(|line| line.contains(workspace.to_str().unwrap()))
+            .filter_map(|line| line.split(' ').next())
+            .collect();
+        members.sort();
+        members.dedup();
+        let mut expected = REGEN_PACKAGES.to_vec();
+        expected.sort();
+        assert_eq!(members, expected);
     }
 
     #[test]
