@@ -319,85 +319,30 @@ fn cargo_with_postgres(runs: &[Vec<String>]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut failed = false;
-    for (index, arguments) in runs.iter().enumerate() {
-        failed |= !run_cargo(arguments, &server, runs.get(index + 1));
+    for arguments in runs {
+        let status = std::process::Command::new(&cargo)
+            .args(arguments)
+            .env(
+                postgres_server::TEST_POSTGRES_VARIABLE,
+                server.connection_string(),
+            )
+            .current_dir(workspace_root())
+            .status();
+        failed |= match status {
+            Ok(status) => !status.success(),
+            Err(error) => {
+                eprintln!("error: cannot run cargo: {error}");
+                true
+            }
+        };
     }
     drop(server);
     match failed {
         true => ExitCode::FAILURE,
         false => ExitCode::SUCCESS,
     }
-}
-
-/// `cargo ARGUMENTS`, and whether it succeeded. With `next` (another `cargo
-/// test` run), that run is built (`--no-run`) once this one's tests start:
-/// cargo holds the build directory only while it compiles, and tests that
-/// wait on processes, servers and scratch builds leave a core free. What the
-/// build prints is dropped; the run itself says what failed to build.
-fn run_cargo(
-    arguments: &[String],
-    server: &postgres_server::PostgresServer,
-    next: Option<&Vec<String>>,
-) -> bool {
-    let mut command = cargo(arguments, server);
-    let ran = match next {
-        None => command.status(),
-        Some(next) => {
-            let mut build = next.clone();
-            build.insert(1, "--no-run".to_owned());
-            run_then_build(command, cargo(&build, server))
-        }
-    };
-    match ran {
-        Ok(status) => status.success(),
-        Err(error) => {
-            eprintln!("error: cannot run cargo: {error}");
-            false
-        }
-    }
-}
-
-/// Runs `command`, passing on what it prints; starts `build` (quiet) at its
-/// first `Running` line, and waits for both.
-fn run_then_build(
-    mut command: std::process::Command,
-    mut build: std::process::Command,
-) -> std::io::Result<std::process::ExitStatus> {
-    use std::io::BufRead;
-    use std::process::Stdio;
-    let mut child = command.stderr(Stdio::piped()).spawn()?;
-    let stderr = child.stderr.take().expect("piped");
-    let mut building = None;
-    for line in std::io::BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-    {
-        eprintln!("{line}");
-        if building.is_none() && line.trim_start().starts_with("Running ") {
-            let quiet = build.stdout(Stdio::null()).stderr(Stdio::null());
-            building = quiet.spawn().ok();
-        }
-    }
-    let status = child.wait();
-    if let Some(mut building) = building {
-        let _ = building.wait();
-    }
-    status
-}
-
-/// `cargo ARGUMENTS` in the workspace, with `server`'s connection string.
-fn cargo(arguments: &[String], server: &postgres_server::PostgresServer) -> std::process::Command {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = std::process::Command::new(cargo);
-    command
-        .args(arguments)
-        .env(
-            postgres_server::TEST_POSTGRES_VARIABLE,
-            server.connection_string(),
-        )
-        .current_dir(workspace_root());
-    command
 }
 
 /// The checkout `cargo xtask` runs in, found at run time: the package
