@@ -350,6 +350,33 @@ where
     coverage
 }
 
+/// A protocol's simulation test: `simulate` run for the seeds of
+/// [`seeds`] (`default_runs` unless the environment says otherwise), what
+/// they covered printed; fails on any failed run and, when the whole
+/// default budget ran, unless every one of `steps` was reached and crashed
+/// at.
+pub fn check_protocol<F>(
+    protocol: &str,
+    default_runs: u64,
+    steps: &'static [&'static str],
+    simulate: F,
+) where
+    F: Fn(Arc<Harness>) -> Result<(), String>,
+{
+    let (seeds, replay) = seeds(default_runs);
+    let coverage = explore(&seeds, replay, steps, simulate);
+    println!("{}", coverage.summary(protocol, &seeds));
+    assert!(coverage.failures.is_empty(), "{:#?}", coverage.failures);
+    if seeds.len() as u64 == default_runs {
+        let all: BTreeSet<&'static str> = steps.iter().copied().collect();
+        assert_eq!(coverage.steps, all, "{coverage:?}");
+        assert!(
+            coverage.crashes.keys().eq(coverage.steps.iter()),
+            "{coverage:?}"
+        );
+    }
+}
+
 /// Runs `work` on a fresh [`runtime`]: what it returns, or that it was
 /// stuck (a simulated day went by).
 pub fn within_a_day<F>(work: F) -> Result<(), String>
