@@ -27,8 +27,9 @@ fn vendor_change(document: &mut Value) {
     document["paths"]["/token/info"] = json!({ "get": info });
 }
 
-/// A checkout with the change made and regenerated (not committed).
-fn changed_checkout() -> tempfile::TempDir {
+/// A checkout with the change made to its document (not regenerated, not
+/// committed).
+fn checkout_with_the_change_written() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     scratch_checkout(dir.path());
     let text = std::fs::read_to_string(dir.path().join(SPEC)).unwrap();
@@ -39,6 +40,12 @@ fn changed_checkout() -> tempfile::TempDir {
         serde_yaml::to_string(&document).unwrap(),
     )
     .unwrap();
+    dir
+}
+
+/// A checkout with the change made and regenerated (not committed).
+fn changed_checkout() -> tempfile::TempDir {
+    let dir = checkout_with_the_change_written();
     let regen = xtask_in_checkout(dir.path(), &["regen"]);
     assert!(
         regen.status.success(),
@@ -291,16 +298,7 @@ fn a_base_that_names_no_commit_is_refused(dir: &Path) {
 /// report no change: the report refuses it, saying what to do.
 #[test]
 fn a_head_whose_document_changed_without_regen_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    scratch_checkout(dir.path());
-    let text = std::fs::read_to_string(dir.path().join(SPEC)).unwrap();
-    let mut document: Value = serde_yaml::from_str(&text).unwrap();
-    vendor_change(&mut document);
-    std::fs::write(
-        dir.path().join(SPEC),
-        serde_yaml::to_string(&document).unwrap(),
-    )
-    .unwrap();
+    let dir = checkout_with_the_change_written();
 
     let (status, out, stderr) = report(dir.path(), &["--base", "HEAD"]);
 
